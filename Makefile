@@ -1,0 +1,39 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a step of those.
+SHELL := /bin/bash
+PY := .venv/bin/python
+
+.PHONY: setup run test lint typecheck contracts-check unit pytest asyncapi schemas infra-up infra-down clean
+
+setup:  ## the development environment (.venv) and the Kafka broker's classpath
+	bash deploy/local/setup-python.sh
+	bash deploy/local/kafka.sh setup
+
+run: setup  ## start the system locally (Ctrl-C stops what it started)
+	bash deploy/local/run.sh
+
+test: setup  ## everything: lint, types, import rules, contracts, the whole suite on real Kafka + PostgreSQL
+	$(MAKE) --no-print-directory lint
+	bash deploy/local/with-infra.sh $(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/mypy -p contracts -p servicekit -p plusvibe -p copywriter -p leads -p audits -p writeback -p unibox
+	.venv/bin/lint-imports
+	$(PY) -m servicekit.schema_compat --check
+
+unit: setup  ## fast tests that need no broker or database
+	$(PY) -m pytest -q -m "not kafka and not postgres and not e2e"
+
+asyncapi:
+	$(PY) -m servicekit.asyncapi -o docs/asyncapi.json
+
+schemas:  ## refresh JSON Schema snapshots after an additive contract change (refuses breaking ones)
+	$(PY) -m servicekit.schema_compat --write
+
+infra-up:
+	bash deploy/local/kafka.sh start
+	bash deploy/local/postgres.sh start
+
+infra-down:
+	bash deploy/local/kafka.sh stop
+	bash deploy/local/postgres.sh stop

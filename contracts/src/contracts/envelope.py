@@ -1,0 +1,59 @@
+"""The envelope every event travels in (CloudEvents-compatible field meanings, DESIGN §4).
+
+`data` holds the event body; `event_type` selects its model in `contracts.registry`. `event_id` is the
+idempotency key consumers record in their inbox. `event_type` and the ids are mirrored in Kafka headers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class Envelope(BaseModel):
+    """One event on the wire: metadata plus the body (`data`) as a JSON object."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: UUID
+    event_type: str = Field(min_length=1)
+    event_version: int = Field(ge=1)
+    occurred_at: AwareDatetime
+    producer: str = Field(min_length=1)
+    lead_id: UUID | None = None
+    workspace_id: str | None = None
+    correlation_id: UUID | None = None
+    causation_id: UUID | None = None
+    data: dict[str, Any]
+
+
+class EventData(BaseModel):
+    """Base of every event body. Frozen; unknown fields are ignored so that additive changes made by
+    a producer never break an older consumer."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    EVENT_TYPE: ClassVar[str]
+    EVENT_VERSION: ClassVar[int] = 1
+    PRODUCER: ClassVar[str]
+
+
+# Kafka header names (values are UTF-8 strings).
+HEADER_EVENT_ID = "event_id"
+HEADER_EVENT_TYPE = "event_type"
+HEADER_EVENT_VERSION = "event_version"
+HEADER_LEAD_ID = "lead_id"
+HEADER_CORRELATION_ID = "correlation_id"
+HEADER_CAUSATION_ID = "causation_id"
+HEADER_TRACEPARENT = "traceparent"
+
+# Dead-letter headers: where the record came from and why it was parked.
+DLQ_HEADER_TOPIC = "dlq_origin_topic"
+DLQ_HEADER_PARTITION = "dlq_origin_partition"
+DLQ_HEADER_OFFSET = "dlq_origin_offset"
+DLQ_HEADER_GROUP = "dlq_consumer_group"
+DLQ_HEADER_ERROR_CLASS = "dlq_error_class"
+DLQ_HEADER_ERROR = "dlq_error"
+DLQ_HEADER_FAILED_AT = "dlq_failed_at"

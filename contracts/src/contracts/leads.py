@@ -1,0 +1,89 @@
+"""Events published by the leads service (the only writer of a lead's status)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field
+
+from contracts.common import LeadSnapshot, NonEmptyStr
+from contracts.envelope import EventData
+from contracts.status import LeadStatus
+
+
+class LeadEvent(EventData):
+    PRODUCER: ClassVar[str] = "leads"
+    lead_id: UUID
+
+
+class LeadUpserted(LeadEvent):
+    """Leads publishes the full snapshot after every change of a lead (create, edit, status, link, delete).
+    Consumed by writeback and unibox projections and by other teams; keyed by lead, newest `version` wins."""
+
+    EVENT_TYPE: ClassVar[str] = "LeadUpserted"
+    lead: LeadSnapshot
+    deleted: bool = False
+
+
+class LeadStatusChanged(LeadEvent):
+    """Leads publishes every applied status change with who made it and why."""
+
+    EVENT_TYPE: ClassVar[str] = "LeadStatusChanged"
+    from_status: LeadStatus | None
+    to_status: LeadStatus
+    actor: NonEmptyStr
+    reason: str
+    version: int = Field(ge=1)
+    changed_at: AwareDatetime
+
+
+class AuditRequested(LeadEvent):
+    """Leads asks for an audit of the lead's domain (Start audit). Consumed by audits."""
+
+    EVENT_TYPE: ClassVar[str] = "AuditRequested"
+    audit_run_id: UUID
+    domain: NonEmptyStr
+    requested_at: AwareDatetime
+    requested_by: NonEmptyStr
+
+
+class WritebackRequested(LeadEvent):
+    """Leads asks for a manual writeback of the most recent completed audit (PlusVibe Writeback button).
+    Consumed by writeback."""
+
+    EVENT_TYPE: ClassVar[str] = "WritebackRequested"
+    request_id: UUID
+    campaign_id: NonEmptyStr
+    audit_run_id: UUID | None = None
+    requested_by: NonEmptyStr
+    requested_at: AwareDatetime
+
+
+class LeadPushed(LeadEvent):
+    """Leads enrolled the lead in a PlusVibe campaign with every custom variable. Consumed by writeback
+    (campaign link) and unibox (active campaigns for opens)."""
+
+    EVENT_TYPE: ClassVar[str] = "LeadPushed"
+    campaign_id: NonEmptyStr
+    email: NonEmptyStr
+    variables: dict[str, str]
+    pushed_at: AwareDatetime
+
+
+class LeadRemovedFromCampaign(LeadEvent):
+    """Leads removed the lead from its PlusVibe campaign (campaign-scoped delete) and cleared the link."""
+
+    EVENT_TYPE: ClassVar[str] = "LeadRemovedFromCampaign"
+    campaign_id: NonEmptyStr
+    email: NonEmptyStr
+    removed_at: AwareDatetime
+
+
+class LeadCompletedInCampaign(LeadEvent):
+    """Leads marked the lead COMPLETED in its PlusVibe campaign (its sequence stops)."""
+
+    EVENT_TYPE: ClassVar[str] = "LeadCompletedInCampaign"
+    campaign_id: NonEmptyStr
+    email: NonEmptyStr
+    completed_at: AwareDatetime

@@ -1,0 +1,83 @@
+"""The topic registry: the single place where topic names exist (DESIGN §4).
+
+One topic per event type, `<producer>.<event-kebab>.v<major>`, keyed by `lead_id`; each has a
+dead-letter topic `<topic>.dlq`. Deploy manifests, the local broker script and docker-compose's
+init job are generated from this table.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict
+
+DAY_MS: Final = 24 * 60 * 60 * 1000
+
+
+class TopicSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    event_type: str
+    producer: str
+    partitions: int
+    retention_ms: int
+    compacted: bool = False
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.name}.dlq"
+
+
+def _spec(producer: str, kebab: str, event_type: str, *, partitions: int = 6, days: int = 14,
+          compacted: bool = False) -> TopicSpec:
+    return TopicSpec(
+        name=f"{producer}.{kebab}.v1",
+        event_type=event_type,
+        producer=producer,
+        partitions=partitions,
+        retention_ms=days * DAY_MS,
+        compacted=compacted,
+    )
+
+
+LEAD_UPSERTED: Final = _spec("leads", "lead-upserted", "LeadUpserted", compacted=True, days=30)
+LEAD_STATUS_CHANGED: Final = _spec("leads", "lead-status-changed", "LeadStatusChanged", days=30)
+AUDIT_REQUESTED: Final = _spec("leads", "audit-requested", "AuditRequested")
+WRITEBACK_REQUESTED: Final = _spec("leads", "writeback-requested", "WritebackRequested", partitions=3)
+LEAD_PUSHED: Final = _spec("leads", "lead-pushed", "LeadPushed")
+LEAD_REMOVED_FROM_CAMPAIGN: Final = _spec(
+    "leads", "lead-removed-from-campaign", "LeadRemovedFromCampaign", partitions=3
+)
+LEAD_COMPLETED_IN_CAMPAIGN: Final = _spec(
+    "leads", "lead-completed-in-campaign", "LeadCompletedInCampaign", partitions=3
+)
+AUDIT_STARTED: Final = _spec("audits", "audit-started", "AuditStarted")
+AUDIT_COMPLETED: Final = _spec("audits", "audit-completed", "AuditCompleted")
+AUDIT_FAILED: Final = _spec("audits", "audit-failed", "AuditFailed", partitions=3)
+WRITEBACK_COMPLETED: Final = _spec("writeback", "writeback-completed", "WritebackCompleted")
+WRITEBACK_FAILED: Final = _spec("writeback", "writeback-failed", "WritebackFailed", partitions=3)
+EMAIL_ACTIVITY_RECEIVED: Final = _spec("unibox", "email-activity-received", "EmailActivityReceived")
+REPLY_SENT: Final = _spec("unibox", "reply-sent", "ReplySent", partitions=3)
+THREAD_MARKED_READ: Final = _spec("unibox", "thread-marked-read", "ThreadMarkedRead", partitions=3)
+
+ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
+    LEAD_UPSERTED,
+    LEAD_STATUS_CHANGED,
+    AUDIT_REQUESTED,
+    WRITEBACK_REQUESTED,
+    LEAD_PUSHED,
+    LEAD_REMOVED_FROM_CAMPAIGN,
+    LEAD_COMPLETED_IN_CAMPAIGN,
+    AUDIT_STARTED,
+    AUDIT_COMPLETED,
+    AUDIT_FAILED,
+    WRITEBACK_COMPLETED,
+    WRITEBACK_FAILED,
+    EMAIL_ACTIVITY_RECEIVED,
+    REPLY_SENT,
+    THREAD_MARKED_READ,
+)
+
+TOPIC_BY_EVENT_TYPE: Final[dict[str, TopicSpec]] = {t.event_type: t for t in ALL_TOPICS}
+TOPIC_BY_NAME: Final[dict[str, TopicSpec]] = {t.name: t for t in ALL_TOPICS}

@@ -1,0 +1,157 @@
+"""Kafka consumers with explicit delivery semantics, on FastStream batch subscribers.
+
+For each batch: undecodable records go to the DLQ; the rest are applied in ONE transaction in which each
+event is first recorded in the inbox (a duplicate is skipped) and then handled. The offsets are committed
+(FastStream `AckPolicy.NACK_ON_ERROR`: ack = commit) only after that transaction commits. If the batch
+fails, it is replayed record by record: transient faults are retried with jittered backoff within a time
+budget, anything else (or an exhausted budget) dead-letters that record only, so a poison message never
+blocks its partition and is never dropped. An exception that escapes (e.g. the DLQ itself is unreachable)
+NACKs the batch: the consumer seeks back and the records are delivered again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from aiokafka import ConsumerRecord
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from contracts.topics import TopicSpec
+from servicekit.dlq import DlqPublish, park
+from servicekit.errors import is_transient
+from servicekit.events import Decoded, PoisonMessage, decode
+from servicekit.logging import log_context
+from servicekit.retry import backoff_delays
+from servicekit.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+U = TypeVar("U", bound=UnitOfWork)
+Handler = Callable[[Decoded, U], Awaitable[None]]
+
+
+@dataclass
+class ConsumerStats:
+    batches: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    parked: int = 0
+    transient_retries: int = 0
+    batch_fallbacks: int = 0
+
+
+@dataclass
+class EventConsumer(Generic[U]):
+    """Applies records of one topic for one consumer group through `handle`."""
+
+    group: str
+    topic: TopicSpec
+    handle: Handler[U]
+    uow_factory: Callable[[], U]
+    dlq_topic: str
+    dlq_publish: DlqPublish
+    transient_budget_s: float = 600.0
+    expected_types: frozenset[str] | None = None
+    stats: ConsumerStats = field(default_factory=ConsumerStats)
+
+    def __post_init__(self) -> None:
+        if self.expected_types is None:
+            self.expected_types = frozenset({self.topic.event_type})
+
+    async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        self.stats.batches += 1
+        decoded: list[tuple[ConsumerRecord[Any, Any], Decoded]] = []
+        for record in records:
+            try:
+                decoded.append((record, decode(record.value, expected_types=self.expected_types)))
+            except PoisonMessage as exc:
+                await self._park(record, exc)
+        if not decoded:
+            return
+        if len(decoded) > 1:
+            try:
+                await self._apply(decoded)
+                return
+            except Exception:
+                self.stats.batch_fallbacks += 1
+                log.warning("batch failed; replaying it record by record", exc_info=True)
+        for record, item in decoded:
+            await self._apply_one(record, item)
+
+    async def _apply(self, items: Sequence[tuple[ConsumerRecord[Any, Any], Decoded]]) -> None:
+        applied = duplicates = 0
+        async with self.uow_factory() as uow:
+            for _record, item in items:
+                env = item.envelope
+                with log_context(event_id=env.event_id, event_type=env.event_type, lead_id=env.lead_id,
+                                 correlation_id=env.correlation_id):
+                    if await uow.claim_inbox(self.group, env.event_id, env.event_type):
+                        await self.handle(item, uow)
+                        applied += 1
+                    else:
+                        duplicates += 1
+            await uow.commit()
+        self.stats.applied += applied
+        self.stats.duplicates += duplicates
+
+    async def _apply_one(self, record: ConsumerRecord[Any, Any], item: Decoded) -> None:
+        deadline = time.monotonic() + self.transient_budget_s
+        delays = backoff_delays()
+        while True:
+            try:
+                await self._apply([(record, item)])
+                return
+            except Exception as exc:
+                if is_transient(exc) and time.monotonic() < deadline:
+                    self.stats.transient_retries += 1
+                    delay = next(delays)
+                    log.warning("transient failure, retrying in %.2fs: %s", delay, exc.__class__.__name__)
+                    await asyncio.sleep(delay)
+                    continue
+                await self._park(record, exc)
+                return
+
+    async def _park(self, record: ConsumerRecord[Any, Any], exc: BaseException) -> None:
+        await park(record, dlq_topic=self.dlq_topic, group=self.group, error=exc, publish=self.dlq_publish)
+        self.stats.parked += 1
+
+
+def broker_dlq_publisher(broker: KafkaBroker) -> DlqPublish:
+    async def publish(value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
+        await broker.publish(value, topic=topic, key=key, headers=headers)
+
+    return publish
+
+
+def subscribe(
+    broker: KafkaBroker,
+    consumer: EventConsumer[Any],
+    *,
+    topic_name: str,
+    max_records: int = 500,
+) -> Any:
+    """Registers the consumer as a FastStream batch subscriber with an explicit, commit-after-effect ack policy."""
+
+    async def on_batch(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        records = raw if isinstance(raw, tuple) else (raw,)
+        await consumer.process(records)
+
+    on_batch.__name__ = f"on_{consumer.group.replace('.', '_').replace('-', '_')}"
+    return broker.subscriber(
+        topic_name,
+        group_id=consumer.group,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=100,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=consumer.group,
+    )(on_batch)

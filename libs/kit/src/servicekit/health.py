@@ -1,0 +1,58 @@
+"""`/health/live` (the process answers) and `/health/ready` (its database and broker answer)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+def database_check(engine: AsyncEngine) -> ReadinessCheck:
+    async def check() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    return check
+
+
+def kafka_check(bootstrap_servers: str) -> ReadinessCheck:
+    async def check() -> None:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=3000)
+        await admin.start()
+        try:
+            await admin.list_topics()
+        finally:
+            await admin.close()
+
+    return check
+
+
+def health_router(checks: Mapping[str, ReadinessCheck], *, timeout_s: float = 3.0) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/health/ready")
+    async def ready() -> JSONResponse:
+        results: dict[str, str] = {}
+        ok = True
+        for name, check in checks.items():
+            try:
+                await asyncio.wait_for(check(), timeout_s)
+                results[name] = "ok"
+            except Exception as exc:  # readiness reports, it does not raise
+                ok = False
+                results[name] = f"error: {type(exc).__name__}"
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": results}, status_code=200 if ok else 503)
+
+    return router

@@ -1,0 +1,149 @@
+"""The outbox relay: publishes committed outbox rows to Kafka and marks them sent.
+
+Rows are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so relay replicas never publish the same
+row concurrently, and selected by `sent_at IS NULL` — never "id greater than the last one seen", which
+would skip a row whose transaction committed late with a lower id. A crash between publish and the
+`sent_at` update republishes those rows: delivery is at-least-once and consumers dedupe by event_id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from servicekit.db import is_postgres
+from servicekit.events import kafka_headers
+from servicekit.kafka_config import producer_options
+from servicekit.tables import outbox
+from servicekit.uow import OutboxSignal, outbox_channel
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        producer: AIOKafkaProducer,
+        *,
+        schema: str | None = None,
+        batch_size: int = 500,
+        poll_interval_s: float = 0.05,
+        signal: OutboxSignal | None = None,
+        retention: timedelta = timedelta(days=1),
+    ) -> None:
+        self.engine = engine
+        self.producer = producer
+        self.schema = schema
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.signal = signal or OutboxSignal()
+        self.retention = retention
+        self.published_total = 0
+        self._stopping = asyncio.Event()
+
+    async def publish_once(self) -> int:
+        """Claims up to one batch of unsent rows, publishes them and marks them sent. Returns the count."""
+        async with self.engine.begin() as conn:
+            stmt = (
+                select(outbox.c.id, outbox.c.topic, outbox.c.msg_key, outbox.c.headers, outbox.c.payload)
+                .where(outbox.c.sent_at.is_(None))
+                .order_by(outbox.c.id)
+                .limit(self.batch_size)
+            )
+            if conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = (await conn.execute(stmt)).all()
+            if not rows:
+                return 0
+            futures = []
+            for row in rows:
+                futures.append(
+                    await self.producer.send(
+                        row.topic,
+                        value=row.payload,
+                        key=row.msg_key.encode() if row.msg_key else None,
+                        headers=kafka_headers(row.headers),
+                    )
+                )
+            # Every send must be acknowledged (acks=all) before a row is marked sent.
+            await asyncio.gather(*futures)
+            await conn.execute(
+                update(outbox).where(outbox.c.id.in_([r.id for r in rows])).values(sent_at=datetime.now(UTC))
+            )
+        self.published_total += len(rows)
+        return len(rows)
+
+    async def purge_sent(self) -> int:
+        cutoff = datetime.now(UTC) - self.retention
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(outbox).where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < cutoff))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.signal.notify()
+
+    async def run(self) -> None:
+        """Publishes until stopped; wakes on a commit signal (in-process), a PostgreSQL NOTIFY, or the poll tick."""
+        unlisten = await self._listen()
+        last_purge = datetime.now(UTC)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    published = await self.publish_once()
+                except Exception:
+                    log.exception("outbox relay batch failed; retrying")
+                    await asyncio.sleep(1.0)
+                    continue
+                if published >= self.batch_size:
+                    continue
+                if datetime.now(UTC) - last_purge > timedelta(minutes=10):
+                    last_purge = datetime.now(UTC)
+                    await self.purge_sent()
+                await self.signal.wait(self.poll_interval_s)
+        finally:
+            await unlisten()
+
+    async def _listen(self) -> Callable[[], Awaitable[None]]:
+        url = self.engine.url.render_as_string(hide_password=False)
+        if not is_postgres(url):
+            return _noop
+        import asyncpg
+
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        try:
+            conn = await asyncpg.connect(dsn)
+        except Exception:
+            log.warning("outbox relay could not LISTEN; polling only", exc_info=True)
+            return _noop
+        channel = outbox_channel(self.schema)
+
+        def _on_notify(*_args: Any) -> None:
+            self.signal.notify()
+
+        await conn.add_listener(channel, _on_notify)
+
+        async def _close() -> None:
+            try:
+                await conn.remove_listener(channel, _on_notify)
+            finally:
+                await conn.close()
+
+        return _close
+
+
+async def _noop() -> None:
+    return None
+
+
+def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **producer_options(client_id))

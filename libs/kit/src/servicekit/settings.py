@@ -1,0 +1,55 @@
+"""Settings shared by every service (pydantic-settings). Each service subclasses `ServiceSettings` with its
+own env prefix (e.g. `LEADS_`); the shared infrastructure addresses fall back to unprefixed variables
+(`KAFKA_BOOTSTRAP_SERVERS`, `DATABASE_URL`) so one environment can configure every service."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.topics import TopicSpec
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SERVICE_", extra="ignore")
+
+    service_name: str = "service"
+    # None → `DATABASE_URL` (PostgreSQL, one schema per service) → embedded SQLite under `data_dir`.
+    database_url: SecretStr | None = None
+    db_schema: str | None = None
+    data_dir: Path = Field(default_factory=lambda: Path(_env("OUTREACH_DATA_DIR", ".local/data")))
+    kafka_bootstrap_servers: str = Field(default_factory=lambda: _env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"))
+    # Prepended to every topic name; lets tests and shared clusters isolate their topics.
+    kafka_topic_prefix: str = Field(default_factory=lambda: _env("KAFKA_TOPIC_PREFIX", ""))
+    log_level: str = Field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
+    log_json: bool = True
+    relay_batch_size: int = 500
+    relay_poll_interval_s: float = 0.05
+    consumer_max_records: int = 500
+    # How long a consumer keeps retrying a transient fault of one record before parking it in the DLQ.
+    consumer_transient_budget_s: float = 600.0
+
+    def resolved_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        shared = os.environ.get("DATABASE_URL")
+        if shared:
+            return shared
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{self.data_dir / (self.service_name + '.db')}"
+
+    def resolved_schema(self) -> str:
+        return self.db_schema or self.service_name
+
+    def topic(self, spec: TopicSpec) -> str:
+        return f"{self.kafka_topic_prefix}{spec.name}"
+
+    def dlq_topic(self, spec: TopicSpec) -> str:
+        return f"{self.kafka_topic_prefix}{spec.dlq}"

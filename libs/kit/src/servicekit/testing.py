@@ -1,0 +1,148 @@
+"""Pytest fixtures for tests that need the real broker and the real database (registered by the root
+conftest). A real broker comes from `KAFKA_BOOTSTRAP_SERVERS`, else from testcontainers when a Docker engine
+exists; when neither is there the test FAILS (it is never skipped). PostgreSQL comes from `TEST_DATABASE_URL`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from servicekit.db import drop_schema, ensure_schema
+
+
+async def _broker_answers(bootstrap: str, timeout_s: float = 10.0) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        await asyncio.wait_for(admin.list_topics(), timeout_s)
+    finally:
+        await admin.close()
+
+
+def _docker_engine_present() -> bool:
+    return shutil.which("docker") is not None and os.path.exists("/var/run/docker.sock")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        try:
+            asyncio.run(_broker_answers(configured))
+        except Exception as exc:
+            pytest.fail(f"KAFKA_BOOTSTRAP_SERVERS={configured} does not answer: {exc!r}")
+        yield configured
+        return
+    if _docker_engine_present():
+        from testcontainers.community.kafka import KafkaContainer
+
+        with KafkaContainer("confluentinc/cp-kafka:8.0.0").with_kraft() as container:
+            yield str(container.get_bootstrap_server())
+        return
+    pytest.fail("a real Kafka broker is required: set KAFKA_BOOTSTRAP_SERVERS (make test starts one) or run a Docker engine")
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A prefix that gives each test its own topics on the shared broker."""
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.fail("a real PostgreSQL is required: set TEST_DATABASE_URL (make test starts one)")
+    return url
+
+
+@dataclass(frozen=True)
+class Database:
+    url: str
+    schema: str
+
+
+@pytest.fixture
+async def pg_database(postgres_url: str) -> AsyncIterator[Database]:
+    """A fresh PostgreSQL schema for one test, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    await ensure_schema(postgres_url, schema)
+    try:
+        yield Database(postgres_url, schema)
+    finally:
+        await drop_schema(postgres_url, schema)
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: os.PathLike[str]) -> Database:
+    return Database(f"sqlite+aiosqlite:///{os.fspath(tmp_path)}/test.db", "main")
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, expected: int, timeout_s: float = 30.0
+) -> list[Any]:
+    """Reads a topic from the beginning (no group, no commits) until `expected` records or the timeout."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    partitions = await topic_partitions(bootstrap, topic, timeout_s=timeout_s)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        if not partitions:
+            return records
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while len(records) < expected and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for part in batch.values():
+                records.extend(part)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def topic_partitions(bootstrap: str, topic: str, *, timeout_s: float = 10.0) -> list[int]:
+    """The partition ids of a topic (empty when it does not exist)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await asyncio.wait_for(admin.describe_topics([topic]), timeout_s)
+    finally:
+        await admin.close()
+    for item in described:
+        if item.get("topic") == topic and not item.get("error_code"):
+            return sorted(int(p["partition"]) for p in item.get("partitions", []))
+    return []
+
+
+async def publish_raw(
+    bootstrap: str, topic: str, values: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]]
+) -> None:
+    """Publishes (key, value, headers) records as they are, including bytes that are not events (poison)."""
+    from aiokafka import AIOKafkaProducer
+
+    from servicekit.kafka_config import PRODUCER_SAFETY
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_SAFETY)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value=v, key=k, headers=h) for k, v, h in values]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+

@@ -1,0 +1,172 @@
+"""The unit of work: one database transaction that holds a handler's effects, its outbox rows and its
+inbox record, so that they commit (or roll back) together."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contracts.envelope import Envelope, EventData
+from contracts.topics import TOPIC_BY_EVENT_TYPE
+from servicekit.events import encode, headers_for, new_envelope
+from servicekit.tables import inbox, outbox
+
+TopicNamer = Callable[[str], str]
+
+
+def outbox_channel(schema: str | None) -> str:
+    """The PostgreSQL NOTIFY channel the relay of one schema listens on."""
+    return f"outbox_{schema or 'public'}"
+
+
+class OutboxSignal:
+    """Wakes an in-process relay as soon as a transaction with outbox rows commits."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._event.clear()
+
+
+class UnitOfWork:
+    """`async with uow: ...; await uow.commit()`. Leaving the block without commit rolls back.
+
+    Services subclass it and attach repositories in `_open()`.
+    """
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        topic_namer: TopicNamer = lambda name: name,
+        schema: str | None = None,
+        signal: OutboxSignal | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._topic_namer = topic_namer
+        self._schema = schema
+        self._signal = signal
+        self._session: AsyncSession | None = None
+        self._pending_outbox = 0
+        self._outbox_rows: list[dict[str, object]] = []
+        self.published: list[Envelope] = []
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        return self._session
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    async def __aenter__(self) -> Self:
+        self._session = self._session_factory()
+        self._pending_outbox = 0
+        self._outbox_rows = []
+        self.published = []
+        await self._open()
+        return self
+
+    async def _open(self) -> None:
+        """Hook for subclasses: build repositories on `self.session`."""
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        session = self._session
+        self._session = None
+        if session is None:
+            return
+        try:
+            await session.rollback()
+        finally:
+            await session.close()
+
+    async def commit(self) -> None:
+        session = self.session
+        await self.flush_outbox()
+        if self._pending_outbox and self.dialect == "postgresql":
+            # Delivered only when the transaction commits; wakes relays in other processes.
+            await session.execute(text("SELECT pg_notify(:ch, '')"), {"ch": outbox_channel(self._schema)})
+        await session.commit()
+        if self._pending_outbox and self._signal is not None:
+            self._signal.notify()
+        self._pending_outbox = 0
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+        self._pending_outbox = 0
+        self._outbox_rows = []
+        self.published = []
+
+    def publish(
+        self,
+        data: EventData,
+        *,
+        lead_id: UUID | None = None,
+        causation: Envelope | None = None,
+        correlation_id: UUID | None = None,
+        workspace_id: str | None = None,
+        key: str | None = None,
+    ) -> Envelope:
+        """Writes the event to the outbox inside this transaction; the relay publishes it after commit."""
+        envelope = new_envelope(
+            data, lead_id=lead_id, causation=causation, correlation_id=correlation_id, workspace_id=workspace_id
+        )
+        self.add_envelope(envelope, key=key)
+        return envelope
+
+    def add_envelope(self, envelope: Envelope, *, key: str | None = None) -> None:
+        spec = TOPIC_BY_EVENT_TYPE[envelope.event_type]
+        msg_key = key if key is not None else (str(envelope.lead_id) if envelope.lead_id else None)
+        self._outbox_rows.append(
+            {
+                "event_id": envelope.event_id,
+                "event_type": envelope.event_type,
+                "topic": self._topic_namer(spec.name),
+                "msg_key": msg_key,
+                "headers": headers_for(envelope),
+                "payload": encode(envelope),
+                "created_at": datetime.now(UTC),
+            }
+        )
+        self.published.append(envelope)
+        self._pending_outbox += 1
+
+    async def flush_outbox(self) -> None:
+        """Inserts the collected outbox rows (called by commit; handlers may call it to see errors early)."""
+        if self._outbox_rows:
+            rows, self._outbox_rows = self._outbox_rows, []
+            await self.session.execute(outbox.insert(), rows)
+
+    async def claim_inbox(self, consumer_group: str, event_id: UUID, event_type: str) -> bool:
+        """Records the event for this consumer group; False when it was already processed (a duplicate)."""
+        values = {
+            "consumer_group": consumer_group,
+            "event_id": event_id,
+            "event_type": event_type,
+            "processed_at": datetime.now(UTC),
+        }
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        stmt = insert(inbox).values(**values).on_conflict_do_nothing(index_elements=["consumer_group", "event_id"])
+        result = await self.session.execute(stmt)
+        return bool(getattr(result, "rowcount", 0) == 1)

@@ -1,0 +1,54 @@
+import json
+import uuid
+
+import pytest
+from factories import audit_requested
+
+from servicekit.events import PoisonMessage, decode, encode, headers_for
+
+
+def test_round_trips_an_envelope_with_its_typed_body() -> None:
+    env = audit_requested("shop.test")
+    decoded = decode(encode(env))
+    assert decoded.envelope == env
+    assert decoded.event.domain == "shop.test"  # type: ignore[attr-defined]
+    assert headers_for(env)["event_type"] == "AuditRequested"
+    assert headers_for(env)["lead_id"] == str(env.lead_id)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (None, "tombstone"),
+        (b"\xff\xfe not json", "not JSON"),
+        (b"[1,2,3]", "not a JSON object"),
+        (b'{"event_id": "nope"}', "invalid envelope"),
+    ],
+)
+def test_refuses_undecodable_records_as_poison(value: bytes | None, reason: str) -> None:
+    with pytest.raises(PoisonMessage, match=reason):
+        decode(value)
+
+
+def test_refuses_unknown_event_type_and_schema_invalid_body() -> None:
+    env = json.loads(encode(audit_requested()))
+    unknown = {**env, "event_type": "SomethingNew"}
+    with pytest.raises(PoisonMessage, match="unknown event_type"):
+        decode(json.dumps(unknown).encode())
+    broken = {**env, "data": {**env["data"], "audit_run_id": "not-a-uuid"}}
+    with pytest.raises(PoisonMessage, match="invalid AuditRequested body"):
+        decode(json.dumps(broken).encode())
+
+
+def test_refuses_an_event_type_that_does_not_belong_on_the_topic() -> None:
+    with pytest.raises(PoisonMessage, match="not expected"):
+        decode(encode(audit_requested()), expected_types=frozenset({"AuditCompleted"}))
+
+
+def test_ignores_unknown_fields_added_by_a_newer_producer() -> None:
+    env = json.loads(encode(audit_requested()))
+    env["data"]["added_later"] = {"x": 1}
+    env["new_envelope_field"] = True
+    env["event_version"] = 2
+    decoded = decode(json.dumps(env).encode())
+    assert decoded.envelope.event_id == uuid.UUID(env["event_id"])

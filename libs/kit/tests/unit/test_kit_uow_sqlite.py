@@ -1,0 +1,53 @@
+from collections.abc import AsyncIterator
+
+import pytest
+from apps.counter_service import create_tables, effects
+from factories import audit_requested
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from servicekit.db import create_engine
+from servicekit.tables import inbox, outbox
+from servicekit.testing import Database
+from servicekit.uow import UnitOfWork
+
+
+@pytest.fixture
+async def engine(sqlite_database: Database) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(sqlite_database.url)
+    await create_tables(eng)
+    yield eng
+    await eng.dispose()
+
+
+async def _count(engine: AsyncEngine, table) -> int:  # type: ignore[no-untyped-def]
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+async def test_outbox_rows_commit_with_the_effect_and_vanish_on_rollback(engine: AsyncEngine) -> None:
+    sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    env = audit_requested()
+    async with UnitOfWork(sessions) as uow:
+        await uow.session.execute(effects.insert().values(event_id=env.event_id, lead_id=env.lead_id, domain="a"))
+        uow.add_envelope(env)
+        await uow.commit()
+    async with UnitOfWork(sessions) as uow:
+        await uow.session.execute(effects.insert().values(event_id=env.event_id, lead_id=env.lead_id, domain="b"))
+        uow.add_envelope(audit_requested())
+        # leaving without commit rolls back both
+    assert await _count(engine, effects) == 1
+    assert await _count(engine, outbox) == 1
+
+
+async def test_inbox_claim_is_true_once_per_group(engine: AsyncEngine) -> None:
+    sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    env = audit_requested()
+    async with UnitOfWork(sessions) as uow:
+        assert await uow.claim_inbox("g1", env.event_id, env.event_type) is True
+        assert await uow.claim_inbox("g1", env.event_id, env.event_type) is False
+        assert await uow.claim_inbox("g2", env.event_id, env.event_type) is True
+        await uow.commit()
+    async with UnitOfWork(sessions) as uow:
+        assert await uow.claim_inbox("g1", env.event_id, env.event_type) is False
+    assert await _count(engine, inbox) == 2
