@@ -30,6 +30,8 @@ class ServiceSettings(BaseSettings):
     kafka_topic_prefix: str = Field(default_factory=lambda: _env("KAFKA_TOPIC_PREFIX", ""))
     log_level: str = Field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
     log_json: bool = True
+    # JSON list of {"name", "sha256", "scopes"} (servicekit.auth); keys are only ever held as hashes.
+    api_keys_json: str = Field(default_factory=lambda: _env("API_KEYS", "[]"))
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 0.05
     consumer_max_records: int = 500

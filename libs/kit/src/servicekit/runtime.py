@@ -1,0 +1,153 @@
+"""What every service process needs, built once from settings: the engine, the unit-of-work factory, the
+outbox signal, the broker, and the loops (consumers, relay) a process may run.
+
+A service's `bootstrap(settings, **overrides)` creates a `ServiceRuntime`, adds its consumers, and hands it to
+an entrypoint: `entrypoints/http.py` (API), `entrypoints/consumers.py`, `entrypoints/relay.py`, or all three
+in one process for tests and small deployments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from faststream.kafka import KafkaBroker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from servicekit.broker import create_broker
+from servicekit.consumer import EventConsumer, broker_dlq_publisher, subscribe
+from servicekit.db import create_engine, is_postgres
+from servicekit.events import Decoded
+from servicekit.migrate import upgrade
+from servicekit.relay import OutboxRelay, make_producer
+from servicekit.settings import ServiceSettings
+from servicekit.uow import OutboxSignal, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+U = TypeVar("U", bound=UnitOfWork)
+
+
+@dataclass
+class ServiceRuntime(Generic[U]):
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    uow_class: type[U]
+    migrations: str | None
+    signal: OutboxSignal = field(default_factory=OutboxSignal)
+    uow_kwargs: dict[str, Any] = field(default_factory=dict)
+    broker: KafkaBroker | None = None
+    consumers: list[EventConsumer[U]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, settings: ServiceSettings, uow_class: type[U], *, migrations: str | None,
+               pool_size: int = 10, **uow_kwargs: Any) -> ServiceRuntime[U]:
+        url = settings.resolved_database_url()
+        schema = settings.resolved_schema() if is_postgres(url) else None
+        engine = create_engine(url, schema=schema, pool_size=pool_size)
+        sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        return cls(settings=settings, engine=engine, sessions=sessions, uow_class=uow_class,
+                   migrations=migrations, uow_kwargs=uow_kwargs)
+
+    @property
+    def schema(self) -> str | None:
+        return self.settings.resolved_schema() if is_postgres(self.settings.resolved_database_url()) else None
+
+    def uow(self) -> U:
+        return self.uow_class(
+            self.sessions,
+            topic_namer=lambda name: f"{self.settings.kafka_topic_prefix}{name}",
+            schema=self.schema,
+            signal=self.signal,
+            **self.uow_kwargs,
+        )
+
+    async def migrate(self) -> None:
+        if self.migrations is None:
+            return
+        url = self.settings.resolved_database_url()
+        await upgrade(url, schema=self.settings.resolved_schema() if is_postgres(url) else "main",
+                      script_location=self.migrations)
+
+    def get_broker(self) -> KafkaBroker:
+        if self.broker is None:
+            self.broker = create_broker(self.settings.kafka_bootstrap_servers, client_id=self.settings.service_name)
+        return self.broker
+
+    def add_consumer(self, topic_spec: Any, handler_name: str,
+                     handle: Callable[[Decoded, U], Any], *, expected_types: frozenset[str] | None = None,
+                     max_records: int | None = None) -> EventConsumer[U]:
+        """Subscribes `handle` to a registry topic with consumer group `<service>.<handler_name>`."""
+        broker = self.get_broker()
+        s = self.settings
+        consumer: EventConsumer[U] = EventConsumer(
+            group=f"{s.kafka_topic_prefix}{s.service_name}.{handler_name}",
+            topic=topic_spec,
+            handle=handle,
+            uow_factory=self.uow,
+            dlq_topic=s.dlq_topic(topic_spec),
+            dlq_publish=broker_dlq_publisher(broker),
+            transient_budget_s=s.consumer_transient_budget_s,
+            expected_types=expected_types,
+        )
+        subscribe(broker, consumer, topic_name=s.topic(topic_spec), max_records=max_records or s.consumer_max_records)
+        self.consumers.append(consumer)
+        return consumer
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def run_relay_until_stopped(runtime: ServiceRuntime[Any], stop: asyncio.Event) -> None:
+    s = runtime.settings
+    producer = make_producer(s.kafka_bootstrap_servers, f"{s.service_name}-relay")
+    await producer.start()
+    relay = OutboxRelay(runtime.engine, producer, schema=runtime.schema, batch_size=s.relay_batch_size,
+                        poll_interval_s=s.relay_poll_interval_s, signal=runtime.signal)
+    task = asyncio.create_task(relay.run())
+    try:
+        await stop.wait()
+    finally:
+        relay.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+        await producer.stop()
+
+
+async def run_consumers_until_stopped(runtime: ServiceRuntime[Any], stop: asyncio.Event) -> None:
+    broker = runtime.get_broker()
+    await broker.start()
+    try:
+        await stop.wait()
+    finally:
+        await broker.stop()
+
+
+def stop_event_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve_worker(runtime: ServiceRuntime[Any], *, consumers: bool, relay: bool) -> None:
+    """The body of a worker process: migrate, then run the consumers and/or the relay until SIGTERM."""
+    await runtime.migrate()
+    stop = stop_event_on_signals()
+    tasks = []
+    if consumers:
+        tasks.append(asyncio.create_task(run_consumers_until_stopped(runtime, stop)))
+    if relay:
+        tasks.append(asyncio.create_task(run_relay_until_stopped(runtime, stop)))
+    log.info("worker started", extra={"fields": {"consumers": consumers, "relay": relay}})
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        await runtime.dispose()
