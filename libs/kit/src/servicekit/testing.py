@@ -8,13 +8,16 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from servicekit.db import drop_schema, ensure_schema
+
+if TYPE_CHECKING:
+    from contracts.envelope import Envelope
 
 
 async def _broker_answers(bootstrap: str, timeout_s: float = 10.0) -> None:
@@ -146,3 +149,26 @@ async def publish_raw(
         await producer.stop()
 
 
+
+
+def envelope_record(envelope: Envelope) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
+    """(key, value, headers) of an envelope as the relay would publish it."""
+    from servicekit.events import encode, headers_for, kafka_headers
+
+    key = str(envelope.lead_id).encode() if envelope.lead_id else None
+    return key, encode(envelope), kafka_headers(headers_for(envelope))
+
+
+async def publish_envelopes(bootstrap: str, topic: str, envelopes: list[Envelope]) -> None:
+    await publish_raw(bootstrap, topic, [envelope_record(e) for e in envelopes])
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]], *, timeout_s: float = 30.0,
+                     interval_s: float = 0.05, what: str = "condition") -> None:
+    """Polls an async predicate; fails the test with `what` when it does not hold in time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not await predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        await asyncio.sleep(interval_s)

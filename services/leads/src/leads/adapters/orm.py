@@ -1,0 +1,118 @@
+"""The leads service's tables (its own schema): leads, audit runs, status history, outreach emails, push ledger."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from servicekit.db import JsonType, UTCDateTime
+
+metadata = MetaData()
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class LeadRow(Base):
+    __tablename__ = "leads"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    company_name: Mapped[str | None] = mapped_column(String(300))
+    domain: Mapped[str | None] = mapped_column(String(300))
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    title: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(100))
+    notes: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(40), index=True)
+    campaign_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    # The run the lead links to (set when an audit is requested; newest wins).
+    audit_run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    audit_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # PlusVibe enrichment (seed: "PlusVibe enrichment")
+    pv_label: Mapped[str | None] = mapped_column(String(100))
+    pv_reply_sentiment: Mapped[str | None] = mapped_column(String(50))
+    pv_last_email_subject: Mapped[str | None] = mapped_column(Text)
+    pv_raw_payload: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    pv_last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opens: Mapped[int] = mapped_column(Integer, default=0)
+    # plusvibeLeadData.lastOutboundWriteback
+    wb_variables: Mapped[dict[str, str] | None] = mapped_column(JsonType)
+    wb_audit_run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    wb_delivered: Mapped[bool | None] = mapped_column(Boolean)
+    wb_applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wb_error: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AuditRunRow(Base):
+    __tablename__ = "audit_runs"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    domain: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20))  # queued | running | completed | failed
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    grade: Mapped[str | None] = mapped_column(String(2))
+    score: Mapped[int | None] = mapped_column(Integer)
+    top_issue: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    report_url: Mapped[str | None] = mapped_column(Text)
+    profile: Mapped[dict[str, str] | None] = mapped_column(JsonType)
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class StatusHistoryRow(Base):
+    __tablename__ = "status_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    from_status: Mapped[str | None] = mapped_column(String(40))
+    to_status: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_status_history_lead", "lead_id", "id"),)
+
+
+class OutreachEmailRow(Base):
+    __tablename__ = "outreach_emails"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(20))  # preview | writeback
+    step: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    cta: Mapped[str] = mapped_column(Text)
+    tone: Mapped[str | None] = mapped_column(String(30))
+    audit_run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    writeback_status: Mapped[str] = mapped_column(String(20))  # not_written | stored | delivered
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PushLedgerRow(Base):
+    """One row per (lead, campaign) enrolment: a second push of the same lead to the same campaign is a no-op."""
+
+    __tablename__ = "push_ledger"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    campaign_id: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(320))
+    state: Mapped[str] = mapped_column(String(20))  # pending | enrolled | removed
+    variables: Mapped[dict[str, str]] = mapped_column(JsonType)
+    pushed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("lead_id", "campaign_id", name="uq_push_ledger_lead_campaign"),)

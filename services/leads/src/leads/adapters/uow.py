@@ -1,0 +1,13 @@
+"""The leads unit of work: the kit's transaction (outbox, inbox) plus the leads repository."""
+
+from __future__ import annotations
+
+from leads.adapters.repository import LeadRepository
+from servicekit.uow import UnitOfWork
+
+
+class LeadsUnitOfWork(UnitOfWork):
+    leads: LeadRepository
+
+    async def _open(self) -> None:
+        self.leads = LeadRepository(self.session)

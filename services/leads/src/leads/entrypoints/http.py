@@ -1,0 +1,234 @@
+"""The leads HTTP API (`/api/leads`, `/api/lead-statuses`, `/api/plusvibe/...`). Routes are thin: validate,
+call a use case, map its refusal to a 4xx with a machine-readable `reason`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Response
+from fastapi.responses import JSONResponse
+
+from copywriter import Tone
+from leads import views
+from leads.bootstrap import LeadsService, bootstrap
+from leads.entrypoints import schemas as s
+from leads.handlers import campaign_membership, generate_email, push_leads, request_writeback, start_audit
+from leads.handlers.create_lead import CreateLead, create_lead
+from leads.handlers.errors import Refusal
+from leads.handlers.update_lead import UpdateLead, normalise_all, normalise_status, update_lead
+from leads.settings import LeadsSettings
+from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError
+from plusvibe.port import PlusVibePort
+from servicekit.auth import ApiKey, require_scope
+from servicekit.http import ApiError, create_service_app
+
+T = TypeVar("T")
+STATUS_FOR = {"not_found": 404, "conflict": 409, "invalid": 422, "unavailable": 503}
+
+
+async def _run(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except Refusal as refusal:
+        raise ApiError(STATUS_FOR[refusal.kind], refusal.reason, refusal.message, **refusal.extra) from None
+    except AuthenticationError:
+        raise ApiError(502, "plusvibe_auth_failed", "PlusVibe refused the API key; check Integrations.") from None
+    except NotFoundError as exc:
+        raise ApiError(404, "plusvibe_not_found", str(exc)) from None
+    except PlusVibeError as exc:
+        transient = bool(getattr(exc, "transient", False))
+        raise ApiError(503 if transient else 502, "plusvibe_unavailable" if transient else "plusvibe_error",
+                       f"PlusVibe did not complete the request: {exc}") from None
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise ApiError(404, "lead_not_found", "No lead with that id.") from None
+
+
+def actor_of(key: ApiKey) -> str:
+    return f"operator:{key.name}"
+
+
+def build_router(svc: LeadsService) -> APIRouter:
+    read = require_scope(svc.api_keys, "leads:read")
+    write = require_scope(svc.api_keys, "leads:write")
+    uow = svc.runtime.uow
+    pv: PlusVibePort = svc.plusvibe
+    router = APIRouter()
+
+    @router.get("/api/lead-statuses", response_model=list[s.StatusOut], response_model_by_alias=True)
+    async def lead_statuses(_: ApiKey = Depends(read)) -> list[s.StatusOut]:
+        return views.statuses_out()
+
+    @router.post("/api/leads", status_code=201, response_model=s.LeadOut)
+    async def create(body: s.LeadCreate, key: ApiKey = Depends(write)) -> s.LeadOut:
+        lead_id = await _run(create_lead(CreateLead(
+            company_name=body.company_name, domain=body.domain, first_name=body.contact.first_name,
+            last_name=body.contact.last_name, email=body.contact.email, title=body.contact.title,
+            phone=body.contact.phone, notes=body.notes, actor=actor_of(key)), uow=uow()))
+        lead = await views.get_lead(lead_id, uow())
+        assert lead is not None
+        return lead
+
+    @router.get("/api/leads", response_model=s.LeadPage)
+    async def list_leads(
+        status: str | None = None,
+        campaign_id: Annotated[str | None, Query(alias="campaignId")] = None,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        sort: Literal["updated_at", "created_at", "company_name", "domain", "status"] = "updated_at",
+        order: Literal["asc", "desc"] = "desc",
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        page_size: Annotated[int | None, Query(alias="pageSize", ge=1, le=200)] = None,
+        _: ApiKey = Depends(read),
+    ) -> s.LeadPage:
+        return await views.list_leads(uow(), status=status, campaign_id=campaign_id, text=q, sort=sort,
+                                      descending=order == "desc", page=page,
+                                      page_size=page_size or svc.settings.page_size)
+
+    @router.get("/api/leads/{lead_id}", response_model=s.LeadOut)
+    async def get(lead_id: str, _: ApiKey = Depends(read)) -> s.LeadOut:
+        lead = await views.get_lead(_uuid(lead_id), uow())
+        if lead is None:
+            raise ApiError(404, "lead_not_found", "No lead with that id.")
+        return lead
+
+    @router.patch("/api/leads/{lead_id}", response_model=s.LeadOut)
+    async def patch(lead_id: str, body: s.LeadPatch, key: ApiKey = Depends(write)) -> s.LeadOut:
+        fields: dict[str, Any] = {}
+        sent = body.model_fields_set
+        for name in ("company_name", "domain", "notes"):
+            if name in sent:
+                fields[name] = getattr(body, name)
+        if body.contact is not None:
+            for name in body.contact.model_fields_set:
+                fields[name] = getattr(body.contact, name)
+        lid = _uuid(lead_id)
+        await _run(update_lead(UpdateLead(lead_id=lid, fields=fields, status=body.status, actor=actor_of(key)),
+                               uow=uow()))
+        return await get(lead_id, key)
+
+    @router.get("/api/leads/{lead_id}/history", response_model=list[s.HistoryOut])
+    async def history(lead_id: str, _: ApiKey = Depends(read)) -> list[s.HistoryOut]:
+        lid = _uuid(lead_id)
+        async with uow() as u:
+            if await u.leads.get(lid) is None:
+                raise ApiError(404, "lead_not_found", "No lead with that id.")
+            return [views.history_out(r) for r in await u.leads.history(lid)]
+
+    @router.post("/api/leads/{lead_id}/normalise-status", response_model=s.LeadOut)
+    async def normalise(lead_id: str, key: ApiKey = Depends(write)) -> s.LeadOut:
+        await _run(normalise_status(_uuid(lead_id), actor=actor_of(key), uow=uow()))
+        return await get(lead_id, key)
+
+    @router.post("/api/leads/normalise-status")
+    async def normalise_every(key: ApiKey = Depends(write)) -> dict[str, int]:
+        return {"normalised": await _run(normalise_all(actor=actor_of(key), uow=uow()))}
+
+    @router.post("/api/leads/{lead_id}/audits", status_code=202, response_model=s.Accepted)
+    async def audit(lead_id: str, key: ApiKey = Depends(write)) -> s.Accepted:
+        run_id = await _run(start_audit.start_audit(_uuid(lead_id), actor=actor_of(key), uow=uow()))
+        return s.Accepted(audit_run_id=str(run_id))
+
+    @router.post("/api/leads/{lead_id}/emails", status_code=201, response_model=list[s.OutreachEmailOut])
+    async def generate(lead_id: str, body: s.EmailRequest | None = None, key: ApiKey = Depends(write)) -> list[s.OutreachEmailOut]:
+        req = body or s.EmailRequest()
+        lid = _uuid(lead_id)
+        ids = await _run(generate_email.generate_email(lid, tone=req.tone or svc.settings.default_tone,
+                                                       steps=req.steps, uow=uow()))
+        async with uow() as u:
+            return [views.email_out(r) for r in await u.leads.emails(lid) if r.id in set(ids)]
+
+    @router.get("/api/leads/{lead_id}/emails", response_model=list[s.OutreachEmailOut])
+    async def emails(lead_id: str, _: ApiKey = Depends(read)) -> list[s.OutreachEmailOut]:
+        lid = _uuid(lead_id)
+        async with uow() as u:
+            if await u.leads.get(lid) is None:
+                raise ApiError(404, "lead_not_found", "No lead with that id.")
+            return [views.email_out(r) for r in await u.leads.emails(lid)]
+
+    @router.post("/api/leads/{lead_id}/plusvibe/writeback", status_code=202, response_model=s.Accepted)
+    async def writeback(lead_id: str, key: ApiKey = Depends(write)) -> s.Accepted:
+        request_id = await _run(request_writeback.request_writeback(_uuid(lead_id), actor=actor_of(key), uow=uow()))
+        return s.Accepted(request_id=str(request_id))
+
+    @router.post("/api/leads/{lead_id}/plusvibe/complete", status_code=200)
+    async def complete(lead_id: str, _: ApiKey = Depends(write)) -> dict[str, str]:
+        await _run(campaign_membership.mark_completed(_uuid(lead_id), uow=uow(), plusvibe=pv))
+        return {"status": "completed"}
+
+    @router.delete("/api/leads/{lead_id}/plusvibe", status_code=200)
+    async def remove(lead_id: str, _: ApiKey = Depends(write)) -> dict[str, str]:
+        campaign_id = await _run(campaign_membership.remove_from_campaign(_uuid(lead_id), uow=uow(), plusvibe=pv))
+        return {"status": "removed", "campaignId": campaign_id}
+
+    @router.post("/api/plusvibe/leads/push", response_model=s.PushResult,
+                 responses={409: {"description": "Some leads are not ready; nothing was enrolled."}})
+    async def push(body: s.PushRequest, partial: bool = False, key: ApiKey = Depends(write)) -> Response:
+        ids = [_uuid(i) for i in body.lead_ids]
+        outcome = await _run(push_leads.push_leads(
+            push_leads.PushLeads(campaign_id=body.campaign_id, lead_ids=ids, partial=partial, actor=actor_of(key),
+                                 tone=Tone(svc.settings.default_tone)),
+            uow=uow(), plusvibe=pv, campaigns=svc.campaigns))
+        refused = [s.RefusedLead(lead_id=str(r.lead_id), status=r.status, reason=r.reason, remedy=r.remedy,
+                                 message=r.message, keys=list(r.keys)) for r in outcome.refused]
+        if refused and not partial:
+            return JSONResponse(status_code=409, content={
+                "reason": "leads_not_ready",
+                "message": f"{len(refused)} of {len(ids)} lead(s) are not ready for PlusVibe; nothing was enrolled.",
+                "refused": [r.model_dump(by_alias=True) for r in refused],
+            })
+        result = s.PushResult(campaign_id=outcome.campaign_id, enrolled=[str(i) for i in outcome.enrolled],
+                              already_enrolled=[str(i) for i in outcome.already_enrolled], refused=refused,
+                              leads_uploaded=outcome.leads_uploaded, already_in_campaign=outcome.already_in_campaign,
+                              batches=outcome.batches)
+        return JSONResponse(result.model_dump(by_alias=True, mode="json"))
+
+    @router.get("/api/plusvibe/campaigns", response_model=list[s.CampaignOut])
+    async def campaigns(_: ApiKey = Depends(read)) -> list[s.CampaignOut]:
+        items = await _run(svc.campaigns.list())
+        return [s.CampaignOut(id=c.id, name=c.name, status=c.status, steps=c.steps) for c in items]
+
+    @router.get("/api/plusvibe/integration", response_model=s.IntegrationOut)
+    async def integration(_: ApiKey = Depends(read)) -> s.IntegrationOut:
+        cfg = svc.plusvibe_settings
+        if cfg is None:
+            return s.IntegrationOut(configured=False, key_valid=None, workspace_id=None, workspace_name=None)
+        try:
+            workspaces = await pv.authenticate()
+        except AuthenticationError:
+            return s.IntegrationOut(configured=True, key_valid=False, workspace_id=cfg.workspace_id, workspace_name=None,
+                                    error="PlusVibe refused the API key.")
+        except PlusVibeError as exc:
+            return s.IntegrationOut(configured=True, key_valid=None, workspace_id=cfg.workspace_id, workspace_name=None,
+                                    error=f"PlusVibe unreachable: {type(exc).__name__}")
+        name = next((w.name for w in workspaces if w.id == cfg.workspace_id), None)
+        return s.IntegrationOut(configured=True, key_valid=True, workspace_id=cfg.workspace_id, workspace_name=name,
+                                error=None if name else "The configured workspace is not on this key.")
+
+    return router
+
+
+def create_app(
+    settings: LeadsSettings | None = None,
+    *,
+    embedded_workers: bool = False,
+    service: LeadsService | None = None,
+    **overrides: Any,
+) -> FastAPI:
+    svc = service or bootstrap(settings, **overrides)
+    app = create_service_app(svc.runtime, title="Leads API", routers=[build_router(svc)],
+                             embedded_workers=embedded_workers)
+    app.state.service = svc
+    return app
+
+
+def app_factory() -> FastAPI:
+    """`uvicorn --factory leads.entrypoints.http:app_factory`"""
+    return create_app(service=bootstrap(configure_logs=True))
+
+

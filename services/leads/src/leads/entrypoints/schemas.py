@@ -1,0 +1,217 @@
+"""HTTP wire schemas of the leads API (camelCase JSON), separate from contracts and domain."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+def normalise_domain(value: str | None) -> str | None:
+    """`https://www.Shop.com/about` → `www.shop.com`; "" → None; the placeholder `unknown` is kept."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if not text:
+        return None
+    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text)
+    text = text.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rstrip(".")
+    if "@" in text:
+        raise ValueError("a domain cannot contain credentials")
+    host = text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+    if host != "unknown" and not HOST.match(host):
+        raise ValueError(f"{value!r} is not a domain name")
+    return text
+
+
+def normalise_email(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if not EMAIL.match(text) or len(text) > 320:
+        raise ValueError(f"{value!r} is not an email address")
+    return text.lower()
+
+
+class ContactIn(Wire):
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    email: str | None = None
+    title: str | None = Field(default=None, max_length=300)
+    phone: str | None = Field(default=None, max_length=100)
+
+    _email = field_validator("email")(normalise_email)
+
+
+class LeadCreate(Wire):
+    company_name: str | None = Field(default=None, max_length=300)
+    domain: str | None = None
+    contact: ContactIn = ContactIn()
+    notes: str | None = Field(default=None, max_length=10_000)
+
+    _domain = field_validator("domain")(normalise_domain)
+
+
+class LeadPatch(Wire):
+    company_name: str | None = Field(default=None, max_length=300)
+    domain: str | None = None
+    contact: ContactIn | None = None
+    notes: str | None = Field(default=None, max_length=10_000)
+    status: str | None = None
+
+    _domain = field_validator("domain")(normalise_domain)
+
+
+class EmailRequest(Wire):
+    tone: str | None = None
+    steps: int = Field(default=1, ge=1, le=10)
+
+
+class PushRequest(Wire):
+    campaign_id: str = Field(min_length=1, max_length=100)
+    lead_ids: list[str] = Field(min_length=1, max_length=10_000)
+
+
+class ContactOut(Wire):
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    title: str | None
+    phone: str | None
+
+
+class AuditOut(Wire):
+    audit_run_id: str
+    status: str
+    grade: str | None
+    score: int | None
+    top_issue: str | None
+    summary: str | None
+    report_url: str | None
+    error_message: str | None
+    requested_at: datetime | None
+    completed_at: datetime | None
+
+
+class WritebackOut(Wire):
+    variables: dict[str, str]
+    audit_run_id: str | None
+    applied_at: datetime | None
+    delivered: bool
+    error: str | None = None
+
+
+class PlusVibeLeadDataOut(Wire):
+    label: str | None
+    reply_sentiment: str | None
+    last_email_subject: str | None
+    raw_webhook_payload: dict[str, Any] | None
+    last_outbound_writeback: WritebackOut | None
+    last_writeback_error: str | None
+
+
+class LeadOut(Wire):
+    id: str
+    company_name: str | None
+    domain: str | None
+    title: str  # company name, else domain (the detail screen's title)
+    contact: ContactOut
+    notes: str | None
+    status: str
+    status_badge: str
+    status_dropdown_label: str | None
+    campaign_id: str | None
+    audit: AuditOut | None
+    audit_summary: str | None
+    opens: int
+    plusvibe_lead_data: PlusVibeLeadDataOut | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class LeadPage(Wire):
+    items: list[LeadOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class HistoryOut(Wire):
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str
+    changed_at: datetime
+
+
+class OutreachEmailOut(Wire):
+    id: str
+    type: str
+    step: int
+    subject: str
+    body: str
+    cta: str
+    tone: str | None
+    audit_run_id: str | None
+    writeback_status: str
+    created_at: datetime
+
+
+class StatusOut(Wire):
+    value: str
+    badge_label: str
+    dropdown_label: str | None
+    selectable: bool
+
+
+class RefusedLead(Wire):
+    lead_id: str
+    status: str | None
+    reason: str
+    remedy: str
+    message: str
+    keys: list[str] = []
+
+
+class PushResult(Wire):
+    campaign_id: str
+    enrolled: list[str]
+    already_enrolled: list[str]
+    refused: list[RefusedLead]
+    leads_uploaded: int
+    already_in_campaign: int
+    batches: int
+
+
+class CampaignOut(Wire):
+    id: str
+    name: str
+    status: str
+    steps: int
+
+
+class IntegrationOut(Wire):
+    configured: bool
+    key_valid: bool | None
+    workspace_id: str | None
+    workspace_name: str | None
+    error: str | None = None
+
+
+class Accepted(Wire):
+    status: Literal["accepted"] = "accepted"
+    audit_run_id: str | None = None
+    request_id: str | None = None

@@ -1,0 +1,42 @@
+"""Generate Email: a preview of the outreach copy from the lead and its newest completed audit, stored in the
+Outreach Emails list (type `preview`, writebackStatus `not_written`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from copywriter import LeadFacts, Tone, generate_sequence
+from leads.adapters.orm import AuditRunRow, OutreachEmailRow
+from leads.adapters.uow import LeadsUnitOfWork
+from leads.handlers.errors import Refusal, not_found
+
+
+async def generate_email(lead_id: uuid.UUID, *, tone: str, steps: int, uow: LeadsUnitOfWork) -> list[uuid.UUID]:
+    try:
+        chosen = Tone(tone)
+    except ValueError:
+        raise Refusal("invalid", "tone_unknown", f"Tone must be one of {', '.join(t.value for t in Tone)}.") from None
+    async with uow:
+        lead = await uow.leads.get(lead_id)
+        if lead is None:
+            raise not_found()
+        stmt = (select(AuditRunRow).where(AuditRunRow.lead_id == lead_id, AuditRunRow.status == "completed")
+                .order_by(AuditRunRow.requested_at.desc()).limit(1))
+        run = (await uow.session.execute(stmt)).scalar_one_or_none()
+        profile = dict(run.profile or {}) if run else {}
+        facts = LeadFacts(company_name=lead.company_name, domain=lead.domain, first_name=lead.first_name,
+                          last_name=lead.last_name, job_title=lead.title)
+        now = datetime.now(UTC)
+        ids: list[uuid.UUID] = []
+        for step in generate_sequence(facts, profile, tone=chosen, steps=steps):
+            row = OutreachEmailRow(id=uuid.uuid4(), lead_id=lead_id, type="preview", step=step.step,
+                                   subject=step.subject, body=step.body, cta=step.cta, tone=chosen.value,
+                                   audit_run_id=run.id if run else None, writeback_status="not_written",
+                                   created_at=now)
+            uow.leads.add_email(row)
+            ids.append(row.id)
+        await uow.commit()
+    return ids

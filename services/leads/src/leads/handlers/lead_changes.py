@@ -1,0 +1,51 @@
+"""The two things every change of a lead does in its transaction: apply a status decision (history row +
+LeadStatusChanged) and announce the new snapshot (version bump + LeadUpserted)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from contracts.envelope import Envelope
+from contracts.leads import LeadStatusChanged, LeadUpserted
+from contracts.status import LeadStatus
+from leads.adapters.orm import LeadRow, StatusHistoryRow
+from leads.adapters.snapshot import lead_snapshot
+from leads.adapters.uow import LeadsUnitOfWork
+from leads.domain.transitions import TransitionDecision
+
+
+def apply_status(
+    uow: LeadsUnitOfWork, lead: LeadRow, decision: TransitionDecision, *, causation: Envelope | None = None
+) -> bool:
+    """Sets the decided status, records history and LeadStatusChanged. Returns True if the status changed.
+    The caller announces the lead afterwards (the version is bumped there)."""
+    if decision.to_status is None or decision.to_status.value == lead.status:
+        return False
+    now = datetime.now(UTC)
+    previous = lead.status
+    lead.status = decision.to_status.value
+    uow.leads.add_history(
+        StatusHistoryRow(lead_id=lead.id, from_status=previous, to_status=lead.status, actor=decision.actor,
+                         reason=decision.reason.value, changed_at=now)
+    )
+    uow.publish(
+        LeadStatusChanged(
+            lead_id=lead.id,
+            from_status=LeadStatus(previous) if previous else None,
+            to_status=decision.to_status,
+            actor=decision.actor,
+            reason=decision.reason.value,
+            version=lead.version + 1,
+            changed_at=now,
+        ),
+        causation=causation,
+    )
+    return True
+
+
+async def announce(uow: LeadsUnitOfWork, lead: LeadRow, *, causation: Envelope | None = None,
+                   deleted: bool = False) -> None:
+    """Bumps the version and writes LeadUpserted with the full snapshot to the outbox."""
+    uow.leads.touch(lead)
+    run = await uow.leads.run(lead.audit_run_id) if lead.audit_run_id else None
+    uow.publish(LeadUpserted(lead_id=lead.id, lead=lead_snapshot(lead, run), deleted=deleted), causation=causation)

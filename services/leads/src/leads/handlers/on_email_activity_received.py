@@ -1,0 +1,56 @@
+"""EmailActivityReceived from unibox: enrichment (label, sentiment, last subject, raw payload, opens) and
+forward-only status moves; a late or duplicated event never moves a lead backwards."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from contracts.status import LeadStatus
+from contracts.unibox import EmailActivityReceived
+from leads.adapters.uow import LeadsUnitOfWork
+from leads.domain import transitions
+from leads.domain.transitions import ActivityKind, EmailActivity
+from leads.handlers.lead_changes import announce, apply_status
+from servicekit.events import Decoded
+
+_KIND = {
+    "sent": ActivityKind.SENT,
+    "opened": ActivityKind.OPENED,
+    "replied": ActivityKind.REPLIED,
+    "bounced": ActivityKind.BOUNCED,
+    "label_changed": ActivityKind.LABELLED,
+}
+
+
+async def on_email_activity_received(
+    item: Decoded, uow: LeadsUnitOfWork, *, converting_labels: Collection[str]
+) -> None:
+    event = item.event
+    assert isinstance(event, EmailActivityReceived)
+    if event.lead_id is None:
+        return  # an address no lead has; unibox keeps the raw webhook
+    lead = await uow.leads.get(event.lead_id, for_update=True)
+    if lead is None:
+        return
+    kind = _KIND.get(event.activity, ActivityKind.OTHER)
+    if kind is ActivityKind.OTHER:
+        return  # system alerts and unknown webhooks concern campaigns, not this lead's state
+    newer = lead.pv_last_activity_at is None or event.observed_at >= lead.pv_last_activity_at
+    if newer:
+        # Enrichment follows the newest activity; an older event arriving late does not overwrite it.
+        if event.label:
+            lead.pv_label = event.label
+        if event.sentiment:
+            lead.pv_reply_sentiment = event.sentiment
+        if event.subject:
+            lead.pv_last_email_subject = event.subject
+        lead.pv_raw_payload = dict(event.raw_payload)
+        lead.pv_last_activity_at = event.observed_at
+    if kind is ActivityKind.OPENED:
+        lead.opens = (lead.opens or 0) + 1
+    current = LeadStatus(lead.status) if lead.status else None
+    decision = transitions.email_activity(
+        current, EmailActivity(kind=kind, label=event.label or event.webhook_event), converting_labels=converting_labels
+    )
+    apply_status(uow, lead, decision, causation=item.envelope)
+    await announce(uow, lead, causation=item.envelope)

@@ -1,0 +1,177 @@
+"""Push to PlusVibe (single and bulk, one endpoint): the readiness guard on every lead, then enrolment with
+`/lead/add` carrying every custom merge variable in the same call, the campaign link, and LeadPushed.
+
+All-or-nothing by default: one refused lead → 409 listing every refused lead and nothing is enrolled.
+With `partial`, the ready leads are enrolled and the refused ones reported. Idempotent: a lead already
+enrolled in that campaign (push ledger) is not sent again; PlusVibe's own de-duplication within a campaign
+covers a crash between the call and our commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from contracts.leads import LeadPushed
+from contracts.status import LeadStatus
+from copywriter import LeadFacts, Tone
+from leads.adapters.campaigns import CampaignDirectory, CampaignInfo
+from leads.adapters.orm import LeadRow, PushLedgerRow
+from leads.adapters.uow import LeadsUnitOfWork
+from leads.domain.fill_body_keys import check_push
+from leads.domain.readiness import LeadSnapshot, Ready, Refused
+from leads.handlers.errors import Refusal
+from leads.handlers.lead_changes import announce
+from plusvibe.errors import NotFoundError
+from plusvibe.models import LeadIn
+from plusvibe.port import PlusVibePort
+
+BATCH = 100
+
+
+@dataclass(frozen=True)
+class PushLeads:
+    campaign_id: str
+    lead_ids: list[uuid.UUID]
+    partial: bool
+    actor: str
+    tone: Tone = Tone.CONSULTATIVE
+
+
+@dataclass(frozen=True)
+class RefusedLead:
+    lead_id: uuid.UUID
+    status: str | None
+    reason: str
+    remedy: str
+    message: str
+    keys: tuple[str, ...] = ()
+
+
+@dataclass
+class PushOutcome:
+    campaign_id: str
+    enrolled: list[uuid.UUID] = field(default_factory=list)
+    already_enrolled: list[uuid.UUID] = field(default_factory=list)
+    refused: list[RefusedLead] = field(default_factory=list)
+    leads_uploaded: int = 0
+    already_in_campaign: int = 0
+    batches: int = 0
+
+
+def _facts(lead: LeadRow) -> LeadFacts:
+    return LeadFacts(company_name=lead.company_name, domain=lead.domain, first_name=lead.first_name,
+                     last_name=lead.last_name, job_title=lead.title)
+
+
+def _snapshot(lead: LeadRow) -> LeadSnapshot:
+    return LeadSnapshot(
+        status=LeadStatus(lead.status) if lead.status else None,
+        contact_email=lead.email,
+        variables=lead.wb_variables,
+        contact_fields={"first_name": lead.first_name, "last_name": lead.last_name,
+                        "company_name": lead.company_name, "company_website": lead.domain,
+                        "job_title": lead.title, "phone_number": lead.phone},
+    )
+
+
+def _lead_in(lead: LeadRow, variables: dict[str, str]) -> LeadIn:
+    return LeadIn(email=lead.email or "", first_name=lead.first_name, last_name=lead.last_name,
+                  company_name=lead.company_name, company_website=lead.domain, phone_number=lead.phone,
+                  custom_variables=variables)
+
+
+async def _campaign(campaigns: CampaignDirectory, campaign_id: str) -> CampaignInfo:
+    try:
+        campaign = await campaigns.get(campaign_id, fresh=True)
+    except NotFoundError:
+        raise Refusal("not_found", "campaign_not_found", f"PlusVibe has no campaign {campaign_id}.") from None
+    if campaign.paused:
+        raise Refusal("conflict", "campaign_paused",
+                      f"Campaign {campaign.name or campaign_id} is paused in PlusVibe; resume it before pushing leads.")
+    return campaign
+
+
+async def push_leads(
+    cmd: PushLeads, *, uow: LeadsUnitOfWork, plusvibe: PlusVibePort, campaigns: CampaignDirectory
+) -> PushOutcome:
+    ids = list(dict.fromkeys(cmd.lead_ids))
+    campaign = await _campaign(campaigns, cmd.campaign_id)
+    outcome = PushOutcome(campaign_id=cmd.campaign_id)
+    ready: dict[uuid.UUID, LeadIn] = {}  # built inside the transaction: rows expire when it ends
+    async with uow:
+        leads = await uow.leads.get_many(ids)
+        missing = [str(i) for i in ids if i not in leads]
+        if missing:
+            raise Refusal("not_found", "lead_not_found", f"No lead with id {', '.join(missing[:10])}.",
+                          leadIds=missing)
+        ledger = await uow.leads.ledger(ids, cmd.campaign_id)
+        for lead_id in ids:
+            lead = leads[lead_id]
+            entry = ledger.get(lead_id)
+            if entry is not None and entry.state == "enrolled":
+                outcome.already_enrolled.append(lead_id)
+                continue
+            check = check_push(_snapshot(lead), campaign.placeholders, facts=_facts(lead), tone=cmd.tone,
+                               steps=campaign.steps)
+            if isinstance(check.result, Refused):
+                r = check.result
+                outcome.refused.append(RefusedLead(lead_id, lead.status, r.reason.value, r.remedy.value, r.message,
+                                                   tuple(r.keys)))
+            else:
+                assert isinstance(check.result, Ready)
+                ready[lead_id] = _lead_in(lead, check.variables)
+    if outcome.refused and not cmd.partial:
+        return outcome  # the caller answers 409; nothing was enrolled
+    order = [i for i in ids if i in ready]
+    for start in range(0, len(order), BATCH):
+        batch = order[start:start + BATCH]
+        await _enrol_batch(batch, ready, cmd, uow=uow, plusvibe=plusvibe, outcome=outcome)
+    return outcome
+
+
+async def _enrol_batch(
+    batch: list[uuid.UUID],
+    ready: dict[uuid.UUID, LeadIn],
+    cmd: PushLeads,
+    *,
+    uow: LeadsUnitOfWork,
+    plusvibe: PlusVibePort,
+    outcome: PushOutcome,
+) -> None:
+    # The lead has no campaign row yet; one call enrols it with every custom variable (no race window).
+    # skip_if_in_workspace=False lets a retargeted lead join a new campaign; PlusVibe never adds an
+    # address twice to the same campaign, so a retried batch does not duplicate it.
+    result = await plusvibe.add_leads(
+        cmd.campaign_id,
+        [ready[i] for i in batch],
+        skip_if_in_workspace=False,
+        skip_lead_in_active_pause_camp=False,
+        skip_lead_for_active_only_camp=False,
+        is_overwrite=True,
+    )
+    outcome.leads_uploaded += result.leads_uploaded
+    outcome.already_in_campaign += result.already_in_campaign
+    outcome.batches += 1
+    now = datetime.now(UTC)
+    async with uow:
+        fresh = await uow.leads.get_many(batch, for_update=True)
+        ledger = await uow.leads.ledger(batch, cmd.campaign_id)
+        for lead_id in batch:
+            lead = fresh.get(lead_id)
+            if lead is None:
+                continue  # deleted meanwhile
+            entry = ledger.get(lead_id)
+            if entry is None:
+                uow.leads.add_ledger(PushLedgerRow(lead_id=lead_id, campaign_id=cmd.campaign_id, email=lead.email or "",
+                                                   state="enrolled", variables=ready[lead_id].custom_variables,
+                                                   pushed_at=now))
+            else:
+                entry.state, entry.variables, entry.pushed_at = "enrolled", ready[lead_id].custom_variables, now
+            lead.campaign_id = cmd.campaign_id
+            uow.publish(LeadPushed(lead_id=lead_id, campaign_id=cmd.campaign_id, email=lead.email or "",
+                                   variables=ready[lead_id].custom_variables, pushed_at=now))
+            await announce(uow, lead)
+            outcome.enrolled.append(lead_id)
+        await uow.commit()

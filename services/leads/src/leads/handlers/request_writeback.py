@@ -1,0 +1,29 @@
+"""Manual writeback (the PlusVibe Writeback button): only with a campaign link and a linked audit run;
+asks writeback to re-send the payload of the most recent completed audit."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from contracts.leads import WritebackRequested
+from leads.adapters.uow import LeadsUnitOfWork
+from leads.handlers.errors import Refusal, not_found
+
+
+async def request_writeback(lead_id: uuid.UUID, *, actor: str, uow: LeadsUnitOfWork) -> uuid.UUID:
+    async with uow:
+        lead = await uow.leads.get(lead_id)
+        if lead is None:
+            raise not_found()
+        if not lead.campaign_id:
+            raise Refusal("conflict", "campaign_link_missing",
+                          "PlusVibe Writeback needs a campaign link: push the lead to a campaign first.")
+        if lead.audit_run_id is None:
+            raise Refusal("conflict", "audit_run_missing", "PlusVibe Writeback needs an audit run: start an audit first.")
+        request_id = uuid.uuid4()
+        uow.publish(WritebackRequested(lead_id=lead.id, request_id=request_id, campaign_id=lead.campaign_id,
+                                       audit_run_id=lead.audit_run_id, requested_by=actor,
+                                       requested_at=datetime.now(UTC)))
+        await uow.commit()
+    return request_id

@@ -1,0 +1,43 @@
+"""Start audit: allocate a run, link it as the lead's newest, set `audit_queued`, and ask audits for it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from contracts.leads import AuditRequested
+from contracts.status import LeadStatus
+from leads.adapters.orm import AuditRunRow
+from leads.adapters.uow import LeadsUnitOfWork
+from leads.domain import transitions
+from leads.handlers.errors import Refusal, not_found
+from leads.handlers.lead_changes import announce, apply_status
+
+
+def auditable_domain(domain: str | None) -> str | None:
+    if domain is None or not domain.strip() or domain.strip().lower() == "unknown":
+        return None
+    return domain.strip()
+
+
+async def start_audit(lead_id: uuid.UUID, *, actor: str, uow: LeadsUnitOfWork) -> uuid.UUID:
+    async with uow:
+        lead = await uow.leads.get(lead_id, for_update=True)
+        if lead is None:
+            raise not_found()
+        domain = auditable_domain(lead.domain)
+        if domain is None:
+            raise Refusal("invalid", "domain_missing",
+                          "This lead has no usable domain to audit. Add the company's domain first.")
+        now = datetime.now(UTC)
+        run_id = uuid.uuid4()
+        uow.leads.add_run(AuditRunRow(id=run_id, lead_id=lead.id, domain=domain, status="queued", requested_at=now,
+                                      requested_by=actor))
+        lead.audit_run_id = run_id
+        lead.audit_requested_at = now
+        apply_status(uow, lead, transitions.audit_requested(LeadStatus(lead.status), actor=actor))
+        uow.publish(AuditRequested(lead_id=lead.id, audit_run_id=run_id, domain=domain, requested_at=now,
+                                   requested_by=actor))
+        await announce(uow, lead)
+        await uow.commit()
+    return run_id

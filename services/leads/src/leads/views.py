@@ -1,0 +1,97 @@
+"""Read models of the leads API: row → wire schema. Reads never change state."""
+
+from __future__ import annotations
+
+import uuid
+
+from contracts.status import BADGE_LABELS, DROPDOWN_LABELS, DROPDOWN_STATUSES, LeadStatus
+from leads.adapters.orm import AuditRunRow, LeadRow, OutreachEmailRow, StatusHistoryRow
+from leads.adapters.uow import LeadsUnitOfWork
+from leads.entrypoints import schemas as s
+
+
+def lead_out(lead: LeadRow, run: AuditRunRow | None) -> s.LeadOut:
+    status = LeadStatus(lead.status)
+    audit = None
+    if lead.audit_run_id is not None:
+        audit = s.AuditOut(
+            audit_run_id=str(lead.audit_run_id),
+            status=run.status if run else "queued",
+            grade=run.grade if run else None,
+            score=run.score if run else None,
+            top_issue=run.top_issue if run else None,
+            summary=run.summary if run else None,
+            report_url=run.report_url if run else None,
+            error_message=run.error_message if run else None,
+            requested_at=run.requested_at if run else lead.audit_requested_at,
+            completed_at=run.completed_at if run else None,
+        )
+    writeback = None
+    if lead.wb_variables is not None:
+        writeback = s.WritebackOut(variables=lead.wb_variables,
+                                   audit_run_id=str(lead.wb_audit_run_id) if lead.wb_audit_run_id else None,
+                                   applied_at=lead.wb_applied_at, delivered=bool(lead.wb_delivered))
+    pv = None
+    if writeback or lead.pv_label or lead.pv_reply_sentiment or lead.pv_last_email_subject or lead.pv_raw_payload \
+            or lead.wb_error:
+        pv = s.PlusVibeLeadDataOut(label=lead.pv_label, reply_sentiment=lead.pv_reply_sentiment,
+                                   last_email_subject=lead.pv_last_email_subject,
+                                   raw_webhook_payload=lead.pv_raw_payload, last_outbound_writeback=writeback,
+                                   last_writeback_error=lead.wb_error)
+    return s.LeadOut(
+        id=str(lead.id),
+        company_name=lead.company_name,
+        domain=lead.domain,
+        title=lead.company_name or lead.domain or "(unnamed lead)",
+        contact=s.ContactOut(first_name=lead.first_name, last_name=lead.last_name, email=lead.email, title=lead.title,
+                             phone=lead.phone),
+        notes=lead.notes,
+        status=status.value,
+        status_badge=BADGE_LABELS[status],
+        status_dropdown_label=DROPDOWN_LABELS.get(status),
+        campaign_id=lead.campaign_id,
+        audit=audit,
+        audit_summary=run.summary if run and run.status == "completed" else None,
+        opens=lead.opens or 0,
+        plusvibe_lead_data=pv,
+        version=lead.version,
+        created_at=lead.created_at,
+        updated_at=lead.updated_at,
+    )
+
+
+async def get_lead(lead_id: uuid.UUID, uow: LeadsUnitOfWork) -> s.LeadOut | None:
+    async with uow:
+        lead = await uow.leads.get(lead_id)
+        if lead is None:
+            return None
+        run = await uow.leads.run(lead.audit_run_id) if lead.audit_run_id else None
+        return lead_out(lead, run)
+
+
+async def list_leads(uow: LeadsUnitOfWork, *, status: str | None, campaign_id: str | None, text: str | None,
+                     sort: str, descending: bool, page: int, page_size: int) -> s.LeadPage:
+    async with uow:
+        rows, total = await uow.leads.search(status=status, campaign_id=campaign_id, text=text, sort=sort,
+                                             descending=descending, offset=(page - 1) * page_size, limit=page_size)
+        items = []
+        for lead in rows:
+            run = await uow.leads.run(lead.audit_run_id) if lead.audit_run_id else None
+            items.append(lead_out(lead, run))
+    return s.LeadPage(items=items, total=total, page=page, page_size=page_size)
+
+
+def history_out(row: StatusHistoryRow) -> s.HistoryOut:
+    return s.HistoryOut(from_status=row.from_status, to_status=row.to_status, actor=row.actor, reason=row.reason,
+                        changed_at=row.changed_at)
+
+
+def email_out(row: OutreachEmailRow) -> s.OutreachEmailOut:
+    return s.OutreachEmailOut(id=str(row.id), type=row.type, step=row.step, subject=row.subject, body=row.body,
+                              cta=row.cta, tone=row.tone, audit_run_id=str(row.audit_run_id) if row.audit_run_id else None,
+                              writeback_status=row.writeback_status, created_at=row.created_at)
+
+
+def statuses_out() -> list[s.StatusOut]:
+    return [s.StatusOut(value=st.value, badge_label=BADGE_LABELS[st], dropdown_label=DROPDOWN_LABELS.get(st),
+                        selectable=st in DROPDOWN_STATUSES) for st in LeadStatus]
