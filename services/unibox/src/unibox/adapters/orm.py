@@ -1,0 +1,79 @@
+"""Tables of the unibox schema: the email→lead projection, the inbound webhook log, reply intents and
+the opens already announced."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text, Uuid
+
+from servicekit.db import JsonType, UTCDateTime
+
+metadata = MetaData()
+
+# Projection of leads.LeadUpserted: newest `version` wins.
+lead_projection = Table(
+    "lead_projection",
+    metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("email", String(320), nullable=True),  # lower-cased
+    Column("campaign_id", String(64), nullable=True),
+    Column("status", String(40), nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("opens_checked_at", UTCDateTime, nullable=True),
+)
+Index("ix_lead_projection_email", lead_projection.c.email)
+
+# Every verified webhook, stored raw before anything else happens; one row per distinct payload.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("dedupe_key", String(64), nullable=False, unique=True),
+    Column("webhook_event", String(120), nullable=False),
+    Column("payload", JsonType, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("last_received_at", UTCDateTime, nullable=False),
+    Column("deliveries", Integer, nullable=False, default=1),
+    Column("processed_at", UTCDateTime, nullable=True),
+    Column("activity", String(40), nullable=True),
+    Column("lead_id", Uuid, nullable=True),
+    Column("outcome", String(40), nullable=True),
+)
+Index("ix_webhook_events_unprocessed", webhook_events.c.received_at,
+      postgresql_where=webhook_events.c.processed_at.is_(None),
+      sqlite_where=webhook_events.c.processed_at.is_(None))
+
+# One row per client idempotency key, committed before PlusVibe is called.
+reply_intents = Table(
+    "reply_intents",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", String(20), nullable=False),  # pending | sent | unconfirmed | failed | retryable
+    Column("reply_to_id", String(100), nullable=False),
+    Column("from_address", String(320), nullable=False),
+    Column("to_address", String(320), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body_html", Text, nullable=False),
+    Column("lead_id", Uuid, nullable=True),
+    Column("plusvibe_email_id", String(100), nullable=True),
+    Column("reconciled", Boolean, nullable=False, default=False),
+    Column("error_reason", String(60), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+)
+
+# An EmailActivityReceived(opened) was emitted for this lead in this campaign.
+opens_seen = Table(
+    "opens_seen",
+    metadata,
+    Column("lead_id", Uuid, nullable=False),
+    Column("campaign_id", String(64), nullable=False),
+    Column("observed_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("lead_id", "campaign_id", name="pk_opens_seen"),
+)

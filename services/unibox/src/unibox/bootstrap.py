@@ -1,0 +1,61 @@
+"""The only composition root of the unibox service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from contracts.topics import LEAD_UPSERTED
+from plusvibe.port import PlusVibePort
+from plusvibe.settings import PlusVibeSettings
+from servicekit.auth import ApiKey, load_api_keys
+from servicekit.logging import configure_logging
+from servicekit.runtime import ServiceRuntime
+from unibox.adapters.plusvibe import make_plusvibe_client
+from unibox.adapters.thread_cache import TtlCache
+from unibox.adapters.uow import UniboxUnitOfWork
+from unibox.domain.threads import Thread
+from unibox.handlers import on_lead_upserted
+from unibox.settings import UniboxSettings
+
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+
+
+@dataclass
+class UniboxService:
+    settings: UniboxSettings
+    runtime: ServiceRuntime[UniboxUnitOfWork]
+    plusvibe: PlusVibePort
+    threads_cache: TtlCache[list[Thread]]
+    api_keys: tuple[ApiKey, ...]
+
+    def uow(self) -> UniboxUnitOfWork:
+        return self.runtime.uow()
+
+    async def aclose(self) -> None:
+        close = getattr(self.plusvibe, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def bootstrap(settings: UniboxSettings | None = None, *, plusvibe: PlusVibePort | None = None,
+              plusvibe_settings: PlusVibeSettings | None = None, configure_logs: bool = False,
+              **overrides: Any) -> UniboxService:
+    """`plusvibe` injects a client or fake; otherwise the real client is built from `PLUSVIBE_*`.
+    Processes (not tests) pass `configure_logs=True` for structured logs."""
+    if settings is None:
+        settings = UniboxSettings(**overrides)
+    elif overrides:
+        settings = settings.model_copy(update=overrides)
+    if configure_logs:
+        configure_logging(settings.service_name, settings.log_level, json_output=settings.log_json)
+    runtime = ServiceRuntime.create(settings, UniboxUnitOfWork, migrations=MIGRATIONS)
+    runtime.add_consumer(LEAD_UPSERTED, "on_lead_upserted", on_lead_upserted.handle)
+    return UniboxService(
+        settings=settings,
+        runtime=runtime,
+        plusvibe=plusvibe if plusvibe is not None else make_plusvibe_client(plusvibe_settings),
+        threads_cache=TtlCache(settings.threads_cache_ttl_s),
+        api_keys=load_api_keys(settings.api_keys_json),
+    )

@@ -1,0 +1,193 @@
+"""The unibox HTTP API: threads, mailboxes, replies, mark read (API key with unibox:read / unibox:write) and the
+PlusVibe webhook receiver (shared secret instead of an API key)."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response
+
+from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError, TransientError
+from servicekit.auth import require_scope
+from servicekit.http import ApiError, create_service_app
+from unibox.bootstrap import UniboxService, bootstrap
+from unibox.domain.sanitise import is_email_address
+from unibox.entrypoints.schemas import (
+    MailboxOut,
+    MarkReadBody,
+    MarkReadOut,
+    ReplyIn,
+    ReplyOut,
+    ThreadOut,
+    WebhookAck,
+)
+from unibox.handlers import mark_read, receive_webhook, send_reply
+from unibox.handlers.list_threads import list_threads
+from unibox.settings import UniboxSettings
+
+log = logging.getLogger(__name__)
+_THREAD_ID = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
+
+
+def _plusvibe_error(exc: PlusVibeError) -> ApiError:
+    if isinstance(exc, NotFoundError):
+        return ApiError(404, "not_found_in_plusvibe", "PlusVibe does not know this item.")
+    if isinstance(exc, AuthenticationError):
+        return ApiError(502, "plusvibe_auth_failed", "PlusVibe refused the configured credentials.")
+    if isinstance(exc, TransientError):
+        return ApiError(503, "plusvibe_unavailable", "PlusVibe is unavailable; try again shortly.")
+    return ApiError(502, "plusvibe_error", "PlusVibe rejected the request.")
+
+
+def _address(value: str, field: str) -> str:
+    cleaned = value.strip()
+    if not is_email_address(cleaned):
+        raise ApiError(422, "invalid_email", f"{field} must be a single email address.")
+    return cleaned
+
+
+def unibox_router(service: UniboxService) -> APIRouter:
+    read = Depends(require_scope(service.api_keys, "unibox:read"))
+    write = Depends(require_scope(service.api_keys, "unibox:write"))
+    router = APIRouter(prefix="/api/unibox", tags=["unibox"])
+    s = service.settings
+
+    @router.get("/threads", response_model=list[ThreadOut], dependencies=[read])
+    async def threads(email: Annotated[str, Query(max_length=320)],
+                      refresh: Annotated[bool, Query()] = False) -> list[ThreadOut]:
+        """The contact's threads, newest first (each thread's messages newest first). Empty list when none."""
+        address = _address(email, "email").lower()
+        try:
+            found = await list_threads(service.plusvibe, service.threads_cache, address, refresh=refresh,
+                                       max_pages=s.threads_max_pages)
+        except PlusVibeError as exc:
+            raise _plusvibe_error(exc) from None
+        return [ThreadOut.of(t, address) for t in found]
+
+    @router.get("/mailboxes", response_model=list[MailboxOut], dependencies=[read])
+    async def mailboxes() -> list[MailboxOut]:
+        """Connected mailboxes (the "Reply from" choices)."""
+        try:
+            found = await service.plusvibe.list_mailboxes()
+        except PlusVibeError as exc:
+            raise _plusvibe_error(exc) from None
+        out = []
+        for m in found:
+            raw_name = m.payload.get("name")
+            name: dict[str, Any] = raw_name if isinstance(raw_name, dict) else {}
+            full = " ".join(str(p) for p in (name.get("first_name"), name.get("last_name")) if p)
+            out.append(MailboxOut(id=m.id, email=m.email, name=full, status=m.status, provider=m.provider))
+        return out
+
+    @router.post("/replies", response_model=ReplyOut, status_code=201, dependencies=[write])
+    async def reply(body: ReplyIn, response: Response,
+                    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None
+                    ) -> ReplyOut:
+        """Send a reply exactly once per idempotency key (`Idempotency-Key` header or `idempotencyKey`)."""
+        key = (idempotency_key or body.idempotency_key or "").strip()
+        if not key:
+            raise ApiError(400, "idempotency_key_missing", "Send an Idempotency-Key header (or idempotencyKey).")
+        if idempotency_key and body.idempotency_key and idempotency_key.strip() != body.idempotency_key.strip():
+            raise ApiError(400, "idempotency_key_mismatch", "The header and body idempotency keys differ.")
+        draft = send_reply.draft_of(body.reply_to_id, _address(body.from_, "from"), _address(body.to, "to"),
+                                    body.subject, body.body_html)
+        try:
+            outcome = await send_reply.send_reply(draft, key, uows=service.uow, pv=service.plusvibe,
+                                                  on_sent=lambda to: service.threads_cache.invalidate(to.lower()))
+        except send_reply.ReplyError as exc:
+            raise ApiError(exc.status_code, exc.reason, exc.message) from None
+        if outcome.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return ReplyOut(reply_id=outcome.reply_id, status="sent", plusvibe_email_id=outcome.plusvibe_email_id,
+                        reconciled=outcome.reconciled, sent_at=outcome.sent_at)
+
+    @router.post("/threads/{thread_id}/read", response_model=MarkReadOut, dependencies=[write])
+    async def read_thread(thread_id: str, body: Annotated[MarkReadBody | None, Body()] = None) -> MarkReadOut:
+        """Mark every message of the thread read in PlusVibe; emits ThreadMarkedRead."""
+        if not _THREAD_ID.match(thread_id):
+            raise ApiError(422, "invalid_thread_id", "threadId has an unexpected format.")
+        email = _address(body.email, "email").lower() if body is not None and body.email else None
+        try:
+            marked_at = await mark_read.mark_read(thread_id, email, uows=service.uow, pv=service.plusvibe)
+        except NotFoundError:
+            raise ApiError(404, "thread_not_found", "PlusVibe does not know this thread.") from None
+        except PlusVibeError as exc:
+            raise _plusvibe_error(exc) from None
+        if email:
+            service.threads_cache.invalidate(email)
+        return MarkReadOut(thread_id=thread_id, marked_at=marked_at)
+
+    return router
+
+
+def webhook_router(service: UniboxService) -> APIRouter:
+    router = APIRouter(prefix="/api/plusvibe", tags=["webhooks"])
+    s = service.settings
+
+    @router.post("/webhooks", response_model=WebhookAck, responses={401: {"description": "wrong or missing secret"}})
+    async def webhook(request: Request) -> WebhookAck:
+        """PlusVibe webhook receiver. Verified by the shared secret in the header named by
+        `UNIBOX_WEBHOOK_SECRET_HEADER` (default `x-plusvibe-secret`), compared in constant time. The raw payload
+        is stored before anything else; redeliveries are acknowledged and not emitted again."""
+        _verify_secret(request, s)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > s.webhook_max_body_bytes:
+            raise ApiError(413, "payload_too_large", "The webhook payload is too large.")
+        raw = await request.body()
+        if len(raw) > s.webhook_max_body_bytes:
+            raise ApiError(413, "payload_too_large", "The webhook payload is too large.")
+        try:
+            payload: Any = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ApiError(400, "invalid_payload", "The webhook body is not JSON.") from None
+        if not isinstance(payload, dict):
+            raise ApiError(400, "invalid_payload", "The webhook body must be a JSON object.")
+        try:
+            receipt = await receive_webhook.receive(payload, service.uow, match_grace_s=s.webhook_match_grace_s)
+        except Exception:
+            log.exception("could not store a webhook")
+            raise ApiError(503, "storage_unavailable", "The webhook could not be stored; redeliver it.") from None
+        return WebhookAck(status="accepted", webhook_id=receipt.webhook_id, duplicate=receipt.duplicate)
+
+    return router
+
+
+def _verify_secret(request: Request, s: UniboxSettings) -> None:
+    presented = request.headers.get(s.webhook_secret_header)
+    expected = s.webhook_secret.get_secret_value() if s.webhook_secret is not None else ""
+    # compare_digest on bytes of the same type; an unset secret refuses everything (fail closed).
+    ok = bool(expected) and presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
+    if not ok:
+        raise ApiError(401, "webhook_secret_invalid", "The webhook secret is missing or wrong.")
+
+
+def create_app(settings: UniboxSettings | None = None, *, embedded_workers: bool = False,
+               service: UniboxService | None = None, **overrides: Any) -> FastAPI:
+    # Called bare (`uvicorn --factory unibox.entrypoints.http:create_app`) it is a process: configure logs.
+    svc = service or bootstrap(settings, configure_logs=settings is None and not overrides, **overrides)
+    app = create_service_app(svc.runtime, title="unibox", routers=[unibox_router(svc), webhook_router(svc)],
+                             embedded_workers=embedded_workers)
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
+        async with inner(a):
+            try:
+                yield
+            finally:
+                await svc.aclose()
+
+    app.router.lifespan_context = lifespan
+    app.state.service = svc
+    return app
+
+
+def app_factory() -> FastAPI:
+    """`uvicorn --factory unibox.entrypoints.http:app_factory` (the same name in every service)."""
+    return create_app()
