@@ -1,0 +1,70 @@
+"""The composition root of the audits service: settings → runtime (engine, UoW, broker, the AuditRequested
+consumer), the resolver, the limiter and the audit worker. Nothing is created at import time; tests call
+`bootstrap(settings, resolver=fake)`."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from audits.adapters.resolvers import resolver_from_settings
+from audits.adapters.uow import AuditsUnitOfWork
+from audits.engine import AuditEngineSettings, AuditLimiter, Resolver
+from audits.engine.transport import Dialer
+from audits.handlers import on_audit_requested
+from audits.handlers.run_audits import AuditWorker
+from audits.settings import AuditsSettings
+from contracts import topics
+from servicekit.auth import ApiKey, load_api_keys
+from servicekit.logging import configure_logging
+from servicekit.runtime import ServiceRuntime, run_consumers_until_stopped, stop_event_on_signals
+
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+
+
+@dataclass
+class AuditsService:
+    settings: AuditsSettings
+    engine_settings: AuditEngineSettings
+    runtime: ServiceRuntime[AuditsUnitOfWork]
+    resolver: Resolver
+    limiter: AuditLimiter
+    worker: AuditWorker
+    api_keys: tuple[ApiKey, ...]
+
+
+def bootstrap(
+    settings: AuditsSettings | None = None,
+    *,
+    resolver: Resolver | None = None,
+    dialer: Dialer | None = None,
+    engine_settings: AuditEngineSettings | None = None,
+    configure_logs: bool = False,
+) -> AuditsService:
+    settings = settings or AuditsSettings()
+    if configure_logs:
+        configure_logging(settings.service_name, settings.log_level, json_output=settings.log_json)
+    runtime = ServiceRuntime.create(settings, AuditsUnitOfWork, migrations=MIGRATIONS)
+    engine_settings = engine_settings or settings.engine_settings()
+    resolver = resolver or resolver_from_settings(settings)
+    limiter = AuditLimiter(max_total=settings.max_concurrent_audits, max_per_domain=settings.max_audits_per_domain)
+    worker = AuditWorker(runtime.uow, settings, engine_settings=engine_settings, resolver=resolver,
+                         limiter=limiter, dialer=dialer)
+    runtime.add_consumer(topics.AUDIT_REQUESTED, "on_audit_requested", on_audit_requested.handle,
+                         max_records=settings.consumer_max_records)
+    return AuditsService(settings=settings, engine_settings=engine_settings, runtime=runtime, resolver=resolver,
+                         limiter=limiter, worker=worker, api_keys=load_api_keys(settings.api_keys_json))
+
+
+async def serve_consumers(service: AuditsService) -> None:
+    """The consumers process: migrate, then the AuditRequested consumer (kit) and the audit worker until
+    SIGTERM/SIGINT; the worker finishes its audits in flight (each bounded by the budget) before the engine
+    is disposed."""
+    runtime = service.runtime
+    await runtime.migrate()
+    stop = stop_event_on_signals()
+    try:
+        await asyncio.gather(run_consumers_until_stopped(runtime, stop), service.worker.run(stop))
+    finally:
+        await runtime.dispose()
