@@ -1,0 +1,206 @@
+"""Prometheus metrics every service exposes on `/metrics`.
+
+Process-wide (module registry): `plusvibe_calls_total{endpoint,outcome}` (via `record_plusvibe_call`) and
+`http_request_duration_seconds{method,route,status}` (via `HttpLatencyMiddleware`).
+Per app, computed lazily when scraped and cached for a few seconds (so a scrape storm never hammers the broker
+or the database): `kafka_consumer_group_lag{group,topic,partition}`, `kafka_dlq_depth{topic}`,
+`kafka_dlq_not_redriven{topic}` and `outbox_backlog` (unsent outbox rows).
+
+A service wires it after building its app (before it starts serving)::
+
+    from servicekit.metrics import install_metrics
+    install_metrics(app, runtime)
+
+and a worker process without an HTTP app (so its PlusVibe calls are scraped too)::
+
+    from servicekit.metrics import start_worker_metrics
+    start_worker_metrics(int(os.environ.get("METRICS_PORT", "9464")))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from servicekit.tables import outbox
+
+if TYPE_CHECKING:
+    from servicekit.runtime import ServiceRuntime
+
+log = logging.getLogger(__name__)
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+PLUSVIBE_CALLS = Counter("plusvibe_calls", "PlusVibe API calls by endpoint and outcome.",
+                         ["endpoint", "outcome"], registry=REGISTRY)
+HTTP_LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency by route template.",
+                         ["method", "route", "status"], registry=REGISTRY,
+                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+
+
+def record_plusvibe_call(endpoint: str, outcome: str) -> None:
+    """Count one PlusVibe call; `endpoint` is the path template (e.g. "/lead/add"), `outcome` e.g. "ok",
+    "rate_limited", "server_error", "timeout", "client_error"."""
+    PLUSVIBE_CALLS.labels(endpoint=endpoint, outcome=outcome).inc()
+
+
+class LazyGauges(Collector):
+    """Gauges whose values come from an async probe, refreshed at most every `cache_s` seconds on scrape.
+    A failed probe keeps the previous values (and logs a warning) rather than failing the scrape."""
+
+    def __init__(self, probe: Callable[[], Awaitable[list[Metric]]], *, cache_s: float = 5.0,
+                 timeout_s: float = 5.0) -> None:
+        self._probe = probe
+        self._cache_s = cache_s
+        self._timeout_s = timeout_s
+        self._metrics: list[Metric] = []
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def refresh(self) -> None:
+        async with self._lock:
+            if time.monotonic() - self._fetched_at < self._cache_s:
+                return
+            try:
+                self._metrics = await asyncio.wait_for(self._probe(), self._timeout_s)
+            except Exception:  # a scrape reports what it can; the probe failing must not fail /metrics
+                log.warning("metrics probe failed; serving the previous values", exc_info=True)
+            self._fetched_at = time.monotonic()
+
+    def collect(self) -> Iterable[Metric]:
+        return list(self._metrics)
+
+
+def consumer_lag_probe(bootstrap: str, groups: Sequence[str]) -> Callable[[], Awaitable[list[Metric]]]:
+    async def probe() -> list[Metric]:
+        from servicekit.ops.offsets import consumer_lag
+
+        gauge = GaugeMetricFamily("kafka_consumer_group_lag", "End offset minus committed offset.",
+                                  labels=["group", "topic", "partition"])
+        for row in await consumer_lag(bootstrap, list(groups)) if groups else []:
+            gauge.add_metric([row.group, row.topic, str(row.partition)], row.lag)
+        return [gauge]
+
+    return probe
+
+
+def dlq_depth_probe(bootstrap: str, dlq_topics: Sequence[str]) -> Callable[[], Awaitable[list[Metric]]]:
+    async def probe() -> list[Metric]:
+        from servicekit.ops.dlq import dlq_depths
+
+        depth = GaugeMetricFamily("kafka_dlq_depth", "Records retained in a dead-letter topic.", labels=["topic"])
+        pending = GaugeMetricFamily("kafka_dlq_not_redriven", "DLQ records not redriven yet.", labels=["topic"])
+        for row in await dlq_depths(bootstrap, list(dlq_topics)) if dlq_topics else []:
+            depth.add_metric([row.topic], row.depth)
+            pending.add_metric([row.topic], row.pending)
+        return [depth, pending]
+
+    return probe
+
+
+def outbox_backlog_probe(engine: AsyncEngine) -> Callable[[], Awaitable[list[Metric]]]:
+    """Counts unsent outbox rows (the engine's search_path selects the service's schema on PostgreSQL)."""
+
+    async def probe() -> list[Metric]:
+        async with engine.connect() as conn:
+            count = (await conn.execute(select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+                                        )).scalar_one()
+        gauge = GaugeMetricFamily("outbox_backlog", "Outbox rows not yet published.")
+        gauge.add_metric([], int(count))
+        return [gauge]
+
+    return probe
+
+
+def metrics_router(collectors: Sequence[LazyGauges], *, path: str = "/metrics") -> APIRouter:
+    """GET `path`: refreshes the lazy gauges (cached), then renders them and the process-wide metrics."""
+    local = CollectorRegistry(auto_describe=False)
+    for collector in collectors:
+        local.register(collector)
+    router = APIRouter(tags=["metrics"])
+
+    @router.get(path, include_in_schema=False)
+    async def metrics() -> Response:
+        await asyncio.gather(*(c.refresh() for c in collectors))
+        return Response(generate_latest(REGISTRY) + generate_latest(local), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+class HttpLatencyMiddleware:
+    """Pure ASGI middleware: observes each HTTP request's duration labelled by the matched route template
+    (never the raw path, which would explode the label cardinality)."""
+
+    def __init__(self, app: ASGIApp, *, exclude: frozenset[str] = frozenset({"/metrics"})) -> None:
+        self.app = app
+        self.exclude = exclude
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") in self.exclude:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route: Any = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            HTTP_LATENCY.labels(method=scope.get("method", ""), route=template, status=str(status)).observe(
+                time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class WorkerMetricsServer:
+    port: int
+    stop: Callable[[], None]
+
+
+def start_worker_metrics(port: int, *, addr: str = "0.0.0.0") -> WorkerMetricsServer:
+    """For processes without an HTTP app (consumers, relay): serves the process-wide metrics (PlusVibe calls)
+    on `addr:port` (0 = any free port) from a daemon thread. The broker/database gauges are served by the
+    API's `/metrics`."""
+    from prometheus_client import start_http_server
+
+    server, thread = start_http_server(port, addr=addr, registry=REGISTRY)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return WorkerMetricsServer(port=int(server.server_port), stop=stop)
+
+
+def install_metrics(app: FastAPI, runtime: ServiceRuntime[Any], *, cache_s: float = 5.0) -> None:
+    """Mounts `/metrics` and the latency middleware for a service built on `ServiceRuntime`: lag of the
+    runtime's consumer groups, depth of their DLQs, and the outbox backlog of its database."""
+    bootstrap = runtime.settings.kafka_bootstrap_servers
+    groups = [c.group for c in runtime.consumers]
+    dlqs = sorted({c.dlq_topic for c in runtime.consumers})
+    collectors = [
+        LazyGauges(consumer_lag_probe(bootstrap, groups), cache_s=cache_s),
+        LazyGauges(dlq_depth_probe(bootstrap, dlqs), cache_s=cache_s),
+        LazyGauges(outbox_backlog_probe(runtime.engine), cache_s=cache_s),
+    ]
+    app.add_middleware(HttpLatencyMiddleware)
+    app.include_router(metrics_router(collectors))

@@ -1,0 +1,299 @@
+"""`outreach-ops`: describe topics and lag, replay a topic into a consumer group, list/inspect/redrive DLQs.
+
+Names given without the deployment prefix get `--prefix` (KAFKA_TOPIC_PREFIX) prepended. Every mutating
+command prints its plan and asks before acting (unless --yes); a refusal exits with code 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from aiokafka import TopicPartition
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from servicekit.ops import dlq as dlq_ops
+from servicekit.ops.kafka import (
+    OpsError,
+    admin_client,
+    beginning_offsets,
+    describe_partitions,
+    end_offsets,
+    list_topics,
+    offsets_consumer,
+    prefixed,
+    topic_configs,
+)
+from servicekit.ops.offsets import apply_replay, consumer_lag, export_offsets, parse_timestamp, plan_replay
+
+T = TypeVar("T")
+EXIT_REFUSED = 2
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+topics_app = typer.Typer(help="Topics of the event backbone.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead-letter topics (<topic>.dlq).", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+app.add_typer(dlq_app, name="dlq")
+
+console = Console()
+
+
+class Target:
+    def __init__(self, bootstrap: str, prefix: str) -> None:
+        self.bootstrap = bootstrap
+        self.prefix = prefix
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    bootstrap: Annotated[str, typer.Option(help="Kafka bootstrap address (env KAFKA_BOOTSTRAP_SERVERS).")] = "",
+    prefix: Annotated[str | None, typer.Option(help="Topic/group prefix (env KAFKA_TOPIC_PREFIX).")] = None,
+) -> None:
+    ctx.obj = Target(bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"),
+                     prefix if prefix is not None else os.environ.get("KAFKA_TOPIC_PREFIX", ""))
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except OpsError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(EXIT_REFUSED) from exc
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not typer.confirm(question, default=False):
+        console.print("aborted: nothing was changed")
+        raise typer.Exit(1)
+
+
+# --- topics ---------------------------------------------------------------------------------------------------
+
+@topics_app.command("describe")
+def topics_describe(
+    ctx: typer.Context,
+    topic: Annotated[list[str] | None, typer.Argument(help="Topics (default: every topic under the prefix).")] = None,
+    all_configs: Annotated[bool, typer.Option("--all-configs", help="Include broker defaults.")] = False,
+) -> None:
+    """Partitions, leaders, start/end offsets and topic configs."""
+    target: Target = ctx.obj
+
+    async def describe() -> None:
+        async with admin_client(target.bootstrap) as admin, offsets_consumer(target.bootstrap) as consumer:
+            names = [prefixed(t, target.prefix) for t in topic] if topic else [
+                t for t in await list_topics(admin) if t.startswith(target.prefix)]
+            for name in names:
+                parts = await describe_partitions(admin, name)
+                tps = [TopicPartition(name, p.partition) for p in parts]
+                first, ends = await beginning_offsets(consumer, tps), await end_offsets(consumer, tps)
+                table = Table(title=name, title_justify="left")
+                for col in ("partition", "leader", "replicas", "isr", "start", "end", "records"):
+                    table.add_column(col, justify="right")
+                for p, tp in zip(parts, tps, strict=True):
+                    table.add_row(str(p.partition), str(p.leader), ",".join(map(str, p.replicas)),
+                                  ",".join(map(str, p.isr)), str(first[tp]), str(ends[tp]), str(ends[tp] - first[tp]))
+                console.print(table)
+                configs = await topic_configs(admin, name, include_defaults=all_configs)
+                console.print("  configs: " + (", ".join(f"{k}={v}" for k, v in configs.items()) or "(defaults)"))
+
+    _run(describe())
+
+
+@app.command("lag")
+def lag(
+    ctx: typer.Context,
+    group: Annotated[list[str] | None, typer.Option("--group", "-g", help="Group(s); default: all under the prefix.")] = None,
+) -> None:
+    """Committed vs end offset per group and partition, and the total lag."""
+    target: Target = ctx.obj
+    groups = [prefixed(g, target.prefix) for g in group] if group else None
+    rows = _run(consumer_lag(target.bootstrap, groups, prefix=target.prefix))
+    table = Table(title="consumer lag", title_justify="left")
+    for col, justify in (("group", "left"), ("topic", "left"), ("partition", "right"), ("committed", "right"),
+                         ("end", "right"), ("lag", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        table.add_row(r.group, r.topic, str(r.partition), str(r.committed), str(r.end), str(r.lag))
+    console.print(table)
+    console.print(f"total lag: {sum(r.lag for r in rows)} across {len({r.group for r in rows})} group(s)")
+
+
+# --- replay ---------------------------------------------------------------------------------------------------
+
+@app.command("replay")
+def replay(
+    ctx: typer.Context,
+    topic: Annotated[str, typer.Argument(help="Topic to replay, e.g. audits.audit-completed.v1")],
+    group: Annotated[str, typer.Option("--group", "-g", help="Consumer group, e.g. writeback.on_audit_completed")],
+    from_earliest: Annotated[bool, typer.Option("--from-earliest", help="Reset to the first retained record.")] = False,
+    from_timestamp: Annotated[str | None, typer.Option("--from-timestamp", help="ISO-8601 time (naive = UTC).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
+    export: Annotated[Path | None, typer.Option("--export", help="Where to save the old offsets (JSON).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Reset GROUP's committed offsets on TOPIC to earliest or a timestamp (only while GROUP has no members)."""
+    target: Target = ctx.obj
+    if from_earliest == (from_timestamp is not None):
+        console.print("[bold red]error:[/] give exactly one of --from-earliest or --from-timestamp")
+        raise typer.Exit(EXIT_REFUSED)
+    moment = None
+    if from_timestamp is not None:
+        try:
+            moment = parse_timestamp(from_timestamp)
+        except OpsError as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(EXIT_REFUSED) from exc
+    topic_name, group_name = prefixed(topic, target.prefix), prefixed(group, target.prefix)
+    plan = _run(plan_replay(target.bootstrap, topic=topic_name, group=group_name, from_timestamp=moment))
+    table = Table(title=f"replay {plan.topic} for {plan.group} from {plan.start} (group {plan.group_state})",
+                  title_justify="left")
+    for col in ("partition", "committed now", "→ new", "end", "records replayed"):
+        table.add_column(col, justify="right")
+    for p in plan.partitions:
+        table.add_row(str(p.partition), "-" if p.old is None else str(p.old), str(p.new), str(p.end), str(p.replayed))
+    console.print(table)
+    console.print(f"{plan.replayed} already-consumed record(s) will be delivered again to {plan.group}")
+    if export is not None or not dry_run:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = export or Path(f"offsets-{plan.group}-{plan.topic}-{stamp}.json")
+        export_offsets(plan, path)
+        console.print(f"old offsets saved to {path}")
+    if dry_run:
+        console.print("dry run: offsets unchanged")
+        return
+    _confirm(f"Reset {plan.group} on {plan.topic}?", yes)
+    after = _run(apply_replay(plan))
+    console.print("committed: " + ", ".join(f"p{p}={o}" for p, o in sorted(after.items())))
+
+
+# --- dlq ------------------------------------------------------------------------------------------------------
+
+@dlq_app.command("list")
+def dlq_list(ctx: typer.Context) -> None:
+    """Every DLQ topic under the prefix with its depth and the records not yet redriven."""
+    target: Target = ctx.obj
+    rows = _run(dlq_ops.list_dlqs(target.bootstrap, prefix=target.prefix))
+    table = Table(title="dead-letter topics", title_justify="left")
+    table.add_column("topic")
+    table.add_column("depth", justify="right")
+    table.add_column("not redriven", justify="right")
+    for r in rows:
+        table.add_row(r.topic, str(r.depth), str(r.pending))
+    console.print(table)
+
+
+@dlq_app.command("inspect")
+def dlq_inspect(
+    ctx: typer.Context,
+    topic: Annotated[str, typer.Argument(help="The DLQ topic, e.g. audits.audit-completed.v1.dlq")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 50,
+) -> None:
+    """The oldest records of a DLQ with their origin and error."""
+    target: Target = ctx.obj
+    entries = _run(dlq_ops.inspect_dlq(target.bootstrap, prefixed(topic, target.prefix), limit=limit))
+    table = Table(title=f"{prefixed(topic, target.prefix)} (first {limit})", title_justify="left")
+    for col in ("offset", "origin", "error class", "error", "event_type", "event_id"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        table.add_row(str(e.offset), e.origin, e.error_class, e.error[:200], e.event_type, e.event_id)
+    console.print(table)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    ctx: typer.Context,
+    topic: Annotated[str, typer.Argument(help="The DLQ topic, e.g. audits.audit-completed.v1.dlq")],
+    only_error_class: Annotated[str | None, typer.Option("--only-error-class", help="Redrive only this error class.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be redriven; change nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Republish not-yet-redriven DLQ records to their origin topics (each record once, tracked in the
+    consumer group ops.redrive.<dlq>)."""
+    target: Target = ctx.obj
+    name = prefixed(topic, target.prefix)
+    preview = _run(dlq_ops.redrive(target.bootstrap, name, only_error_class=only_error_class, dry_run=True))
+    _print_redrive(preview)
+    if dry_run or not preview.redriven:
+        console.print("dry run: nothing was republished" if dry_run else "nothing to redrive")
+        return
+    _confirm(f"Republish {len(preview.redriven)} record(s) from {name} to their origin topics?", yes)
+    with Progress(TextColumn("redriving"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        task = bar.add_task("redrive", total=None)
+        result = _run(dlq_ops.redrive(
+            target.bootstrap, name, only_error_class=only_error_class,
+            progress=lambda n: bar.advance(task, n), on_total=lambda total: bar.update(task, total=total)))
+    _print_redrive(result)
+    if result.stopped_early:
+        console.print(f"[bold yellow]stopped early:[/] {result.stopped_early}")
+        raise typer.Exit(EXIT_REFUSED)
+
+
+def _print_redrive(result: dlq_ops.RedriveResult) -> None:
+    verb = "would republish" if result.dry_run else "republished"
+    by_origin: dict[str, int] = {}
+    for e in result.redriven:
+        by_origin[e.origin_topic or "?"] = by_origin.get(e.origin_topic or "?", 0) + 1
+    console.print(f"{verb} {len(result.redriven)} record(s) " +
+                  (f"({', '.join(f'{t}: {n}' for t, n in sorted(by_origin.items()))})" if by_origin else ""))
+    if result.already_redriven:
+        console.print(f"{result.already_redriven} record(s) already redriven earlier (skipped)")
+    if result.skipped_filter:
+        console.print(f"{len(result.skipped_filter)} record(s) left: other error class")
+    if result.skipped_no_origin:
+        console.print(f"{len(result.skipped_no_origin)} record(s) left: no existing origin topic "
+                      f"(offsets {result.skipped_no_origin[:20]})")
+
+
+# --- rebuild --------------------------------------------------------------------------------------------------
+
+@app.command("rebuild")
+def rebuild(
+    ctx: typer.Context,
+    spec: Annotated[str, typer.Argument(help="The service's MODULE:FACTORY returning a RebuildSpec.")],
+    table: Annotated[str, typer.Option("--table", help="The fresh table to build (must not be the live one).")],
+    group: Annotated[str | None, typer.Option("--group", "-g", help="Fresh group to hand the end offsets to.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Rebuild a projection into a fresh table by reading its topics from the beginning (no live group is touched)."""
+    from servicekit.ops.rebuild import load_spec_factory, rebuild_projection
+
+    target: Target = ctx.obj
+    try:
+        built = load_spec_factory(spec)(table)
+    except OpsError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(EXIT_REFUSED) from exc
+    topics = [prefixed(t, target.prefix) for t in built.topics]
+    group_name = prefixed(group, target.prefix) if group else None
+    console.print(f"rebuild {table} from {', '.join(topics)}" + (f"; then commit end offsets for {group_name}"
+                                                                   if group_name else ""))
+    _confirm(f"Write into {table}?", yes)
+
+    async def go() -> None:
+        try:
+            with Progress(TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=console) as bar:
+                task = bar.add_task("rebuild", total=None)
+                result = await rebuild_projection(target.bootstrap, topics, built.handler, built.engine,
+                                                  prepare=built.prepare, group_id=group_name,
+                                                  progress=lambda n: bar.advance(task, n))
+            console.print(f"applied {result.applied} record(s) into {table}; {result.undecodable} undecodable skipped")
+        finally:
+            await built.engine.dispose()
+
+    _run(go())
+
+
+def main() -> None:
+    app()
