@@ -13,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from servicekit.db import create_engine, ensure_schema
@@ -42,6 +42,10 @@ async def upgrade(url: str, *, schema: str, script_location: str, revision: str 
     engine = create_engine(url, schema=schema)
     try:
         async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # API, consumers and relay pods of a service start together: one migrates, the others wait
+                # for the lock (held until this transaction ends) and then find the schema at head.
+                await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"migrate:{schema}"})
             await conn.run_sync(lambda sync_conn: command.upgrade(_config(script_location, sync_conn), revision))
     finally:
         await engine.dispose()

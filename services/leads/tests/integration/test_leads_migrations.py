@@ -1,0 +1,45 @@
+"""The leads migrations: concurrent start-up of several processes, and the legacy `sent` normalisation."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+
+from leads.bootstrap import MIGRATIONS
+from servicekit.db import create_engine
+from servicekit.migrate import upgrade
+from servicekit.testing import Database
+
+pytestmark = [pytest.mark.postgres]
+
+
+async def test_processes_starting_together_migrate_the_schema_once(pg_database: Database) -> None:
+    await asyncio.gather(*(upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS)
+                           for _ in range(4)))
+    engine = create_engine(pg_database.url, schema=pg_database.schema)
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0002"
+    await engine.dispose()
+
+
+async def test_the_migration_normalises_legacy_sent_to_email_sent_with_history(pg_database: Database) -> None:
+    await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS, revision="0001")
+    engine = create_engine(pg_database.url, schema=pg_database.schema)
+    legacy, other = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        for lead_id, status in ((legacy, "sent"), (other, "opened")):
+            await conn.execute(text(
+                "INSERT INTO leads (id, status, opens, version, created_at, updated_at) "
+                "VALUES (:id, :status, 0, 1, :now, :now)"), {"id": lead_id, "status": status, "now": now})
+    await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS)
+    async with engine.connect() as conn:
+        statuses = dict((await conn.execute(text("SELECT id, status FROM leads"))).all())
+        history = (await conn.execute(text("SELECT lead_id, from_status, to_status, actor FROM status_history"))).all()
+    await engine.dispose()
+    assert statuses == {legacy: "email_sent", other: "opened"}
+    assert [tuple(h) for h in history] == [(legacy, "sent", "email_sent", "migration")]

@@ -1,0 +1,176 @@
+"""The delivery worker: sends pending linked writebacks to PlusVibe OUTSIDE any consumer transaction.
+
+The consumer commits a `pending` attempt (with its inbox row) in the batch transaction; this worker claims
+it with a short transaction (lease), calls `/lead/data/update` through the shared client (limiter,
+retries, breaker) with no transaction open, then records the outcome and its event (outbox) in another
+short transaction. A crash at any point leaves the attempt pending and its lease expires: the upsert is
+sent again (it is idempotent) and the event is written once. Transient faults are retried here, with
+backoff, up to `delivery_retry_budget_s` from the first try; then (or on a permanent error) the attempt
+fails and WritebackFailed is emitted. The consumer therefore never sees a PlusVibe fault: an outage
+cannot block a partition or fill the DLQ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.engine import RowMapping
+
+from contracts.writeback import WritebackCompleted, WritebackFailed
+from copywriter import Tone
+from plusvibe.errors import CircuitOpenError, PlusVibeError, RateLimitedError
+from plusvibe.errors import TransientError as PlusVibeTransient
+from plusvibe.port import PlusVibePort
+from servicekit.errors import is_transient
+from servicekit.events import new_envelope
+from servicekit.uow import OutboxSignal
+from writeback.adapters.orm import writeback_attempts as attempts_t
+from writeback.adapters.steps import StepCache
+from writeback.adapters.uow import WritebackUnitOfWork
+from writeback.domain import attempts as st
+from writeback.domain.payload import CopyInputs, PayloadError, build_variables, payload_hash
+from writeback.settings import WritebackSettings
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeliveryWorker:
+    def __init__(self, uow_factory: Callable[[], WritebackUnitOfWork], port: PlusVibePort, steps: StepCache,
+                 settings: WritebackSettings, tone: Tone, signal: OutboxSignal,
+                 rng: random.Random | None = None) -> None:
+        self._uow = uow_factory
+        self._port = port
+        self._steps = steps
+        self._settings = settings
+        self._tone = tone
+        self._signal = signal
+        self._rng = rng or random.Random()
+        self.calls = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await asyncio.gather(*(self._loop(stop) for _ in range(self._settings.delivery_concurrency)))
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                worked = await self.deliver_one()
+            except Exception:
+                log.exception("delivery worker iteration failed; retrying")
+                worked = False
+                await asyncio.sleep(1.0)
+            if not worked:
+                await self._signal.wait(self._settings.delivery_poll_interval_s)
+
+    async def drain(self, *, timeout_s: float = 30.0) -> None:
+        """Delivers every attempt due now (tests and one-shot tools)."""
+        async with asyncio.timeout(timeout_s):
+            while await self.deliver_one():
+                pass
+
+    async def deliver_one(self) -> bool:
+        row = await self._claim()
+        if row is None:
+            return False
+        await self._deliver(row)
+        return True
+
+    async def _claim(self) -> RowMapping | None:
+        now = _now()
+        a = attempts_t
+        other = attempts_t.alias("other")
+        # Never two sends of one lead in flight: a newer attempt waits until the older call has returned,
+        # so PlusVibe always ends with the newest payload.
+        in_flight = (select(other.c.id)
+                     .where(other.c.lead_id == a.c.lead_id, other.c.id != a.c.id, other.c.lease_until > now)
+                     .exists())
+        query = (select(a)
+                 .where(a.c.status == st.PENDING, a.c.next_try_at <= now,
+                        or_(a.c.lease_until.is_(None), a.c.lease_until < now), ~in_flight)
+                 .order_by(a.c.next_try_at).limit(1).with_for_update(skip_locked=True, of=a))
+        async with self._uow() as uow:
+            row = (await uow.session.execute(query)).mappings().first()
+            if row is None:
+                return None
+            await uow.session.execute(update(a).where(a.c.id == row["id"]).values(
+                lease_until=now + timedelta(seconds=self._settings.delivery_lease_s),
+                attempts=a.c.attempts + 1, first_try_at=row["first_try_at"] or now, updated_at=now))
+            await uow.commit()
+        return row
+
+    async def _deliver(self, row: RowMapping) -> None:
+        try:
+            inputs = CopyInputs.from_json(row["inputs"])
+            steps = await self._steps.steps(row["campaign_id"])
+            variables = build_variables(inputs, steps=steps, tone=self._tone)
+            self.calls += 1
+            await self._port.update_lead_variables(row["email"], variables, campaign_id=row["campaign_id"])
+        except Exception as exc:  # every outcome is recorded; only these two kinds are worth retrying
+            transient = isinstance(exc, PlusVibeTransient) or (
+                not isinstance(exc, PlusVibeError | PayloadError) and is_transient(exc))
+            await self._retry_or_fail(row, exc, transient=transient)
+            return
+        await self._finish(row, variables, steps)
+
+    async def _finish(self, row: RowMapping, variables: dict[str, str], steps: int) -> None:
+        now = _now()
+        a = attempts_t
+        async with self._uow() as uow:
+            status = (await uow.session.execute(
+                select(a.c.status).where(a.c.id == row["id"]).with_for_update())).scalar_one()
+            values: dict[str, Any] = {"variables": variables, "payload_hash": payload_hash(variables),
+                                      "payload_keys": sorted(variables), "steps": steps, "lease_until": None,
+                                      "updated_at": now, "error": None}
+            if status == st.PENDING:
+                values.update(status=st.DELIVERED, delivered=True, completed_at=now, next_try_at=None)
+                self._publish(uow, row, WritebackCompleted(
+                    lead_id=row["lead_id"], audit_run_id=row["audit_run_id"],
+                    audit_requested_at=row["audit_requested_at"], variables=variables, delivered=True,
+                    campaign_id=row["campaign_id"], steps=steps, completed_at=now, request_id=row["request_id"]))
+            await uow.session.execute(update(a).where(a.c.id == row["id"]).values(**values))
+            await uow.commit()
+
+    async def _retry_or_fail(self, row: RowMapping, exc: BaseException, *, transient: bool) -> None:
+        now = _now()
+        s = self._settings
+        tries = int(row["attempts"]) + 1
+        delay = st.backoff_s(tries, base_s=s.delivery_backoff_base_s, cap_s=s.delivery_backoff_cap_s,
+                             jitter=self._rng.uniform(0.5, 1.0))
+        if isinstance(exc, CircuitOpenError):
+            delay = max(delay, exc.retry_in)
+        elif isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            delay = max(delay, exc.retry_after)
+        first = row["first_try_at"] or now
+        within_budget = (now + timedelta(seconds=delay) - first).total_seconds() <= s.delivery_retry_budget_s
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        a = attempts_t
+        async with self._uow() as uow:
+            status = (await uow.session.execute(
+                select(a.c.status).where(a.c.id == row["id"]).with_for_update())).scalar_one()
+            values: dict[str, Any] = {"lease_until": None, "updated_at": now, "error": error}
+            if status == st.PENDING and transient and within_budget:
+                values["next_try_at"] = now + timedelta(seconds=delay)
+                log.warning("writeback delivery failed, retrying in %.2fs: %s", delay, error)
+            elif status == st.PENDING:
+                values.update(status=st.FAILED, completed_at=now, next_try_at=None)
+                log.error("writeback delivery failed for good: %s", error)
+                self._publish(uow, row, WritebackFailed(
+                    lead_id=row["lead_id"], audit_run_id=row["audit_run_id"],
+                    audit_requested_at=row["audit_requested_at"], error=error, attempts=tries,
+                    failed_at=now, request_id=row["request_id"]))
+            await uow.session.execute(update(a).where(and_(a.c.id == row["id"])).values(**values))
+            await uow.commit()
+
+    @staticmethod
+    def _publish(uow: WritebackUnitOfWork, row: RowMapping, data: WritebackCompleted | WritebackFailed) -> None:
+        envelope = new_envelope(data, correlation_id=row["correlation_id"])
+        uow.add_envelope(envelope.model_copy(update={"causation_id": row["causation_event_id"]}))

@@ -1,0 +1,71 @@
+"""Tables of the writeback schema: the per-lead projection and the writeback attempts."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text, Uuid
+
+from servicekit.db import JsonType, UTCDateTime
+
+metadata = MetaData()
+
+lead_projection = Table(
+    "lead_projection",
+    metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("snapshot_version", Integer, nullable=False, default=0),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("company_name", Text, nullable=True),
+    Column("domain", Text, nullable=True),
+    Column("first_name", Text, nullable=True),
+    Column("last_name", Text, nullable=True),
+    Column("job_title", Text, nullable=True),
+    Column("contact_email", Text, nullable=True),
+    Column("campaign_id", String(100), nullable=True),
+    Column("link_email", Text, nullable=True),
+    Column("link_at", UTCDateTime, nullable=True),
+    Column("audit_run_id", Uuid, nullable=True),
+    Column("audit_requested_at", UTCDateTime, nullable=True),
+    Column("audit_completed_at", UTCDateTime, nullable=True),
+    Column("profile", JsonType, nullable=True),
+    Column("audit_event_id", Uuid, nullable=True),
+    Column("audit_correlation_id", Uuid, nullable=True),
+    Column("last_attempt_id", Uuid, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+writeback_attempts = Table(
+    "writeback_attempts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("lead_id", Uuid, nullable=False),
+    Column("audit_run_id", Uuid, nullable=False),
+    Column("audit_requested_at", UTCDateTime, nullable=False),
+    Column("kind", String(10), nullable=False),  # auto | manual
+    Column("request_id", Uuid, nullable=True),
+    Column("campaign_id", String(100), nullable=True),
+    Column("email", Text, nullable=True),
+    Column("inputs", JsonType, nullable=False),
+    Column("dedupe_key", String(64), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("delivered", Boolean, nullable=False, default=False),
+    Column("variables", JsonType, nullable=True),
+    Column("payload_hash", String(64), nullable=True),
+    Column("payload_keys", JsonType, nullable=True),
+    Column("steps", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("first_try_at", UTCDateTime, nullable=True),
+    Column("next_try_at", UTCDateTime, nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("completed_at", UTCDateTime, nullable=True),
+    Column("causation_event_id", Uuid, nullable=True),
+    Column("correlation_id", Uuid, nullable=True),
+)
+Index("ix_writeback_attempts_lead", writeback_attempts.c.lead_id, writeback_attempts.c.created_at)
+Index("ix_writeback_attempts_request", writeback_attempts.c.request_id, unique=True)
+# The delivery worker only ever scans pending attempts.
+Index("ix_writeback_attempts_due", writeback_attempts.c.next_try_at,
+      postgresql_where=writeback_attempts.c.status == "pending",
+      sqlite_where=writeback_attempts.c.status == "pending")

@@ -1,0 +1,95 @@
+"""Set-based access to the projection and the attempts: one statement per batch, not per record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from writeback.adapters.orm import lead_projection, writeback_attempts
+from writeback.domain import attempts as st
+from writeback.domain.projection import LeadState
+
+_STATE_FIELDS = tuple(f.name for f in fields(LeadState))
+
+
+class WritebackRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _insert(self) -> Any:
+        return pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+    async def lock_states(self, lead_ids: Iterable[UUID], now: datetime) -> dict[UUID, LeadState]:
+        """The projection rows of these leads, created when missing and locked until commit (sorted, so two
+        batches lock in the same order)."""
+        ids = sorted(set(lead_ids), key=str)
+        if not ids:
+            return {}
+        fresh = [{"lead_id": i, "snapshot_version": 0, "deleted": False, "updated_at": now} for i in ids]
+        stmt = self._insert(lead_projection).on_conflict_do_nothing(index_elements=["lead_id"])
+        await self.session.execute(stmt, fresh)
+        query = (select(*(lead_projection.c[name] for name in _STATE_FIELDS))
+                 .where(lead_projection.c.lead_id.in_(ids)).order_by(lead_projection.c.lead_id).with_for_update())
+        rows = (await self.session.execute(query)).mappings().all()
+        return {row["lead_id"]: LeadState(**dict(row)) for row in rows}
+
+    async def save_states(self, states: Iterable[LeadState], now: datetime) -> None:
+        rows = [{name: getattr(s, name) for name in _STATE_FIELDS} | {"updated_at": now} for s in states]
+        if not rows:
+            return
+        stmt = self._insert(lead_projection)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["lead_id"],
+            set_={name: stmt.excluded[name] for name in rows[0] if name != "lead_id"},
+        )
+        # executemany: SQLAlchemy batches the rows into multi-row statements with a cached compilation.
+        await self.session.execute(stmt, rows)
+
+    async def attempt_heads(self, attempt_ids: Iterable[UUID]) -> dict[UUID, tuple[str, str]]:
+        """(status, dedupe_key) of the given attempts."""
+        ids = list(set(attempt_ids))
+        if not ids:
+            return {}
+        t = writeback_attempts
+        rows = (await self.session.execute(select(t.c.id, t.c.status, t.c.dedupe_key).where(t.c.id.in_(ids)))).all()
+        return {row.id: (row.status, row.dedupe_key) for row in rows}
+
+    async def known_requests(self, request_ids: Iterable[UUID]) -> set[UUID]:
+        ids = list(set(request_ids))
+        if not ids:
+            return set()
+        t = writeback_attempts
+        rows = (await self.session.execute(select(t.c.request_id).where(t.c.request_id.in_(ids)))).all()
+        return {row.request_id for row in rows}
+
+    async def insert_attempts(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(writeback_attempts.insert(), list(rows))
+
+    async def supersede(self, attempt_ids: Iterable[UUID], now: datetime) -> None:
+        ids = list(set(attempt_ids))
+        if ids:
+            t = writeback_attempts
+            await self.session.execute(
+                update(t).where(t.c.id.in_(ids), t.c.status == st.PENDING).values(status=st.SUPERSEDED, updated_at=now)
+            )
+
+    async def projection(self, lead_id: UUID) -> Mapping[str, Any] | None:
+        query = select(lead_projection).where(lead_projection.c.lead_id == lead_id)
+        row = (await self.session.execute(query)).mappings().first()
+        return dict(row) if row is not None else None
+
+    async def last_attempt(self, lead_id: UUID) -> Mapping[str, Any] | None:
+        t = writeback_attempts
+        query = select(t).where(t.c.lead_id == lead_id).order_by(t.c.created_at.desc()).limit(1)
+        row = (await self.session.execute(query)).mappings().first()
+        return dict(row) if row is not None else None

@@ -1,0 +1,1 @@
+"""Pure writeback rules: the per-lead projection, newest-wins, the payload and its fingerprints."""

@@ -1,0 +1,13 @@
+"""LeadUpserted → staged on the batch; applied set-wise (newest wins) when the kit commits the batch."""
+
+from __future__ import annotations
+
+from contracts.leads import LeadUpserted
+from servicekit.events import Decoded
+from writeback.adapters.uow import WritebackUnitOfWork
+
+
+async def handle(item: Decoded, uow: WritebackUnitOfWork) -> None:
+    if not isinstance(item.event, LeadUpserted):
+        raise TypeError(f"expected LeadUpserted, got {type(item.event).__name__}")
+    uow.batch.stage(item)

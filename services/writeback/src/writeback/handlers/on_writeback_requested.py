@@ -1,0 +1,13 @@
+"""WritebackRequested → staged on the batch; applied set-wise (newest wins) when the kit commits the batch."""
+
+from __future__ import annotations
+
+from contracts.leads import WritebackRequested
+from servicekit.events import Decoded
+from writeback.adapters.uow import WritebackUnitOfWork
+
+
+async def handle(item: Decoded, uow: WritebackUnitOfWork) -> None:
+    if not isinstance(item.event, WritebackRequested):
+        raise TypeError(f"expected WritebackRequested, got {type(item.event).__name__}")
+    uow.batch.stage(item)

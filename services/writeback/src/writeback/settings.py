@@ -1,0 +1,27 @@
+"""Writeback settings (env prefix `WRITEBACK_`); PlusVibe itself is configured by `PLUSVIBE_*`."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
+
+
+class WritebackSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="WRITEBACK_", extra="ignore")
+
+    service_name: str = "writeback"
+    # Tone of the generated body copy (copywriter.Tone value).
+    copy_tone: str = "consultative"
+    # Campaign step counts read from PlusVibe are reused for this long.
+    step_cache_ttl_s: float = Field(default=300.0, gt=0)
+    # Delivery worker: parallel sends (the shared limiter still caps the rate), how long one delivery
+    # keeps retrying transient PlusVibe faults before WritebackFailed, and its backoff.
+    delivery_concurrency: int = Field(default=4, ge=1, le=32)
+    delivery_retry_budget_s: float = Field(default=180.0, ge=0)
+    delivery_backoff_base_s: float = Field(default=0.5, gt=0)
+    delivery_backoff_cap_s: float = Field(default=5.0, gt=0)
+    delivery_poll_interval_s: float = Field(default=0.25, gt=0)
+    # A claimed delivery is invisible to other workers this long (must exceed PlusVibe's total deadline).
+    delivery_lease_s: float = Field(default=60.0, gt=0)

@@ -1,0 +1,66 @@
+"""Writeback on the real broker and PostgreSQL, with the PlusVibe simulator on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from writeback_testkit import TOPICS, ServiceRunner
+
+from plusvibe.limits import reset_registry
+from plusvibe.simulator.state import SimulatorState
+from plusvibe.testing import FAST_RATE, Sim, running_simulator
+from servicekit.testing import Database
+from servicekit.topic_admin import ensure_topics
+from writeback.bootstrap import WritebackService, bootstrap
+from writeback.entrypoints.workers import run_workers
+from writeback.settings import WritebackSettings
+
+
+@pytest.fixture(scope="module")
+def sim_server() -> Iterator[tuple[str, SimulatorState]]:
+    with running_simulator(SimulatorState(api_key="writeback-test-key"), seed=None) as running:
+        yield running
+
+
+@pytest.fixture
+def sim(sim_server: tuple[str, SimulatorState]) -> Sim:
+    base_url, state = sim_server
+    reset_registry()
+    state.reset()
+    state.rate_limit_per_s = FAST_RATE
+    seeded = state.seed("demo")
+    return Sim(base_url, state, seeded["workspace_id"], seeded["campaigns"])
+
+
+@pytest.fixture
+async def topics(kafka_bootstrap: str, topic_prefix: str) -> str:
+    await ensure_topics(kafka_bootstrap, TOPICS, prefix=topic_prefix)
+    return topic_prefix
+
+
+@pytest.fixture
+def run_service(pg_database: Database, kafka_bootstrap: str, topics: str, sim: Sim) -> ServiceRunner:
+    """`async with run_service(**settings) as svc:` consumers + delivery worker + relay in this process."""
+
+    @contextlib.asynccontextmanager
+    async def run(plusvibe: dict[str, Any] | None = None, **overrides: Any) -> AsyncIterator[WritebackService]:
+        settings = WritebackSettings(database_url=pg_database.url, db_schema=pg_database.schema,  # type: ignore[arg-type]
+                                     kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_prefix=topics,
+                                     log_json=False, **overrides)
+        svc = bootstrap(settings, plusvibe_settings=sim.settings(**(plusvibe or {})))
+        await svc.runtime.migrate()
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_workers(svc, stop, consumers=True, relay=True))
+        try:
+            yield svc
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+            await svc.plusvibe.aclose()  # type: ignore[attr-defined]
+            await svc.runtime.dispose()
+
+    return run
