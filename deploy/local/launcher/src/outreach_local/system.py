@@ -1,0 +1,311 @@
+"""Starts the whole platform on one machine as separate processes: the PlusVibe simulator, demo websites,
+every service's API, consumers and relay, the dashboard and the gateway (the single entry point). Used by
+`make run` and by the end-to-end tests. Kafka and PostgreSQL are started by deploy/local/*.sh beforehand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+from outreach_local.demo_sites import SITES, plan_ports, txt_records
+from servicekit.auth import hash_key
+
+SERVICES = ("leads", "audits", "writeback", "unibox")
+SIM_WORKSPACE = "65f3c92d3dbe5dbb35374a9a"  # the simulator's demo seed
+# Shares of the PlusVibe account's 5 req/s per process that calls PlusVibe (together ≤ 1).
+PLUSVIBE_SHARES = {"leads-api": 0.3, "writeback-consumers": 0.4, "unibox-api": 0.15, "unibox-consumers": 0.15}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class SystemConfig:
+    state_dir: Path
+    kafka_bootstrap: str
+    database_url: str | None = None
+    topic_prefix: str = ""
+    api_key: str = field(default_factory=lambda: "demo-" + secrets.token_urlsafe(18))
+    webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    simulator_api_key: str = "sim-api-key"
+    simulator_tick_s: float | None = 5.0
+    simulator_rate: float = 5.0
+    persist_simulator: bool = True
+    gateway_port: int = 8000
+    simulator_port: int = 8931
+    service_ports: dict[str, int] = field(default_factory=lambda: {
+        "leads": 8101, "audits": 8102, "writeback": 8103, "unibox": 8104, "dashboard": 8105})
+    demo_sites_base_port: int = 8201
+    log_level: str = "INFO"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def ephemeral(cls, state_dir: Path, kafka_bootstrap: str, database_url: str | None, **overrides: object
+                  ) -> SystemConfig:
+        """Free ports and a fresh topic prefix: for tests that run beside `make run`."""
+        base = free_port()
+        values: dict[str, object] = {
+            "state_dir": state_dir, "kafka_bootstrap": kafka_bootstrap, "database_url": database_url,
+            "topic_prefix": f"e{uuid.uuid4().hex[:8]}.", "gateway_port": free_port(),
+            "simulator_port": free_port(),
+            "service_ports": {name: free_port() for name in (*SERVICES, "dashboard")},
+            "demo_sites_base_port": _free_range(len(SITES) * 2, start=base),
+            "persist_simulator": False,
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def simulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.simulator_port}"
+
+
+def _free_range(count: int, *, start: int) -> int:
+    from outreach_local.demo_sites import port_free
+
+    port = max(start, 20000)
+    while not all(port_free(p) for p in range(port, port + count)):
+        port += count
+    return port
+
+
+@dataclass
+class Proc:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    health_url: str | None = None
+    popen: subprocess.Popen[bytes] | None = None
+
+
+class LocalSystem:
+    """`with LocalSystem(config) as system: ...` — every process is stopped on exit."""
+
+    def __init__(self, config: SystemConfig, *, echo: bool = False) -> None:
+        self.config = config
+        self.echo = echo
+        self.procs: list[Proc] = []
+        self.logs = config.state_dir / "logs"
+        self.spawned_at: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ environment
+    def _common_env(self) -> dict[str, str]:
+        c = self.config
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADS_", "AUDITS_", "WRITEBACK_", "UNIBOX_",
+                                                                           "PLUSVIBE_"))}
+        env.update({
+            "KAFKA_BOOTSTRAP_SERVERS": c.kafka_bootstrap,
+            "KAFKA_TOPIC_PREFIX": c.topic_prefix,
+            "OUTREACH_DATA_DIR": str(c.state_dir / "data"),
+            "LOG_LEVEL": c.log_level,
+            "API_KEYS": json.dumps([{"name": "demo", "sha256": hash_key(c.api_key), "scopes": ["*"]}]),
+            "PLUSVIBE_BASE_URL": f"{c.simulator_url}/api/v1",
+            "PLUSVIBE_API_KEY": c.simulator_api_key,
+            "PLUSVIBE_WORKSPACE_ID": SIM_WORKSPACE,
+            "PLUSVIBE_REQUESTS_PER_SECOND": str(c.simulator_rate),
+            "PYTHONUNBUFFERED": "1",
+        })
+        if c.database_url:
+            env["DATABASE_URL"] = c.database_url
+        else:
+            env.pop("DATABASE_URL", None)
+        env.update(c.extra_env)
+        return env
+
+    def _audits_env(self) -> dict[str, str]:
+        c = self.config
+        plan = plan_ports(c.demo_sites_base_port)
+        ports = {s.name: {"http": s.http_port, **({"https": s.https_port} if s.https_port else {})} for s in plan}
+        return {
+            "AUDITS_PUBLIC_BASE_URL": c.gateway_url,
+            "AUDITS_RESOLVER": "static",
+            "AUDITS_STATIC_HOSTS": json.dumps({s.name: "127.0.0.1" for s in plan}),
+            "AUDITS_STATIC_TXT": json.dumps(txt_records()),
+            "AUDITS_ALLOWLIST": ",".join(f"{s.name}@127.0.0.1" for s in plan),
+            "AUDITS_SITE_PORTS": json.dumps(ports),
+            "AUDITS_CA_FILE": str(c.state_dir / "demo-ca.pem"),
+            "AUDITS_TOTAL_BUDGET_S": "15",
+        }
+
+    def _service_env(self, service: str, role: str) -> dict[str, str]:
+        env = self._common_env()
+        if service == "audits":
+            env.update(self._audits_env())
+        if service == "unibox":
+            env["UNIBOX_WEBHOOK_SECRET"] = self.config.webhook_secret
+        share = PLUSVIBE_SHARES.get(f"{service}-{role}")
+        env["PLUSVIBE_REPLICA_SHARE"] = str(share if share is not None else 0.05)
+        return env
+
+    # ------------------------------------------------------------------ processes
+    def _plan(self) -> tuple[list[Proc], list[Proc], list[Proc]]:
+        """(first wave: simulator + sites + APIs, second wave: workers, last: dashboard + gateway)."""
+        c = self.config
+        py = sys.executable
+        sim_argv = [py, "-m", "plusvibe.simulator", "--port", str(c.simulator_port), "--seed", "demo",
+                    "--api-key", c.simulator_api_key, "--rate", str(c.simulator_rate),
+                    "--webhook-url", f"{c.gateway_url}/api/plusvibe/webhooks", "--webhook-secret", c.webhook_secret]
+        if c.simulator_tick_s:
+            sim_argv += ["--tick-seconds", str(c.simulator_tick_s)]
+        if c.persist_simulator:
+            sim_argv += ["--persist", str(c.state_dir / "simulator.json")]
+        first = [
+            Proc("simulator", sim_argv, self._common_env(), f"{c.simulator_url}/_sim/health"),
+            Proc("demo-sites", [py, "-m", "outreach_local.demo_sites", "--state-dir", str(c.state_dir),
+                                "--base-port", str(c.demo_sites_base_port)], self._common_env()),
+        ]
+        workers: list[Proc] = []
+        for service in SERVICES:
+            port = c.service_ports[service]
+            first.append(Proc(f"{service}-api", [py, "-m", "uvicorn", "--factory",
+                                                 f"{service}.entrypoints.http:app_factory", "--host", "127.0.0.1",
+                                                 "--port", str(port), "--no-access-log", "--log-level", "warning"],
+                              self._service_env(service, "api"), f"http://127.0.0.1:{port}/health/live"))
+            workers.append(Proc(f"{service}-consumers", [py, "-m", f"{service}.entrypoints.consumers"],
+                                self._service_env(service, "consumers")))
+            workers.append(Proc(f"{service}-relay", [py, "-m", f"{service}.entrypoints.relay"],
+                                self._service_env(service, "relay")))
+        dash_port = c.service_ports["dashboard"]
+        upstreams = {s: f"http://127.0.0.1:{c.service_ports[s]}" for s in (*SERVICES, "dashboard")}
+        last = [
+            Proc("dashboard", [py, "-m", "uvicorn", "--factory", "dashboard.app:app_factory", "--host", "127.0.0.1",
+                               "--port", str(dash_port), "--no-access-log", "--log-level", "warning"],
+                 self._common_env(), f"http://127.0.0.1:{dash_port}/health/live"),
+            Proc("gateway", [py, "-m", "outreach_local.gateway", "--port", str(c.gateway_port), "--upstreams",
+                             json.dumps(upstreams)], self._common_env(), f"{c.gateway_url}/health/live"),
+        ]
+        return first, workers, last
+
+    def _spawn(self, proc: Proc) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = open(self.logs / f"{proc.name}.log", "ab")  # noqa: SIM115 - closed with the process
+        proc.popen = subprocess.Popen(proc.argv, env=proc.env, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        self.procs.append(proc)
+        self.spawned_at[proc.name] = time.time()
+        if self.echo:
+            print(f"[run] started {proc.name} (pid {proc.popen.pid})", flush=True)
+
+    def _wait_healthy(self, procs: list[Proc], timeout_s: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        pending = [p for p in procs if p.health_url]
+        with httpx.Client(timeout=2.0, trust_env=False) as client:
+            while pending:
+                for proc in list(pending):
+                    assert proc.popen is not None and proc.health_url is not None
+                    if proc.popen.poll() is not None:
+                        raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}; see "
+                                           f"{self.logs / (proc.name + '.log')}\n{self.tail(proc.name)}")
+                    with contextlib.suppress(httpx.HTTPError):
+                        if client.get(proc.health_url).status_code < 500:
+                            pending.remove(proc)
+                            if self.echo:
+                                print(f"[run] {proc.name} is up", flush=True)
+                if pending and time.monotonic() > deadline:
+                    names = ", ".join(p.name for p in pending)
+                    raise RuntimeError(f"not healthy after {timeout_s}s: {names}\n" +
+                                       "\n".join(self.tail(p.name) for p in pending))
+                time.sleep(0.2)
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        path = self.logs / f"{name}.log"
+        if not path.exists():
+            return ""
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+        return f"--- {name} ---\n" + "\n".join(text)
+
+    def start(self) -> Self:
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "servicekit.topic_admin", "--bootstrap", self.config.kafka_bootstrap,
+                        "--prefix", self.config.topic_prefix], check=True, capture_output=not self.echo)
+        first, workers, last = self._plan()
+        try:
+            for proc in first:
+                self._spawn(proc)
+            self._wait_until_sites_ready()
+            self._wait_healthy(first)  # APIs have migrated their schemas: workers start on a ready schema
+            for proc in workers:
+                self._spawn(proc)
+            for proc in last:
+                self._spawn(proc)
+            self._wait_healthy(last)
+            time.sleep(0.5)
+            self._check_workers_alive(workers)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_sites_ready(self, timeout_s: float = 30.0) -> None:
+        marker = self.config.state_dir / "demo-sites.json"
+        deadline = time.monotonic() + timeout_s
+        while not marker.exists() or marker.stat().st_mtime < self.spawned_at["demo-sites"] - 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError("demo sites did not start\n" + self.tail("demo-sites"))
+            time.sleep(0.1)
+
+    def _check_workers_alive(self, workers: list[Proc]) -> None:
+        for proc in workers:
+            assert proc.popen is not None
+            if proc.popen.poll() is not None:
+                raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}\n{self.tail(proc.name)}")
+
+    def process(self, name: str) -> Proc:
+        return next(p for p in self.procs if p.name == name)
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        for proc in reversed(self.procs):
+            if proc.popen is not None and proc.popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.popen.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for proc in self.procs:
+            if proc.popen is None:
+                continue
+            try:
+                proc.popen.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.popen.pid, signal.SIGKILL)
+                proc.popen.wait(5)
+        self.procs.clear()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def endpoints(self) -> dict[str, str]:
+        return {"api": self.config.gateway_url, "api_key": self.config.api_key, "simulator": self.config.simulator_url}
+
+
+@contextlib.contextmanager
+def running_system(config: SystemConfig, *, echo: bool = False) -> Iterator[LocalSystem]:
+    with LocalSystem(config, echo=echo) as system:
+        yield system
