@@ -26,9 +26,10 @@ from faststream.middlewares import AckPolicy
 from contracts.topics import TopicSpec
 from servicekit.dlq import DlqPublish, park
 from servicekit.errors import is_transient
-from servicekit.events import Decoded, PoisonMessage, decode
+from servicekit.events import Decoded, PoisonMessage, decode, header_dict
 from servicekit.logging import log_context
 from servicekit.retry import backoff_delays
+from servicekit.tracing import continued_span
 from servicekit.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -88,10 +89,11 @@ class EventConsumer(Generic[U]):
     async def _apply(self, items: Sequence[tuple[ConsumerRecord[Any, Any], Decoded]]) -> None:
         applied = duplicates = 0
         async with self.uow_factory() as uow:
-            for _record, item in items:
+            for record, item in items:
                 env = item.envelope
-                with log_context(event_id=env.event_id, event_type=env.event_type, lead_id=env.lead_id,
-                                 correlation_id=env.correlation_id):
+                with continued_span(f"consume {env.event_type}", header_dict(record.headers), group=self.group), \
+                        log_context(event_id=env.event_id, event_type=env.event_type, lead_id=env.lead_id,
+                                    correlation_id=env.correlation_id):
                     if await uow.claim_inbox(self.group, env.event_id, env.event_type):
                         await self.handle(item, uow)
                         applied += 1

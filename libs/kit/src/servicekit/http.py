@@ -15,7 +15,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicekit.health import database_check, health_router, kafka_check
+from servicekit.metrics import install_metrics
 from servicekit.runtime import ServiceRuntime, run_consumers_until_stopped, run_relay_until_stopped
+from servicekit.tracing import TraceMiddleware, configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,10 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     install_error_handlers(app)
+    # `/metrics` is an infrastructure route like health: scraped inside the cluster, never routed by the Ingress.
+    install_metrics(app, runtime)
+    configure_tracing(runtime.settings.service_name)
+    app.add_middleware(TraceMiddleware)
     return app
 
 

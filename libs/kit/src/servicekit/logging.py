@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from servicekit.tracing import current_trace_id
+
 _CONTEXT: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("servicekit_log_context", default=None)
 CONTEXT_FIELDS = ("event_id", "event_type", "lead_id", "correlation_id")
 
@@ -40,6 +42,9 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         payload.update(_CONTEXT.get() or {})
+        trace_id = current_trace_id()
+        if trace_id:
+            payload["trace_id"] = trace_id
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
             payload.update({k: v for k, v in extra.items() if k not in payload})

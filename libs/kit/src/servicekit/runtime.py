@@ -26,6 +26,7 @@ from servicekit.events import Decoded
 from servicekit.migrate import upgrade
 from servicekit.relay import OutboxRelay, make_producer
 from servicekit.settings import ServiceSettings
+from servicekit.tracing import configure_tracing
 from servicekit.uow import OutboxSignal, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ def stop_event_on_signals() -> asyncio.Event:
 
 async def serve_worker(runtime: ServiceRuntime[Any], *, consumers: bool, relay: bool) -> None:
     """The body of a worker process: migrate, then run the consumers and/or the relay until SIGTERM."""
+    configure_tracing(runtime.settings.service_name)
     await runtime.migrate()
     stop = stop_event_on_signals()
     tasks = []

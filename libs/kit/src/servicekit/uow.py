@@ -19,6 +19,7 @@ from contracts.envelope import Envelope, EventData
 from contracts.topics import TOPIC_BY_EVENT_TYPE
 from servicekit.events import encode, headers_for, new_envelope
 from servicekit.tables import inbox, outbox
+from servicekit.tracing import inject_traceparent
 
 TopicNamer = Callable[[str], str]
 
@@ -137,6 +138,8 @@ class UnitOfWork:
 
     def add_envelope(self, envelope: Envelope, *, key: str | None = None) -> None:
         spec = TOPIC_BY_EVENT_TYPE[envelope.event_type]
+        headers = headers_for(envelope)
+        inject_traceparent(headers)  # the trace of the request or record being handled continues downstream
         msg_key = key if key is not None else (str(envelope.lead_id) if envelope.lead_id else None)
         self._outbox_rows.append(
             {
@@ -144,7 +147,7 @@ class UnitOfWork:
                 "event_type": envelope.event_type,
                 "topic": self._topic_namer(spec.name),
                 "msg_key": msg_key,
-                "headers": headers_for(envelope),
+                "headers": headers,
                 "payload": encode(envelope),
                 "created_at": datetime.now(UTC),
             }

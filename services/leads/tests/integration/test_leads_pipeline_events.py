@@ -172,3 +172,40 @@ async def test_every_change_is_announced_with_a_growing_version(harness: Harness
         return versions == list(range(1, final + 1))
 
     await wait_until(announced, timeout_s=20, what="LeadUpserted versions 1..n in order")
+
+
+async def test_a_request_trace_continues_through_the_outbox_and_the_consumers(harness: Harness) -> None:
+    import json as _json
+
+    from contracts.topics import AUDIT_REQUESTED, LEAD_STATUS_CHANGED
+
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    lead = await harness.create_lead()
+    r = await harness.client.post(f"/api/leads/{lead['id']}/audits",
+                                  headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    run_id = r.json()["auditRunId"]
+    requested = await read_topic(harness.bootstrap_servers, harness.topic(AUDIT_REQUESTED), expected=10_000, timeout_s=3)
+    mine = [rec for rec in requested if _json.loads(rec.value)["data"]["audit_run_id"] == run_id]
+    headers = dict(mine[0].headers)
+    assert headers["traceparent"].decode().split("-")[1] == trace_id  # the HTTP trace went into the event
+    # A consumed event's trace continues into what the handler publishes.
+    at = parse_time((await harness.lead(lead["id"]))["audit"]["requestedAt"])
+    envelope = writeback_completed(lead["id"], run_id, at)
+    downstream = "0af7651916cd43dd8448eb211c80319c"
+    from servicekit.testing import envelope_record, publish_raw
+
+    key, value, hdrs = envelope_record(envelope)
+    hdrs.append(("traceparent", f"00-{downstream}-b7ad6b7169203331-01".encode()))
+    await publish_raw(harness.bootstrap_servers, harness.topic(WRITEBACK_COMPLETED), [(key, value, hdrs)])
+    await wait_until(lambda: _status_is(harness, lead["id"], "email_generated"), what="email_generated")
+
+    async def changed_with_trace() -> bool:
+        records = await read_topic(harness.bootstrap_servers, harness.topic(LEAD_STATUS_CHANGED), expected=10_000,
+                                   timeout_s=2)
+        for rec in records:
+            body = _json.loads(rec.value)
+            if body["lead_id"] == lead["id"] and body["data"]["to_status"] == "email_generated":
+                return dict(rec.headers)[b"traceparent".decode()].decode().split("-")[1] == downstream
+        return False
+
+    await wait_until(changed_with_trace, timeout_s=15, what="LeadStatusChanged carrying the consumed trace")
