@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from apps.counter_service import build_consumer, count_effects, create_tables
-from factories import audit_requested, record_of
+from kit_apps.counter_service import build_consumer, count_effects, create_tables
+from kit_factories import audit_requested, record_of
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import DLQ_HEADER_ERROR_CLASS, DLQ_HEADER_OFFSET, DLQ_HEADER_PARTITION, DLQ_HEADER_TOPIC
@@ -70,7 +70,7 @@ async def test_the_same_event_delivered_twice_has_one_effect(
 
 def _spawn_consumer(db: Database, bootstrap: str, prefix: str, crash_marker: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "apps.counter_service", "consumer", "--db", db.url, "--schema", db.schema,
+        [sys.executable, "-m", "kit_apps.counter_service", "consumer", "--db", db.url, "--schema", db.schema,
          "--bootstrap", bootstrap, "--prefix", prefix, "--crash-after-effect", str(crash_marker)],
         cwd=TESTS_DIR,
         env={**os.environ, "PYTHONPATH": str(TESTS_DIR)},

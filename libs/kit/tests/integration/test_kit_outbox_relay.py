@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from apps.counter_service import count_effects, create_tables, effects
-from factories import audit_requested
+from kit_apps.counter_service import count_effects, create_tables, effects
+from kit_factories import audit_requested
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -71,7 +71,7 @@ async def test_outbox_rows_equal_committed_transitions_when_10_percent_roll_back
 
 def _spawn_relay(db: Database, bootstrap: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "apps.counter_service", "relay", "--db", db.url, "--schema", db.schema,
+        [sys.executable, "-m", "kit_apps.counter_service", "relay", "--db", db.url, "--schema", db.schema,
          "--bootstrap", bootstrap],
         cwd=TESTS_DIR,
         env={**os.environ, "PYTHONPATH": str(TESTS_DIR)},

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 import pytest
-from factories import audit_requested
+from kit_factories import audit_requested
 from ops_kafka_helpers import OpsTopic, committed, live_member
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection

@@ -2,7 +2,7 @@ import json
 import uuid
 
 import pytest
-from factories import audit_requested
+from kit_factories import audit_requested
 
 from servicekit.events import PoisonMessage, decode, encode, headers_for
 

@@ -1,8 +1,8 @@
 from collections.abc import AsyncIterator
 
 import pytest
-from apps.counter_service import create_tables, effects
-from factories import audit_requested
+from kit_apps.counter_service import create_tables, effects
+from kit_factories import audit_requested
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 

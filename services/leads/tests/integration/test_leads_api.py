@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from conftest import Harness
+from leads_testkit import Harness
 from contracts.topics import AUDIT_REQUESTED
 from servicekit.testing import read_topic
 

@@ -1,7 +1,7 @@
 """A minimal service used by the kit's tests: consumes AuditRequested records and counts effects, or runs
 the outbox relay. Runs in-process or as a subprocess (so tests can SIGKILL it).
 
-    python -m apps.counter_service consumer|relay --db URL --schema S --bootstrap B --prefix P [--crash-after-effect FILE]
+    python -m kit_apps.counter_service consumer|relay --db URL --schema S --bootstrap B --prefix P [--crash-after-effect FILE]
 """
 
 from __future__ import annotations

@@ -1,0 +1,215 @@
+"""Pipeline: unlinked leads, AuditCompleted published for each (as audits would) → writeback (its own
+consumers + relay processes) → WritebackCompleted → leads (its own consumers + relay processes) applies the
+variables and `email_generated`. Measured in the leads database: leads/s for a burst of 10,000, and
+per-lead latency publish → `wb_applied_at`, for the burst and at a fixed arrival rate (50 leads/s, 60 s).
+
+Setup inserts the leads directly into the leads schema (the service's ORM tables) with their audit run
+linked, and writeback's projection of them (what LeadUpserted would have built)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import psutil
+from _common import (
+    KAFKA,
+    PY,
+    Procs,
+    loadavg,
+    processes,
+    profiled_argv,
+    raw_dsn,
+    run_id,
+    schemas_and_topics,
+    service_env,
+    summary_ms,
+)
+from _fixtures import audit_completed, insert_leads, insert_projection, lead_rows
+
+BURST = 10_000
+RATE = 50.0
+RATE_SECONDS = 60.0
+WARMUP = 20
+
+
+class Publisher:
+    """One idempotent acks=all producer; records each lead's publish time (wall clock, like wb_applied_at)."""
+
+    def __init__(self, topic: str) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        from servicekit.kafka_config import producer_options
+
+        self.topic = topic
+        self.producer = AIOKafkaProducer(bootstrap_servers=KAFKA, **producer_options("bench-audits"))
+        self.sent_at: dict[uuid.UUID, float] = {}
+        self.pending: list[asyncio.Future[Any]] = []
+
+    async def __aenter__(self) -> Publisher:
+        await self.producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.flush()
+        await self.producer.stop()
+
+    async def send(self, lead: dict[str, Any]) -> None:
+        from servicekit.testing import envelope_record
+
+        key, value, headers = envelope_record(audit_completed(lead))
+        self.sent_at[lead["id"]] = time.time()
+        self.pending.append(await self.producer.send(self.topic, value=value, key=key, headers=headers))
+
+    async def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        await asyncio.gather(*pending)
+
+
+async def applied_times(schema: str, ids: list[uuid.UUID]) -> dict[uuid.UUID, float]:
+    conn = await asyncpg.connect(raw_dsn())
+    try:
+        rows = await conn.fetch(
+            f'SELECT id, wb_applied_at FROM "{schema}".leads WHERE id = ANY($1::uuid[]) '
+            "AND status = 'email_generated' AND wb_variables IS NOT NULL AND wb_applied_at IS NOT NULL", ids)
+    finally:
+        await conn.close()
+    return {r["id"]: r["wb_applied_at"].timestamp() for r in rows}
+
+
+async def wait_applied(schema: str, ids: list[uuid.UUID], procs: Procs, *, timeout_s: float
+                       ) -> dict[uuid.UUID, float]:
+    conn = await asyncpg.connect(raw_dsn())
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            n = await conn.fetchval(
+                f'SELECT count(*) FROM "{schema}".leads WHERE id = ANY($1::uuid[]) '
+                "AND status = 'email_generated' AND wb_variables IS NOT NULL", ids)
+            if n >= len(ids):
+                break
+            procs.check_alive()
+            await asyncio.sleep(0.25)
+    finally:
+        await conn.close()
+    return await applied_times(schema, ids)
+
+
+def cpu_seconds(procs: Procs) -> dict[str, float]:
+    out = {}
+    for name, popen in procs.popens.items():
+        try:
+            p = psutil.Process(popen.pid)
+            t = p.cpu_times()
+            out[name] = t.user + t.system
+        except psutil.Error:
+            out[name] = float("nan")
+    return out
+
+
+def profiled(name: str, module: str, ctx: dict[str, Any]) -> list[str]:
+    """The argv of a service process; under pyinstrument when ctx["profile"] names it (report in the log dir)."""
+    return profiled_argv(name, [PY, "-m", module], ctx)
+
+
+def latencies(sent: dict[uuid.UUID, float], applied: dict[uuid.UUID, float]) -> list[float]:
+    return [applied[i] - sent[i] for i in sent if i in applied]
+
+
+async def run(ctx: dict[str, Any]) -> dict[str, Any]:
+    burst = int(ctx.get("pipeline_burst", BURST))
+    rate_s = float(ctx.get("pipeline_rate_seconds", RATE_SECONDS))
+    rid = run_id()
+    out: dict[str, Any] = {}
+    async with schemas_and_topics(rid, ("leads", "writeback")) as (schemas, prefix):
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for tag, n in (("warm", WARMUP), ("burst", burst), ("rate", int(RATE * rate_s))):
+            leads, runs = lead_rows(n, tag=f"{rid}{tag}", status="audit_queued", audited=True)
+            await insert_leads(schemas["leads"], leads, runs)
+            await insert_projection(schemas["writeback"], leads, campaign_id=None)
+            groups[tag] = leads
+        env = service_env(prefix=prefix, schemas=schemas)
+        topic = f"{prefix}audits.audit-completed.v1"
+        with processes(Path(ctx["log_dir"]) / f"pipeline-{rid}") as procs:
+            if ctx.get("profile"):
+                procs.stop_timeout_s = 120.0
+            for svc in ("leads", "writeback"):
+                for role in ("consumers", "relay"):
+                    procs.spawn(f"{svc}-{role}", profiled(f"{svc}-{role}", f"{svc}.entrypoints.{role}", ctx), env)
+            async with Publisher(topic) as pub:
+                for lead in groups["warm"]:
+                    await pub.send(lead)
+                await pub.flush()
+                warm = await wait_applied(schemas["leads"], [x["id"] for x in groups["warm"]], procs, timeout_s=120)
+                if len(warm) < WARMUP:
+                    raise RuntimeError(f"warm-up: {len(warm)}/{WARMUP} applied\n" + procs.tail("leads-consumers")
+                                       + procs.tail("writeback-consumers"))
+                # Burst: all at once.
+                pub.sent_at.clear()
+                cpu0 = cpu_seconds(procs)
+                load0 = loadavg()
+                t0 = time.time()
+                for lead in groups["burst"]:
+                    await pub.send(lead)
+                await pub.flush()
+                published_s = time.time() - t0
+                ids = [x["id"] for x in groups["burst"]]
+                applied = await wait_applied(schemas["leads"], ids, procs, timeout_s=600)
+                cpu1 = cpu_seconds(procs)
+                done = max(applied.values()) if applied else time.time()
+                lat = latencies(pub.sent_at, applied)
+                out.update({
+                    "burst_leads": burst, "burst_applied": len(applied),
+                    "burst_publish_s": round(published_s, 2),
+                    "burst_elapsed_s": round(done - t0, 2),
+                    "pipeline_leads_per_s": round(len(applied) / (done - t0), 1),
+                    "burst_latency": summary_ms(lat),
+                    "burst_cpu_s": {k: round(cpu1[k] - cpu0[k], 1) for k in cpu1},
+                    "burst_loadavg_before": load0, "burst_loadavg_after": loadavg(),
+                })
+                # Fixed arrival rate: scheduled on the clock, never waiting for the pipeline.
+                pub.sent_at.clear()
+                start = time.monotonic()
+                for i, lead in enumerate(groups["rate"]):
+                    due = start + i / RATE
+                    delay = due - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    await pub.send(lead)
+                    if len(pub.pending) >= 50:
+                        await pub.flush()
+                await pub.flush()
+                ids = [x["id"] for x in groups["rate"]]
+                applied = await wait_applied(schemas["leads"], ids, procs, timeout_s=300)
+                lat = latencies(pub.sent_at, applied)
+                out.update({"rate_leads_per_s": RATE, "rate_seconds": rate_s, "rate_applied": len(applied),
+                            "rate_latency": summary_ms(lat)})
+                rss = {}
+                for name, popen in procs.popens.items():
+                    try:
+                        rss[name] = round(psutil.Process(popen.pid).memory_info().rss / 2**20)
+                    except psutil.Error:
+                        rss[name] = -1
+                out["rss_mb"] = rss
+    ceiling = ctx.get("ceiling_leads_per_s")
+    if ctx.get("profiles"):
+        out["profiles"] = ctx["profiles"]
+    if ceiling:
+        out["ratio_to_ceiling"] = round(out["pipeline_leads_per_s"] / ceiling, 3)
+    return out
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    import tempfile
+
+    ctx: dict[str, Any] = {"log_dir": tempfile.mkdtemp(prefix="bench-")}
+    for arg in sys.argv[1:]:
+        k, v = arg.split("=", 1)
+        ctx[k] = v
+    print(json.dumps(asyncio.run(run(ctx)), indent=1, default=str))

@@ -1,0 +1,157 @@
+"""docker-compose.yml, checked statically (no Docker engine here, and the `docker compose` plugin is not
+installed, so `docker compose config` cannot run): it parses, every service runs its API, consumers and relay
+from its own Dockerfile, dependencies wait on health, the environment agrees with the infrastructure it names,
+and the topics come from the registry through the init job."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from deploy_support import K8S, ROOT, SERVICES
+
+from contracts.topics import ALL_TOPICS
+from servicekit import topic_admin
+
+TOP_LEVEL = {"name", "services", "volumes", "networks", "configs", "secrets"}
+SERVICE_KEYS = {"image", "build", "command", "entrypoint", "environment", "env_file", "ports", "volumes",
+                "depends_on", "healthcheck", "restart", "read_only", "tmpfs", "network_mode", "user",
+                "working_dir", "labels", "expose"}
+CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
+APP_ENV = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "LOG_LEVEL", "API_KEYS",
+           "PLUSVIBE_BASE_URL", "PLUSVIBE_API_KEY", "PLUSVIBE_WORKSPACE_ID"}
+
+
+def _deps(service: dict[str, Any]) -> dict[str, dict[str, str]]:
+    deps = service.get("depends_on", {})
+    return {name: {"condition": "service_started"} for name in deps} if isinstance(deps, list) else dict(deps)
+
+
+def test_file_uses_only_known_compose_keys(compose: dict[str, Any]) -> None:
+    assert {k for k in compose if not k.startswith("x-")} <= TOP_LEVEL
+    for name, service in compose["services"].items():
+        unknown = set(service) - SERVICE_KEYS
+        assert not unknown, (name, unknown)
+        assert "image" in service or "build" in service, name
+
+
+def test_each_service_runs_api_consumers_and_relay_from_its_dockerfile(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for svc in SERVICES:
+        for part, module in (("api", f"{svc}.entrypoints.http:app_factory"),
+                             ("consumers", f"{svc}.entrypoints.consumers"), ("relay", f"{svc}.entrypoints.relay")):
+            entry = services[f"{svc}-{part}"]
+            assert module in entry["command"], (svc, part)
+            assert entry["build"] == {"context": ".", "dockerfile": f"services/{svc}/Dockerfile"}
+            assert entry["image"] == f"outreach/{svc}:dev"
+    assert {"kafka", "postgres", "topics-init", "plusvibe-simulator", "dashboard", "gateway"} <= set(services)
+
+
+def test_every_build_and_mounted_path_exists(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        if "build" in service:
+            assert (ROOT / service["build"]["context"] / service["build"]["dockerfile"]).is_file(), name
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (ROOT / source).is_file(), (name, source)
+            else:
+                assert source in compose.get("volumes", {}), (name, source)
+
+
+def test_dependencies_exist_wait_on_health_and_have_no_cycle(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        for dep, spec in _deps(service).items():
+            assert dep in services, (name, dep)
+            assert spec["condition"] in CONDITIONS, (name, dep)
+            if spec["condition"] == "service_healthy":
+                check = services[dep].get("healthcheck")
+                has_own_check = check is not None and not check.get("disable", False)
+                assert has_own_check or "build" in services[dep], (name, dep)  # else: the image's HEALTHCHECK
+            if spec["condition"] == "service_completed_successfully":
+                assert services[dep].get("restart") == "no", dep
+    seen: dict[str, int] = {}
+
+    def visit(node: str) -> None:
+        assert seen.get(node) != 1, f"dependency cycle through {node}"
+        if node in seen:
+            return
+        seen[node] = 1
+        for dep in _deps(services[node]):
+            visit(dep)
+        seen[node] = 2
+
+    for name in services:
+        visit(name)
+
+
+def test_services_start_after_the_topics_exist_and_workers_after_their_api(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for svc in SERVICES:
+        api = _deps(services[f"{svc}-api"])
+        assert api["topics-init"]["condition"] == "service_completed_successfully"
+        assert api["postgres"]["condition"] == "service_healthy"
+        for part in ("consumers", "relay"):
+            assert _deps(services[f"{svc}-{part}"])[f"{svc}-api"]["condition"] == "service_healthy"
+            assert services[f"{svc}-{part}"]["healthcheck"] == {"disable": True}
+        assert "/health/ready" in " ".join(services[f"{svc}-api"]["healthcheck"]["test"])
+
+
+def test_topic_init_creates_every_registry_topic_on_the_services_broker(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    init = services["topics-init"]
+    assert init["command"][:3] == ["python", "-m", "servicekit.topic_admin"]
+    bootstrap = init["command"][init["command"].index("--bootstrap") + 1]
+    # The job takes its topic list from the registry: no topic is named in the file, none may be filtered.
+    assert not any(t.name in json.dumps(init) for t in ALL_TOPICS)
+    assert inspect.signature(topic_admin.ensure_topics).parameters["specs"].default is ALL_TOPICS
+    created = {t.name for t in topic_admin.new_topics(ALL_TOPICS)}
+    assert created == {t.name for t in ALL_TOPICS} | {t.dlq for t in ALL_TOPICS}
+    advertised = services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+    assert f"PLAINTEXT://{bootstrap}" in advertised.split(",")
+    assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    for svc in SERVICES:
+        env = services[f"{svc}-api"]["environment"]
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == bootstrap
+        assert env["KAFKA_TOPIC_PREFIX"] == init["environment"]["KAFKA_TOPIC_PREFIX"]
+
+
+def test_environment_agrees_with_postgres_and_the_simulator(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    pg = services["postgres"]["environment"]
+    sim = services["plusvibe-simulator"]["environment"]
+    sidecar = (K8S / "components" / "plusvibe-simulator" / "sidecar-nginx.conf").read_text()
+    proxy_port = re.search(r"listen (\d+);", sidecar)
+    assert proxy_port is not None
+    assert services["plusvibe-simulator-proxy"]["network_mode"] == "service:plusvibe-simulator"
+    for svc in SERVICES:
+        for part in ("api", "consumers", "relay"):
+            env = services[f"{svc}-{part}"]["environment"]
+            assert set(env) >= APP_ENV, (svc, part)
+            db = urlsplit(env["DATABASE_URL"])
+            assert db.scheme == "postgresql+asyncpg" and db.hostname == "postgres"
+            assert (db.username, db.password, db.path.lstrip("/")) == (
+                pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"])
+            keys = json.loads(env["API_KEYS"])
+            assert keys and all(re.fullmatch(r"[0-9a-f]{64}", k["sha256"]) and k["scopes"] for k in keys)
+            base = urlsplit(env["PLUSVIBE_BASE_URL"])
+            assert (base.hostname, base.port) == ("plusvibe-simulator", int(proxy_port.group(1)))
+            assert env["PLUSVIBE_API_KEY"] == sim["PLUSVIBE_SIM_API_KEY"]
+            assert env["UNIBOX_WEBHOOK_SECRET"] == sim["PLUSVIBE_SIM_WEBHOOK_SECRET"]
+
+
+def test_published_ports_bind_to_loopback_only(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+
+
+def test_app_containers_run_read_only(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        if name.split("-")[0] in SERVICES or name in {"dashboard", "gateway", "plusvibe-simulator"}:
+            assert service.get("read_only") is True, name
+            assert "/tmp" in service.get("tmpfs", []), name
