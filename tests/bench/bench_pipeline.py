@@ -158,7 +158,7 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                 await pub.flush()
                 published_s = time.time() - t0
                 ids = [x["id"] for x in groups["burst"]]
-                applied = await wait_applied(schemas["leads"], ids, procs, timeout_s=600)
+                applied = await wait_applied(schemas["leads"], ids, procs, timeout_s=360)  # bounded run time
                 cpu1 = cpu_seconds(procs)
                 done = max(applied.values()) if applied else time.time()
                 lat = latencies(pub.sent_at, applied)
@@ -184,7 +184,7 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                         await pub.flush()
                 await pub.flush()
                 ids = [x["id"] for x in groups["rate"]]
-                applied = await wait_applied(schemas["leads"], ids, procs, timeout_s=300)
+                applied = await wait_applied(schemas["leads"], ids, procs, timeout_s=180)
                 lat = latencies(pub.sent_at, applied)
                 out.update({"rate_leads_per_s": RATE, "rate_seconds": rate_s, "rate_applied": len(applied),
                             "rate_latency": summary_ms(lat)})

@@ -66,7 +66,9 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                 (await control.post("/_sim/faults", json={"path": "/api/v1/*", "delay_s": LATENCY_S,
                                                           "times": None})).raise_for_status()
                 await asyncio.sleep(1.5)  # the setup requests leave the simulator's 1 s window
-                env = service_env(prefix=prefix, schemas=schemas, sim_url=sim, share=1.0, sim_rate=5.0)
+                extra = ({"PLUSVIBE_RATE_SAFETY_FACTOR": str(ctx["plusvibe_safety"])}
+                         if ctx.get("plusvibe_safety") else {})
+                env = service_env(prefix=prefix, schemas=schemas, sim_url=sim, share=1.0, sim_rate=5.0, extra=extra)
                 procs.spawn("writeback-consumers", [PY, "-m", "writeback.entrypoints.consumers"], env)
                 procs.spawn("writeback-relay", [PY, "-m", "writeback.entrypoints.relay"], env)
                 t0 = time.time()
@@ -107,6 +109,7 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                     "all_requests": len(since),
                     "max_in_any_second": log.get("max_in_any_second"),
                     "sim_latency_ms": LATENCY_S * 1000,
+                    "client_rate_safety_factor": ctx.get("plusvibe_safety", "default (0.93)"),
                 })
     return out
 

@@ -65,7 +65,7 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                 "api": (Pool(api, {"X-API-Key": API_KEY}), lambda i: f"/api/leads/{picks[i % len(picks)]}"),
                 "bare": (Pool(bare, {}), lambda i: f"/lead/{picks[i % len(picks)]}"),
             }
-            for name, (pool, path) in targets.items():
+            for pool, path in targets.values():
                 await closed_model(pool, path, workers=4, seconds=2.0)  # warm-up: connections, caches
             for name, (pool, path) in targets.items():
                 res = await open_model(pool, path, rate=RATE, seconds=rate_s)

@@ -26,3 +26,21 @@ def test_classifies_transient_and_permanent_faults() -> None:
     assert not is_transient(PermanentError())
     assert not is_transient(ValueError("bad data"))
     assert not is_transient(KeyError("x"))
+
+
+def test_plusvibe_client_errors_classify_as_the_kit_expects() -> None:
+    from plusvibe.errors import (
+        AmbiguousSendError,
+        AuthenticationError,
+        CircuitOpenError,
+        PermanentError,
+        RateLimitedError,
+        TransientError,
+    )
+
+    assert is_transient(TransientError("503"))
+    assert is_transient(RateLimitedError("429", retry_after=1.0))
+    assert is_transient(CircuitOpenError("open", retry_in=5.0))
+    assert not is_transient(PermanentError("400"))
+    assert not is_transient(AuthenticationError("401"))
+    assert not is_transient(AmbiguousSendError("dropped"))  # never retried blindly

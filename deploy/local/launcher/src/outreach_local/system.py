@@ -31,12 +31,22 @@ SIM_WORKSPACE = "65f3c92d3dbe5dbb35374a9a"  # the simulator's demo seed
 PLUSVIBE_SHARES = {"leads-api": 0.3, "writeback-consumers": 0.4, "unibox-api": 0.15, "unibox-consumers": 0.15}
 
 
-def free_port() -> int:
-    import socket
+# Below Linux's ephemeral range (32768+), so an outgoing connection cannot take a port between our check and
+# the child process binding it.
+_PORT_RANGE = (20000, 32000)
+_taken: set[int] = set()
 
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+
+def free_port() -> int:
+    import random
+
+    from outreach_local.demo_sites import port_free
+
+    while True:
+        port = random.randrange(*_PORT_RANGE)
+        if port not in _taken and port_free(port):
+            _taken.add(port)
+            return port
 
 
 @dataclass
@@ -63,13 +73,12 @@ class SystemConfig:
     def ephemeral(cls, state_dir: Path, kafka_bootstrap: str, database_url: str | None, **overrides: object
                   ) -> SystemConfig:
         """Free ports and a fresh topic prefix: for tests that run beside `make run`."""
-        base = free_port()
         values: dict[str, object] = {
             "state_dir": state_dir, "kafka_bootstrap": kafka_bootstrap, "database_url": database_url,
             "topic_prefix": f"e{uuid.uuid4().hex[:8]}.", "gateway_port": free_port(),
             "simulator_port": free_port(),
             "service_ports": {name: free_port() for name in (*SERVICES, "dashboard")},
-            "demo_sites_base_port": _free_range(len(SITES) * 2, start=base),
+            "demo_sites_base_port": _free_range(len(SITES) * 2),
             "persist_simulator": False,
         }
         values.update(overrides)
@@ -84,13 +93,17 @@ class SystemConfig:
         return f"http://127.0.0.1:{self.simulator_port}"
 
 
-def _free_range(count: int, *, start: int) -> int:
+def _free_range(count: int) -> int:
+    import random
+
     from outreach_local.demo_sites import port_free
 
-    port = max(start, 20000)
-    while not all(port_free(p) for p in range(port, port + count)):
-        port += count
-    return port
+    while True:
+        port = random.randrange(_PORT_RANGE[0], _PORT_RANGE[1] - count)
+        ports = range(port, port + count)
+        if not _taken.intersection(ports) and all(port_free(p) for p in ports):
+            _taken.update(ports)
+            return port
 
 
 @dataclass
@@ -276,6 +289,21 @@ class LocalSystem:
 
     def process(self, name: str) -> Proc:
         return next(p for p in self.procs if p.name == name)
+
+    def stop_process(self, name: str, timeout_s: float = 30.0) -> None:
+        """Gracefully stops one process (a consumer leaves its group on SIGTERM)."""
+        proc = self.process(name)
+        assert proc.popen is not None
+        if proc.popen.poll() is None:
+            os.killpg(proc.popen.pid, signal.SIGTERM)
+            proc.popen.wait(timeout_s)
+
+    def start_process(self, name: str) -> None:
+        """Starts a stopped process again with the same command and environment."""
+        proc = self.process(name)
+        self.procs.remove(proc)
+        proc.popen = None
+        self._spawn(proc)
 
     def stop(self, timeout_s: float = 15.0) -> None:
         for proc in reversed(self.procs):

@@ -1,0 +1,8 @@
+"""A faithful local stand-in for the PlusVibe API (see reference/plusvibe-api.md)."""
+
+from plusvibe.simulator.app import create_app
+from plusvibe.simulator.faults import FaultRule
+from plusvibe.simulator.render import Renderer
+from plusvibe.simulator.state import SimError, SimulatorState
+
+__all__ = ["FaultRule", "Renderer", "SimError", "SimulatorState", "create_app"]

@@ -1,0 +1,42 @@
+"""Run the simulator: ``python -m plusvibe.simulator --port 8931 --seed demo --tick-seconds 5``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import uvicorn
+
+from plusvibe.simulator.app import create_app
+from plusvibe.simulator.state import SimulatorState
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m plusvibe.simulator")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback only (127.0.0.1 or ::1)")
+    parser.add_argument("--port", type=int, default=8931)
+    parser.add_argument("--seed", default=None, help="seed data set (demo)")
+    parser.add_argument("--tick-seconds", type=float, default=None, help="run the send loop every S seconds")
+    parser.add_argument("--webhook-url", default=None, help="register a hook for all events (loopback URL)")
+    parser.add_argument("--webhook-secret", default=os.environ.get("PLUSVIBE_SIM_WEBHOOK_SECRET", "sim-webhook-secret"))
+    parser.add_argument("--api-key", default=os.environ.get("PLUSVIBE_SIM_API_KEY", "sim-api-key"))
+    parser.add_argument("--rate", type=float, default=5.0, help="requests/second per key")
+    parser.add_argument("--persist", default=None, help="JSON file to keep state across restarts")
+    args = parser.parse_args(argv)
+    if args.host not in ("127.0.0.1", "::1", "localhost"):
+        parser.error("the simulator binds to loopback only")
+    state = SimulatorState(
+        api_key=args.api_key,
+        rate_limit_per_s=args.rate,
+        webhook_secret=args.webhook_secret,
+        persist_path=args.persist,
+    )
+    if args.seed and not state.workspaces:
+        print(json.dumps(state.seed(args.seed)), flush=True)
+    app = create_app(state, tick_seconds=args.tick_seconds, webhook_url=args.webhook_url)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

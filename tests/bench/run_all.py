@@ -1,0 +1,175 @@
+"""Runs the benchmarks and prints their figures (nothing is asserted; targets are printed beside them).
+
+    .venv/bin/python tests/bench/run_all.py                      # everything (< 15 min on 2 cores)
+    .venv/bin/python tests/bench/run_all.py --only pipeline,read
+    .venv/bin/python tests/bench/run_all.py --profile leads-consumers   # pyinstrument reports in the log dir
+
+Needs Kafka (KAFKA_BOOTSTRAP_SERVERS, default 127.0.0.1:19092) and PostgreSQL (TEST_DATABASE_URL). Each
+benchmark uses its own schemas `bench_<id>_<svc>` and topics `b<id>.*` and removes them afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import bench_audits
+import bench_ceilings
+import bench_pipeline
+import bench_plusvibe
+import bench_push
+import bench_read
+from _common import loadavg, machine
+
+BENCHES = {
+    "ceilings": bench_ceilings.run,
+    "pipeline": bench_pipeline.run,
+    "plusvibe": bench_plusvibe.run,
+    "push": bench_push.run,
+    "read": bench_read.run,
+    "audits": bench_audits.run,
+}
+
+
+def _get(results: dict[str, Any], bench: str, *path: str) -> Any:
+    value: Any = results.get(bench, {})
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def table(results: dict[str, Any]) -> list[str]:
+    """Markdown rows: figure | measured | ceiling / reference | target | met."""
+    rows = ["| benchmark | figure | measured | beside it (same run) | target | met |", "|---|---|---|---|---|---|"]
+
+    def row(bench: str, figure: str, measured: Any, beside: str, target: str, met: bool | None) -> None:
+        if bench in results and measured is not None:
+            rows.append(f"| {bench} | {figure} | {measured} | {beside} | {target} | "
+                        f"{'—' if met is None else ('yes' if met else '**no**')} |")
+
+    c = results.get("ceilings", {})
+    row("ceilings", "broker produce→consume, 1 KB, acks=all idempotent", f"{c.get('broker_ceiling_msgs_per_s')} msg/s",
+        f"produce only {c.get('broker_produce_msgs_per_s')} msg/s", "(ceiling)", None)
+    row("ceilings", f"DB insert+update tx ({c.get('db_connections')} conns)", f"{c.get('db_ceiling_tx_per_s')} tx/s",
+        "", "(ceiling)", None)
+    row("ceilings", "min(broker/3, DB/2)", f"{c.get('ceiling_leads_per_s')} leads/s", "", "(ceiling)", None)
+    p = results.get("pipeline", {})
+    if p:
+        rate = p.get("pipeline_leads_per_s")
+        ratio = p.get("ratio_to_ceiling")
+        row("pipeline", f"burst of {p.get('burst_leads')} leads, AuditCompleted → email_generated",
+            f"{rate} leads/s ({p.get('burst_applied')} applied in {p.get('burst_elapsed_s')} s)",
+            f"ceiling {c.get('ceiling_leads_per_s')} leads/s → ratio {ratio}", "≥ 1,000 leads/s and ratio ≥ 0.30",
+            bool(rate and rate >= 1000 and ratio is not None and ratio >= 0.30))
+        bl = p.get("burst_latency", {})
+        row("pipeline", "burst latency publish → applied", f"p50 {bl.get('p50_ms')} ms, p99 {bl.get('p99_ms')} ms",
+            "", "", None)
+        rl = p.get("rate_latency", {})
+        row("pipeline", f"latency at {p.get('rate_leads_per_s')} leads/s for {p.get('rate_seconds')} s",
+            f"p50 {rl.get('p50_ms')} ms, p99 {rl.get('p99_ms')} ms ({p.get('rate_applied')} applied)", "",
+            "writeback flip p99 ≤ 100 ms", bool(rl.get("p99_ms") is not None and rl["p99_ms"] <= 100))
+    v = results.get("plusvibe", {})
+    if v:
+        row("plusvibe", f"{v.get('leads')} linked leads, simulator 5 req/s + {v.get('sim_latency_ms')} ms",
+            f"{v.get('req_per_s')} req/s, {v.get('http_429')} × 429", f"limit 5 req/s; {v.get('delivered')} delivered "
+            f"in {v.get('elapsed_s')} s", "≥ 4.75 req/s, 0 × 429",
+            bool((v.get("req_per_s") or 0) >= 4.75 and v.get("http_429") == 0))
+    u = results.get("push", {})
+    if u:
+        row("push", f"bulk push of {u.get('leads')} ready leads (batches of 100)",
+            f"{u.get('elapsed_s')} s (HTTP {u.get('status')}, {u.get('enrolled')} enrolled, {u.get('http_429')} × 429)",
+            f"floor {u.get('floor_s')} s", "≤ 22 s", bool(u.get("elapsed_s") is not None and u["elapsed_s"] <= 22))
+    r = results.get("read", {})
+    if r:
+        row("read", "GET /api/leads/{id} at 200 req/s (open model)",
+            f"p50 {r.get('api_at_200_p50_ms')} ms, p99 {r.get('api_at_200_p99_ms')} ms, "
+            f"non-2xx {r.get('api_at_200_non_2xx')}",
+            f"bare: p50 {r.get('bare_at_200_p50_ms')} ms, p99 {r.get('bare_at_200_p99_ms')} ms", "p99 ≤ 20 ms",
+            bool(r.get("api_at_200_p99_ms") is not None and r["api_at_200_p99_ms"] <= 20))
+        row("read", "peak req/s (32 connections, closed loop)", f"{r.get('api_peak_req_per_s')} req/s",
+            f"bare {r.get('bare_peak_req_per_s')} req/s → ratio {r.get('peak_ratio_api_to_bare')}", "≥ 60 % of bare",
+            bool((r.get("peak_ratio_api_to_bare") or 0) >= 0.6))
+    a = results.get("audits", {})
+    if a:
+        for line in a.get("output", []):
+            if "engine full audit" in line or "cap 100" in line or "raw httpx GET" in line:
+                row("audits", line.split(":")[0].strip(), line.split(":", 1)[1].strip(), "", "", None)
+    return rows
+
+
+def markdown(results: dict[str, Any], meta: dict[str, Any]) -> str:
+    m = meta["machine"]
+    lines = [
+        f"Run {meta['date']} — command `{meta['command']}` — {meta['elapsed_s']} s",
+        "",
+        f"Machine: {m['nproc']} cores ({m['cpu']}), {m['memory']} RAM, Linux {m['kernel']}, Python {m['python']}; "
+        f"load average before {meta['load_before']}, after {meta['load_after']} (shared machine: other test "
+        "suites were running).",
+        "",
+        *table(results),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(prog="run_all.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(BENCHES), help=f"comma list of {', '.join(BENCHES)}")
+    parser.add_argument("--json", default=None, help="write all figures as JSON here")
+    parser.add_argument("--markdown", default=None, help="write the summary table (markdown) here")
+    parser.add_argument("--log-dir", default=None, help="service logs (default: a temporary directory)")
+    parser.add_argument("--profile", default="", help="process names to run under pyinstrument, e.g. leads-api")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a size, e.g. pipeline_burst=2000 pipeline_rate_seconds=20 push_leads=2000")
+    args = parser.parse_args()
+    only = [x.strip() for x in args.only.split(",") if x.strip()]
+    unknown = set(only) - set(BENCHES)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {sorted(unknown)}")
+    ctx: dict[str, Any] = {"log_dir": args.log_dir or tempfile.mkdtemp(prefix="bench-"), "profile": args.profile}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        ctx[key] = value
+    meta = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+            "command": "python tests/bench/run_all.py " + " ".join(sys.argv[1:]), "load_before": loadavg()}
+    print(f"[bench] {meta['date']} machine {meta['machine']}; logs in {ctx['log_dir']}", flush=True)
+    results: dict[str, Any] = {}
+    started = time.perf_counter()
+    for name in BENCHES:
+        if name not in only:
+            continue
+        print(f"[bench] {name} (load {loadavg()}) ...", flush=True)
+        t0 = time.perf_counter()
+        try:
+            results[name] = await BENCHES[name](ctx)
+        except Exception as exc:
+            traceback.print_exc()
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+        results[name]["bench_wall_s"] = round(time.perf_counter() - t0, 1)
+        results[name]["loadavg_after"] = loadavg()
+        if name == "ceilings" and "ceiling_leads_per_s" in results[name]:
+            ctx["ceiling_leads_per_s"] = results[name]["ceiling_leads_per_s"]
+        print(json.dumps({name: results[name]}, indent=1, default=str), flush=True)
+    meta["elapsed_s"] = round(time.perf_counter() - started)
+    meta["load_after"] = loadavg()
+    md = markdown(results, meta)
+    print("\n" + md)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
+    if args.markdown:
+        Path(args.markdown).write_text(md)
+    return 1 if any("error" in r for r in results.values()) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
