@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from e2e_testkit import E2E
 
 from contracts.topics import AUDIT_COMPLETED
-
-from e2e_testkit import E2E
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 MUTATING = ("/lead/add", "/lead/data/update", "/lead/update/status", "/lead/delete", "/unibox/emails/reply")

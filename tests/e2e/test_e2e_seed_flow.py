@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-
 from e2e_testkit import E2E
+
 from contracts.profile import PROFILE_KEYS, body_keys
 from contracts.topics import LEAD_STATUS_CHANGED, LEAD_UPSERTED
 from servicekit.testing import read_topic

@@ -7,9 +7,9 @@ import uuid
 
 import httpx
 import pytest
+from leads_testkit import Harness
 from sqlalchemy import text
 
-from leads_testkit import Harness
 from contracts.topics import AUDIT_REQUESTED
 from servicekit.testing import read_topic
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from leads_testkit import Harness, audit_completed, earlier, parse_time, writeback_completed
 from sqlalchemy import text
 
-from leads_testkit import Harness, audit_completed, earlier, parse_time, writeback_completed
 from contracts.topics import AUDIT_COMPLETED, EMAIL_ACTIVITY_RECEIVED, LEAD_UPSERTED, WRITEBACK_COMPLETED
 from contracts.unibox import EmailActivityReceived
 from servicekit.events import new_envelope

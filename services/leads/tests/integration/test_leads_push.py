@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-
 from leads_testkit import Harness, parse_time, writeback_completed
+
 from contracts.topics import LEAD_PUSHED, WRITEBACK_COMPLETED, WRITEBACK_REQUESTED
 from servicekit.testing import read_topic, wait_until
 
