@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup run test lint typecheck contracts-check unit pytest asyncapi schemas infra-up infra-down clean
+.PHONY: setup run test lint unit asyncapi openapi docs schemas infra-up infra-down
 
 setup:  ## the development environment (.venv) and the Kafka broker's classpath
 	bash deploy/local/setup-python.sh
@@ -26,6 +26,11 @@ unit: setup  ## fast tests that need no broker or database
 
 asyncapi:
 	$(PY) -m servicekit.asyncapi -o docs/asyncapi.json
+
+openapi:
+	env -u DATABASE_URL $(PY) -m outreach_local.openapi -o docs/openapi
+
+docs: asyncapi openapi  ## regenerate the committed API documents (a test checks they are current)
 
 schemas:  ## refresh JSON Schema snapshots after an additive contract change (refuses breaking ones)
 	$(PY) -m servicekit.schema_compat --write

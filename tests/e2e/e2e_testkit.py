@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from outreach_local.system import SERVICES, LocalSystem, SystemConfig
 
+from outreach_local.system import SERVICES, LocalSystem, SystemConfig
 from servicekit.db import drop_schema
 
 
