@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 import pytest
-from leads_testkit import Harness, parse_time, writeback_completed
+from leads_testkit import Harness, audit_completed, parse_time, writeback_completed
 
-from contracts.topics import LEAD_PUSHED, WRITEBACK_COMPLETED, WRITEBACK_REQUESTED
+from contracts.topics import AUDIT_COMPLETED, LEAD_PUSHED, WRITEBACK_COMPLETED, WRITEBACK_REQUESTED
 from servicekit.testing import read_topic, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -142,6 +142,16 @@ async def test_writeback_complete_and_remove_need_their_preconditions(harness: H
     r = await harness.client.delete(f"/api/leads/{lead['id']}/plusvibe")
     assert r.status_code == 409
     await harness.client.post("/api/plusvibe/leads/push", json={"campaignId": campaign, "leadIds": [lead["id"]]})
+    r = await harness.client.post(f"/api/leads/{lead['id']}/plusvibe/writeback")
+    assert r.status_code == 409  # linked, but its audit has not completed yet
+    assert r.json()["reason"] == "audit_not_completed"
+    run_id, at = lead["audit"]["auditRunId"], parse_time(lead["audit"]["requestedAt"])
+    await harness.publish(AUDIT_COMPLETED, audit_completed(lead["id"], run_id, at))
+
+    async def audited() -> bool:
+        return (await harness.lead(lead["id"]))["audit"]["status"] == "completed"
+
+    await wait_until(audited, what="audit completed")
     r = await harness.client.post(f"/api/leads/{lead['id']}/plusvibe/writeback")
     assert r.status_code == 202
     request_id = r.json()["requestId"]

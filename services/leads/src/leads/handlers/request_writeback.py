@@ -6,7 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
 from contracts.leads import WritebackRequested
+from leads.adapters.orm import AuditRunRow
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.handlers.errors import Refusal, not_found
 
@@ -21,6 +24,13 @@ async def request_writeback(lead_id: uuid.UUID, *, actor: str, uow: LeadsUnitOfW
                           "PlusVibe Writeback needs a campaign link: push the lead to a campaign first.")
         if lead.audit_run_id is None:
             raise Refusal("conflict", "audit_run_missing", "PlusVibe Writeback needs an audit run: start an audit first.")
+        completed = (await uow.session.execute(
+            select(AuditRunRow.id).where(AuditRunRow.lead_id == lead.id, AuditRunRow.status == "completed").limit(1)
+        )).scalar_one_or_none()
+        if completed is None:
+            # Writeback sends the most recent *completed* audit; without one there is nothing to write.
+            raise Refusal("conflict", "audit_not_completed",
+                          "PlusVibe Writeback needs a completed audit: wait for the audit to finish, then retry.")
         request_id = uuid.uuid4()
         uow.publish(WritebackRequested(lead_id=lead.id, request_id=request_id, campaign_id=lead.campaign_id,
                                        audit_run_id=lead.audit_run_id, requested_by=actor,
