@@ -9,9 +9,8 @@ import httpx
 import pytest
 
 from plusvibe.client import PlusVibeClient
-from plusvibe.limits import reset_registry
 from plusvibe.simulator.state import SimulatorState
-from plusvibe.testing import FAST_RATE, Sim, running_simulator
+from plusvibe.testing import Sim, fresh_sim, running_simulator
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +21,7 @@ def sim_server() -> Iterator[tuple[str, SimulatorState]]:
 
 @pytest.fixture
 def sim(sim_server: tuple[str, SimulatorState]) -> Sim:
-    base_url, state = sim_server
-    reset_registry()
-    state.reset()
-    state.rate_limit_per_s = FAST_RATE
-    state.unibox_page_size = 20
-    seeded = state.seed("demo")
-    return Sim(base_url, state, seeded["workspace_id"], seeded["campaigns"])
+    return fresh_sim(sim_server, unibox_page_size=20)
 
 
 @pytest.fixture

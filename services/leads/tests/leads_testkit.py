@@ -21,9 +21,8 @@ from copywriter import LeadFacts, Tone, body_variables
 from leads.bootstrap import LeadsService, bootstrap
 from leads.entrypoints.http import create_app
 from leads.settings import LeadsSettings
-from plusvibe.limits import reset_registry
 from plusvibe.simulator.state import SimulatorState
-from plusvibe.testing import FAST_RATE, Sim, running_simulator
+from plusvibe.testing import Sim, fresh_sim, running_simulator
 from servicekit.auth import hash_key
 from servicekit.events import new_envelope
 from servicekit.testing import Database, publish_envelopes
@@ -45,12 +44,7 @@ def sim_server() -> Iterator[tuple[str, SimulatorState]]:
 
 @pytest.fixture
 def sim(sim_server: tuple[str, SimulatorState]) -> Sim:
-    base_url, state = sim_server
-    reset_registry()
-    state.reset()
-    state.rate_limit_per_s = FAST_RATE
-    seeded = state.seed("demo")
-    return Sim(base_url, state, seeded["workspace_id"], seeded["campaigns"])
+    return fresh_sim(sim_server)
 
 
 @dataclass

@@ -97,3 +97,18 @@ class Sim:
         }
         values.update(overrides)
         return PlusVibeSettings(**values)
+
+
+def fresh_sim(server: tuple[str, SimulatorState], *, rate: float = FAST_RATE, unibox_page_size: int | None = None) -> Sim:
+    """Resets a running simulator (and the process's shared limiters) and re-seeds the demo workspace:
+    the per-test step of every test tree that shares one simulator per module."""
+    from plusvibe.limits import reset_registry
+
+    base_url, state = server
+    reset_registry()
+    state.reset()
+    state.rate_limit_per_s = rate
+    if unibox_page_size is not None:
+        state.unibox_page_size = unibox_page_size
+    seeded = state.seed("demo")
+    return Sim(base_url, state, seeded["workspace_id"], seeded["campaigns"])

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from writeback_testkit import TOPICS, ServiceRunner
 
-from plusvibe.limits import reset_registry
 from plusvibe.simulator.state import SimulatorState
-from plusvibe.testing import FAST_RATE, Sim, running_simulator
+from plusvibe.testing import Sim, fresh_sim, running_simulator
 from servicekit.testing import Database
 from servicekit.topic_admin import ensure_topics
 from writeback.bootstrap import WritebackService, bootstrap
@@ -28,12 +27,7 @@ def sim_server() -> Iterator[tuple[str, SimulatorState]]:
 
 @pytest.fixture
 def sim(sim_server: tuple[str, SimulatorState]) -> Sim:
-    base_url, state = sim_server
-    reset_registry()
-    state.reset()
-    state.rate_limit_per_s = FAST_RATE
-    seeded = state.seed("demo")
-    return Sim(base_url, state, seeded["workspace_id"], seeded["campaigns"])
+    return fresh_sim(sim_server)
 
 
 @pytest.fixture
