@@ -12,6 +12,7 @@ run: setup  ## start the system locally (Ctrl-C stops what it started)
 	bash deploy/local/run.sh
 
 test: setup  ## everything: lint, types, import rules, contracts, the whole suite on real Kafka + PostgreSQL
+	bash deploy/local/setup-browser.sh
 	$(MAKE) --no-print-directory lint
 	bash deploy/local/with-infra.sh $(PY) -m pytest -q $(PYTEST_ARGS)
 

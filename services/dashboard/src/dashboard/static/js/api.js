@@ -1,0 +1,93 @@
+// The API client: relative URLs through the single entry point, the operator's API key in `X-API-Key`.
+// The key lives in sessionStorage only (gone when the tab closes); `#key=...` in the URL pre-fills it.
+
+const KEY_NAME = 'outreach.apiKey';
+
+export class ApiError extends Error {
+  constructor(status, reason, message, body) {
+    super(message || reason || `HTTP ${status}`);
+    this.status = status;
+    this.reason = reason || `http_${status}`;
+    this.body = body || {};
+  }
+}
+
+export function takeKeyFromFragment() {
+  const match = /(?:^#|&)key=([^&]+)/.exec(window.location.hash);
+  if (!match) return false;
+  setApiKey(decodeURIComponent(match[1]));
+  // Drop the key from the address bar and history so it is not bookmarked or shared by accident.
+  history.replaceState(null, '', window.location.pathname + window.location.search);
+  return true;
+}
+
+export function apiKey() {
+  return sessionStorage.getItem(KEY_NAME) || '';
+}
+
+export function setApiKey(value) {
+  if (value) sessionStorage.setItem(KEY_NAME, value.trim());
+  else sessionStorage.removeItem(KEY_NAME);
+}
+
+export async function api(method, path, body, { headers = {} } = {}) {
+  const init = { method, headers: { Accept: 'application/json', 'X-API-Key': apiKey(), ...headers } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, 'network_error', `The server did not answer (${err.message}).`);
+  }
+  const text = await response.text();
+  let data = null;
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = null; }
+  }
+  if (!response.ok) {
+    const detail = data && typeof data === 'object' ? data : {};
+    const message = typeof detail.message === 'string' ? detail.message
+      : `${response.status} ${response.statusText || 'error'}`;
+    if (response.status === 401) window.dispatchEvent(new CustomEvent('outreach:unauthorised'));
+    throw new ApiError(response.status, detail.reason, message, detail);
+  }
+  return data;
+}
+
+export const get = (path) => api('GET', path);
+export const post = (path, body) => api('POST', path, body);
+export const patch = (path, body) => api('PATCH', path, body);
+export const del = (path) => api('DELETE', path);
+
+export function errorText(err) {
+  if (err instanceof ApiError) return err.reason ? `${err.message} (${err.reason})` : err.message;
+  return String(err && err.message ? err.message : err);
+}
+
+let statusesPromise = null;
+// [{value, badgeLabel, dropdownLabel, selectable}], fetched once per page.
+export function leadStatuses() {
+  if (!statusesPromise) statusesPromise = get('/api/lead-statuses').catch((err) => { statusesPromise = null; throw err; });
+  return statusesPromise;
+}
+
+let campaignsPromise = null;
+export function campaigns() {
+  if (!campaignsPromise) campaignsPromise = get('/api/plusvibe/campaigns').catch((err) => { campaignsPromise = null; throw err; });
+  return campaignsPromise;
+}
+
+// Remedy codes of the push readiness guard → what the operator should do.
+export const REMEDIES = {
+  start_audit: 'Run an audit first with Start audit (domain).',
+  re_audit: 'Re-audit the lead; the new writeback fills the variables.',
+  re_audit_or_remove: 'Re-audit or remove the lead.',
+  edit_lead: 'Edit the lead (add the missing contact details).',
+};
+
+export function remedyText(code) {
+  return REMEDIES[code] ? `${REMEDIES[code]} (${code})` : String(code || '');
+}

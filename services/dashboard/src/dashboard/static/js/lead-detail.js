@@ -1,0 +1,454 @@
+// /leads/<id>: header, cards, Actions, PlusVibe, Unibox, Audit Summary and Outreach Emails for one lead.
+// The lead is polled every second while an audit or a writeback is in flight, so audit → email_generated
+// shows up without a reload.
+import { campaigns, del, errorText, get, leadStatuses, patch, post, remedyText } from './api.js';
+import { Banner, fields, formatTime, h, replace, spaced } from './dom.js';
+import { mountUnibox } from './unibox.js';
+
+const POLL_MS = 1000;
+const POLL_LIMIT_MS = 10 * 60 * 1000;
+const WRITEBACK_WAIT_MS = 60 * 1000;
+const RECENT_AUDIT_MS = 60 * 1000;
+
+export function hasUsableDomain(domain) {
+  const value = String(domain ?? '').trim().toLowerCase();
+  return value !== '' && value !== 'unknown';
+}
+
+export async function renderLeadDetail(app, leadId) {
+  const base = `/api/leads/${encodeURIComponent(leadId)}`;
+  let lead;
+  try {
+    lead = await get(base);
+  } catch (err) {
+    replace(app, h('div', { class: 'full-error', role: 'alert' },
+      h('h1', {}, 'Failed to load lead'),
+      h('p', { class: 'muted' }, errorText(err)),
+      h('p', {}, h('a', { href: '/leads' }, 'Back to Leads'))));
+    return;
+  }
+
+  const state = { lead, statuses: [], campaigns: [], campaignChoice: '', integration: null, emails: null, writeback: null,
+    pollTimer: null, pollStarted: 0, polling: false };
+  const banner = new Banner('lead-banner');
+  const headerEl = h('div', { class: 'page-header' });
+  const cardsEl = h('div', { class: 'cards' });
+  const actionsEl = h('section', { class: 'panel', 'aria-labelledby': 'actions-heading' });
+  const plusvibeEl = h('section', { class: 'panel', 'aria-labelledby': 'plusvibe-heading' });
+  const uniboxEl = h('section', { class: 'panel', 'aria-labelledby': 'unibox-heading', hidden: true });
+  const summaryEl = h('section', { class: 'panel', 'aria-labelledby': 'summary-heading', hidden: true });
+  const emailsEl = h('section', { class: 'panel', 'aria-labelledby': 'emails-heading' });
+  const dialog = confirmDialog();
+  replace(app, headerEl, banner.el, cardsEl, h('div', { class: 'grid-2' }, actionsEl, plusvibeEl), uniboxEl,
+    summaryEl, emailsEl, dialog.el);
+  let unibox = null;
+
+  function renderHeader() {
+    const l = state.lead;
+    if (!changed(headerEl, [l.title, l.companyName, l.domain, l.status])) return;
+    replace(headerEl,
+      h('button', { type: 'button', onclick: () => window.location.assign('/leads') }, 'Back'),
+      h('h1', {}, l.title || l.companyName || l.domain || 'Lead'),
+      h('span', { class: `badge status-${l.status}`, id: 'status-badge', 'aria-label': `Status: ${spaced(l.status)}` },
+        spaced(l.status)));
+    document.title = `${l.title || 'Lead'} · Outreach`;
+  }
+
+  function renderCards() {
+    const l = state.lead;
+    if (!changed(cardsEl, [l.companyName, l.domain, l.contact, l.audit])) return;
+    const c = l.contact || {};
+    const audit = l.audit;
+    const auditBody = [];
+    if (!audit || (!audit.grade && audit.status !== 'queued' && audit.status !== 'running' && audit.status !== 'failed')) {
+      auditBody.push(h('p', { class: 'grade' }, 'Not audited'));
+    }
+    if (audit) {
+      if (audit.grade) auditBody.push(h('p', { class: 'grade', 'aria-label': `Grade ${audit.grade}` }, audit.grade));
+      auditBody.push(fields([
+        ['Run status', spaced(audit.status)],
+        ['Score', audit.score ?? null],
+        ['Top issue', audit.topIssue || null],
+      ].filter(([label, value]) => label !== 'Top issue' || value)));
+      if (audit.status === 'failed' && audit.errorMessage) auditBody.push(h('p', { class: 'hint', role: 'alert' }, audit.errorMessage));
+      if (audit.auditRunId) {
+        auditBody.push(h('p', {}, h('a', { href: `/audits/${encodeURIComponent(audit.auditRunId)}` }, 'View audit')));
+      }
+    }
+    replace(cardsEl,
+      h('section', { class: 'panel', 'aria-labelledby': 'company-heading' }, h('h2', { id: 'company-heading' }, 'Company'),
+        fields([['Company', l.companyName], ['Domain', l.domain]])),
+      h('section', { class: 'panel', 'aria-labelledby': 'contact-heading' }, h('h2', { id: 'contact-heading' }, 'Contact'),
+        fields([['Name', [c.firstName, c.lastName].filter(Boolean).join(' ')], ['Email', c.email], ['Title', c.title],
+          ['Phone', c.phone]])),
+      h('section', { class: 'panel', 'aria-labelledby': 'audit-heading' }, h('h2', { id: 'audit-heading' }, 'Audit'), auditBody));
+  }
+
+  function renderActions() {
+    const l = state.lead;
+    if (!changed(actionsEl, [l.status, l.domain, l.campaignId, l.audit && l.audit.auditRunId, state.statuses,
+      Boolean(state.writeback)])) return;
+    const options = state.statuses.filter((s) => s.selectable && s.dropdownLabel && s.value !== 'sent');
+    const select = h('select', { id: 'status-select', name: 'status' });
+    if (!options.some((s) => s.value === l.status)) {
+      select.append(h('option', { value: '', disabled: true, selected: true }, `${spaced(l.status)} (legacy; normalise it)`));
+    }
+    for (const s of options) select.append(h('option', { value: s.value, selected: s.value === l.status }, s.dropdownLabel));
+    select.addEventListener('change', async () => {
+      const wanted = select.value;
+      select.disabled = true;
+      try {
+        state.lead = await patch(base, { status: wanted });
+        banner.show('success', `Status set to ${spaced(wanted)}.`);
+      } catch (err) {
+        banner.show('error', `Status change failed: ${errorText(err)}`);
+        shownKeys.delete(actionsEl);  // put the select back to the stored status
+      }
+      renderLead('status-select');
+    });
+    const domainOk = hasUsableDomain(l.domain);
+    const startAudit = h('button', { type: 'button', disabled: !domainOk,
+      'aria-describedby': domainOk ? null : 'audit-blocked' }, 'Start audit (domain)');
+    startAudit.addEventListener('click', () => action(startAudit, async () => {
+      try {
+        const accepted = await post(`${base}/audits`);
+        banner.show('success', `Audit started for ${l.domain} (run ${accepted.auditRunId}).`);
+      } catch (err) {
+        banner.show('error', `Start audit failed: ${errorText(err)}`);
+      }
+      await reloadLead();
+    }));
+    const generate = h('button', { type: 'button', class: 'primary' }, 'Generate Email');
+    generate.addEventListener('click', () => action(generate, async () => {
+      try {
+        const made = await post(`${base}/emails`, {});
+        banner.show('success', `Generated ${made.length} email preview${made.length === 1 ? '' : 's'}.`);
+      } catch (err) {
+        banner.show('error', `Generate Email failed: ${errorText(err)}`);
+      }
+      await loadEmails();
+    }));
+    const canWriteback = Boolean(l.campaignId && l.audit && l.audit.auditRunId);
+    let writeback = null;
+    if (canWriteback) {
+      writeback = h('button', { type: 'button', disabled: Boolean(state.writeback) }, 'PlusVibe Writeback');
+      writeback.addEventListener('click', () => action(writeback, requestWriteback));
+    }
+    replace(actionsEl,
+      h('h2', { id: 'actions-heading' }, 'Actions'),
+      h('label', { for: 'status-select' }, 'Status'), select,
+      l.status === 'sent' ? h('div', { class: 'actions-row' }, h('button', { type: 'button', onclick: normalise }, 'Normalise status')) : null,
+      h('div', { class: 'actions-row' }, generate, startAudit, writeback),
+      domainOk ? null : h('p', { class: 'hint', id: 'audit-blocked' },
+        'Start audit needs a usable domain: the domain is missing or "unknown".'),
+      canWriteback ? null : h('p', { class: 'hint' },
+        'PlusVibe Writeback appears once the lead is linked to a PlusVibe campaign and has an audit run.'));
+  }
+
+  async function normalise() {
+    try {
+      state.lead = await post(`${base}/normalise-status`);
+      banner.show('success', `Status normalised to ${spaced(state.lead.status)}.`);
+    } catch (err) {
+      banner.show('error', `Normalise failed: ${errorText(err)}`);
+    }
+    renderLead();
+  }
+
+  async function requestWriteback() {
+    const previous = state.lead.plusvibeLeadData || {};
+    try {
+      await post(`${base}/plusvibe/writeback`);
+    } catch (err) {
+      banner.show('error', `PlusVibe Writeback failed: ${errorText(err)}`);
+      return;
+    }
+    state.writeback = { since: Date.now(), appliedAt: previous.lastOutboundWriteback?.appliedAt ?? null,
+      error: previous.lastWritebackError ?? null };
+    banner.show('info', 'PlusVibe Writeback requested; waiting for it to land…');
+    renderActions();
+    ensurePolling();
+  }
+
+  // True when the pending writeback just resolved (landed, failed or timed out).
+  function checkWriteback() {
+    const pending = state.writeback;
+    if (!pending) return false;
+    const data = state.lead.plusvibeLeadData || {};
+    const applied = data.lastOutboundWriteback?.appliedAt ?? null;
+    const error = data.lastWritebackError ?? null;
+    if (applied && applied !== pending.appliedAt) {
+      const wb = data.lastOutboundWriteback;
+      state.writeback = null;
+      banner.show('success', `PlusVibe Writeback applied: ${Object.keys(wb.variables || {}).length} variables, ` +
+        `${wb.delivered ? 'delivered to PlusVibe' : 'stored (not delivered: no campaign link at the time)'}.`);
+    } else if (error && error !== pending.error) {
+      state.writeback = null;
+      banner.show('error', `PlusVibe Writeback failed: ${error}`);
+    } else if (Date.now() - pending.since > WRITEBACK_WAIT_MS) {
+      state.writeback = null;
+      banner.show('error', 'PlusVibe Writeback has not landed after a minute; check the writeback service and retry.');
+    }
+    return state.writeback === null;
+  }
+
+  function campaignName(id) {
+    const found = state.campaigns.find((c) => c.id === id);
+    return found ? found.name : id;
+  }
+
+  function renderPlusVibe() {
+    const l = state.lead;
+    if (!changed(plusvibeEl, [l.campaignId, l.contact && l.contact.email, l.status, l.plusvibeLeadData,
+      state.campaigns, state.integration])) return;
+    const email = l.contact && l.contact.email;
+    const parts = [h('h2', { id: 'plusvibe-heading' }, 'PlusVibe')];
+    const integration = state.integration;
+    if (integration && (!integration.configured || integration.keyValid === false)) {
+      parts.push(h('p', { class: 'hint', role: 'note' }, integration.configured
+        ? `PlusVibe refused the configured API key${integration.error ? `: ${integration.error}` : ''}. Check Integrations.`
+        : 'PlusVibe is not configured (Integrations: API key and workspace); push, writeback and Unibox need it.'));
+    }
+    if (!l.campaignId) {
+      if (email) {
+        const select = h('select', { id: 'push-campaign', name: 'campaign' }, h('option', { value: '' }, 'Choose a campaign…'));
+        for (const c of state.campaigns) {
+          select.append(h('option', { value: c.id, selected: c.id === state.campaignChoice },
+            `${c.name} (${String(c.status).toLowerCase()})`));
+        }
+        const push = h('button', { type: 'button', class: 'primary', disabled: !state.campaignChoice }, 'Push to PlusVibe');
+        select.addEventListener('change', () => { state.campaignChoice = select.value; push.disabled = !select.value; });
+        push.addEventListener('click', () => action(push, () => pushLead(select.value)));
+        parts.push(h('label', { for: 'push-campaign' }, 'Select campaign'), select, h('div', { class: 'actions-row' }, push));
+      } else {
+        parts.push(h('p', { class: 'muted' }, 'Not linked to a campaign. Add a contact email to push this lead to PlusVibe.'));
+      }
+    } else {
+      parts.push(fields([['Campaign', campaignName(l.campaignId)]]));
+      const row = h('div', { class: 'actions-row' });
+      if ((l.status === 'converted' || l.status === 'replied') && email) {
+        const complete = h('button', { type: 'button' }, 'Mark completed in PlusVibe');
+        complete.addEventListener('click', () => action(complete, async () => {
+          try {
+            await post(`${base}/plusvibe/complete`);
+            banner.show('success', `Marked completed in PlusVibe (${campaignName(l.campaignId)}).`);
+          } catch (err) {
+            banner.show('error', `Mark completed failed: ${errorText(err)}`);
+          }
+          await reloadLead();
+        }));
+        row.append(complete);
+      }
+      const remove = h('button', { type: 'button', class: 'danger', disabled: !email,
+        'aria-describedby': email ? null : 'remove-needs-email' }, 'Remove from PlusVibe');
+      remove.addEventListener('click', async () => {
+        const ok = await dialog.ask('Remove from PlusVibe?',
+          `Remove ${email} from the campaign "${campaignName(l.campaignId)}"? PlusVibe stops sending to this lead.`, 'Remove');
+        if (!ok) return;
+        await action(remove, async () => {
+          try {
+            await del(`${base}/plusvibe`);
+            banner.show('success', `Removed from PlusVibe campaign ${campaignName(l.campaignId)}.`);
+          } catch (err) {
+            banner.show('error', `Remove from PlusVibe failed: ${errorText(err)}`);
+          }
+          await reloadLead();
+        });
+      });
+      row.append(remove);
+      parts.push(row);
+      if (!email) parts.push(h('p', { class: 'hint', id: 'remove-needs-email' }, 'Remove needs the contact email.'));
+    }
+    const data = l.plusvibeLeadData;
+    if (data) {
+      const wb = data.lastOutboundWriteback;
+      parts.push(h('h3', {}, 'PlusVibe enrichment'), fields([
+        ['Label', data.label], ['Reply sentiment', data.replySentiment], ['Last email subject', data.lastEmailSubject],
+        ['Last writeback', wb ? `${formatTime(wb.appliedAt)} · ${Object.keys(wb.variables || {}).length} variables · ${wb.delivered ? 'delivered' : 'stored'}` : null],
+        ['Last writeback error', data.lastWritebackError],
+      ]));
+      const raw = data.rawWebhookPayload;
+      parts.push(h('details', {}, h('summary', {}, 'Raw webhook payload'),
+        raw ? h('pre', { class: 'json', tabindex: 0, 'aria-label': 'Raw webhook payload JSON' }, JSON.stringify(raw, null, 2))
+          : h('p', { class: 'muted' }, 'No webhook received for this lead yet.')));
+    }
+    replace(plusvibeEl, parts);
+  }
+
+  async function pushLead(campaignId) {
+    try {
+      const result = await post('/api/plusvibe/leads/push', { campaignId, leadIds: [leadId] });
+      const already = (result.alreadyEnrolled || []).includes(leadId);
+      banner.show('success', already ? `Already enrolled in ${campaignName(campaignId)}.`
+        : `Pushed to PlusVibe campaign ${campaignName(campaignId)} with every merge field.`);
+      state.campaignChoice = '';
+    } catch (err) {
+      const refused = (err.body && Array.isArray(err.body.refused)) ? err.body.refused : [];
+      banner.show('error', `Push to PlusVibe refused: ${errorText(err)}`, refused.map((r) =>
+        `Status ${r.status ?? 'none'}: ${r.reason}. ${r.message || ''} Remedy: ${remedyText(r.remedy)}`));
+    }
+    await reloadLead();
+  }
+
+  function renderSummary() {
+    const text = state.lead.auditSummary;
+    summaryEl.hidden = !text;
+    replace(summaryEl, h('h2', { id: 'summary-heading' }, 'Audit Summary'), text ? h('p', { class: 'email-body' }, text) : null);
+  }
+
+  function renderEmails() {
+    const list = state.emails;
+    if (list === null) {
+      replace(emailsEl, h('h2', { id: 'emails-heading' }, 'Outreach Emails'), h('p', { class: 'muted' }, 'Loading…'));
+      return;
+    }
+    replace(emailsEl, h('h2', { id: 'emails-heading' }, `Outreach Emails (${list.length})`),
+      list.length === 0 ? h('p', { class: 'muted', id: 'emails-empty' }, 'No emails generated yet. Use the Generate Email button above.')
+        : h('ul', { class: 'emails' }, list.map((e) => h('li', { dataset: { emailId: e.id } },
+          h('div', { class: 'actions-row' },
+            h('span', { class: 'badge neutral', title: 'type' }, e.type),
+            h('span', { class: `badge ${e.writebackStatus === 'failed' ? 'bad' : 'good'}`, title: 'writebackStatus' }, e.writebackStatus),
+            h('span', { class: 'muted' }, `Step ${e.step}${e.tone ? ` · ${e.tone}` : ''} · ${formatTime(e.createdAt)}`)),
+          h('p', {}, h('strong', {}, e.subject || '(no subject)')),
+          h('div', { class: 'email-body' }, e.body),
+          e.cta ? h('p', { class: 'muted' }, `CTA: ${e.cta}`) : null))));
+  }
+
+  async function loadEmails() {
+    try {
+      state.emails = await get(`${base}/emails`);
+    } catch (err) {
+      state.emails = state.emails || [];
+      banner.show('error', `Could not load the outreach emails: ${errorText(err)}`);
+    }
+    renderEmails();
+  }
+
+  // Re-rendering replaces elements; keep keyboard focus on the control the operator was using.
+  function renderLead(focusId = document.activeElement && document.activeElement.id) {
+    renderHeader();
+    renderCards();
+    renderActions();
+    renderPlusVibe();
+    renderSummary();
+    const email = state.lead.contact && state.lead.contact.email;
+    uniboxEl.hidden = !email;
+    if (email && (!unibox || unibox.email !== email)) unibox = mountUnibox(uniboxEl, { email, banner });
+    if (!email) { unibox = null; uniboxEl.replaceChildren(); }
+    if (focusId) document.getElementById(focusId)?.focus();
+    ensurePolling();
+  }
+
+  async function reloadLead() {
+    try {
+      const fresh = await get(base);
+      const changed = fresh.version !== state.lead.version || fresh.status !== state.lead.status;
+      const wbChanged = fresh.plusvibeLeadData?.lastOutboundWriteback?.appliedAt
+        !== state.lead.plusvibeLeadData?.lastOutboundWriteback?.appliedAt;
+      const before = state.lead;
+      state.lead = fresh;
+      if (changed) {
+        announceAudit(before, fresh);
+        renderLead();
+      }
+      if (wbChanged || fresh.status !== before.status) await loadEmails();
+    } catch (err) {
+      banner.show('error', `Could not refresh the lead: ${errorText(err)}`);
+    }
+  }
+
+  function announceAudit(before, after) {
+    if (before.audit?.status === after.audit?.status || !after.audit || state.writeback) return;
+    if (after.audit.status === 'completed') banner.show('success', `Audit completed: grade ${after.audit.grade ?? '—'}.`);
+    if (after.audit.status === 'failed') banner.show('error', `Audit failed: ${after.audit.errorMessage || 'no details'}.`);
+  }
+
+  function inFlight() {
+    const l = state.lead;
+    if (state.writeback) return true;
+    if (l.status === 'audit_queued') return true;
+    const run = l.audit;
+    if (run && (run.status === 'queued' || run.status === 'running' || run.status === 'requested')) return true;
+    // Between AuditCompleted and the writeback landing the lead is audit_complete for about a second.
+    if (l.status === 'audit_complete' && run && run.completedAt
+      && Date.now() - new Date(run.completedAt).getTime() < RECENT_AUDIT_MS) return true;
+    return false;
+  }
+
+  function ensurePolling() {
+    if (state.pollTimer || !inFlight()) return;
+    state.pollStarted = Date.now();
+    state.pollTimer = setInterval(async () => {
+      if (state.polling) return;
+      state.polling = true;
+      try {
+        await reloadLead();
+        if (checkWriteback()) renderActions();
+      } finally {
+        state.polling = false;
+      }
+      if (!inFlight() || Date.now() - state.pollStarted > POLL_LIMIT_MS) {
+        clearInterval(state.pollTimer);
+        state.pollTimer = null;
+      }
+    }, POLL_MS);
+  }
+
+  renderLead();
+  renderEmails();
+  const extras = [
+    leadStatuses().then((s) => { state.statuses = s; renderActions(); })
+      .catch((err) => banner.show('error', `Could not load the status list: ${errorText(err)}`)),
+    campaigns().then((c) => { state.campaigns = c; renderPlusVibe(); })
+      .catch((err) => banner.show('error', `Could not load PlusVibe campaigns: ${errorText(err)}`)),
+    loadEmails(),
+    get('/api/plusvibe/integration').then((i) => { state.integration = i; renderPlusVibe(); }).catch(() => {}),
+  ];
+  await Promise.all(extras);
+}
+
+// Re-render a panel only when what it shows changed: replacing a button under the operator's pointer between
+// mousedown and mouseup swallows the click, and replacing a focused control loses keyboard focus.
+const shownKeys = new WeakMap();
+function changed(el, inputs) {
+  const key = JSON.stringify(inputs);
+  if (shownKeys.get(el) === key) return false;
+  shownKeys.set(el, key);
+  return true;
+}
+
+// Disables a button while its async action runs (no double submits).
+async function action(button, run) {
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  try {
+    await run();
+  } finally {
+    button.removeAttribute('aria-busy');
+    if (button.isConnected) button.disabled = false;
+  }
+}
+
+// A native modal <dialog>: focus is trapped and Escape cancels.
+function confirmDialog() {
+  const title = h('h2', { id: 'confirm-title' });
+  const text = h('p', { id: 'confirm-text' });
+  const confirm = h('button', { type: 'button', class: 'danger' }, 'Confirm');
+  const cancel = h('button', { type: 'button' }, 'Cancel');
+  const el = h('dialog', { 'aria-labelledby': 'confirm-title', 'aria-describedby': 'confirm-text' },
+    title, text, h('div', { class: 'actions-row' }, cancel, confirm));
+  cancel.addEventListener('click', () => el.close('cancel'));
+  confirm.addEventListener('click', () => el.close('confirm'));
+  return {
+    el,
+    ask(heading, message, confirmLabel) {
+      title.textContent = heading;
+      text.textContent = message;
+      confirm.textContent = confirmLabel;
+      el.returnValue = '';
+      el.showModal();
+      cancel.focus();
+      return new Promise((resolve) => el.addEventListener('close', () => resolve(el.returnValue === 'confirm'), { once: true }));
+    },
+  };
+}

@@ -1,0 +1,71 @@
+// The page router: one shell for /leads, /leads/<id> and /audits/<id>; each page module renders into <main>.
+import { apiKey, setApiKey, takeKeyFromFragment } from './api.js';
+import { h, replace } from './dom.js';
+
+const app = document.getElementById('app');
+let keyPromptShown = false;
+
+function keyBox() {
+  const box = document.getElementById('key-box');
+  if (!box) return;
+  replace(box, apiKey() ? 'API key set for this tab.' : 'No API key yet.',
+    apiKey() ? h('button', { type: 'button', onclick: () => { setApiKey(''); window.location.reload(); } }, 'Forget key') : null);
+}
+
+function showKeyForm(message) {
+  keyPromptShown = true;
+  const input = h('input', { id: 'api-key', type: 'password', name: 'apiKey', autocomplete: 'off', required: true });
+  const form = h('form', { class: 'panel key-form', 'aria-labelledby': 'key-heading' },
+    h('h1', { id: 'key-heading' }, 'Enter your API key'),
+    message ? h('p', { role: 'alert' }, message) : null,
+    h('label', { for: 'api-key' }, 'API key'),
+    input,
+    h('p', { class: 'hint' }, 'Kept in this browser tab only (session storage).'),
+    h('div', { class: 'actions-row' }, h('button', { type: 'submit', class: 'primary' }, 'Save key')));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    setApiKey(input.value);
+    window.location.reload();
+  });
+  replace(app, form);
+  input.focus();
+}
+
+async function route() {
+  const path = window.location.pathname.replace(/\/+$/, '') || '/';
+  document.getElementById('nav-leads')?.setAttribute('aria-current', path.startsWith('/leads') ? 'page' : 'false');
+  if (!apiKey()) return showKeyForm();
+  let match;
+  if (path === '/leads' || path === '/') {
+    const { renderLeads } = await import('./leads.js');
+    return renderLeads(app);
+  }
+  if ((match = /^\/leads\/([^/]+)$/.exec(path))) {
+    const { renderLeadDetail } = await import('./lead-detail.js');
+    return renderLeadDetail(app, decodeURIComponent(match[1]));
+  }
+  if ((match = /^\/audits\/([^/]+)$/.exec(path))) {
+    const { renderAudit } = await import('./audit.js');
+    return renderAudit(app, decodeURIComponent(match[1]));
+  }
+  replace(app, h('div', { class: 'full-error' }, h('h1', {}, 'Page not found'), h('a', { href: '/leads' }, 'Go to Leads')));
+}
+
+window.addEventListener('outreach:unauthorised', () => {
+  // Deferred so it replaces whatever error the page itself rendered for the refused call.
+  if (!keyPromptShown) setTimeout(() => showKeyForm('The API key was refused. Enter a valid key.'), 0);
+});
+
+// A `#key=` link opened in a tab that already shows the dashboard is a same-document navigation.
+window.addEventListener('hashchange', () => {
+  if (!takeKeyFromFragment()) return;
+  keyPromptShown = false;
+  keyBox();
+  route();
+});
+
+takeKeyFromFragment();
+keyBox();
+route().catch((err) => {
+  replace(app, h('div', { class: 'full-error', role: 'alert' }, h('h1', {}, 'Something went wrong'), String(err)));
+});
