@@ -4,10 +4,10 @@ call a use case, map its refusal to a 4xx with a machine-readable `reason`."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from copywriter import Tone
@@ -54,9 +54,22 @@ def actor_of(key: ApiKey) -> str:
     return f"operator:{key.name}"
 
 
+def _clean_url(scope_check: Callable[[Request], Awaitable[ApiKey]]) -> Callable[..., Awaitable[ApiKey]]:
+    """The key check, then a refusal of NUL in any path or query value: PostgreSQL text cannot hold it, so
+    it must be a 422 here rather than a 500 from the database."""
+
+    async def dependency(request: Request, key: ApiKey = Depends(scope_check)) -> ApiKey:
+        values = [*request.query_params.values(), *(str(v) for v in request.path_params.values())]
+        if any("\x00" in v for v in values):
+            raise ApiError(422, "invalid_characters", "Path and query values must not contain NUL characters.")
+        return key
+
+    return dependency
+
+
 def build_router(svc: LeadsService) -> APIRouter:
-    read = require_scope(svc.api_keys, "leads:read")
-    write = require_scope(svc.api_keys, "leads:write")
+    read = _clean_url(require_scope(svc.api_keys, "leads:read"))
+    write = _clean_url(require_scope(svc.api_keys, "leads:write"))
     uow = svc.runtime.uow
     pv: PlusVibePort = svc.plusvibe
     router = APIRouter()

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -15,6 +15,33 @@ HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9
 
 class Wire(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+def has_nul(data: Any) -> bool:
+    """True when any string in a decoded JSON value (keys too) contains NUL (iterative: no deep recursion)."""
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+    return False
+
+
+class WireIn(Wire):
+    """A request body. PostgreSQL text cannot hold NUL: refuse it here (422), not in the database (500)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if has_nul(data):
+            raise ValueError("text must not contain NUL characters")
+        return data
 
 
 def normalise_domain(value: str | None) -> str | None:
@@ -45,7 +72,7 @@ def normalise_email(value: str | None) -> str | None:
     return text.lower()
 
 
-class ContactIn(Wire):
+class ContactIn(WireIn):
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
     email: str | None = None
@@ -55,7 +82,7 @@ class ContactIn(Wire):
     _email = field_validator("email")(normalise_email)
 
 
-class LeadCreate(Wire):
+class LeadCreate(WireIn):
     company_name: str | None = Field(default=None, max_length=300)
     domain: str | None = None
     contact: ContactIn = ContactIn()
@@ -64,7 +91,7 @@ class LeadCreate(Wire):
     _domain = field_validator("domain")(normalise_domain)
 
 
-class LeadPatch(Wire):
+class LeadPatch(WireIn):
     company_name: str | None = Field(default=None, max_length=300)
     domain: str | None = None
     contact: ContactIn | None = None
@@ -74,12 +101,12 @@ class LeadPatch(Wire):
     _domain = field_validator("domain")(normalise_domain)
 
 
-class EmailRequest(Wire):
+class EmailRequest(WireIn):
     tone: str | None = None
     steps: int = Field(default=1, ge=1, le=10)
 
 
-class PushRequest(Wire):
+class PushRequest(WireIn):
     campaign_id: str = Field(min_length=1, max_length=100)
     lead_ids: list[str] = Field(min_length=1, max_length=10_000)
 

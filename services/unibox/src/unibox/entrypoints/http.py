@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import json
 import logging
+import math
 import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -47,7 +48,7 @@ def _plusvibe_error(exc: PlusVibeError) -> ApiError:
 
 def _address(value: str, field: str) -> str:
     cleaned = value.strip()
-    if not is_email_address(cleaned):
+    if "\x00" in cleaned or not is_email_address(cleaned):
         raise ApiError(422, "invalid_email", f"{field} must be a single email address.")
     return cleaned
 
@@ -93,6 +94,8 @@ def unibox_router(service: UniboxService) -> APIRouter:
         key = (idempotency_key or body.idempotency_key or "").strip()
         if not key:
             raise ApiError(400, "idempotency_key_missing", "Send an Idempotency-Key header (or idempotencyKey).")
+        if "\x00" in key:  # stored as text: PostgreSQL cannot hold NUL
+            raise ApiError(400, "idempotency_key_invalid", "The idempotency key must not contain NUL characters.")
         if idempotency_key and body.idempotency_key and idempotency_key.strip() != body.idempotency_key.strip():
             raise ApiError(400, "idempotency_key_mismatch", "The header and body idempotency keys differ.")
         draft = send_reply.draft_of(body.reply_to_id, _address(body.from_, "from"), _address(body.to, "to"),
@@ -143,11 +146,14 @@ def webhook_router(service: UniboxService) -> APIRouter:
         if len(raw) > s.webhook_max_body_bytes:
             raise ApiError(413, "payload_too_large", "The webhook payload is too large.")
         try:
-            payload: Any = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise ApiError(400, "invalid_payload", "The webhook body is not JSON.") from None
+            payload: Any = json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
+        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity, too many digits
+            raise ApiError(400, "invalid_payload", "The webhook body is not strict JSON (or nests too deeply).") from None
         if not isinstance(payload, dict):
             raise ApiError(400, "invalid_payload", "The webhook body must be a JSON object.")
+        if not _storable(payload):
+            # PostgreSQL cannot store NUL or unpaired surrogates: a 503 would make PlusVibe redeliver it forever.
+            raise ApiError(400, "invalid_payload", "The webhook body contains NUL or unpaired surrogate characters.")
         try:
             receipt = await receive_webhook.receive(payload, service.uow, match_grace_s=s.webhook_match_grace_s)
         except Exception:
@@ -156,6 +162,34 @@ def webhook_router(service: UniboxService) -> APIRouter:
         return WebhookAck(status="accepted", webhook_id=receipt.webhook_id, duplicate=receipt.duplicate)
 
     return router
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as inf, which PostgreSQL's jsonb refuses
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _storable(payload: Any) -> bool:
+    """True when every string (keys too) of a decoded JSON value is valid UTF-8 text without NUL.
+    Iterative: a payload nested just under the decoder's limit must not overflow the stack here."""
+    pending = [payload]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+                return False
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return True
 
 
 def _verify_secret(request: Request, s: UniboxSettings) -> None:
