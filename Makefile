@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup run test lint unit asyncapi openapi docs schemas infra-up infra-down
+.PHONY: setup run test lint unit bench asyncapi openapi docs schemas infra-up infra-down
 
 setup:  ## the development environment (.venv) and the Kafka broker's classpath
 	bash deploy/local/setup-python.sh
@@ -35,6 +35,9 @@ docs: asyncapi openapi  ## regenerate the committed API documents (a test checks
 
 schemas:  ## refresh JSON Schema snapshots after an additive contract change (refuses breaking ones)
 	$(PY) -m servicekit.schema_compat --write
+
+bench: setup  ## benchmarks: print figures beside their ceilings (docs/PERFORMANCE.md); BENCH_ARGS="--only read"
+	bash deploy/local/with-infra.sh $(PY) tests/bench/run_all.py $(BENCH_ARGS)
 
 infra-up:
 	bash deploy/local/kafka.sh start

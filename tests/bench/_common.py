@@ -151,7 +151,7 @@ def profiled_argv(name: str, argv: list[str], ctx: dict[str, Any]) -> list[str]:
     written to the log dir when the process stops (SIGTERM → graceful exit)."""
     if name not in str(ctx.get("profile", "")).split(","):
         return argv
-    report = Path(ctx["log_dir"]) / f"profile-{name}.txt"
+    report = Path(ctx["log_dir"]) / f"profile-{name}-{len(ctx.get('profiles', []))}.txt"
     ctx.setdefault("profiles", []).append(str(report))
     assert argv[1] == "-m"
     return [argv[0], str(Path(__file__).parent / "_profile_run.py"), str(report), *argv[1:]]
@@ -244,6 +244,8 @@ async def schemas_and_topics(rid: str, services: tuple[str, ...], *, topics: boo
             with contextlib.suppress(Exception):
                 await drop_schema(DB_URL, schema)
         if topics:
+            # The run's consumer groups are left to the broker: their offsets go with the deleted topics
+            # and an empty group expires (aiokafka's admin client cannot delete groups).
             await delete_topics(prefix)
 
 
@@ -258,20 +260,6 @@ async def delete_topics(prefix: str) -> int:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(admin.delete_topics(names), 30)
         return len(names)
-    finally:
-        await admin.close()
-
-
-async def delete_groups(prefix: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-    await admin.start()
-    try:
-        groups = [g[0] for g in await admin.list_consumer_groups() if str(g[0]).startswith(prefix)]
-        if groups:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(admin.delete_consumer_groups(groups), 30)
     finally:
         await admin.close()
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from _common import DB_URL
+from sqlalchemy import insert
 
 from contracts.audits import AuditCompleted
 from contracts.common import AuditProfile, CategoryScores
@@ -75,9 +76,9 @@ async def insert_leads(schema: str, leads: Sequence[dict[str, Any]], runs: Seque
     try:
         async with engine.begin() as conn:
             for start in range(0, len(leads), CHUNK):
-                await conn.execute(LeadRow.__table__.insert(), list(leads[start:start + CHUNK]))
+                await conn.execute(insert(LeadRow), list(leads[start:start + CHUNK]))
             for start in range(0, len(runs), CHUNK):
-                await conn.execute(AuditRunRow.__table__.insert(), list(runs[start:start + CHUNK]))
+                await conn.execute(insert(AuditRunRow), list(runs[start:start + CHUNK]))
     finally:
         await engine.dispose()
 

@@ -27,6 +27,8 @@ def main() -> None:
         profiler.stop()
         with open(report, "w") as out:
             out.write(profiler.output_text(unicode=True, color=False, show_all=False))
+        with open(report.removesuffix(".txt") + "-flat.txt", "w") as out:  # self time per function
+            out.write(profiler.output_text(unicode=True, color=False, flat=True))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import psutil
+import psutil  # type: ignore[import-untyped]
 from _common import (
     KAFKA,
     PY,
@@ -169,6 +169,8 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                     "pipeline_leads_per_s": round(len(applied) / (done - t0), 1),
                     "burst_latency": summary_ms(lat),
                     "burst_cpu_s": {k: round(cpu1[k] - cpu0[k], 1) for k in cpu1},
+                    "burst_cpu_ms_per_lead": {k: round((cpu1[k] - cpu0[k]) * 1000 / max(len(applied), 1), 2)
+                                              for k in cpu1},
                     "burst_loadavg_before": load0, "burst_loadavg_after": loadavg(),
                 })
                 # Fixed arrival rate: scheduled on the clock, never waiting for the pipeline.
@@ -195,6 +197,10 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                     except psutil.Error:
                         rss[name] = -1
                 out["rss_mb"] = rss
+            log_dir = procs.log_dir
+        # Batches rolled back (e.g. a deadlock) and replayed record by record, from the consumers' logs.
+        out["batch_fallbacks"] = {svc: (log_dir / f"{svc}-consumers.log").read_text(errors="replace")
+                                  .count("replaying it record by record") for svc in ("leads", "writeback")}
     ceiling = ctx.get("ceiling_leads_per_s")
     if ctx.get("profiles"):
         out["profiles"] = ctx["profiles"]

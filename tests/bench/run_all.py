@@ -74,6 +74,8 @@ def table(results: dict[str, Any]) -> list[str]:
         bl = p.get("burst_latency", {})
         row("pipeline", "burst latency publish → applied", f"p50 {bl.get('p50_ms')} ms, p99 {bl.get('p99_ms')} ms",
             "", "", None)
+        row("pipeline", "CPU per lead during the burst (ms)", p.get("burst_cpu_ms_per_lead"),
+            f"batches replayed record by record: {p.get('batch_fallbacks')}", "", None)
         rl = p.get("rate_latency", {})
         row("pipeline", f"latency at {p.get('rate_leads_per_s')} leads/s for {p.get('rate_seconds')} s",
             f"p50 {rl.get('p50_ms')} ms, p99 {rl.get('p99_ms')} ms ({p.get('rate_applied')} applied)", "",
@@ -102,8 +104,9 @@ def table(results: dict[str, Any]) -> list[str]:
     a = results.get("audits", {})
     if a:
         for line in a.get("output", []):
-            if "engine full audit" in line or "cap 100" in line or "raw httpx GET" in line:
-                row("audits", line.split(":")[0].strip(), line.split(":", 1)[1].strip(), "", "", None)
+            if line.lstrip().startswith(("raw httpx", "engine full", "engine fetch", "100 audits")):
+                label, _, value = line.rpartition(":")
+                row("audits", label.strip(), value.strip(), "", "", None)
     return rows
 
 
@@ -140,7 +143,7 @@ async def main() -> int:
     for item in args.set:
         key, value = item.split("=", 1)
         ctx[key] = value
-    meta = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+    meta: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
             "command": "python tests/bench/run_all.py " + " ".join(sys.argv[1:]), "load_before": loadavg()}
     print(f"[bench] {meta['date']} machine {meta['machine']}; logs in {ctx['log_dir']}", flush=True)
     results: dict[str, Any] = {}

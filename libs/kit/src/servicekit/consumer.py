@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 U = TypeVar("U", bound=UnitOfWork)
 Handler = Callable[[Decoded, U], Awaitable[None]]
+# Called once per batch, inside its transaction, with the new (non-duplicate) events before they are handled:
+# e.g. lock every row the batch will touch in one sorted statement, so concurrent batches never deadlock.
+Prepare = Callable[[Sequence[Decoded], U], Awaitable[None]]
 
 
 @dataclass
@@ -60,6 +63,7 @@ class EventConsumer(Generic[U]):
     dlq_publish: DlqPublish
     transient_budget_s: float = 600.0
     expected_types: frozenset[str] | None = None
+    prepare: Prepare[U] | None = None
     stats: ConsumerStats = field(default_factory=ConsumerStats)
 
     def __post_init__(self) -> None:
@@ -89,16 +93,25 @@ class EventConsumer(Generic[U]):
     async def _apply(self, items: Sequence[tuple[ConsumerRecord[Any, Any], Decoded]]) -> None:
         applied = duplicates = 0
         async with self.uow_factory() as uow:
+            # One inbox statement for the batch; an id seen twice in the batch is handled once.
+            fresh = await uow.claim_inbox_many(
+                self.group, [(item.envelope.event_id, item.envelope.event_type) for _, item in items])
+            todo = []
             for record, item in items:
+                if item.envelope.event_id in fresh:
+                    fresh.discard(item.envelope.event_id)
+                    todo.append((record, item))
+                else:
+                    duplicates += 1
+            if self.prepare is not None and todo:
+                await self.prepare([item for _, item in todo], uow)
+            for record, item in todo:
                 env = item.envelope
                 with continued_span(f"consume {env.event_type}", header_dict(record.headers), group=self.group), \
                         log_context(event_id=env.event_id, event_type=env.event_type, lead_id=env.lead_id,
                                     correlation_id=env.correlation_id):
-                    if await uow.claim_inbox(self.group, env.event_id, env.event_type):
-                        await self.handle(item, uow)
-                        applied += 1
-                    else:
-                        duplicates += 1
+                    await self.handle(item, uow)
+                    applied += 1
             await uow.commit()
         self.stats.applied += applied
         self.stats.duplicates += duplicates

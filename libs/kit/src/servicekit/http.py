@@ -56,7 +56,10 @@ def create_service_app(
                 await asyncio.gather(*tasks, return_exceptions=True)
             await runtime.dispose()
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    # FastAPI's native OpenTelemetry instrumentation switches itself on once a tracer provider exists (the
+    # kit installs one): it would trace and meter every request a second time beside TraceMiddleware and
+    # HttpLatencyMiddleware (see docs/PERFORMANCE.md, read API).
+    app = FastAPI(title=title, lifespan=lifespan, telemetry={"tracing": False, "metrics": False, "logs": False})
     checks = {"database": database_check(runtime.engine)}
     if check_broker:
         checks["kafka"] = kafka_check(runtime.settings.kafka_bootstrap_servers)

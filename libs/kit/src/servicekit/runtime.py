@@ -20,7 +20,7 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from servicekit.broker import create_broker
-from servicekit.consumer import EventConsumer, broker_dlq_publisher, subscribe
+from servicekit.consumer import EventConsumer, Prepare, broker_dlq_publisher, subscribe
 from servicekit.db import create_engine, is_postgres
 from servicekit.events import Decoded
 from servicekit.migrate import upgrade
@@ -83,8 +83,9 @@ class ServiceRuntime(Generic[U]):
 
     def add_consumer(self, topic_spec: Any, handler_name: str,
                      handle: Callable[[Decoded, U], Any], *, expected_types: frozenset[str] | None = None,
-                     max_records: int | None = None) -> EventConsumer[U]:
-        """Subscribes `handle` to a registry topic with consumer group `<service>.<handler_name>`."""
+                     max_records: int | None = None, prepare: Prepare[U] | None = None) -> EventConsumer[U]:
+        """Subscribes `handle` to a registry topic with consumer group `<service>.<handler_name>`; `prepare`
+        runs once per batch before its events are handled (see `servicekit.consumer.Prepare`)."""
         broker = self.get_broker()
         s = self.settings
         consumer: EventConsumer[U] = EventConsumer(
@@ -96,6 +97,7 @@ class ServiceRuntime(Generic[U]):
             dlq_publish=broker_dlq_publisher(broker),
             transient_budget_s=s.consumer_transient_budget_s,
             expected_types=expected_types,
+            prepare=prepare,
         )
         subscribe(broker, consumer, topic_name=s.topic(topic_spec), max_records=max_records or s.consumer_max_records)
         self.consumers.append(consumer)

@@ -4,7 +4,7 @@ inbox record, so that they commit (or roll back) together."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
@@ -173,3 +173,18 @@ class UnitOfWork:
         stmt = insert(inbox).values(**values).on_conflict_do_nothing(index_elements=["consumer_group", "event_id"])
         result = await self.session.execute(stmt)
         return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def claim_inbox_many(self, consumer_group: str, events: Sequence[tuple[UUID, str]]) -> set[UUID]:
+        """`claim_inbox` for a whole batch in one statement per 200 events (one round trip, not one per
+        event). Returns the ids recorded now; the others were already processed (duplicates)."""
+        now = datetime.now(UTC)
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        claimed: set[UUID] = set()
+        for start in range(0, len(events), 200):
+            rows = [{"consumer_group": consumer_group, "event_id": event_id, "event_type": event_type,
+                     "processed_at": now} for event_id, event_type in events[start:start + 200]]
+            stmt = (insert(inbox).values(rows)
+                    .on_conflict_do_nothing(index_elements=["consumer_group", "event_id"])
+                    .returning(inbox.c.event_id))
+            claimed.update((await self.session.execute(stmt)).scalars())
+        return claimed

@@ -24,6 +24,9 @@ SORTS = {
 class LeadRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Rows preloaded by `runs()`: the session's identity map holds rows weakly, so without this
+        # reference they could be collected and each later `run()` would query again.
+        self._held: list[AuditRunRow] = []
 
     async def get(self, lead_id: uuid.UUID, *, for_update: bool = False) -> LeadRow | None:
         stmt = select(LeadRow).where(LeadRow.id == lead_id)
@@ -86,6 +89,15 @@ class LeadRepository:
     # audit runs
     async def run(self, run_id: uuid.UUID) -> AuditRunRow | None:
         return await self.session.get(AuditRunRow, run_id)
+
+    async def runs(self, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, AuditRunRow]:
+        """Several runs in one query (they stay in the session, so later `run()` calls cost no round trip)."""
+        if not run_ids:
+            return {}
+        stmt = select(AuditRunRow).where(AuditRunRow.id.in_(set(run_ids)))
+        rows = list((await self.session.execute(stmt)).scalars())
+        self._held.extend(rows)
+        return {row.id: row for row in rows}
 
     def add_run(self, run: AuditRunRow) -> None:
         self.session.add(run)

@@ -157,6 +157,8 @@ async def _enrol_batch(
     now = datetime.now(UTC)
     async with uow:
         fresh = await uow.leads.get_many(batch, for_update=True)
+        # One query for the batch's audit runs: announce() then finds each in the session, not one trip per lead.
+        await uow.leads.runs([lead.audit_run_id for lead in fresh.values() if lead.audit_run_id is not None])
         ledger = await uow.leads.ledger(batch, cmd.campaign_id)
         for lead_id in batch:
             lead = fresh.get(lead_id)

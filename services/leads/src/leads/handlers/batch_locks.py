@@ -1,0 +1,27 @@
+"""Prepares a consumer batch of lead events: locks its leads up front, in id order, in one statement, and
+loads their audit runs in one more.
+
+The audit and writeback consumers each hold their batch's lead rows until the batch commits. Locking them
+one by one in arrival order let two batches over the same leads wait on each other (PostgreSQL deadlock →
+the batch is rolled back and replayed record by record). Taking every lock at the start, sorted, makes
+the order the same for every batch. The runs stay in the session, so the handlers' `leads.run(...)`
+lookups (announce, AuditCompleted) no longer cost a round trip each.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from leads.adapters.uow import LeadsUnitOfWork
+from servicekit.events import Decoded
+
+
+async def lock_batch_leads(items: Sequence[Decoded], uow: LeadsUnitOfWork) -> None:
+    ids = {lead_id for item in items if isinstance(lead_id := getattr(item.event, "lead_id", None), uuid.UUID)}
+    if not ids:
+        return
+    leads = await uow.leads.get_many(sorted(ids), for_update=True)  # ORDER BY id ... FOR UPDATE
+    run_ids = {lead.audit_run_id for lead in leads.values() if lead.audit_run_id is not None}
+    run_ids |= {run_id for item in items if isinstance(run_id := getattr(item.event, "audit_run_id", None), uuid.UUID)}
+    await uow.leads.runs(sorted(run_ids))
