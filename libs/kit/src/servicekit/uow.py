@@ -13,7 +13,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts.envelope import Envelope, EventData
 from contracts.topics import TOPIC_BY_EVENT_TYPE
@@ -68,6 +68,13 @@ class UnitOfWork:
         self._pending_outbox = 0
         self._outbox_rows: list[dict[str, object]] = []
         self.published: list[Envelope] = []
+
+    def engine(self) -> AsyncEngine:
+        """The engine behind this unit of work, for read-only queries that need no session or transaction."""
+        bind = self._session_factory.kw.get("bind")
+        if not isinstance(bind, AsyncEngine):
+            raise RuntimeError("the session factory has no engine bound")
+        return bind
 
     @property
     def session(self) -> AsyncSession:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
+from typing import cast
+
+from sqlalchemy import select
 
 from contracts.status import BADGE_LABELS, DROPDOWN_LABELS, DROPDOWN_STATUSES, LeadStatus
 from leads.adapters.orm import AuditRunRow, LeadRow, OutreachEmailRow, StatusHistoryRow
@@ -60,13 +64,26 @@ def lead_out(lead: LeadRow, run: AuditRunRow | None) -> s.LeadOut:
     )
 
 
+_LEADS = LeadRow.__table__
+_RUNS = AuditRunRow.__table__
+# The detail read is the hottest route: one Core LEFT JOIN on a plain connection, no ORM identity map.
+_LEAD_WITH_RUN = (
+    select(*_LEADS.c, *[c.label(f"run_{c.name}") for c in _RUNS.c])
+    .select_from(_LEADS.outerjoin(_RUNS, _RUNS.c.id == _LEADS.c.audit_run_id))
+)
+
+
 async def get_lead(lead_id: uuid.UUID, uow: LeadsUnitOfWork) -> s.LeadOut | None:
-    async with uow:
-        lead = await uow.leads.get(lead_id)
-        if lead is None:
-            return None
-        run = await uow.leads.run(lead.audit_run_id) if lead.audit_run_id else None
-        return lead_out(lead, run)
+    async with uow.engine().connect() as conn:
+        row = (await conn.execute(_LEAD_WITH_RUN.where(_LEADS.c.id == lead_id))).first()
+    if row is None:
+        return None
+    values = row._mapping
+    lead = SimpleNamespace(**{c.name: values[c.name] for c in _LEADS.c})
+    run = (SimpleNamespace(**{c.name: values[f"run_{c.name}"] for c in _RUNS.c})
+           if values["run_id"] is not None else None)
+    # lead_out reads attributes only, so plain rows serve as well as ORM objects here.
+    return lead_out(cast(LeadRow, lead), cast(AuditRunRow | None, run))
 
 
 async def list_leads(uow: LeadsUnitOfWork, *, status: str | None, campaign_id: str | None, text: str | None,

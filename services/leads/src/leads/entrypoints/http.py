@@ -186,7 +186,7 @@ def build_router(svc: LeadsService) -> APIRouter:
         outcome = await _run(push_leads.push_leads(
             push_leads.PushLeads(campaign_id=body.campaign_id, lead_ids=ids, partial=partial, actor=actor_of(key),
                                  tone=Tone(svc.settings.default_tone)),
-            uow=uow(), plusvibe=pv, campaigns=svc.campaigns))
+            uow=uow(), plusvibe=pv, campaigns=svc.campaigns, new_uow=uow))
         refused = [s.RefusedLead(lead_id=str(r.lead_id), status=r.status, reason=r.reason, remedy=r.remedy,
                                  message=r.message, keys=list(r.keys)) for r in outcome.refused]
         if refused and not partial:

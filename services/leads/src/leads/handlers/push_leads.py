@@ -9,7 +9,9 @@ covers a crash between the call and our commit.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -24,7 +26,7 @@ from leads.domain.readiness import LeadSnapshot, Ready, Refused
 from leads.handlers.errors import Refusal
 from leads.handlers.lead_changes import announce
 from plusvibe.errors import NotFoundError
-from plusvibe.models import LeadIn
+from plusvibe.models import AddLeadsResult, LeadIn
 from plusvibe.port import PlusVibePort
 
 BATCH = 100
@@ -94,9 +96,17 @@ async def _campaign(campaigns: CampaignDirectory, campaign_id: str) -> CampaignI
 
 
 async def push_leads(
-    cmd: PushLeads, *, uow: LeadsUnitOfWork, plusvibe: PlusVibePort, campaigns: CampaignDirectory
+    cmd: PushLeads,
+    *,
+    uow: LeadsUnitOfWork,
+    plusvibe: PlusVibePort,
+    campaigns: CampaignDirectory,
+    new_uow: Callable[[], LeadsUnitOfWork] | None = None,
 ) -> PushOutcome:
     ids = list(dict.fromkeys(cmd.lead_ids))
+    if new_uow is None:
+        def new_uow() -> LeadsUnitOfWork:
+            return uow
     campaign = await _campaign(campaigns, cmd.campaign_id)
     outcome = PushOutcome(campaign_id=cmd.campaign_id)
     ready: dict[uuid.UUID, LeadIn] = {}  # built inside the transaction: rows expire when it ends
@@ -125,25 +135,31 @@ async def push_leads(
     if outcome.refused and not cmd.partial:
         return outcome  # the caller answers 409; nothing was enrolled
     order = [i for i in ids if i in ready]
-    for start in range(0, len(order), BATCH):
-        batch = order[start:start + BATCH]
-        await _enrol_batch(batch, ready, cmd, uow=uow, plusvibe=plusvibe, outcome=outcome)
+    # Batch k is recorded (its own transaction) while batch k+1's call waits for its rate-limit slot, so the
+    # push takes about as long as the calls themselves. Records commit in order; a failed call stops the push
+    # after the batches before it are recorded.
+    recording: asyncio.Task[None] | None = None
+    try:
+        for start in range(0, len(order), BATCH):
+            batch = order[start:start + BATCH]
+            result = await _enrol_call(batch, ready, cmd, plusvibe=plusvibe)
+            if recording is not None:
+                await recording
+            recording = asyncio.create_task(_record_batch(batch, ready, cmd, result, uow=new_uow(),
+                                                          outcome=outcome))
+    finally:
+        if recording is not None:
+            await recording
     return outcome
 
 
-async def _enrol_batch(
-    batch: list[uuid.UUID],
-    ready: dict[uuid.UUID, LeadIn],
-    cmd: PushLeads,
-    *,
-    uow: LeadsUnitOfWork,
-    plusvibe: PlusVibePort,
-    outcome: PushOutcome,
-) -> None:
+async def _enrol_call(
+    batch: list[uuid.UUID], ready: dict[uuid.UUID, LeadIn], cmd: PushLeads, *, plusvibe: PlusVibePort
+) -> AddLeadsResult:
     # The lead has no campaign row yet; one call enrols it with every custom variable (no race window).
     # skip_if_in_workspace=False lets a retargeted lead join a new campaign; PlusVibe never adds an
     # address twice to the same campaign, so a retried batch does not duplicate it.
-    result = await plusvibe.add_leads(
+    return await plusvibe.add_leads(
         cmd.campaign_id,
         [ready[i] for i in batch],
         skip_if_in_workspace=False,
@@ -151,6 +167,18 @@ async def _enrol_batch(
         skip_lead_for_active_only_camp=False,
         is_overwrite=True,
     )
+
+
+async def _record_batch(
+    batch: list[uuid.UUID],
+    ready: dict[uuid.UUID, LeadIn],
+    cmd: PushLeads,
+    result: AddLeadsResult,
+    *,
+    uow: LeadsUnitOfWork,
+    outcome: PushOutcome,
+) -> None:
+    """The enrolled batch: ledger rows, campaign links, LeadPushed and the new snapshots, in one transaction."""
     outcome.leads_uploaded += result.leads_uploaded
     outcome.already_in_campaign += result.already_in_campaign
     outcome.batches += 1
