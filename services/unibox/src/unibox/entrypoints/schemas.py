@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from servicekit.wire import NulFree
 from unibox.domain.threads import Message, Thread
 
 
@@ -16,31 +16,8 @@ class Wire(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
 
 
-def has_nul(data: Any) -> bool:
-    """True when any string in a decoded JSON value (keys too) contains NUL (iterative: no deep recursion)."""
-    pending = [data]
-    while pending:
-        value = pending.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                return True
-        elif isinstance(value, dict):
-            pending.extend(value.keys())
-            pending.extend(value.values())
-        elif isinstance(value, list | tuple):
-            pending.extend(value)
-    return False
-
-
-class WireIn(Wire):
-    """A request body. PostgreSQL text cannot hold NUL: refuse it here (422), not in the database (500)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        if has_nul(data):
-            raise ValueError("text must not contain NUL characters")
-        return data
+class WireIn(Wire, NulFree):
+    """A request body (NUL refused, see servicekit.wire)."""
 
 
 class MessageOut(Wire):
