@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, model_validator
 
 
 def has_nul(data: Any) -> bool:
-    """True when any string in a decoded JSON value (keys too) contains NUL (iterative: no deep recursion)."""
+    """True when any string in a decoded JSON value (keys too) contains NUL."""
+    return _any_string(data, lambda text: "\x00" in text)
+
+
+def is_storable_text(data: Any) -> bool:
+    """True when every string of a decoded JSON value (keys too) is text PostgreSQL can store: no NUL and no
+    unpaired surrogate (which JSON's \\uD800 escapes can produce)."""
+    return not _any_string(data, lambda text: "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text))
+
+
+def _any_string(data: Any, test: Callable[[str], bool]) -> bool:
+    # Iterative: a payload nested just under the decoder's limit must not overflow the stack here.
     pending = [data]
     while pending:
         value = pending.pop()
         if isinstance(value, str):
-            if "\x00" in value:
+            if test(value):
                 return True
         elif isinstance(value, dict):
             pending.extend(value.keys())

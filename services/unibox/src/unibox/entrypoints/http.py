@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, R
 from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError, TransientError
 from servicekit.auth import require_scope
 from servicekit.http import ApiError, create_service_app
+from servicekit.wire import is_storable_text
 from unibox.bootstrap import UniboxService, bootstrap
 from unibox.domain.sanitise import is_email_address
 from unibox.entrypoints.schemas import (
@@ -151,7 +152,7 @@ def webhook_router(service: UniboxService) -> APIRouter:
             raise ApiError(400, "invalid_payload", "The webhook body is not strict JSON (or nests too deeply).") from None
         if not isinstance(payload, dict):
             raise ApiError(400, "invalid_payload", "The webhook body must be a JSON object.")
-        if not _storable(payload):
+        if not is_storable_text(payload):
             # PostgreSQL cannot store NUL or unpaired surrogates: a 503 would make PlusVibe redeliver it forever.
             raise ApiError(400, "invalid_payload", "The webhook body contains NUL or unpaired surrogate characters.")
         try:
@@ -173,23 +174,6 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):  # 1e999 parses as inf, which PostgreSQL's jsonb refuses
         raise ValueError(f"{text} is out of range")
     return value
-
-
-def _storable(payload: Any) -> bool:
-    """True when every string (keys too) of a decoded JSON value is valid UTF-8 text without NUL.
-    Iterative: a payload nested just under the decoder's limit must not overflow the stack here."""
-    pending = [payload]
-    while pending:
-        value = pending.pop()
-        if isinstance(value, str):
-            if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
-                return False
-        elif isinstance(value, dict):
-            pending.extend(value.keys())
-            pending.extend(value.values())
-        elif isinstance(value, list):
-            pending.extend(value)
-    return True
 
 
 def _verify_secret(request: Request, s: UniboxSettings) -> None:
