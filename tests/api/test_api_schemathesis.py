@@ -24,6 +24,7 @@ from plusvibe.limits import reset_registry
 from plusvibe.simulator.state import SimulatorState
 from plusvibe.testing import FAST_RATE, Sim, running_simulator
 from servicekit.db import drop_schema, ensure_schema
+from servicekit.testing import new_topic_prefix
 from servicekit.topic_admin import ensure_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -73,7 +74,7 @@ class StartedApp:
 def fuzz_apps(postgres_url: str, kafka_bootstrap: str, fuzz_sim: Sim) -> Iterator[dict[str, StartedApp]]:
     """Each service in a fresh PostgreSQL schema of its own, topics under a fresh prefix, PlusVibe = simulator;
     lifespans entered once, on the loop schemathesis sends its ASGI requests from."""
-    base, prefix = f"t_api_{uuid.uuid4().hex[:10]}", f"api{uuid.uuid4().hex[:8]}."
+    base, prefix = f"t_api_{uuid.uuid4().hex[:10]}", new_topic_prefix("api")
     asyncio.run(ensure_topics(kafka_bootstrap, ALL_TOPICS, prefix=prefix))
     infras = {s: Infra(postgres_url, f"{base}_{s[:3]}", kafka_bootstrap, prefix) for s in SERVICES}
     portal = asgi._get_portal()  # schemathesis' own loop: the apps' engines and clients must live on it

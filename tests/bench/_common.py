@@ -35,8 +35,14 @@ SIM_WORKSPACE = "65f3c92d3dbe5dbb35374a9a"  # the simulator's demo seed
 
 
 def raw_dsn(url: str = DB_URL) -> str:
-    """asyncpg's DSN form of the SQLAlchemy URL."""
-    return url.replace("postgresql+asyncpg://", "postgresql://")
+    """asyncpg's DSN form of the SQLAlchemy URL, with the services' TLS choice (`servicekit.db.tls_needless`:
+    none on loopback), so ceilings and bare endpoints connect exactly as the services do."""
+    from servicekit.db import tls_needless
+
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    if tls_needless(url):
+        dsn += ("&" if "?" in dsn else "?") + "sslmode=disable"
+    return dsn
 
 
 def free_port() -> int:

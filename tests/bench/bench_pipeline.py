@@ -30,11 +30,13 @@ from _common import (
     summary_ms,
 )
 from _fixtures import audit_completed, insert_leads, insert_projection, lead_rows
+from _load import settle_generator_heap
 
 BURST = 10_000
 RATE = 50.0
 RATE_SECONDS = 60.0
 WARMUP = 20
+REPLICAS = 1
 
 
 class Publisher:
@@ -99,8 +101,55 @@ async def wait_applied(schema: str, ids: list[uuid.UUID], procs: Procs, *, timeo
     return await applied_times(schema, ids)
 
 
+def _infra_cpu() -> dict[str, float]:
+    """CPU seconds so far of the shared infrastructure: the Kafka broker (java) and every PostgreSQL process.
+    PostgreSQL backends come and go; the services' pooled connections live through the measured window."""
+    out = {"kafka-broker": 0.0, "postgresql": 0.0}
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            name = proc.info["name"] or ""
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            key = ("kafka-broker" if name == "java" and "kafka" in cmdline
+                   else "postgresql" if name.startswith("postgres") else None)
+            if key:
+                t = proc.cpu_times()
+                out[key] += t.user + t.system
+        except psutil.Error:
+            continue
+    return out
+
+
+async def hops(writeback_schema: str, sent: dict[uuid.UUID, float], applied: dict[uuid.UUID, float]
+               ) -> dict[str, dict[str, float]]:
+    """Where the latency goes, per lead, from writeback's outbox row of its WritebackCompleted: publish →
+    written by writeback's consumer (`created_at`) → published by writeback's relay (`sent_at`, after the
+    broker's ack) → applied by the leads consumer (`wb_applied_at`)."""
+    conn = await asyncpg.connect(raw_dsn())
+    try:
+        rows = await conn.fetch(
+            f'SELECT o.msg_key, o.created_at, o.sent_at, i.processed_at FROM "{writeback_schema}".outbox o '
+            f'LEFT JOIN "{writeback_schema}".inbox i ON i.event_id = (convert_from(o.payload, \'UTF8\')::jsonb'
+            "->>'causation_id')::uuid WHERE o.event_type = 'WritebackCompleted' AND o.msg_key = ANY($1::text[])",
+            [str(i) for i in sent])
+    finally:
+        await conn.close()
+    fetch, consume, relay, apply = [], [], [], []
+    for row in rows:
+        lead = uuid.UUID(row["msg_key"])
+        if lead in applied and row["sent_at"] is not None:
+            if row["processed_at"] is not None:  # the inbox claim: the start of the batch's transaction
+                fetch.append(row["processed_at"].timestamp() - sent[lead])
+            consume.append(row["created_at"].timestamp() - sent[lead])
+            relay.append(row["sent_at"].timestamp() - row["created_at"].timestamp())
+            apply.append(applied[lead] - row["sent_at"].timestamp())
+    return {"audit_completed_to_writeback_inbox_claim": summary_ms(fetch),
+            "audit_completed_to_writeback_commit": summary_ms(consume),
+            "writeback_commit_to_relay_acked": summary_ms(relay),
+            "relay_acked_to_leads_applied": summary_ms(apply)}
+
+
 def cpu_seconds(procs: Procs) -> dict[str, float]:
-    out = {}
+    out = _infra_cpu()
     for name, popen in procs.popens.items():
         try:
             p = psutil.Process(popen.pid)
@@ -132,14 +181,20 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
             await insert_leads(schemas["leads"], leads, runs)
             await insert_projection(schemas["writeback"], leads, campaign_id=None)
             groups[tag] = leads
-        env = service_env(prefix=prefix, schemas=schemas)
+        # `--set pipeline_env=LEADS_CONSUMER_BATCH_TIMEOUT_MS=20,WRITEBACK_...=20` tries a setting in both services.
+        extra = dict(kv.split("=", 1) for kv in str(ctx.get("pipeline_env", "")).split(",") if "=" in kv)
+        env = service_env(prefix=prefix, schemas=schemas, extra=extra)
+        out["service_env_overrides"] = extra
         topic = f"{prefix}audits.audit-completed.v1"
         with processes(Path(ctx["log_dir"]) / f"pipeline-{rid}") as procs:
             if ctx.get("profile"):
                 procs.stop_timeout_s = 120.0
+            replicas = int(ctx.get("pipeline_replicas", REPLICAS))  # consumer processes per service
             for svc in ("leads", "writeback"):
                 for role in ("consumers", "relay"):
-                    procs.spawn(f"{svc}-{role}", profiled(f"{svc}-{role}", f"{svc}.entrypoints.{role}", ctx), env)
+                    for n in range(replicas if role == "consumers" else 1):
+                        name = f"{svc}-{role}" + (f"-{n + 1}" if n else "")
+                        procs.spawn(name, profiled(name, f"{svc}.entrypoints.{role}", ctx), env)
             async with Publisher(topic) as pub:
                 for lead in groups["warm"]:
                     await pub.send(lead)
@@ -148,7 +203,9 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                 if len(warm) < WARMUP:
                     raise RuntimeError(f"warm-up: {len(warm)}/{WARMUP} applied\n" + procs.tail("leads-consumers")
                                        + procs.tail("writeback-consumers"))
-                # Burst: all at once.
+                # Burst: all at once. The publisher's own heap (fixture rows of every lead) leaves the GC first,
+                # so a full collection here cannot delay publishing after the clock was read (see _load).
+                settle_generator_heap()
                 pub.sent_at.clear()
                 cpu0 = cpu_seconds(procs)
                 load0 = loadavg()
@@ -171,9 +228,14 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                     "burst_cpu_s": {k: round(cpu1[k] - cpu0[k], 1) for k in cpu1},
                     "burst_cpu_ms_per_lead": {k: round((cpu1[k] - cpu0[k]) * 1000 / max(len(applied), 1), 2)
                                               for k in cpu1},
+                    # Everything the pipeline ran on (services, broker, database) against what 2 cores offer.
+                    "burst_cpu_ms_per_lead_total": round(sum(cpu1[k] - cpu0[k] for k in cpu1) * 1000
+                                                         / max(len(applied), 1), 2),
+                    "burst_cores_busy": round(sum(cpu1[k] - cpu0[k] for k in cpu1) / max(done - t0, 1e-9), 2),
                     "burst_loadavg_before": load0, "burst_loadavg_after": loadavg(),
                 })
                 # Fixed arrival rate: scheduled on the clock, never waiting for the pipeline.
+                settle_generator_heap()
                 pub.sent_at.clear()
                 start = time.monotonic()
                 for i, lead in enumerate(groups["rate"]):
@@ -189,7 +251,8 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                 applied = await wait_applied(schemas["leads"], ids, procs, timeout_s=180)
                 lat = latencies(pub.sent_at, applied)
                 out.update({"rate_leads_per_s": RATE, "rate_seconds": rate_s, "rate_applied": len(applied),
-                            "rate_latency": summary_ms(lat)})
+                            "rate_latency": summary_ms(lat),
+                            "rate_hops": await hops(schemas["writeback"], pub.sent_at, applied)})
                 rss = {}
                 for name, popen in procs.popens.items():
                     try:
@@ -199,8 +262,10 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                 out["rss_mb"] = rss
             log_dir = procs.log_dir
         # Batches rolled back (e.g. a deadlock) and replayed record by record, from the consumers' logs.
-        out["batch_fallbacks"] = {svc: (log_dir / f"{svc}-consumers.log").read_text(errors="replace")
-                                  .count("replaying it record by record") for svc in ("leads", "writeback")}
+        out["batch_fallbacks"] = {svc: sum(log.read_text(errors="replace").count("replaying it record by record")
+                                           for log in log_dir.glob(f"{svc}-consumers*.log"))
+                                  for svc in ("leads", "writeback")}
+        out["consumer_processes_per_service"] = replicas
     ceiling = ctx.get("ceiling_leads_per_s")
     if ctx.get("profiles"):
         out["profiles"] = ctx["profiles"]

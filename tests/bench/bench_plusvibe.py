@@ -109,7 +109,7 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                     "all_requests": len(since),
                     "max_in_any_second": log.get("max_in_any_second"),
                     "sim_latency_ms": LATENCY_S * 1000,
-                    "client_rate_safety_factor": ctx.get("plusvibe_safety", "default (0.93)"),
+                    "client_rate_safety_factor": ctx.get("plusvibe_safety", "default (0.97)"),
                 })
     return out
 

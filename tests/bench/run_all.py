@@ -74,12 +74,17 @@ def table(results: dict[str, Any]) -> list[str]:
         bl = p.get("burst_latency", {})
         row("pipeline", "burst latency publish → applied", f"p50 {bl.get('p50_ms')} ms, p99 {bl.get('p99_ms')} ms",
             "", "", None)
-        row("pipeline", "CPU per lead during the burst (ms)", p.get("burst_cpu_ms_per_lead"),
+        row("pipeline", "CPU per lead during the burst (ms)",
+            f"{p.get('burst_cpu_ms_per_lead')}; total {p.get('burst_cpu_ms_per_lead_total')} ms/lead, "
+            f"{p.get('burst_cores_busy')} cores busy",
             f"batches replayed record by record: {p.get('batch_fallbacks')}", "", None)
         rl = p.get("rate_latency", {})
         row("pipeline", f"latency at {p.get('rate_leads_per_s')} leads/s for {p.get('rate_seconds')} s",
             f"p50 {rl.get('p50_ms')} ms, p99 {rl.get('p99_ms')} ms ({p.get('rate_applied')} applied)", "",
             "writeback flip p99 ≤ 100 ms", bool(rl.get("p99_ms") is not None and rl["p99_ms"] <= 100))
+        for hop, lat in (p.get("rate_hops") or {}).items():
+            row("pipeline", f"  hop at {p.get('rate_leads_per_s')} leads/s: {hop.replace('_', ' ')}",
+                f"p50 {lat.get('p50_ms')} ms, p99 {lat.get('p99_ms')} ms", "", "", None)
     v = results.get("plusvibe", {})
     if v:
         row("plusvibe", f"{v.get('leads')} linked leads, simulator 5 req/s + {v.get('sim_latency_ms')} ms",

@@ -13,6 +13,7 @@ import pytest
 
 from outreach_local.system import SERVICES, LocalSystem, SystemConfig
 from servicekit.db import drop_schema
+from servicekit.testing import forget_topics_at_session_end
 
 
 @dataclass
@@ -38,6 +39,7 @@ def running_system(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: st
         simulator_rate=50.0,
         extra_env={f"{svc.upper()}_DB_SCHEMA": schema for svc, schema in schemas.items()},
     )
+    forget_topics_at_session_end(config.topic_prefix)
     system = LocalSystem(config)
     system.start()
     try:

@@ -10,12 +10,13 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
+
+from servicekit.testing import new_topic_prefix
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_make_run_starts_the_system_serves_demo_leads_and_stops_on_ctrl_c(tmp_path: Path, kafka_bootstrap: str) -> None:
     endpoints_file = tmp_path / "endpoints.json"
     env = {**os.environ, "OUTREACH_RUN_DIR": str(tmp_path / "run"), "OUTREACH_ENDPOINTS_FILE": str(endpoints_file),
-           "OUTREACH_EPHEMERAL_PORTS": "1", "KAFKA_TOPIC_PREFIX": f"r{uuid.uuid4().hex[:8]}."}
+           "OUTREACH_EPHEMERAL_PORTS": "1", "KAFKA_TOPIC_PREFIX": new_topic_prefix("r")}
     env.pop("DATABASE_URL", None)
     proc = subprocess.Popen([sys.executable, "-m", "outreach_local.run"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)

@@ -25,7 +25,7 @@ from plusvibe.simulator.state import SimulatorState
 from plusvibe.testing import Sim, fresh_sim, running_simulator
 from servicekit.auth import hash_key
 from servicekit.events import new_envelope
-from servicekit.testing import Database, publish_envelopes
+from servicekit.testing import Database, new_topic_prefix, publish_envelopes
 from servicekit.topic_admin import ensure_topics
 
 API_KEY = "leads-test-key"
@@ -33,7 +33,7 @@ API_KEY = "leads-test-key"
 
 @pytest.fixture(scope="module")
 def module_topic_prefix() -> str:
-    return f"l{uuid.uuid4().hex[:8]}."
+    return new_topic_prefix("l")
 
 
 @pytest.fixture(scope="module")

@@ -151,6 +151,7 @@ def subscribe(
     *,
     topic_name: str,
     max_records: int = 500,
+    batch_timeout_ms: int = 100,
 ) -> Any:
     """Registers the consumer as a FastStream batch subscriber with an explicit, commit-after-effect ack policy."""
 
@@ -165,7 +166,7 @@ def subscribe(
         group_id=consumer.group,
         batch=True,
         max_records=max_records,
-        batch_timeout_ms=100,
+        batch_timeout_ms=batch_timeout_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=consumer.group,

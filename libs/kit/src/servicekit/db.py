@@ -41,16 +41,38 @@ def is_postgres(url: str) -> bool:
     return make_url(url).get_backend_name() == "postgresql"
 
 
-def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """PostgreSQL: every connection's search_path is the service's schema. SQLite: WAL, busy timeout."""
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def tls_needless(url: str) -> bool:
+    """True for a PostgreSQL URL on a loopback host that does not choose its TLS mode (`ssl`/`sslmode`).
+
+    asyncpg's default (`prefer`) negotiates TLS whenever the server offers it — Debian's server does — and on
+    loopback that only costs CPU on both ends: the bytes never leave the kernel. Such connections go without
+    TLS; any other host, or a URL that says `sslmode=...`, keeps the driver's behaviour.
+    """
+    parsed = make_url(url)
+    return (parsed.get_backend_name() == "postgresql" and (parsed.host or "") in LOOPBACK_HOSTS
+            and not {"ssl", "sslmode"} & set(parsed.query))
+
+
+POOL_TIMEOUT_S = 3.0  # the default of `ServiceSettings.db_pool_timeout_s`
+
+
+def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10, echo: bool = False,
+                  pool_timeout_s: float = POOL_TIMEOUT_S) -> AsyncEngine:
+    """PostgreSQL: every connection's search_path is the service's schema (no TLS on loopback, see
+    `tls_needless`); a checkout waits at most `pool_timeout_s` for a free connection, then raises
+    `sqlalchemy.exc.TimeoutError` (answered 503 + Retry-After by servicekit.http). SQLite: WAL, busy timeout."""
     kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
     if is_postgres(url):
         if schema is not None and not _SCHEMA_NAME.match(schema):
             raise ValueError(f"invalid schema name {schema!r}")
-        connect_args: dict[str, Any] = {}
+        connect_args: dict[str, Any] = {"ssl": False} if tls_needless(url) else {}
         if schema:
             connect_args["server_settings"] = {"search_path": schema}
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args)
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout_s,
+                      connect_args=connect_args)
         return create_async_engine(url, **kwargs)
     kwargs["connect_args"] = {"timeout": 30}
     engine = create_async_engine(url, **kwargs)

@@ -146,6 +146,8 @@ class HttpLatencyMiddleware:
     def __init__(self, app: ASGIApp, *, exclude: frozenset[str] = frozenset({"/metrics"})) -> None:
         self.app = app
         self.exclude = exclude
+        # Bounded like the label set itself: methods × route templates × statuses.
+        self._children: dict[tuple[str, str, int], Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") in self.exclude:
@@ -165,8 +167,11 @@ class HttpLatencyMiddleware:
         finally:
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            HTTP_LATENCY.labels(method=scope.get("method", ""), route=template, status=str(status)).observe(
-                time.perf_counter() - started)
+            key = (scope.get("method", ""), template, status)
+            child = self._children.get(key)
+            if child is None:  # `labels()` validates and locks on every call: resolve each series once
+                child = self._children[key] = HTTP_LATENCY.labels(method=key[0], route=template, status=str(status))
+            child.observe(time.perf_counter() - started)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from servicekit.db import is_postgres
+from servicekit.db import is_postgres, tls_needless
 from servicekit.events import kafka_headers
 from servicekit.kafka_config import producer_options
 from servicekit.tables import outbox
@@ -121,7 +121,7 @@ class OutboxRelay:
 
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         try:
-            conn = await asyncpg.connect(dsn)
+            conn = await asyncpg.connect(dsn, ssl=False if tls_needless(url) else None)
         except Exception:
             log.warning("outbox relay could not LISTEN; polling only", exc_info=True)
             return _noop

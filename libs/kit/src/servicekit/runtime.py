@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -51,7 +52,7 @@ class ServiceRuntime(Generic[U]):
                pool_size: int = 10, **uow_kwargs: Any) -> ServiceRuntime[U]:
         url = settings.resolved_database_url()
         schema = settings.resolved_schema() if is_postgres(url) else None
-        engine = create_engine(url, schema=schema, pool_size=pool_size)
+        engine = create_engine(url, schema=schema, pool_size=pool_size, pool_timeout_s=settings.db_pool_timeout_s)
         sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         return cls(settings=settings, engine=engine, sessions=sessions, uow_class=uow_class,
                    migrations=migrations, uow_kwargs=uow_kwargs)
@@ -99,7 +100,8 @@ class ServiceRuntime(Generic[U]):
             expected_types=expected_types,
             prepare=prepare,
         )
-        subscribe(broker, consumer, topic_name=s.topic(topic_spec), max_records=max_records or s.consumer_max_records)
+        subscribe(broker, consumer, topic_name=s.topic(topic_spec), max_records=max_records or s.consumer_max_records,
+                  batch_timeout_ms=s.consumer_batch_timeout_ms)
         self.consumers.append(consumer)
         return consumer
 
@@ -107,10 +109,28 @@ class ServiceRuntime(Generic[U]):
         await self.engine.dispose()
 
 
+def settle_heap() -> None:
+    """Called once a worker has imported and connected everything: the objects alive now (modules, ORM
+    mappers, pydantic schemas, clients) live as long as the process, so they leave the garbage collector's
+    generations (`gc.freeze`). Full collections then walk only what handling events allocates — each used to
+    walk the whole heap, stalling the event loop in the middle of a batch. Once per process: frozen cyclic
+    garbage is never collected, so a process that starts many runtimes (a test session) freezes only once."""
+    global _heap_settled
+    if _heap_settled:
+        return
+    _heap_settled = True
+    gc.collect()
+    gc.freeze()
+
+
+_heap_settled = False
+
+
 async def run_relay_until_stopped(runtime: ServiceRuntime[Any], stop: asyncio.Event) -> None:
     s = runtime.settings
     producer = make_producer(s.kafka_bootstrap_servers, f"{s.service_name}-relay")
     await producer.start()
+    settle_heap()
     relay = OutboxRelay(runtime.engine, producer, schema=runtime.schema, batch_size=s.relay_batch_size,
                         poll_interval_s=s.relay_poll_interval_s, signal=runtime.signal)
     task = asyncio.create_task(relay.run())
@@ -126,6 +146,7 @@ async def run_relay_until_stopped(runtime: ServiceRuntime[Any], stop: asyncio.Ev
 async def run_consumers_until_stopped(runtime: ServiceRuntime[Any], stop: asyncio.Event) -> None:
     broker = runtime.get_broker()
     await broker.start()
+    settle_heap()
     try:
         await stop.wait()
     finally:

@@ -32,9 +32,15 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     # JSON list of {"name", "sha256", "scopes"} (servicekit.auth); keys are only ever held as hashes.
     api_keys_json: str = Field(default_factory=lambda: _env("API_KEYS", "[]"))
+    # How long a request waits for a free database connection before it is refused with 503 + Retry-After
+    # (servicekit.http.pool_exhausted_response) instead of queueing behind an overload.
+    db_pool_timeout_s: float = Field(default=3.0, gt=0)
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 0.05
     consumer_max_records: int = 500
+    # How long a batch fetch waits for records when none are buffered. FastStream also SLEEPS this long after
+    # an empty fetch, so it bounds the extra latency of a record that arrives while a consumer is idle.
+    consumer_batch_timeout_ms: int = Field(default=100, ge=1, le=10_000)
     # How long a consumer keeps retrying a transient fault of one record before parking it in the DLQ.
     consumer_transient_budget_s: float = 600.0
 

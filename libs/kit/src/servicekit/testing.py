@@ -35,6 +35,44 @@ def _docker_engine_present() -> bool:
     return shutil.which("docker") is not None and os.path.exists("/var/run/docker.sock")
 
 
+# Topic prefixes handed out in this test session; their topics are deleted when the session ends.
+_SESSION_PREFIXES: set[str] = set()
+
+
+def new_topic_prefix(letter: str = "t") -> str:
+    """A fresh topic prefix for one test or module, whose topics the session deletes at its end. Every test
+    on a shared broker must take its prefix here: a broker keeps ~3 open files per partition, and the topics of
+    a few hundred test runs exhaust its file limit (it then shuts down)."""
+    prefix = f"{letter}{uuid.uuid4().hex[:10]}."
+    _SESSION_PREFIXES.add(prefix)
+    return prefix
+
+
+def forget_topics_at_session_end(prefix: str) -> str:
+    """Registers a prefix made elsewhere (e.g. by the local launcher) for the session-end cleanup."""
+    if prefix:  # never the unprefixed, shared topics
+        _SESSION_PREFIXES.add(prefix)
+    return prefix
+
+
+async def delete_prefixed_topics(bootstrap: str, prefixes: set[str], *, chunk: int = 200) -> int:
+    """Deletes every topic (DLQs included) whose name starts with one of `prefixes`; returns how many."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    prefixes = {p for p in prefixes if p}
+    if not prefixes:
+        return 0
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=60_000)
+    await admin.start()
+    try:
+        names = sorted(t for t in await admin.list_topics() if t.startswith(tuple(prefixes)))
+        for start in range(0, len(names), chunk):
+            await admin.delete_topics(names[start:start + chunk], timeout_ms=60_000)
+        return len(names)
+    finally:
+        await admin.close()
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -44,6 +82,11 @@ def kafka_bootstrap() -> Iterator[str]:
         except Exception as exc:
             pytest.fail(f"KAFKA_BOOTSTRAP_SERVERS={configured} does not answer: {exc!r}")
         yield configured
+        try:
+            deleted = asyncio.run(delete_prefixed_topics(configured, _SESSION_PREFIXES))
+            print(f"\n[kafka] deleted this session's {deleted} test topics")
+        except Exception as exc:  # the verdict of the tests stands; the next session will find the leftovers
+            print(f"\n[kafka] could not delete this session's test topics: {exc!r}")
         return
     if _docker_engine_present():
         from testcontainers.community.kafka import KafkaContainer
@@ -56,8 +99,8 @@ def kafka_bootstrap() -> Iterator[str]:
 
 @pytest.fixture
 def topic_prefix() -> str:
-    """A prefix that gives each test its own topics on the shared broker."""
-    return f"t{uuid.uuid4().hex[:10]}."
+    """A prefix that gives each test its own topics on the shared broker (deleted at session end)."""
+    return new_topic_prefix("t")
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts.envelope import Envelope, EventData
 from contracts.topics import TOPIC_BY_EVENT_TYPE
+from servicekit.bulk import unnest_insert
 from servicekit.events import encode, headers_for, new_envelope
 from servicekit.tables import inbox, outbox
 from servicekit.tracing import inject_traceparent
@@ -111,10 +112,17 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         session = self.session
-        await self.flush_outbox()
         if self._pending_outbox and self.dialect == "postgresql":
-            # Delivered only when the transaction commits; wakes relays in other processes.
-            await session.execute(text("SELECT pg_notify(:ch, '')"), {"ch": outbox_channel(self._schema)})
+            # NOTIFY is delivered only when the transaction commits; it wakes relays in other processes.
+            # It rides in the outbox INSERT's statement unless the rows were already flushed.
+            channel = outbox_channel(self._schema)
+            if self._outbox_rows:
+                rows, self._outbox_rows = self._outbox_rows, []
+                await unnest_insert(session, outbox, rows, notify_channel=channel)
+            else:
+                await session.execute(text("SELECT pg_notify(:ch, '')"), {"ch": channel})
+        else:
+            await self.flush_outbox()
         await session.commit()
         if self._pending_outbox and self._signal is not None:
             self._signal.notify()
@@ -166,7 +174,10 @@ class UnitOfWork:
         """Inserts the collected outbox rows (called by commit; handlers may call it to see errors early)."""
         if self._outbox_rows:
             rows, self._outbox_rows = self._outbox_rows, []
-            await self.session.execute(outbox.insert(), rows)
+            if self.dialect == "postgresql":
+                await unnest_insert(self.session, outbox, rows)
+            else:
+                await self.session.execute(outbox.insert(), rows)
 
     async def claim_inbox(self, consumer_group: str, event_id: UUID, event_type: str) -> bool:
         """Records the event for this consumer group; False when it was already processed (a duplicate)."""
@@ -185,7 +196,13 @@ class UnitOfWork:
         """`claim_inbox` for a whole batch in one statement per 200 events (one round trip, not one per
         event). Returns the ids recorded now; the others were already processed (duplicates)."""
         now = datetime.now(UTC)
-        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        if self.dialect == "postgresql":  # one fixed statement for any batch size
+            rows = [{"consumer_group": consumer_group, "event_id": event_id, "event_type": event_type,
+                     "processed_at": now} for event_id, event_type in events]
+            return set(await unnest_insert(self.session, inbox, rows,
+                                           on_conflict_do_nothing=("consumer_group", "event_id"),
+                                           returning="event_id"))
+        insert = sqlite_insert
         claimed: set[UUID] = set()
         for start in range(0, len(events), 200):
             rows = [{"consumer_group": consumer_group, "event_id": event_id, "event_type": event_type,

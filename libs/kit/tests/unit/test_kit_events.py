@@ -52,3 +52,20 @@ def test_ignores_unknown_fields_added_by_a_newer_producer() -> None:
     env["event_version"] = 2
     decoded = decode(json.dumps(env).encode())
     assert decoded.envelope.event_id == uuid.UUID(env["event_id"])
+
+
+def test_a_new_envelope_is_what_validation_would_have_built() -> None:
+    from datetime import UTC, datetime
+
+    from contracts.envelope import Envelope
+    from servicekit.events import new_envelope
+
+    cause = audit_requested("cause.test")
+    body = decode(encode(audit_requested("shop.test"))).event
+    env = new_envelope(body, causation=cause, workspace_id="ws-1", occurred_at=datetime(2026, 1, 2, tzinfo=UTC))
+    assert Envelope.model_validate(env.model_dump()) == env  # the constructed envelope passes its own schema
+    assert decode(encode(env)).envelope == env
+    assert env.correlation_id == cause.event_id and env.causation_id == cause.event_id
+    assert env.lead_id is not None and env.lead_id == body.lead_id  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="timezone-aware"):
+        new_envelope(decode(encode(cause)).event, occurred_at=datetime(2026, 1, 2))

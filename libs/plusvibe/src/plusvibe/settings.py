@@ -21,7 +21,7 @@ class PlusVibeSettings(BaseSettings):
     requests_per_second: float = Field(default=5.0, gt=0)
     replica_share: float = Field(default=1.0, gt=0, le=1.0)
     # Spacing margin so request arrival jitter never puts 6 requests in one second at the server.
-    rate_safety_factor: float = Field(default=0.93, gt=0, le=1.0)
+    rate_safety_factor: float = Field(default=0.97, gt=0, le=1.0)
     # Retry-After above this cap is not slept on: the caller gets RateLimitedError at once.
     max_retry_after_s: float = Field(default=30.0, ge=0)
     total_deadline_s: float = Field(default=30.0, gt=0)

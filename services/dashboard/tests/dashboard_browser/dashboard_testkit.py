@@ -46,7 +46,7 @@ from plusvibe.testing import FAST_RATE, Sim, free_port, running_simulator
 from servicekit.auth import hash_key
 from servicekit.db import drop_schema, ensure_schema
 from servicekit.events import new_envelope
-from servicekit.testing import publish_envelopes
+from servicekit.testing import new_topic_prefix, publish_envelopes
 from servicekit.topic_admin import ensure_topics
 from unibox.bootstrap import bootstrap as bootstrap_unibox
 from unibox.entrypoints.http import create_app as create_unibox
@@ -194,7 +194,7 @@ def writeback_completed(lead_id: str, run_id: str, requested_at: datetime, *, st
 @contextlib.contextmanager
 def running_system(postgres_url: str, kafka_bootstrap: str) -> Iterator[System]:
     """Starts everything (see the module docstring) and yields the entry point's URL and helpers."""
-    prefix = f"d{uuid.uuid4().hex[:8]}."
+    prefix = new_topic_prefix("d")
     leads_schema, unibox_schema = f"d_leads_{uuid.uuid4().hex[:8]}", f"d_unibox_{uuid.uuid4().hex[:8]}"
     run_async(_prepare(postgres_url, kafka_bootstrap, prefix, leads_schema, unibox_schema))
     keys = json.dumps([{"name": "operator", "sha256": hash_key(API_KEY), "scopes": ["*"]}])

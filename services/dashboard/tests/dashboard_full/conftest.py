@@ -12,6 +12,7 @@ from dashboard_browser.dashboard_testkit import CHROMIUM, CHROMIUM_ARGS, run_asy
 
 from outreach_local.system import SERVICES, LocalSystem, SystemConfig
 from servicekit.db import drop_schema
+from servicekit.testing import forget_topics_at_session_end
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +25,7 @@ def whole_system(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str,
         simulator_tick_s=None, simulator_rate=50.0,
         extra_env={f"{svc.upper()}_DB_SCHEMA": schema for svc, schema in schemas.items()},
     )
+    forget_topics_at_session_end(config.topic_prefix)
     system = LocalSystem(config)
     system.start()
     try:

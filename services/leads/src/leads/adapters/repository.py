@@ -4,13 +4,18 @@ bumps the version the LeadUpserted snapshot carries."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Table, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leads.adapters.orm import AuditRunRow, LeadRow, OutreachEmailRow, PushLedgerRow, StatusHistoryRow
+from servicekit.bulk import unnest_insert
+
+HISTORY: Table = StatusHistoryRow.__table__  # type: ignore[assignment]
+EMAILS: Table = OutreachEmailRow.__table__  # type: ignore[assignment]
 
 SORTS = {
     "updated_at": LeadRow.updated_at,
@@ -26,13 +31,27 @@ class LeadRepository:
         self.session = session
         # Rows preloaded by `runs()`: the session's identity map holds rows weakly, so without this
         # reference they could be collected and each later `run()` would query again.
-        self._held: list[AuditRunRow] = []
+        self._held: dict[uuid.UUID, AuditRunRow] = {}
+        # Leads already locked in this transaction (FOR UPDATE), and ids locked-for that do not exist: a later
+        # `get` of either costs no round trip (a consumer batch locks all its leads up front, sorted).
+        self._locked: dict[uuid.UUID, LeadRow] = {}
+        self._missing: set[uuid.UUID] = set()
+        # History and outreach-email rows are append-only: staged as plain values and written with one
+        # multi-row INSERT each when the unit of work commits (no ORM object per row).
+        self._staged: dict[Table, list[dict[str, Any]]] = {}
 
     async def get(self, lead_id: uuid.UUID, *, for_update: bool = False) -> LeadRow | None:
+        if lead_id in self._locked:
+            return self._locked[lead_id]
+        if lead_id in self._missing:
+            return None
         stmt = select(LeadRow).where(LeadRow.id == lead_id)
         if for_update:
             stmt = stmt.with_for_update()
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        row = (await self.session.execute(stmt)).scalar_one_or_none()
+        if for_update:
+            self._remember_locked([lead_id], [row] if row is not None else [])
+        return row
 
     async def get_many(self, ids: Sequence[uuid.UUID], *, for_update: bool = False) -> dict[uuid.UUID, LeadRow]:
         if not ids:
@@ -40,7 +59,15 @@ class LeadRepository:
         stmt = select(LeadRow).where(LeadRow.id.in_(ids)).order_by(LeadRow.id)
         if for_update:
             stmt = stmt.with_for_update()
-        return {row.id: row for row in (await self.session.execute(stmt)).scalars()}
+        rows = {row.id: row for row in (await self.session.execute(stmt)).scalars()}
+        if for_update:
+            self._remember_locked(ids, rows.values())
+        return rows
+
+    def _remember_locked(self, ids: Iterable[uuid.UUID], rows: Iterable[LeadRow]) -> None:
+        found = {row.id: row for row in rows}
+        self._locked.update(found)
+        self._missing.update(i for i in ids if i not in found)
 
     def add(self, lead: LeadRow) -> None:
         self.session.add(lead)
@@ -88,7 +115,8 @@ class LeadRepository:
 
     # audit runs
     async def run(self, run_id: uuid.UUID) -> AuditRunRow | None:
-        return await self.session.get(AuditRunRow, run_id)
+        held = self._held.get(run_id)
+        return held if held is not None else await self.session.get(AuditRunRow, run_id)
 
     async def runs(self, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, AuditRunRow]:
         """Several runs in one query (they stay in the session, so later `run()` calls cost no round trip)."""
@@ -96,25 +124,53 @@ class LeadRepository:
             return {}
         stmt = select(AuditRunRow).where(AuditRunRow.id.in_(set(run_ids)))
         rows = list((await self.session.execute(stmt)).scalars())
-        self._held.extend(rows)
+        self._held.update((row.id, row) for row in rows)
         return {row.id: row for row in rows}
 
     def add_run(self, run: AuditRunRow) -> None:
         self.session.add(run)
+        self._held[run.id] = run
+
+    # append-only rows
+    def _stage(self, table: Table, values: dict[str, Any]) -> None:
+        self._staged.setdefault(table, []).append(values)
+
+    async def flush_staged(self) -> None:
+        """Writes the staged history and email rows (after the ORM's pending rows: they reference leads)."""
+        if not any(self._staged.values()):
+            return
+        await self.session.flush()
+        staged, self._staged = self._staged, {}
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        for table, rows in staged.items():
+            if rows and postgres:
+                await unnest_insert(self.session, table, rows)  # one fixed statement for any row count
+            elif rows:
+                await self.session.execute(insert(table), rows)
 
     # history
-    def add_history(self, row: StatusHistoryRow) -> None:
-        self.session.add(row)
+    def add_history(self, *, lead_id: uuid.UUID, from_status: str | None, to_status: str, actor: str, reason: str,
+                    changed_at: datetime) -> None:
+        self._stage(HISTORY, {"lead_id": lead_id, "from_status": from_status, "to_status": to_status,
+                              "actor": actor, "reason": reason, "changed_at": changed_at})
 
     async def history(self, lead_id: uuid.UUID) -> list[StatusHistoryRow]:
+        await self.flush_staged()
         stmt = select(StatusHistoryRow).where(StatusHistoryRow.lead_id == lead_id).order_by(StatusHistoryRow.id)
         return list((await self.session.execute(stmt)).scalars())
 
     # outreach emails
-    def add_email(self, row: OutreachEmailRow) -> None:
-        self.session.add(row)
+    def add_email(self, *, lead_id: uuid.UUID, type: str, step: int, subject: str, body: str, cta: str,
+                  tone: str | None, audit_run_id: uuid.UUID | None, writeback_status: str,
+                  created_at: datetime) -> uuid.UUID:
+        email_id = uuid.uuid4()
+        self._stage(EMAILS, {"id": email_id, "lead_id": lead_id, "type": type, "step": step, "subject": subject,
+                             "body": body, "cta": cta, "tone": tone, "audit_run_id": audit_run_id,
+                             "writeback_status": writeback_status, "created_at": created_at})
+        return email_id
 
     async def emails(self, lead_id: uuid.UUID) -> list[OutreachEmailRow]:
+        await self.flush_staged()
         stmt = (
             select(OutreachEmailRow)
             .where(OutreachEmailRow.lead_id == lead_id)

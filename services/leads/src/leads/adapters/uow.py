@@ -11,3 +11,7 @@ class LeadsUnitOfWork(UnitOfWork):
 
     async def _open(self) -> None:
         self.leads = LeadRepository(self.session)
+
+    async def commit(self) -> None:
+        await self.leads.flush_staged()
+        await super().commit()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from contracts.status import LeadStatus
-from leads.adapters.orm import LeadRow, StatusHistoryRow
+from leads.adapters.orm import LeadRow
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.handlers.lead_changes import announce
 
@@ -35,8 +35,8 @@ async def create_lead(cmd: CreateLead, *, uow: LeadsUnitOfWork) -> uuid.UUID:
     async with uow:
         uow.leads.add(lead)
         await uow.session.flush()
-        uow.leads.add_history(StatusHistoryRow(lead_id=lead.id, from_status=None, to_status=lead.status,
-                                               actor=cmd.actor, reason="created", changed_at=now))
+        uow.leads.add_history(lead_id=lead.id, from_status=None, to_status=lead.status, actor=cmd.actor,
+                              reason="created", changed_at=now)
         await announce(uow, lead)
         await uow.commit()
     return lead.id

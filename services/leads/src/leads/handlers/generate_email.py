@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from copywriter import LeadFacts, Tone, generate_sequence
-from leads.adapters.orm import AuditRunRow, OutreachEmailRow
+from leads.adapters.orm import AuditRunRow
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.handlers.errors import Refusal, not_found
 
@@ -32,11 +32,9 @@ async def generate_email(lead_id: uuid.UUID, *, tone: str, steps: int, uow: Lead
         now = datetime.now(UTC)
         ids: list[uuid.UUID] = []
         for step in generate_sequence(facts, profile, tone=chosen, steps=steps):
-            row = OutreachEmailRow(id=uuid.uuid4(), lead_id=lead_id, type="preview", step=step.step,
-                                   subject=step.subject, body=step.body, cta=step.cta, tone=chosen.value,
-                                   audit_run_id=run.id if run else None, writeback_status="not_written",
-                                   created_at=now)
-            uow.leads.add_email(row)
-            ids.append(row.id)
+            ids.append(uow.leads.add_email(lead_id=lead_id, type="preview", step=step.step, subject=step.subject,
+                                           body=step.body, cta=step.cta, tone=chosen.value,
+                                           audit_run_id=run.id if run else None, writeback_status="not_written",
+                                           created_at=now))
         await uow.commit()
     return ids

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from contracts.envelope import Envelope
 from contracts.leads import LeadStatusChanged, LeadUpserted
 from contracts.status import LeadStatus
-from leads.adapters.orm import LeadRow, StatusHistoryRow
+from leads.adapters.orm import LeadRow
 from leads.adapters.snapshot import lead_snapshot
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.transitions import TransitionDecision
@@ -24,10 +24,8 @@ def apply_status(
     now = datetime.now(UTC)
     previous = lead.status
     lead.status = decision.to_status.value
-    uow.leads.add_history(
-        StatusHistoryRow(lead_id=lead.id, from_status=previous, to_status=lead.status, actor=decision.actor,
-                         reason=decision.reason.value, changed_at=now)
-    )
+    uow.leads.add_history(lead_id=lead.id, from_status=previous, to_status=lead.status, actor=decision.actor,
+                          reason=decision.reason.value, changed_at=now)
     uow.publish(
         LeadStatusChanged(
             lead_id=lead.id,

@@ -3,12 +3,10 @@ reader ever sees one without the other; only the lead's newest audit run may app
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 from contracts.status import LeadStatus
 from contracts.writeback import WritebackCompleted, WritebackFailed
-from leads.adapters.orm import OutreachEmailRow
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain import transitions
 from leads.handlers.lead_changes import announce, apply_status
@@ -40,11 +38,9 @@ async def on_writeback_completed(item: Decoded, uow: LeadsUnitOfWork) -> None:
         body = event.variables.get(f"email_body_{step}")
         if subject is None or body is None:
             continue
-        uow.leads.add_email(
-            OutreachEmailRow(id=uuid.uuid4(), lead_id=lead.id, type="writeback", step=step, subject=subject,
-                             body=body, cta=event.variables.get(f"email_cta_{step}", ""), tone=None,
-                             audit_run_id=event.audit_run_id, writeback_status=status, created_at=now)
-        )
+        uow.leads.add_email(lead_id=lead.id, type="writeback", step=step, subject=subject, body=body,
+                            cta=event.variables.get(f"email_cta_{step}", ""), tone=None,
+                            audit_run_id=event.audit_run_id, writeback_status=status, created_at=now)
     apply_status(uow, lead, decision, causation=item.envelope)
     await announce(uow, lead, causation=item.envelope)
 
