@@ -49,10 +49,11 @@ class ServiceRuntime(Generic[U]):
 
     @classmethod
     def create(cls, settings: ServiceSettings, uow_class: type[U], *, migrations: str | None,
-               pool_size: int = 10, **uow_kwargs: Any) -> ServiceRuntime[U]:
+               pool_size: int | None = None, **uow_kwargs: Any) -> ServiceRuntime[U]:
         url = settings.resolved_database_url()
         schema = settings.resolved_schema() if is_postgres(url) else None
-        engine = create_engine(url, schema=schema, pool_size=pool_size, pool_timeout_s=settings.db_pool_timeout_s)
+        engine = create_engine(url, schema=schema, pool_size=pool_size or settings.db_pool_size,
+                               pool_timeout_s=settings.db_pool_timeout_s)
         sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         return cls(settings=settings, engine=engine, sessions=sessions, uow_class=uow_class,
                    migrations=migrations, uow_kwargs=uow_kwargs)

@@ -35,6 +35,8 @@ class ServiceSettings(BaseSettings):
     # How long a request waits for a free database connection before it is refused with 503 + Retry-After
     # (servicekit.http.pool_exhausted_response) instead of queueing behind an overload.
     db_pool_timeout_s: float = Field(default=3.0, gt=0)
+    # Database connections per process, all kept open once made (no overflow connections: see db.create_engine).
+    db_pool_size: int = Field(default=20, ge=1, le=200)
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 0.05
     consumer_max_records: int = 500

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[4]
 
 @pytest.fixture
 async def engine(pg_database: Database) -> AsyncIterator[AsyncEngine]:
-    eng = create_engine(pg_database.url, schema=pg_database.schema, pool_size=10)
+    eng = create_engine(pg_database.url, schema=pg_database.schema, pool_size=20)
     await create_tables(eng)
     yield eng
     await eng.dispose()

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from servicekit.db import create_engine
 from servicekit.testing import Database
@@ -42,3 +46,51 @@ async def test_a_url_that_asks_for_tls_keeps_it(pg_database: Database) -> None:
     else:  # a server without TLS must refuse, not silently downgrade
         with pytest.raises(Exception, match=r"(?i)ssl"):
             await _backend(url, pg_database.schema)
+
+
+async def _pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def test_a_connection_that_died_while_idle_is_replaced_without_an_error(pg_database: Database) -> None:
+    engine = create_engine(pg_database.url, schema=pg_database.schema, pool_size=1, ping_idle_after_s=0.2)
+    admin = create_engine(pg_database.url)
+    try:
+        first = await _pid(engine)
+        async with admin.connect() as conn:  # e.g. a database restart or an idle timeout on the server
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        await asyncio.sleep(0.3)
+        second = await _pid(engine)  # pinged (idle ≥ 0.2 s), found dead, replaced: no error reaches the caller
+    finally:
+        await engine.dispose()
+        await admin.dispose()
+    assert second != first
+
+
+async def test_a_connection_in_steady_use_is_not_pinged(pg_database: Database,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.dialects.postgresql import asyncpg as sa_asyncpg
+
+    pings = 0
+    real_ping = sa_asyncpg.AsyncAdapt_asyncpg_connection.ping
+
+    def counting_ping(self: Any) -> None:
+        nonlocal pings
+        pings += 1
+        real_ping(self)
+
+    monkeypatch.setattr(sa_asyncpg.AsyncAdapt_asyncpg_connection, "ping", counting_ping)
+    busy = create_engine(pg_database.url, schema=pg_database.schema, pool_size=1, ping_idle_after_s=60)
+    idle = create_engine(pg_database.url, schema=pg_database.schema, pool_size=1, ping_idle_after_s=0)
+    try:
+        for _ in range(5):
+            await _pid(busy)
+        busy_pings = pings
+        for _ in range(5):
+            await _pid(idle)
+    finally:
+        await busy.dispose()
+        await idle.dispose()
+    assert busy_pings == 0  # three round trips saved on every checkout
+    assert pings - busy_pings == 5  # idle ≥ 0 s: every checkout is checked

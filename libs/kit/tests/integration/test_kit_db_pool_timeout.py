@@ -22,7 +22,7 @@ def test_pool_timeout_setting_defaults_to_a_few_seconds() -> None:
 
 
 async def test_exhausted_pool_refuses_within_the_timeout_with_503_and_retry_after(pg_database: Database) -> None:
-    engine = create_engine(pg_database.url, schema=pg_database.schema, pool_size=1, pool_timeout_s=0.3)
+    engine = create_engine(pg_database.url, schema=pg_database.schema, pool_size=2, pool_timeout_s=0.3)
     app = FastAPI()
     install_error_handlers(app)
 
@@ -35,7 +35,7 @@ async def test_exhausted_pool_refuses_within_the_timeout_with_503_and_retry_afte
         async with contextlib.AsyncExitStack() as held, httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://kit") as client:
             assert (await client.get("/read")).json() == {"one": 1}
-            for _ in range(2):  # pool_size 1 + overflow 1: every connection is busy
+            for _ in range(2):  # pool_size 2, no overflow: every connection is busy
                 await held.enter_async_context(engine.connect())
             started = time.monotonic()
             refused = await client.get("/read")
@@ -51,7 +51,7 @@ async def test_exhausted_pool_refuses_within_the_timeout_with_503_and_retry_afte
 
 
 async def test_checkout_raises_pool_timeout_error_after_pool_timeout(pg_database: Database) -> None:
-    engine = create_engine(pg_database.url, schema=pg_database.schema, pool_size=1, pool_timeout_s=0.2)
+    engine = create_engine(pg_database.url, schema=pg_database.schema, pool_size=2, pool_timeout_s=0.2)
     try:
         async with engine.connect(), engine.connect():
             started = time.monotonic()
