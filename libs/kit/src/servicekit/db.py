@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, event, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, ColumnElement, DateTime, any_, bindparam, event, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.types import TypeDecorator
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -37,6 +39,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def one_of(column: ColumnElement[Any] | QueryableAttribute[Any], values: Collection[Any], dialect_name: str
+           ) -> ColumnElement[bool]:
+    """`column IN (values)`. On PostgreSQL as `column = ANY($1)` with ONE array parameter: the SQL text is the
+    same for any number of values, so it is compiled and prepared once per connection — `IN ($1, …, $n)`
+    is a new statement (a prepare round trip and a parse) for every batch size a consumer sees."""
+    if dialect_name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def is_postgres(url: str) -> bool:

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from servicekit.db import is_postgres, tls_needless
+from servicekit.db import is_postgres, one_of, tls_needless
 from servicekit.events import kafka_headers
 from servicekit.kafka_config import producer_options
 from servicekit.tables import outbox
@@ -77,7 +77,8 @@ class OutboxRelay:
             # Every send must be acknowledged (acks=all) before a row is marked sent.
             await asyncio.gather(*futures)
             await conn.execute(
-                update(outbox).where(outbox.c.id.in_([r.id for r in rows])).values(sent_at=datetime.now(UTC))
+                update(outbox).where(one_of(outbox.c.id, [r.id for r in rows], conn.dialect.name))
+                .values(sent_at=datetime.now(UTC))
             )
         self.published_total += len(rows)
         return len(rows)

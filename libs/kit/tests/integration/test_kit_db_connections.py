@@ -94,3 +94,40 @@ async def test_a_connection_in_steady_use_is_not_pinged(pg_database: Database,
         await idle.dispose()
     assert busy_pings == 0  # three round trips saved on every checkout
     assert pings - busy_pings == 5  # idle ≥ 0 s: every checkout is checked
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_one_of_selects_the_given_values_with_one_statement_text(backend: str, pg_database: Database,
+                                                                       sqlite_database: Database) -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, select
+    from sqlalchemy.dialects import postgresql
+
+    from servicekit.db import one_of
+    from servicekit.tables import inbox, kit_metadata
+
+    db = pg_database if backend == "postgresql" else sqlite_database
+    engine = create_engine(db.url, schema=db.schema if backend == "postgresql" else None)
+    ids = [uuid.uuid4() for _ in range(5)]
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(kit_metadata.create_all)
+            await conn.execute(insert(inbox), [{"consumer_group": "g", "event_id": i, "event_type": "X",
+                                                "processed_at": datetime.now(UTC)} for i in ids])
+            found = {row[0] for row in await conn.execute(
+                select(inbox.c.event_id).where(one_of(inbox.c.event_id, ids[1:4], conn.dialect.name)))}
+            none = (await conn.execute(
+                select(inbox.c.event_id).where(one_of(inbox.c.event_id, [], conn.dialect.name)))).all()
+    finally:
+        await engine.dispose()
+    assert found == set(ids[1:4])
+    assert none == []
+    pg = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+    def sql(n: int) -> str:
+        stmt = select(inbox.c.event_id).where(one_of(inbox.c.event_id, ids[:n], "postgresql"))
+        return str(stmt.compile(dialect=pg))
+
+    assert sql(1) == sql(5)  # one prepared statement for every batch size

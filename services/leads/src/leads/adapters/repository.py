@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leads.adapters.orm import AuditRunRow, LeadRow, OutreachEmailRow, PushLedgerRow, StatusHistoryRow
 from servicekit.bulk import unnest_insert
+from servicekit.db import one_of
 
 HISTORY: Table = StatusHistoryRow.__table__  # type: ignore[assignment]
 EMAILS: Table = OutreachEmailRow.__table__  # type: ignore[assignment]
@@ -56,7 +57,7 @@ class LeadRepository:
     async def get_many(self, ids: Sequence[uuid.UUID], *, for_update: bool = False) -> dict[uuid.UUID, LeadRow]:
         if not ids:
             return {}
-        stmt = select(LeadRow).where(LeadRow.id.in_(ids)).order_by(LeadRow.id)
+        stmt = select(LeadRow).where(one_of(LeadRow.id, ids, self._dialect)).order_by(LeadRow.id)
         if for_update:
             stmt = stmt.with_for_update()
         rows = {row.id: row for row in (await self.session.execute(stmt)).scalars()}
@@ -68,6 +69,10 @@ class LeadRepository:
         found = {row.id: row for row in rows}
         self._locked.update(found)
         self._missing.update(i for i in ids if i not in found)
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
 
     def add(self, lead: LeadRow) -> None:
         self.session.add(lead)
@@ -122,7 +127,7 @@ class LeadRepository:
         """Several runs in one query (they stay in the session, so later `run()` calls cost no round trip)."""
         if not run_ids:
             return {}
-        stmt = select(AuditRunRow).where(AuditRunRow.id.in_(set(run_ids)))
+        stmt = select(AuditRunRow).where(one_of(AuditRunRow.id, set(run_ids), self._dialect))
         rows = list((await self.session.execute(stmt)).scalars())
         self._held.update((row.id, row) for row in rows)
         return {row.id: row for row in rows}
@@ -182,7 +187,8 @@ class LeadRepository:
     async def ledger(self, lead_ids: Sequence[uuid.UUID], campaign_id: str) -> dict[uuid.UUID, PushLedgerRow]:
         if not lead_ids:
             return {}
-        stmt = select(PushLedgerRow).where(PushLedgerRow.lead_id.in_(lead_ids), PushLedgerRow.campaign_id == campaign_id)
+        stmt = select(PushLedgerRow).where(one_of(PushLedgerRow.lead_id, lead_ids, self._dialect),
+                                           PushLedgerRow.campaign_id == campaign_id)
         return {row.lead_id: row for row in (await self.session.execute(stmt)).scalars()}
 
     def add_ledger(self, row: PushLedgerRow) -> None:

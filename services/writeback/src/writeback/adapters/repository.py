@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.bulk import unnest_insert
+from servicekit.db import one_of
 from writeback.adapters.orm import lead_projection, writeback_attempts
 from writeback.domain import attempts as st
 from writeback.domain.projection import LeadState
@@ -26,8 +27,12 @@ class WritebackRepository:
         self.session = session
 
     @property
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    @property
     def _insert(self) -> Any:
-        return pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        return pg_insert if self._dialect == "postgresql" else sqlite_insert
 
     async def lock_states(self, lead_ids: Iterable[UUID], now: datetime) -> dict[UUID, LeadState]:
         """The projection rows of these leads, created when missing and locked until commit (sorted, so two
@@ -39,7 +44,7 @@ class WritebackRepository:
         stmt = self._insert(lead_projection).on_conflict_do_nothing(index_elements=["lead_id"])
         await self.session.execute(stmt, fresh)
         query = (select(*(lead_projection.c[name] for name in _STATE_FIELDS))
-                 .where(lead_projection.c.lead_id.in_(ids)).order_by(lead_projection.c.lead_id).with_for_update())
+                 .where(one_of(lead_projection.c.lead_id, ids, self._dialect)).order_by(lead_projection.c.lead_id).with_for_update())
         rows = (await self.session.execute(query)).mappings().all()
         return {row["lead_id"]: LeadState(**dict(row)) for row in rows}
 
@@ -61,7 +66,7 @@ class WritebackRepository:
         if not ids:
             return {}
         t = writeback_attempts
-        rows = (await self.session.execute(select(t.c.id, t.c.status, t.c.dedupe_key).where(t.c.id.in_(ids)))).all()
+        rows = (await self.session.execute(select(t.c.id, t.c.status, t.c.dedupe_key).where(one_of(t.c.id, ids, self._dialect)))).all()
         return {row.id: (row.status, row.dedupe_key) for row in rows}
 
     async def known_requests(self, request_ids: Iterable[UUID]) -> set[UUID]:
@@ -69,7 +74,7 @@ class WritebackRepository:
         if not ids:
             return set()
         t = writeback_attempts
-        rows = (await self.session.execute(select(t.c.request_id).where(t.c.request_id.in_(ids)))).all()
+        rows = (await self.session.execute(select(t.c.request_id).where(one_of(t.c.request_id, ids, self._dialect)))).all()
         return {row.request_id for row in rows}
 
     async def insert_attempts(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -83,7 +88,7 @@ class WritebackRepository:
         if ids:
             t = writeback_attempts
             await self.session.execute(
-                update(t).where(t.c.id.in_(ids), t.c.status == st.PENDING).values(status=st.SUPERSEDED, updated_at=now)
+                update(t).where(one_of(t.c.id, ids, self._dialect), t.c.status == st.PENDING).values(status=st.SUPERSEDED, updated_at=now)
             )
 
     async def projection(self, lead_id: UUID) -> Mapping[str, Any] | None:
