@@ -7,7 +7,8 @@ parameter, so the SQL text is the same for every batch: compiled once, prepared 
 one round trip. The optional NOTIFY rides in the same statement (a data-modifying CTE), saving the
 outbox's wake-up its own round trip.
 
-Only for PostgreSQL; callers keep their portable statement for SQLite (`bulk_insert` does that).
+`unnest_insert` is PostgreSQL only; `bulk_insert` picks it there and the portable executemany elsewhere
+(SQLite).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, TextClause, text
+from sqlalchemy import JSON, Table, TextClause, insert, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.type_api import TypeEngine
@@ -95,3 +96,13 @@ async def unnest_insert(
         params["channel"] = notify_channel
     result = await session.execute(stmt, params)
     return list(result.scalars()) if returning else []
+
+
+async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Inserts `rows` (dicts with the same keys): `unnest_insert` on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        await unnest_insert(session, table, rows)
+    else:
+        await session.execute(insert(table), list(rows))

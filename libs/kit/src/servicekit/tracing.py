@@ -80,20 +80,18 @@ def continued_span(name: str, headers: Mapping[str, str], **attributes: str) -> 
     """A span that continues the trace of incoming headers (a consumed record or an HTTP request)."""
     incoming = headers.get(HEADER_TRACEPARENT)
     parent = _W3C.extract({"traceparent": incoming}) if incoming else context.Context()
-    if not _recording:
+    if not _recording:  # carry the context only: same trace, a new span id for this hop
         upstream = trace.get_current_span(parent).get_span_context()
         hop = SpanContext(trace_id=upstream.trace_id if upstream.is_valid else _ids.generate_trace_id(),
                           span_id=_ids.generate_span_id(), is_remote=False,
                           trace_flags=upstream.trace_flags if upstream.is_valid else TraceFlags(TraceFlags.SAMPLED))
-        token = context.attach(trace.set_span_in_context(NonRecordingSpan(hop), parent))
-        try:
-            yield
-        finally:
-            context.detach(token)
-        return
+        parent = trace.set_span_in_context(NonRecordingSpan(hop), parent)
     token = context.attach(parent)
     try:
-        with tracer().start_as_current_span(name, attributes=attributes):
+        if _recording:
+            with tracer().start_as_current_span(name, attributes=attributes):
+                yield
+        else:
             yield
     finally:
         context.detach(token)

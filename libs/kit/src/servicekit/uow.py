@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts.envelope import Envelope, EventData
 from contracts.topics import TOPIC_BY_EVENT_TYPE
-from servicekit.bulk import unnest_insert
+from servicekit.bulk import bulk_insert, unnest_insert
 from servicekit.events import encode, headers_for, new_envelope
 from servicekit.tables import inbox, outbox
 from servicekit.tracing import inject_traceparent
@@ -174,10 +174,7 @@ class UnitOfWork:
         """Inserts the collected outbox rows (called by commit; handlers may call it to see errors early)."""
         if self._outbox_rows:
             rows, self._outbox_rows = self._outbox_rows, []
-            if self.dialect == "postgresql":
-                await unnest_insert(self.session, outbox, rows)
-            else:
-                await self.session.execute(outbox.insert(), rows)
+            await bulk_insert(self.session, outbox, rows)
 
     async def claim_inbox(self, consumer_group: str, event_id: UUID, event_type: str) -> bool:
         """Records the event for this consumer group; False when it was already processed (a duplicate)."""

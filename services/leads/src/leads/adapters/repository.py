@@ -8,11 +8,11 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, or_, select
+from sqlalchemy import Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leads.adapters.orm import AuditRunRow, LeadRow, OutreachEmailRow, PushLedgerRow, StatusHistoryRow
-from servicekit.bulk import unnest_insert
+from servicekit.bulk import bulk_insert
 from servicekit.db import one_of
 
 HISTORY: Table = StatusHistoryRow.__table__  # type: ignore[assignment]
@@ -146,12 +146,8 @@ class LeadRepository:
             return
         await self.session.flush()
         staged, self._staged = self._staged, {}
-        postgres = self.session.get_bind().dialect.name == "postgresql"
         for table, rows in staged.items():
-            if rows and postgres:
-                await unnest_insert(self.session, table, rows)  # one fixed statement for any row count
-            elif rows:
-                await self.session.execute(insert(table), rows)
+            await bulk_insert(self.session, table, rows)
 
     # history
     def add_history(self, *, lead_id: uuid.UUID, from_status: str | None, to_status: str, actor: str, reason: str,

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.bulk import unnest_insert
+from servicekit.bulk import bulk_insert
 from servicekit.db import one_of
 from writeback.adapters.orm import lead_projection, writeback_attempts
 from writeback.domain import attempts as st
@@ -78,10 +78,7 @@ class WritebackRepository:
         return {row.request_id for row in rows}
 
     async def insert_attempts(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows and self.session.get_bind().dialect.name == "postgresql":
-            await unnest_insert(self.session, writeback_attempts, rows)  # one fixed statement for any row count
-        elif rows:
-            await self.session.execute(writeback_attempts.insert(), list(rows))
+        await bulk_insert(self.session, writeback_attempts, rows)
 
     async def supersede(self, attempt_ids: Iterable[UUID], now: datetime) -> None:
         ids = list(set(attempt_ids))
