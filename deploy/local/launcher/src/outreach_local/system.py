@@ -180,8 +180,8 @@ class LocalSystem:
         c = self.config
         py = sys.executable
         sim_argv = [py, "-m", "plusvibe.simulator", "--port", str(c.simulator_port), "--seed", "demo",
-                    "--api-key", c.simulator_api_key, "--rate", str(c.simulator_rate),
-                    "--webhook-url", f"{c.gateway_url}/api/plusvibe/webhooks", "--webhook-secret", c.webhook_secret]
+                    f"--api-key={c.simulator_api_key}", "--rate", str(c.simulator_rate),
+                    "--webhook-url", f"{c.gateway_url}/api/plusvibe/webhooks", f"--webhook-secret={c.webhook_secret}"]
         if c.simulator_tick_s:
             sim_argv += ["--tick-seconds", str(c.simulator_tick_s)]
         if c.persist_simulator:

@@ -12,7 +12,8 @@ from plusvibe.simulator.app import create_app
 from plusvibe.simulator.state import SimulatorState
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; values that may start with ``-`` (secrets, keys) are passed as ``--opt=value``."""
     parser = argparse.ArgumentParser(prog="python -m plusvibe.simulator")
     parser.add_argument("--host", default="127.0.0.1", help="loopback only (127.0.0.1 or ::1)")
     parser.add_argument("--port", type=int, default=8931)
@@ -23,6 +24,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default=os.environ.get("PLUSVIBE_SIM_API_KEY", "sim-api-key"))
     parser.add_argument("--rate", type=float, default=5.0, help="requests/second per key")
     parser.add_argument("--persist", default=None, help="JSON file to keep state across restarts")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.host not in ("127.0.0.1", "::1", "localhost"):
         parser.error("the simulator binds to loopback only")
