@@ -97,7 +97,9 @@ def test_services_start_after_the_topics_exist_and_workers_after_their_api(compo
         assert api["postgres"]["condition"] == "service_healthy"
         for part in ("consumers", "relay"):
             assert _deps(services[f"{svc}-{part}"])[f"{svc}-api"]["condition"] == "service_healthy"
-            assert services[f"{svc}-{part}"]["healthcheck"] == {"disable": True}
+            worker = services[f"{svc}-{part}"]
+            port = worker["environment"][f"{svc.upper()}_WORKER_HEALTH_PORT"]
+            assert f"http://127.0.0.1:{port}/health/live" in " ".join(worker["healthcheck"]["test"])
         assert "/health/ready" in " ".join(services[f"{svc}-api"]["healthcheck"]["test"])
 
 

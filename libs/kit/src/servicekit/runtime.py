@@ -29,6 +29,7 @@ from servicekit.relay import OutboxRelay, make_producer
 from servicekit.settings import ServiceSettings
 from servicekit.tracing import configure_tracing
 from servicekit.uow import OutboxSignal, UnitOfWork
+from servicekit.worker_health import WorkerHealthServer, readiness_checks, start_worker_health
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +136,18 @@ async def run_relay_until_stopped(runtime: ServiceRuntime[Any], stop: asyncio.Ev
     relay = OutboxRelay(runtime.engine, producer, schema=runtime.schema, batch_size=s.relay_batch_size,
                         poll_interval_s=s.relay_poll_interval_s, signal=runtime.signal)
     task = asyncio.create_task(relay.run())
+    stopped = asyncio.create_task(stop.wait())
     try:
-        await stop.wait()
+        # Ends when stop is set, or as soon as the relay's loop dies: its exception then ends this task too,
+        # so the process exits (and worker liveness reports the relay dead) instead of idling without a relay.
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done() and not stop.is_set():
+            task.result()  # re-raises the relay's failure
+            raise RuntimeError("the outbox relay loop returned before stop was set")
     finally:
+        stopped.cancel()
         relay.stop()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, Exception):  # a failure was raised above already
             await asyncio.wait_for(task, 10)
         await producer.stop()
 
@@ -163,17 +171,23 @@ def stop_event_on_signals() -> asyncio.Event:
 
 
 async def serve_worker(runtime: ServiceRuntime[Any], *, consumers: bool, relay: bool) -> None:
-    """The body of a worker process: migrate, then run the consumers and/or the relay until SIGTERM."""
+    """The body of a worker process: migrate, then run the consumers and/or the relay until SIGTERM, with
+    their health endpoints when `worker_health_port` is set (servicekit.worker_health)."""
     configure_tracing(runtime.settings.service_name)
     await runtime.migrate()
     stop = stop_event_on_signals()
-    tasks = []
+    tasks: dict[str, asyncio.Task[None]] = {}
     if consumers:
-        tasks.append(asyncio.create_task(run_consumers_until_stopped(runtime, stop)))
+        tasks["consumers"] = asyncio.create_task(run_consumers_until_stopped(runtime, stop))
     if relay:
-        tasks.append(asyncio.create_task(run_relay_until_stopped(runtime, stop)))
+        tasks["relay"] = asyncio.create_task(run_relay_until_stopped(runtime, stop))
     log.info("worker started", extra={"fields": {"consumers": consumers, "relay": relay}})
+    health: WorkerHealthServer | None = None
     try:
-        await asyncio.gather(*tasks)
+        health = await start_worker_health(runtime.settings, tasks,
+                                           readiness_checks(runtime.engine, runtime.settings), stop)
+        await asyncio.gather(*tasks.values())
     finally:
+        if health is not None:
+            await health.aclose()
         await runtime.dispose()

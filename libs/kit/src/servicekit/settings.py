@@ -45,6 +45,10 @@ class ServiceSettings(BaseSettings):
     consumer_batch_timeout_ms: int = Field(default=100, ge=1, le=10_000)
     # How long a consumer keeps retrying a transient fault of one record before parking it in the DLQ.
     consumer_transient_budget_s: float = 600.0
+    # Worker processes (consumers, relay) serve /health/live and /health/ready here (servicekit.worker_health);
+    # None/0: no server, the default, so several workers started on one machine never clash on a port.
+    worker_health_port: int | None = Field(default=None, ge=0, le=65535)
+    worker_health_host: str = "127.0.0.1"
 
     def resolved_database_url(self) -> str:
         if self.database_url is not None:

@@ -19,6 +19,7 @@ from contracts import topics
 from servicekit.auth import ApiKey, load_api_keys
 from servicekit.logging import configure_logging
 from servicekit.runtime import ServiceRuntime, run_consumers_until_stopped, stop_event_on_signals
+from servicekit.worker_health import WorkerHealthServer, readiness_checks, start_worker_health
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 
@@ -64,7 +65,14 @@ async def serve_consumers(service: AuditsService) -> None:
     runtime = service.runtime
     await runtime.migrate()
     stop = stop_event_on_signals()
+    tasks = {"consumers": asyncio.create_task(run_consumers_until_stopped(runtime, stop)),
+             "audit-worker": asyncio.create_task(service.worker.run(stop))}
+    health: WorkerHealthServer | None = None
     try:
-        await asyncio.gather(run_consumers_until_stopped(runtime, stop), service.worker.run(stop))
+        health = await start_worker_health(runtime.settings, tasks,
+                                           readiness_checks(runtime.engine, runtime.settings), stop)
+        await asyncio.gather(*tasks.values())
     finally:
+        if health is not None:
+            await health.aclose()
         await runtime.dispose()

@@ -7,30 +7,38 @@ import contextlib
 import logging
 
 from servicekit.runtime import run_consumers_until_stopped, run_relay_until_stopped, stop_event_on_signals
+from servicekit.worker_health import WorkerHealthServer, readiness_checks, start_worker_health
 from writeback.bootstrap import WritebackService
 
 log = logging.getLogger(__name__)
 
 
 async def run_workers(service: WritebackService, stop: asyncio.Event, *, consumers: bool, relay: bool) -> None:
-    tasks = []
+    tasks: dict[str, asyncio.Task[None]] = {}
     if consumers:
-        tasks.append(asyncio.create_task(run_consumers_until_stopped(service.runtime, stop)))
-        tasks.append(asyncio.create_task(service.delivery.run(stop)))
+        tasks["consumers"] = asyncio.create_task(run_consumers_until_stopped(service.runtime, stop))
+        tasks["delivery"] = asyncio.create_task(service.delivery.run(stop))
     if relay:
-        tasks.append(asyncio.create_task(run_relay_until_stopped(service.runtime, stop)))
+        tasks["relay"] = asyncio.create_task(run_relay_until_stopped(service.runtime, stop))
+    runtime = service.runtime
+    health: WorkerHealthServer | None = None
     try:
-        await asyncio.gather(*tasks)
+        health = await start_worker_health(runtime.settings, tasks,
+                                           readiness_checks(runtime.engine, runtime.settings), stop)
+        await asyncio.gather(*tasks.values())
     finally:
-        for task in tasks:
+        if health is not None:
+            await health.aclose()
+        for task in tasks.values():
             task.cancel()
-        for task in tasks:
+        for task in tasks.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
 
 async def serve(service: WritebackService, *, consumers: bool, relay: bool) -> None:
-    """Migrate, then run until SIGTERM/SIGINT (the kit's serve_worker plus the delivery worker)."""
+    """Migrate, then run until SIGTERM/SIGINT (the kit's serve_worker plus the delivery worker), with the
+    health endpoints when `WRITEBACK_WORKER_HEALTH_PORT` is set."""
     await service.runtime.migrate()
     stop = stop_event_on_signals()
     log.info("writeback worker started", extra={"fields": {"consumers": consumers, "relay": relay}})

@@ -1,0 +1,166 @@
+"""`/health/live` and `/health/ready` for a worker process (consumers, relay, delivery worker, ...).
+
+A minimal HTTP/1.1 responder (`asyncio.start_server`) on the worker's own event loop, so an answer at all
+proves the loop is responsive (a blocked loop makes the probe time out). No framework, no signal handlers
+of its own: the worker's `stop` event (SIGTERM) closes it.
+
+- `/health/live`: 200 while every loop task runs; 503 naming the loop that finished or raised while `stop`
+  is not set. Never touches the database or the broker: an outage of either must not restart the pods.
+- `/health/ready`: the API's readiness checks (`servicekit.health.database_check`, `kafka_check`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from servicekit.health import ReadinessCheck, database_check, kafka_check
+from servicekit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+# A probe's request is one short line plus a few headers; anything slower or larger is dropped.
+_READ_TIMEOUT_S = 2.0
+_MAX_HEADER_LINES = 100
+
+
+def readiness_checks(engine: AsyncEngine, settings: ServiceSettings) -> dict[str, ReadinessCheck]:
+    """The API's readiness checks for a worker: its database and its broker."""
+    return {"database": database_check(engine), "kafka": kafka_check(settings.kafka_bootstrap_servers)}
+
+
+def loop_state(task: asyncio.Task[Any], stopping: bool) -> tuple[bool, str]:
+    """(alive, description) of one loop task; a loop that ends once `stop` is set is shutting down, not dead."""
+    if not task.done():
+        return True, "running"
+    if stopping:
+        return True, "stopped"
+    if task.cancelled():
+        return False, "cancelled"
+    exc = task.exception()
+    if exc is not None:
+        return False, f"failed: {type(exc).__name__}"
+    return False, "exited"
+
+
+class WorkerHealth:
+    """What the endpoints answer: the state of the loop tasks and the result of the readiness checks."""
+
+    def __init__(self, loops: Mapping[str, asyncio.Task[Any]], checks: Mapping[str, ReadinessCheck],
+                 stop: asyncio.Event, *, check_timeout_s: float = 3.0) -> None:
+        self.loops = loops
+        self.checks = checks
+        self.stop = stop
+        self.check_timeout_s = check_timeout_s
+
+    def live(self) -> tuple[int, dict[str, Any]]:
+        states = {name: loop_state(task, self.stop.is_set()) for name, task in self.loops.items()}
+        ok = all(alive for alive, _ in states.values())
+        body: dict[str, Any] = {"status": "ok" if ok else "unavailable",
+                                "loops": {name: text for name, (_, text) in states.items()}}
+        if not ok:
+            body["dead"] = sorted(name for name, (alive, _) in states.items() if not alive)
+        return (200 if ok else 503), body
+
+    async def ready(self) -> tuple[int, dict[str, Any]]:
+        names = list(self.checks)
+        outcomes = await asyncio.gather(*(self._run_check(self.checks[name]) for name in names))
+        results = dict(zip(names, outcomes, strict=True))
+        ok = all(result == "ok" for result in results.values())
+        return (200 if ok else 503), {"status": "ok" if ok else "unavailable", "checks": results}
+
+    async def _run_check(self, check: ReadinessCheck) -> str:
+        try:
+            await asyncio.wait_for(check(), self.check_timeout_s)
+        except Exception as exc:  # readiness reports, it does not raise
+            return f"error: {type(exc).__name__}"
+        return "ok"
+
+
+class WorkerHealthServer:
+    """The listening socket; closes itself once `stop` is set (or on `aclose()`)."""
+
+    def __init__(self, health: WorkerHealth, server: asyncio.Server) -> None:
+        self.health = health
+        self._server = server
+        self._closer = asyncio.create_task(self._close_on_stop())
+
+    @property
+    def port(self) -> int:
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def _close_on_stop(self) -> None:
+        await self.health.stop.wait()
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._closer)
+
+    async def aclose(self) -> None:
+        self._closer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._closer
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def start_health_server(health: WorkerHealth, host: str, port: int) -> WorkerHealthServer:
+    """Listens on `host:port` (port 0: any free port, see `WorkerHealthServer.port`)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            status, body = await _answer(health, reader)
+            payload = json.dumps(body).encode()
+            reason = HTTPStatus(status).phrase
+            writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode() + payload)
+            await writer.drain()
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass  # a probe that hung up or sent garbage gets nothing
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    server = await asyncio.start_server(handle, host, port)
+    return WorkerHealthServer(health, server)
+
+
+async def _answer(health: WorkerHealth, reader: asyncio.StreamReader) -> tuple[int, dict[str, Any]]:
+    async with asyncio.timeout(_READ_TIMEOUT_S):
+        request_line = (await reader.readline()).decode("latin-1")
+        for _ in range(_MAX_HEADER_LINES):
+            if (await reader.readline()) in (b"\r\n", b"\n", b""):
+                break
+    parts = request_line.split()
+    if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+        return 400, {"status": "bad request"}
+    method, target = parts[0], parts[1].split("?", 1)[0]
+    if target not in ("/health/live", "/health/ready"):
+        return 404, {"status": "not found"}
+    if method != "GET":
+        return 405, {"status": "method not allowed"}
+    return health.live() if target == "/health/live" else await health.ready()
+
+
+async def start_worker_health(settings: ServiceSettings, loops: Mapping[str, asyncio.Task[Any]],
+                              checks: Mapping[str, ReadinessCheck],
+                              stop: asyncio.Event) -> WorkerHealthServer | None:
+    """The worker's health server on `settings.worker_health_host:worker_health_port`; None when no port is
+    configured (the default: several local workers on one machine must not clash)."""
+    if not settings.worker_health_port:
+        return None
+    server = await start_health_server(WorkerHealth(loops, checks, stop), settings.worker_health_host,
+                                       settings.worker_health_port)
+    log.info("worker health endpoints listening",
+             extra={"fields": {"host": settings.worker_health_host, "port": server.port}})
+    return server
