@@ -21,12 +21,16 @@ def clean_text(value: object, *, max_len: int = 200, keep_null_words: bool = Fal
     """
     if not isinstance(value, str):
         return ""
-    text = "".join(ch for ch in value if unicodedata.category(ch)[0] != "C" or ch in " \t\n")
-    # A whole merge tag (even nested) is dropped, so "{{first_name}}" never becomes a literal "first_name".
-    previous = None
-    while previous != text:
-        previous, text = text, _TAG.sub(" ", text)
-    text = text.replace("{", "").replace("}", "")
+    # isprintable() is False for every "C" (control, format, surrogate, private, unassigned) character, so a
+    # printable value — nearly all of them — skips the per-character scan.
+    text = value if value.isprintable() else "".join(
+        ch for ch in value if unicodedata.category(ch)[0] != "C" or ch in " \t\n")
+    if "{" in text or "}" in text:
+        # A whole merge tag (even nested) is dropped, so "{{first_name}}" never becomes a literal "first_name".
+        previous = None
+        while previous != text:
+            previous, text = text, _TAG.sub(" ", text)
+        text = text.replace("{", "").replace("}", "")
     text = _WHITESPACE.sub(" ", text).strip()
     if not keep_null_words and text.lower() in _NULL_LITERALS:
         return ""

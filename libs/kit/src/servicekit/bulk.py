@@ -7,8 +7,12 @@ parameter, so the SQL text is the same for every batch: compiled once, prepared 
 one round trip. The optional NOTIFY rides in the same statement (a data-modifying CTE), saving the
 outbox's wake-up its own round trip.
 
-`unnest_insert` is PostgreSQL only; `bulk_insert` picks it there and the portable executemany elsewhere
-(SQLite).
+UPDATEs of many rows work the same way (`unnest_update`: `UPDATE t SET … FROM unnest(…) AS v(…) WHERE
+t.key = v.key`), and `flush_changed_rows` writes the changed columns of persistent ORM objects with it
+instead of the ORM's UPDATE per row.
+
+`unnest_insert`/`unnest_update` are PostgreSQL only; `bulk_insert`/`bulk_update` pick them there and the
+portable executemany elsewhere (SQLite).
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, TextClause, insert, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import JSON, Table, TextClause, bindparam, inspect, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper
 from sqlalchemy.sql.type_api import TypeEngine
 
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -98,11 +103,97 @@ async def unnest_insert(
     return list(result.scalars()) if returning else []
 
 
-async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Inserts `rows` (dicts with the same keys): `unnest_insert` on PostgreSQL, executemany elsewhere."""
+def _is_postgres(session: AsyncSession) -> bool:
+    return bool(session.get_bind().dialect.name == "postgresql")
+
+
+async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], *,
+                      on_conflict_do_nothing: Sequence[str] | None = None) -> None:
+    """Inserts `rows` (dicts with the same keys): `unnest_insert` on PostgreSQL, executemany elsewhere.
+    With `on_conflict_do_nothing` (the conflict's columns), rows that conflict are skipped."""
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        await unnest_insert(session, table, rows)
-    else:
-        await session.execute(insert(table), list(rows))
+    if _is_postgres(session):
+        await unnest_insert(session, table, rows, on_conflict_do_nothing=on_conflict_do_nothing)
+        return
+    stmt = sqlite.insert(table)
+    if on_conflict_do_nothing:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(on_conflict_do_nothing))
+    await session.execute(stmt, list(rows))
+
+
+@functools.cache
+def _update_statement(table: Table, key: tuple[str, ...], columns: tuple[str, ...]) -> TextClause:
+    names = (*key, *columns)
+    arrays = ", ".join(f"CAST(:c{i} AS {_array_type(table.c[c].type)})" for i, c in enumerate(names))
+    aliases = ", ".join(f'"{c}"' for c in names)
+    sets = ", ".join(f'"{c}" = v."{c}"' for c in columns)
+    match = " AND ".join(f't."{c}" = v."{c}"' for c in key)
+    return text(f'UPDATE "{table.name}" AS t SET {sets} FROM unnest({arrays}) AS v({aliases}) WHERE {match}')
+
+
+async def unnest_update(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], *,
+                        key: Sequence[str]) -> None:
+    """Updates existing rows in ONE statement: each row (dicts with the same keys) names its row by the `key`
+    columns and gives the new values of the others. A key that matches no row changes nothing; a key given
+    twice in one call is an error (PostgreSQL would apply an arbitrary one of the two)."""
+    if not rows:
+        return
+    key_t = tuple(key)
+    columns = tuple(name for name in rows[0] if name not in key_t)
+    if not columns:
+        return
+    keys = [tuple(row[k] for k in key_t) for row in rows]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"unnest_update: a key of {table.name} appears twice in one call")
+    await session.execute(_update_statement(table, key_t, columns), _params(table, (*key_t, *columns), rows))
+
+
+async def bulk_update(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], *,
+                      key: Sequence[str]) -> None:
+    """`unnest_update` on PostgreSQL; an executemany `UPDATE … WHERE key = …` elsewhere."""
+    if not rows:
+        return
+    if _is_postgres(session):
+        await unnest_update(session, table, rows, key=key)
+        return
+    columns = [name for name in rows[0] if name not in key]
+    stmt = (update(table).where(*(table.c[k] == bindparam(f"k_{k}") for k in key))
+            .values({name: bindparam(f"v_{name}") for name in columns}))
+    params = [{**{f"k_{k}": row[k] for k in key}, **{f"v_{name}": row[name] for name in columns}} for row in rows]
+    await session.execute(stmt, params, execution_options={"synchronize_session": False})
+
+
+async def flush_changed_rows(session: AsyncSession, objects: Sequence[object]) -> list[object]:
+    """Writes the changed columns of persistent ORM objects with one `unnest_update` per table and set of
+    changed columns (PostgreSQL), then takes them out of the session so its own flush skips them. Returns
+    the objects written. Call it at commit only: an object taken out of the session no longer tracks later
+    changes. Elsewhere (SQLite) it writes nothing and returns [] (the session's flush does the work).
+
+    Same columns as the ORM's flush: those set since the object was loaded (`committed_state`); objects
+    with relationships, version counters or server-side onupdate columns must not be given to it."""
+    if not objects or not _is_postgres(session):
+        return []
+    groups: dict[tuple[Table, tuple[str, ...], tuple[str, ...]], list[dict[str, Any]]] = {}
+    written: list[object] = []
+    for obj in objects:
+        state = inspect(obj)
+        if not state.persistent:
+            continue
+        mapper: Mapper[Any] = state.mapper
+        attrs = mapper.column_attrs
+        changed = sorted((attrs[name].columns[0].name, name) for name in state.committed_state if name in attrs)
+        if not changed:
+            continue
+        table = mapper.local_table
+        assert isinstance(table, Table)
+        key = tuple(column.name for column in mapper.primary_key)
+        row = dict(zip(key, state.identity or (), strict=True))
+        row.update((column, getattr(obj, name)) for column, name in changed)
+        groups.setdefault((table, key, tuple(column for column, _ in changed)), []).append(row)
+        written.append(obj)
+    for obj in written:
+        session.expunge(obj)
+    for (table, key, _columns), rows in groups.items():
+        await unnest_update(session, table, rows, key=key)
+    return written

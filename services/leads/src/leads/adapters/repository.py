@@ -12,7 +12,7 @@ from sqlalchemy import Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leads.adapters.orm import AuditRunRow, LeadRow, OutreachEmailRow, PushLedgerRow, StatusHistoryRow
-from servicekit.bulk import bulk_insert
+from servicekit.bulk import bulk_insert, flush_changed_rows
 from servicekit.db import one_of
 
 HISTORY: Table = StatusHistoryRow.__table__  # type: ignore[assignment]
@@ -148,6 +148,14 @@ class LeadRepository:
         staged, self._staged = self._staged, {}
         for table, rows in staged.items():
             await bulk_insert(self.session, table, rows)
+
+    async def write_for_commit(self) -> None:
+        """At commit: the changed leads and runs as one UPDATE per table and set of changed columns on
+        PostgreSQL (the ORM's flush would send an UPDATE per row), then the staged rows. Only at commit:
+        the rows written leave the session (see `servicekit.bulk.flush_changed_rows`)."""
+        changed = [obj for obj in self.session.dirty if isinstance(obj, LeadRow | AuditRunRow)]
+        await flush_changed_rows(self.session, changed)
+        await self.flush_staged()
 
     # history
     def add_history(self, *, lead_id: uuid.UUID, from_status: str | None, to_status: str, actor: str, reason: str,

@@ -13,5 +13,5 @@ class LeadsUnitOfWork(UnitOfWork):
         self.leads = LeadRepository(self.session)
 
     async def commit(self) -> None:
-        await self.leads.flush_staged()
+        await self.leads.write_for_commit()
         await super().commit()

@@ -9,11 +9,9 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.bulk import bulk_insert
+from servicekit.bulk import bulk_insert, bulk_update
 from servicekit.db import one_of
 from writeback.adapters.orm import lead_projection, writeback_attempts
 from writeback.domain import attempts as st
@@ -30,10 +28,6 @@ class WritebackRepository:
     def _dialect(self) -> str:
         return self.session.get_bind().dialect.name
 
-    @property
-    def _insert(self) -> Any:
-        return pg_insert if self._dialect == "postgresql" else sqlite_insert
-
     async def lock_states(self, lead_ids: Iterable[UUID], now: datetime) -> dict[UUID, LeadState]:
         """The projection rows of these leads, created when missing and locked until commit (sorted, so two
         batches lock in the same order)."""
@@ -41,24 +35,16 @@ class WritebackRepository:
         if not ids:
             return {}
         fresh = [{"lead_id": i, "snapshot_version": 0, "deleted": False, "updated_at": now} for i in ids]
-        stmt = self._insert(lead_projection).on_conflict_do_nothing(index_elements=["lead_id"])
-        await self.session.execute(stmt, fresh)
+        await bulk_insert(self.session, lead_projection, fresh, on_conflict_do_nothing=["lead_id"])
         query = (select(*(lead_projection.c[name] for name in _STATE_FIELDS))
                  .where(one_of(lead_projection.c.lead_id, ids, self._dialect)).order_by(lead_projection.c.lead_id).with_for_update())
         rows = (await self.session.execute(query)).mappings().all()
         return {row["lead_id"]: LeadState(**dict(row)) for row in rows}
 
     async def save_states(self, states: Iterable[LeadState], now: datetime) -> None:
+        """Writes projection rows that `lock_states` created or locked in this transaction (one statement)."""
         rows = [{name: getattr(s, name) for name in _STATE_FIELDS} | {"updated_at": now} for s in states]
-        if not rows:
-            return
-        stmt = self._insert(lead_projection)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["lead_id"],
-            set_={name: stmt.excluded[name] for name in rows[0] if name != "lead_id"},
-        )
-        # executemany: SQLAlchemy batches the rows into multi-row statements with a cached compilation.
-        await self.session.execute(stmt, rows)
+        await bulk_update(self.session, lead_projection, rows, key=["lead_id"])
 
     async def attempt_heads(self, attempt_ids: Iterable[UUID]) -> dict[UUID, tuple[str, str]]:
         """(status, dedupe_key) of the given attempts."""
