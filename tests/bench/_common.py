@@ -143,6 +143,8 @@ def service_env(*, prefix: str, schemas: dict[str, str], sim_url: str | None = N
         "PLUSVIBE_REPLICA_SHARE": str(share),
         "PLUSVIBE_REQUESTS_PER_SECOND": str(sim_rate),
     })
+    # The benchmarks measure the services, not the inbound rate limit: one bench key sends far more than 100/s.
+    env.update({f"{svc}_RATE_LIMIT_PER_S": "0" for svc in ("LEADS", "AUDITS", "WRITEBACK", "UNIBOX")})
     for svc, schema in schemas.items():
         env[f"{svc.upper()}_DB_SCHEMA"] = schema
     if sim_url:

@@ -83,6 +83,9 @@ async def harness(pg_database: Database, kafka_bootstrap: str, module_topic_pref
         database_url=pg_database.url, db_schema=pg_database.schema, kafka_bootstrap_servers=kafka_bootstrap,
         kafka_topic_prefix=module_topic_prefix, consumer_transient_budget_s=5,
         api_keys_json=json.dumps([{"name": "tester", "sha256": hash_key(API_KEY), "scopes": ["*"]}]),
+        # Readers here poll the API in tight loops with one key, far beyond 100/s; the inbound rate limit is
+        # tested in libs/kit/tests/unit/test_kit_rate_limit.py and tests/api/test_api_rate_limit.py.
+        rate_limit_per_s=0,
     )
     service = bootstrap(settings, plusvibe_settings=sim.settings())
     app = create_app(service=service, embedded_workers=True)

@@ -20,8 +20,10 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from servicekit.auth import load_api_keys
 from servicekit.health import database_check, health_router, kafka_check
 from servicekit.metrics import install_metrics
+from servicekit.rate_limit import RATE_LIMITED_RESPONSES, RateLimitMiddleware
 from servicekit.runtime import ServiceRuntime, run_consumers_until_stopped, run_relay_until_stopped, settle_heap
 from servicekit.tracing import TraceMiddleware, configure_tracing
 
@@ -118,10 +120,16 @@ def create_service_app(
         checks["kafka"] = kafka_check(runtime.settings.kafka_bootstrap_servers)
     app.include_router(health_router(checks))
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=RATE_LIMITED_RESPONSES)
     install_error_handlers(app)
     if fast_routes:  # innermost: added before the latency and trace middlewares, which wrap it
         app.add_middleware(FastRouteMiddleware, routes=fast_routes)
+    # Outside the fast routes (so they are limited too), inside latency metrics and tracing (so a 429 is
+    # measured and traced like any other answer).
+    settings = runtime.settings
+    app.add_middleware(RateLimitMiddleware, rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst,
+                       service=settings.service_name,
+                       known_key_hashes=[k.sha256 for k in load_api_keys(settings.api_keys_json)])
     # `/metrics` is an infrastructure route like health: scraped inside the cluster, never routed by the Ingress.
     install_metrics(app, runtime)
     configure_tracing(runtime.settings.service_name)

@@ -37,6 +37,10 @@ class ServiceSettings(BaseSettings):
     db_pool_timeout_s: float = Field(default=3.0, gt=0)
     # Database connections per process, all kept open once made (no overflow connections: see db.create_engine).
     db_pool_size: int = Field(default=20, ge=1, le=200)
+    # Inbound rate limit per principal (API key, else client IP; servicekit.rate_limit): sustained requests per
+    # second (0 switches limiting off) and the burst a principal may send at once; beyond it: 429 + Retry-After.
+    rate_limit_per_s: float = Field(default=100.0, ge=0)
+    rate_limit_burst: int = Field(default=200, ge=1)
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 0.05
     consumer_max_records: int = 500
