@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+from uuid import UUID
 
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
@@ -26,8 +27,9 @@ from faststream.middlewares import AckPolicy
 from contracts.topics import TopicSpec
 from servicekit.dlq import DlqPublish, park
 from servicekit.errors import is_transient
-from servicekit.events import Decoded, PoisonMessage, decode, header_dict
+from servicekit.events import Decoded, PoisonMessage, decode, header_dict, payload_digest
 from servicekit.logging import log_context
+from servicekit.metrics import record_conflicting_duplicate
 from servicekit.retry import backoff_delays
 from servicekit.tracing import continued_span
 from servicekit.uow import UnitOfWork
@@ -49,6 +51,11 @@ class ConsumerStats:
     parked: int = 0
     transient_retries: int = 0
     batch_fallbacks: int = 0
+    conflicts: int = 0  # records whose event id was already applied with another payload (parked)
+
+
+class ConflictingPayload(Exception):
+    """A record reuses the event id of an applied event but carries another payload."""
 
 
 @dataclass
@@ -92,15 +99,26 @@ class EventConsumer(Generic[U]):
 
     async def _apply(self, items: Sequence[tuple[ConsumerRecord[Any, Any], Decoded]]) -> None:
         applied = duplicates = 0
+        conflicting: list[ConsumerRecord[Any, Any]] = []
         async with self.uow_factory() as uow:
+            item_digests = [payload_digest(item.envelope) for _, item in items]
+            digests: dict[UUID, str] = {}
+            for (_, item), digest in zip(items, item_digests, strict=True):
+                digests.setdefault(item.envelope.event_id, digest)  # the first occurrence is the one claimed
             # One inbox statement for the batch; an id seen twice in the batch is handled once.
             fresh = await uow.claim_inbox_many(
-                self.group, [(item.envelope.event_id, item.envelope.event_type) for _, item in items])
+                self.group, [(item.envelope.event_id, item.envelope.event_type) for _, item in items], digests)
+            seen_before = {item.envelope.event_id: digest for (_, item), digest in zip(items, item_digests, strict=True)
+                           if item.envelope.event_id not in fresh}
+            reused = await uow.inbox_conflicts(self.group, seen_before) if seen_before else set()
             todo = []
-            for record, item in items:
-                if item.envelope.event_id in fresh:
-                    fresh.discard(item.envelope.event_id)
+            for (record, item), digest in zip(items, item_digests, strict=True):
+                event_id = item.envelope.event_id
+                if event_id in fresh:
+                    fresh.discard(event_id)
                     todo.append((record, item))
+                elif event_id in reused or digest != digests[event_id]:
+                    conflicting.append(record)  # the id was reused for another payload: parked, never applied
                 else:
                     duplicates += 1
             if self.prepare is not None and todo:
@@ -115,6 +133,11 @@ class EventConsumer(Generic[U]):
             await uow.commit()
         self.stats.applied += applied
         self.stats.duplicates += duplicates
+        for record in conflicting:  # after the commit: a batch that is retried does not park them twice
+            self.stats.conflicts += 1
+            record_conflicting_duplicate(self.group)
+            await self._park(record, ConflictingPayload(
+                "event_id reused with a different payload; the first payload was applied, this one is rejected"))
 
     async def _apply_one(self, record: ConsumerRecord[Any, Any], item: Decoded) -> None:
         deadline = time.monotonic() + self.transient_budget_s

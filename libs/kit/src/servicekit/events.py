@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -96,6 +97,13 @@ def header_dict(raw: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
 class Decoded:
     envelope: Envelope
     event: EventData
+
+
+def payload_digest(envelope: Envelope) -> str:
+    """SHA-256 of the event's type, version and body as serialised here (key order as the producer wrote it):
+    equal for every redelivery of one record, different when an event id is reused for another payload."""
+    head = f"{envelope.event_type}/{envelope.event_version}/".encode()
+    return hashlib.sha256(head + pydantic_core.to_json(envelope.data)).hexdigest()
 
 
 def decode(value: bytes | None, *, expected_types: frozenset[str] | None = None) -> Decoded:

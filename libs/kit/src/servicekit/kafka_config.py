@@ -10,4 +10,7 @@ PRODUCER_SAFETY: dict[str, Any] = {"acks": "all", "enable_idempotence": True}
 
 
 def producer_options(client_id: str) -> dict[str, Any]:
-    return {**PRODUCER_SAFETY, "client_id": client_id, "linger_ms": 5, "request_timeout_ms": 30000}
+    # No linger: the relay already sends a whole outbox batch before awaiting the acks, so the records of a
+    # batch share requests anyway; a linger only delayed every hop (produce → consume p50 6.0 → 0.9 ms,
+    # p99 9.0 → 2.2 ms at 50 msg/s on the local broker, docs/PERFORMANCE.md).
+    return {**PRODUCER_SAFETY, "client_id": client_id, "linger_ms": 0, "request_timeout_ms": 30000}

@@ -1,7 +1,9 @@
 """Prometheus metrics every service exposes on `/metrics`.
 
-Process-wide (module registry): `plusvibe_calls_total{endpoint,outcome}` (via `record_plusvibe_call`) and
-`http_request_duration_seconds{method,route,status}` (via `HttpLatencyMiddleware`).
+Process-wide (module registry): `plusvibe_calls_total{endpoint,outcome}` (via `record_plusvibe_call`),
+`consumer_conflicting_duplicates_total{group}` (via `record_conflicting_duplicate`: an event id reused with
+another payload) and `http_request_duration_seconds{method,route,status}` (via `HttpLatencyMiddleware`),
+`http_requests_rate_limited_total{service}` (requests refused with 429 by `servicekit.rate_limit`).
 Per app, computed lazily when scraped and cached for a few seconds (so a scrape storm never hammers the broker
 or the database): `kafka_consumer_group_lag{group,topic,partition}`, `kafka_dlq_depth{topic}`,
 `kafka_dlq_not_redriven{topic}` and `outbox_backlog` (unsent outbox rows).
@@ -48,12 +50,28 @@ PLUSVIBE_CALLS = Counter("plusvibe_calls", "PlusVibe API calls by endpoint and o
 HTTP_LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency by route template.",
                          ["method", "route", "status"], registry=REGISTRY,
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+HTTP_RATE_LIMITED = Counter("http_requests_rate_limited", "Inbound requests refused with 429 by the rate limit.",
+                            ["service"], registry=REGISTRY)
+
+
+CONFLICTING_DUPLICATES = Counter("consumer_conflicting_duplicates",
+                                 "Records that reused an applied event id with another payload (parked).",
+                                 ["group"], registry=REGISTRY)
+
+
+def record_conflicting_duplicate(group: str) -> None:
+    CONFLICTING_DUPLICATES.labels(group=group).inc()
 
 
 def record_plusvibe_call(endpoint: str, outcome: str) -> None:
     """Count one PlusVibe call; `endpoint` is the path template (e.g. "/lead/add"), `outcome` e.g. "ok",
     "rate_limited", "server_error", "timeout", "client_error"."""
     PLUSVIBE_CALLS.labels(endpoint=endpoint, outcome=outcome).inc()
+
+
+def record_rate_limited(service: str) -> None:
+    """Count one inbound request refused by the rate limit."""
+    HTTP_RATE_LIMITED.labels(service=service).inc()
 
 
 class LazyGauges(Collector):

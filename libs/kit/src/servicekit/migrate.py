@@ -13,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, text
+from sqlalchemy import Column, MetaData, String, inspect, text
 from sqlalchemy.engine import Connection
 
 from servicekit.db import create_engine, ensure_schema
@@ -26,6 +26,22 @@ def create_kit_tables() -> None:
     from alembic import op
 
     kit_metadata.create_all(op.get_bind(), tables=[outbox, inbox])
+
+
+def upgrade_kit_tables_v2() -> None:
+    """Kit tables v2: `inbox.payload_sha256`. Idempotent, because a schema created after v2 already has the
+    column (`create_kit_tables` creates the current shape)."""
+    from alembic import op
+
+    columns = {c["name"] for c in inspect(op.get_bind()).get_columns("inbox")}
+    if "payload_sha256" not in columns:
+        op.add_column("inbox", Column("payload_sha256", String(64), nullable=True))
+
+
+def downgrade_kit_tables_v2() -> None:
+    from alembic import op
+
+    op.drop_column("inbox", "payload_sha256")
 
 
 def _config(script_location: str, connection: Connection | None = None) -> Config:

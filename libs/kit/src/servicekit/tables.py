@@ -45,5 +45,8 @@ inbox = Table(
     Column("event_id", Uuid, nullable=False),
     Column("event_type", String(100), nullable=False),
     Column("processed_at", UTCDateTime, nullable=False),
+    # The body's digest (`servicekit.events.payload_digest`): a later record with this event id and another
+    # digest is a conflicting reuse of the id, not a duplicate. NULL for rows claimed before kit tables v2.
+    Column("payload_sha256", String(64), nullable=True),
     PrimaryKeyConstraint("consumer_group", "event_id", name="pk_inbox"),
 )

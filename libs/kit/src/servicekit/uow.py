@@ -4,20 +4,20 @@ inbox record, so that they commit (or roll back) together."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 from uuid import UUID
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts.envelope import Envelope, EventData
 from contracts.topics import TOPIC_BY_EVENT_TYPE
 from servicekit.bulk import bulk_insert, unnest_insert
+from servicekit.db import one_of
 from servicekit.events import encode, headers_for, new_envelope
 from servicekit.tables import inbox, outbox
 from servicekit.tracing import inject_traceparent
@@ -176,36 +176,40 @@ class UnitOfWork:
             rows, self._outbox_rows = self._outbox_rows, []
             await bulk_insert(self.session, outbox, rows)
 
-    async def claim_inbox(self, consumer_group: str, event_id: UUID, event_type: str) -> bool:
+    async def claim_inbox(self, consumer_group: str, event_id: UUID, event_type: str,
+                          digest: str | None = None) -> bool:
         """Records the event for this consumer group; False when it was already processed (a duplicate)."""
-        values = {
-            "consumer_group": consumer_group,
-            "event_id": event_id,
-            "event_type": event_type,
-            "processed_at": datetime.now(UTC),
-        }
-        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        stmt = insert(inbox).values(**values).on_conflict_do_nothing(index_elements=["consumer_group", "event_id"])
-        result = await self.session.execute(stmt)
-        return bool(getattr(result, "rowcount", 0) == 1)
+        return event_id in await self.claim_inbox_many(consumer_group, [(event_id, event_type)],
+                                                       digests={event_id: digest} if digest else None)
 
-    async def claim_inbox_many(self, consumer_group: str, events: Sequence[tuple[UUID, str]]) -> set[UUID]:
-        """`claim_inbox` for a whole batch in one statement per 200 events (one round trip, not one per
-        event). Returns the ids recorded now; the others were already processed (duplicates)."""
+    async def claim_inbox_many(self, consumer_group: str, events: Sequence[tuple[UUID, str]],
+                               digests: Mapping[UUID, str] | None = None) -> set[UUID]:
+        """`claim_inbox` for a whole batch in one statement (PostgreSQL; 200 rows per statement on SQLite).
+        Returns the ids recorded now; the others were already processed (duplicates). `digests` (event id →
+        `payload_digest`) are stored with the claims so a later reuse of an id can be told apart."""
         now = datetime.now(UTC)
+        digests = digests or {}
+        rows = [{"consumer_group": consumer_group, "event_id": event_id, "event_type": event_type,
+                 "processed_at": now, "payload_sha256": digests.get(event_id)} for event_id, event_type in events]
         if self.dialect == "postgresql":  # one fixed statement for any batch size
-            rows = [{"consumer_group": consumer_group, "event_id": event_id, "event_type": event_type,
-                     "processed_at": now} for event_id, event_type in events]
             return set(await unnest_insert(self.session, inbox, rows,
                                            on_conflict_do_nothing=("consumer_group", "event_id"),
                                            returning="event_id"))
-        insert = sqlite_insert
         claimed: set[UUID] = set()
-        for start in range(0, len(events), 200):
-            rows = [{"consumer_group": consumer_group, "event_id": event_id, "event_type": event_type,
-                     "processed_at": now} for event_id, event_type in events[start:start + 200]]
-            stmt = (insert(inbox).values(rows)
+        for start in range(0, len(rows), 200):
+            stmt = (sqlite_insert(inbox).values(rows[start:start + 200])
                     .on_conflict_do_nothing(index_elements=["consumer_group", "event_id"])
                     .returning(inbox.c.event_id))
             claimed.update((await self.session.execute(stmt)).scalars())
         return claimed
+
+    async def inbox_conflicts(self, consumer_group: str, digests: Mapping[UUID, str]) -> set[UUID]:
+        """The ids, among already-claimed ones, whose stored digest differs from the given one: the id was
+        reused for another payload. Claims stored without a digest (before kit tables v2) never conflict."""
+        if not digests:
+            return set()
+        stmt = select(inbox.c.event_id, inbox.c.payload_sha256).where(
+            inbox.c.consumer_group == consumer_group, one_of(inbox.c.event_id, list(digests), self.dialect))
+        rows = (await self.session.execute(stmt)).all()
+        return {row.event_id for row in rows
+                if row.payload_sha256 is not None and row.payload_sha256 != digests[row.event_id]}

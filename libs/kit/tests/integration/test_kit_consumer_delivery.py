@@ -8,11 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from kit_apps.counter_service import build_consumer, count_effects, create_tables
+from kit_apps.counter_service import build_consumer, count_effects
 from kit_factories import audit_requested, record_of
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,7 +19,6 @@ from contracts.envelope import DLQ_HEADER_ERROR_CLASS, DLQ_HEADER_OFFSET, DLQ_HE
 from contracts.topics import AUDIT_REQUESTED
 from servicekit.broker import create_broker
 from servicekit.consumer import subscribe
-from servicekit.db import create_engine
 from servicekit.events import encode
 from servicekit.guard import broker_violations
 from servicekit.testing import Database, publish_raw, read_topic
@@ -28,14 +26,6 @@ from servicekit.topic_admin import ensure_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 TESTS_DIR = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-async def engine(pg_database: Database) -> AsyncIterator[AsyncEngine]:
-    eng = create_engine(pg_database.url, schema=pg_database.schema)
-    await create_tables(eng)
-    yield eng
-    await eng.dispose()
 
 
 async def _wait_for(predicate, timeout_s: float = 30.0) -> None:  # type: ignore[no-untyped-def]

@@ -66,6 +66,8 @@ class SystemConfig:
     service_ports: dict[str, int] = field(default_factory=lambda: {
         "leads": 8101, "audits": 8102, "writeback": 8103, "unibox": 8104, "dashboard": 8105})
     demo_sites_base_port: int = 8201
+    # Each consumers/relay process answers /health/live and /health/ready here (2 ports per service).
+    worker_health_base_port: int = 8301
     log_level: str = "INFO"
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -79,6 +81,7 @@ class SystemConfig:
             "simulator_port": free_port(),
             "service_ports": {name: free_port() for name in (*SERVICES, "dashboard")},
             "demo_sites_base_port": _free_range(len(SITES) * 2),
+            "worker_health_base_port": _free_range(len(SERVICES) * 2),
             "persist_simulator": False,
         }
         values.update(overrides)
@@ -91,6 +94,9 @@ class SystemConfig:
     @property
     def simulator_url(self) -> str:
         return f"http://127.0.0.1:{self.simulator_port}"
+
+    def worker_health_port(self, service: str, role: str) -> int:
+        return self.worker_health_base_port + 2 * SERVICES.index(service) + (0 if role == "consumers" else 1)
 
 
 def _free_range(count: int) -> int:
@@ -170,6 +176,8 @@ class LocalSystem:
             env.update(self._audits_env())
         if service == "unibox":
             env["UNIBOX_WEBHOOK_SECRET"] = self.config.webhook_secret
+        if role in ("consumers", "relay"):
+            env[f"{service.upper()}_WORKER_HEALTH_PORT"] = str(self.config.worker_health_port(service, role))
         share = PLUSVIBE_SHARES.get(f"{service}-{role}")
         env["PLUSVIBE_REPLICA_SHARE"] = str(share if share is not None else 0.05)
         return env
@@ -198,10 +206,10 @@ class LocalSystem:
                                                  f"{service}.entrypoints.http:app_factory", "--host", "127.0.0.1",
                                                  "--port", str(port), "--no-access-log", "--log-level", "warning"],
                               self._service_env(service, "api"), f"http://127.0.0.1:{port}/health/live"))
-            workers.append(Proc(f"{service}-consumers", [py, "-m", f"{service}.entrypoints.consumers"],
-                                self._service_env(service, "consumers")))
-            workers.append(Proc(f"{service}-relay", [py, "-m", f"{service}.entrypoints.relay"],
-                                self._service_env(service, "relay")))
+            for role in ("consumers", "relay"):
+                health = f"http://127.0.0.1:{c.worker_health_port(service, role)}/health/ready"
+                workers.append(Proc(f"{service}-{role}", [py, "-m", f"{service}.entrypoints.{role}"],
+                                    self._service_env(service, role), health))
         dash_port = c.service_ports["dashboard"]
         upstreams = {s: f"http://127.0.0.1:{c.service_ports[s]}" for s in (*SERVICES, "dashboard")}
         last = [
@@ -265,9 +273,7 @@ class LocalSystem:
                 self._spawn(proc)
             for proc in last:
                 self._spawn(proc)
-            self._wait_healthy(last)
-            time.sleep(0.5)
-            self._check_workers_alive(workers)
+            self._wait_healthy([*workers, *last])  # workers: their loops run, database and broker answer
         except BaseException:
             self.stop()
             raise
@@ -280,12 +286,6 @@ class LocalSystem:
             if time.monotonic() > deadline:
                 raise RuntimeError("demo sites did not start\n" + self.tail("demo-sites"))
             time.sleep(0.1)
-
-    def _check_workers_alive(self, workers: list[Proc]) -> None:
-        for proc in workers:
-            assert proc.popen is not None
-            if proc.popen.poll() is not None:
-                raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}\n{self.tail(proc.name)}")
 
     def process(self, name: str) -> Proc:
         return next(p for p in self.procs if p.name == name)

@@ -1,0 +1,21 @@
+"""Kit tables v2: the inbox keeps each claimed event's payload digest (a reused event id is then detected).
+
+Revision ID: 0003
+Revises: 0002
+"""
+from collections.abc import Sequence
+
+from servicekit.migrate import downgrade_kit_tables_v2, upgrade_kit_tables_v2
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: Sequence[str] | None = None
+depends_on: Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    upgrade_kit_tables_v2()
+
+
+def downgrade() -> None:
+    downgrade_kit_tables_v2()
