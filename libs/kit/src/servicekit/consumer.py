@@ -176,11 +176,12 @@ def subscribe(
     max_records: int = 500,
     batch_timeout_ms: int = 100,
 ) -> Any:
-    """Registers the consumer as a FastStream batch subscriber with an explicit, commit-after-effect ack policy."""
+    """Registers the consumer as a FastStream batch subscriber with an explicit, commit-after-effect ack policy.
 
-    async def on_batch(message: KafkaMessage) -> None:
-        raw = message.raw_message
-        records = raw if isinstance(raw, tuple) else (raw,)
+    The handler gets the raw records (`raw_records` as the decoder, the broker without FastStream's dependency
+    injection): each record is decoded once, by `servicekit.events.decode`, not also as JSON by FastStream."""
+
+    async def on_batch(records: tuple[ConsumerRecord[Any, Any], ...]) -> None:
         await consumer.process(records)
 
     on_batch.__name__ = f"on_{consumer.group.replace('.', '_').replace('-', '_')}"
@@ -192,5 +193,12 @@ def subscribe(
         batch_timeout_ms=batch_timeout_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=raw_records,
         title=consumer.group,
     )(on_batch)
+
+
+async def raw_records(message: KafkaMessage) -> tuple[ConsumerRecord[Any, Any], ...]:
+    """The FastStream decoder of the kit's subscribers: the batch's records as they came from the broker."""
+    raw = message.raw_message
+    return raw if isinstance(raw, tuple) else (raw,)

@@ -33,8 +33,15 @@ async def _status_is(harness: Harness, lead_id: str, status: str) -> bool:
 
 async def test_audit_completed_links_the_run_and_sets_audit_complete(harness: Harness) -> None:
     lead, run_id, requested_at = await _audited_lead(harness)
-    await harness.publish(AUDIT_COMPLETED, audit_completed(lead["id"], run_id, requested_at, grade="B"))
+    event = audit_completed(lead["id"], run_id, requested_at, grade="B")
+    await harness.publish(AUDIT_COMPLETED, event)
     await wait_until(lambda: _status_is(harness, lead["id"], "audit_complete"), what="audit_complete")
+    # The batch path writes the run's changed columns itself (servicekit.bulk.flush_changed_rows) and preloads
+    # runs without their profile: the new profile must still be stored.
+    async with harness.service.runtime.engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT profile, grade, status FROM audit_runs WHERE id = :id"),
+                                     {"id": uuid.UUID(run_id)})).one()
+    assert tuple(stored) == (event.data["profile"], "B", "completed")
     shown = await harness.lead(lead["id"])
     assert shown["statusBadge"] == "Audited"
     assert shown["audit"]["grade"] == "B"

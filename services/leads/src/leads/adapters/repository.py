@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from leads.adapters.orm import AuditRunRow, LeadRow, OutreachEmailRow, PushLedgerRow, StatusHistoryRow
 from servicekit.bulk import bulk_insert, flush_changed_rows
@@ -124,10 +125,13 @@ class LeadRepository:
         return held if held is not None else await self.session.get(AuditRunRow, run_id)
 
     async def runs(self, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, AuditRunRow]:
-        """Several runs in one query (they stay in the session, so later `run()` calls cost no round trip)."""
+        """Several runs in one query (they stay in the session, so later `run()` calls cost no round trip).
+        Without their audit profile (~1 KB of JSON each): the batch paths that preload runs only replace it
+        (AuditCompleted) or never read it (snapshots); reading it from these rows raises instead of loading."""
         if not run_ids:
             return {}
-        stmt = select(AuditRunRow).where(one_of(AuditRunRow.id, set(run_ids), self._dialect))
+        stmt = (select(AuditRunRow).where(one_of(AuditRunRow.id, set(run_ids), self._dialect))
+                .options(defer(AuditRunRow.profile, raiseload=True)))
         rows = list((await self.session.execute(stmt)).scalars())
         self._held.update((row.id, row) for row in rows)
         return {row.id: row for row in rows}

@@ -18,11 +18,14 @@ from writeback.domain import attempts as st
 from writeback.domain.projection import LeadState
 
 _STATE_FIELDS = tuple(f.name for f in fields(LeadState))
+_MISSING = object()
 
 
 class WritebackRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # The projection rows as `lock_states` read them: `save_states` writes only the columns that changed.
+        self._loaded: dict[UUID, dict[str, Any]] = {}
 
     @property
     def _dialect(self) -> str:
@@ -39,12 +42,28 @@ class WritebackRepository:
         query = (select(*(lead_projection.c[name] for name in _STATE_FIELDS))
                  .where(one_of(lead_projection.c.lead_id, ids, self._dialect)).order_by(lead_projection.c.lead_id).with_for_update())
         rows = (await self.session.execute(query)).mappings().all()
-        return {row["lead_id"]: LeadState(**dict(row)) for row in rows}
+        states: dict[UUID, LeadState] = {}
+        for row in rows:
+            values = dict(row)
+            states[row["lead_id"]] = LeadState(**values)
+            values["profile"] = dict(values["profile"]) if values["profile"] is not None else None
+            self._loaded[row["lead_id"]] = values
+        return states
 
     async def save_states(self, states: Iterable[LeadState], now: datetime) -> None:
-        """Writes projection rows that `lock_states` created or locked in this transaction (one statement)."""
-        rows = [{name: getattr(s, name) for name in _STATE_FIELDS} | {"updated_at": now} for s in states]
-        await bulk_update(self.session, lead_projection, rows, key=["lead_id"])
+        """Writes the columns that changed since `lock_states` read the rows (it created or locked every one
+        in this transaction): one statement per set of changed columns. A LeadUpserted changes a few contact
+        columns, so the ~1 KB audit profile is not written back on every snapshot."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for state in states:
+            loaded = self._loaded.get(state.lead_id, {})
+            changed = tuple(name for name in _STATE_FIELDS
+                            if name == "lead_id" or getattr(state, name) != loaded.get(name, _MISSING))
+            if len(changed) > 1:
+                groups.setdefault(changed, []).append(
+                    {name: getattr(state, name) for name in changed} | {"updated_at": now})
+        for rows in groups.values():
+            await bulk_update(self.session, lead_projection, rows, key=["lead_id"])
 
     async def attempt_heads(self, attempt_ids: Iterable[UUID]) -> dict[UUID, tuple[str, str]]:
         """(status, dedupe_key) of the given attempts."""
