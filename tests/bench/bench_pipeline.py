@@ -172,11 +172,12 @@ def latencies(sent: dict[uuid.UUID, float], applied: dict[uuid.UUID, float]) -> 
 async def run(ctx: dict[str, Any]) -> dict[str, Any]:
     burst = int(ctx.get("pipeline_burst", BURST))
     rate_s = float(ctx.get("pipeline_rate_seconds", RATE_SECONDS))
+    rate = float(ctx.get("pipeline_rate", RATE))  # leads/s of the fixed-arrival phase
     rid = run_id()
     out: dict[str, Any] = {}
     async with schemas_and_topics(rid, ("leads", "writeback")) as (schemas, prefix):
         groups: dict[str, list[dict[str, Any]]] = {}
-        for tag, n in (("warm", WARMUP), ("burst", burst), ("rate", int(RATE * rate_s))):
+        for tag, n in (("warm", WARMUP), ("burst", burst), ("rate", int(rate * rate_s))):
             leads, runs = lead_rows(n, tag=f"{rid}{tag}", status="audit_queued", audited=True)
             await insert_leads(schemas["leads"], leads, runs)
             await insert_projection(schemas["writeback"], leads, campaign_id=None)
@@ -239,7 +240,7 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                 pub.sent_at.clear()
                 start = time.monotonic()
                 for i, lead in enumerate(groups["rate"]):
-                    due = start + i / RATE
+                    due = start + i / rate
                     delay = due - time.monotonic()
                     if delay > 0:
                         await asyncio.sleep(delay)
@@ -250,7 +251,7 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                 ids = [x["id"] for x in groups["rate"]]
                 applied = await wait_applied(schemas["leads"], ids, procs, timeout_s=180)
                 lat = latencies(pub.sent_at, applied)
-                out.update({"rate_leads_per_s": RATE, "rate_seconds": rate_s, "rate_applied": len(applied),
+                out.update({"rate_leads_per_s": rate, "rate_seconds": rate_s, "rate_applied": len(applied),
                             "rate_latency": summary_ms(lat),
                             "rate_hops": await hops(schemas["writeback"], pub.sent_at, applied)})
                 rss = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import types
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -185,7 +186,7 @@ def subscribe(
         await consumer.process(records)
 
     on_batch.__name__ = f"on_{consumer.group.replace('.', '_').replace('-', '_')}"
-    return broker.subscriber(
+    subscriber = broker.subscriber(
         topic_name,
         group_id=consumer.group,
         batch=True,
@@ -195,7 +196,29 @@ def subscribe(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=raw_records,
         title=consumer.group,
-    )(on_batch)
+    )
+    subscriber.get_msg = types.MethodType(  # type: ignore[method-assign]
+        _fetch_batch(batch_timeout_ms, max_records), subscriber)
+    return subscriber(on_batch)
+
+
+def _fetch_batch(timeout_ms: int, max_records: int) -> Callable[[Any, Any], Awaitable[tuple[Any, ...]]]:
+    """The subscriber's fetch. FastStream's own sleeps another `batch_timeout_ms` after every empty fetch,
+    so at low traffic a record that arrived during that sleep waited up to 100 ms more (p99 of the first hop
+    66 ms at 2 leads/s). This one sleeps only for what is left of the timeout when a fetch came back empty
+    early, which still keeps an idle or paused consumer from spinning."""
+
+    async def get_msg(self: Any, kafka_consumer: Any) -> tuple[Any, ...]:
+        started = time.monotonic()
+        batches = await kafka_consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        if batches:
+            return tuple(record for records in batches.values() for record in records)
+        left = timeout_ms / 1000 - (time.monotonic() - started)
+        if left > 0:
+            await asyncio.sleep(left)
+        return ()
+
+    return get_msg
 
 
 async def raw_records(message: KafkaMessage) -> tuple[ConsumerRecord[Any, Any], ...]:

@@ -1,0 +1,64 @@
+"""The kit subscribers' fetch: no extra sleep after a fetch that waited its whole timeout, no spinning when a
+fetch comes back empty at once, and records of every partition in one batch."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from servicekit.consumer import _fetch_batch, subscribe
+
+
+class FakeKafka:
+    def __init__(self, *, wait_s: float, batches: dict[Any, list[Any]] | None = None) -> None:
+        self.wait_s, self.batches, self.calls = wait_s, batches or {}, []
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[Any, list[Any]]:
+        self.calls.append((timeout_ms, max_records))
+        await asyncio.sleep(self.wait_s)
+        return self.batches
+
+
+async def _timed(kafka: FakeKafka, timeout_ms: int = 100) -> tuple[tuple[Any, ...], float]:
+    fetch = _fetch_batch(timeout_ms, 7)
+    started = time.monotonic()
+    result = await fetch(object(), kafka)
+    return result, time.monotonic() - started
+
+
+async def test_an_empty_fetch_that_waited_its_timeout_returns_without_sleeping_again() -> None:
+    result, took = await _timed(FakeKafka(wait_s=0.1))
+    assert result == ()
+    assert took < 0.16  # FastStream's own fetch took ≥ 0.2 s here: the wait plus a second 0.1 s sleep
+
+
+async def test_an_empty_fetch_that_returned_at_once_waits_out_the_timeout() -> None:
+    result, took = await _timed(FakeKafka(wait_s=0.0))
+    assert result == ()
+    assert took >= 0.095  # an idle or paused consumer does not spin
+
+
+async def test_records_of_every_partition_come_back_as_one_batch_at_once() -> None:
+    kafka = FakeKafka(wait_s=0.0, batches={"p0": ["a", "b"], "p1": ["c"]})
+    result, took = await _timed(kafka)
+    assert result == ("a", "b", "c")
+    assert took < 0.05
+    assert kafka.calls == [(100, 7)]
+
+
+async def test_subscribe_installs_the_fetch_on_the_faststream_subscriber() -> None:
+    from kit_apps.counter_service import build_consumer
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    broker = KafkaBroker("127.0.0.1:9", apply_types=False)
+    engine = create_async_engine("sqlite+aiosqlite://")
+    subscribe(broker, build_consumer(engine, broker, "p.", None), topic_name="t", max_records=9, batch_timeout_ms=30)
+    subscriber: Any = broker.subscribers[-1]
+    assert subscriber.get_msg.__func__.__qualname__ == "_fetch_batch.<locals>.get_msg"
+    kafka = FakeKafka(wait_s=0.0, batches={"p0": ["x"]})
+    assert await subscriber.get_msg(kafka) == ("x",)
+    assert kafka.calls == [(30, 9)]
+    await engine.dispose()
