@@ -13,7 +13,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -170,24 +170,54 @@ def stop_event_on_signals() -> asyncio.Event:
     return stop
 
 
-async def serve_worker(runtime: ServiceRuntime[Any], *, consumers: bool, relay: bool) -> None:
-    """The body of a worker process: migrate, then run the consumers and/or the relay until SIGTERM, with
-    their health endpoints when `worker_health_port` is set (servicekit.worker_health)."""
-    configure_tracing(runtime.settings.service_name)
-    await runtime.migrate()
-    stop = stop_event_on_signals()
-    tasks: dict[str, asyncio.Task[None]] = {}
+# A loop a worker process runs until `stop` is set (consumers, relay, a service's own worker or jobs).
+Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def kit_loops(runtime: ServiceRuntime[Any], *, consumers: bool, relay: bool) -> dict[str, Loop]:
+    """The kit's loops a worker process may run, by the names its health endpoints report."""
+    loops: dict[str, Loop] = {}
     if consumers:
-        tasks["consumers"] = asyncio.create_task(run_consumers_until_stopped(runtime, stop))
+        loops["consumers"] = lambda stop: run_consumers_until_stopped(runtime, stop)
     if relay:
-        tasks["relay"] = asyncio.create_task(run_relay_until_stopped(runtime, stop))
-    log.info("worker started", extra={"fields": {"consumers": consumers, "relay": relay}})
+        loops["relay"] = lambda stop: run_relay_until_stopped(runtime, stop)
+    return loops
+
+
+async def run_loops(runtime: ServiceRuntime[Any], stop: asyncio.Event, loops: Mapping[str, Loop]) -> None:
+    """Runs the loops until every one has ended, with the health endpoints watching them when
+    `worker_health_port` is set (servicekit.worker_health). If one fails, the others are cancelled and the
+    failure is raised (the process then exits and is restarted)."""
+    tasks: dict[str, asyncio.Task[None]] = {name: asyncio.create_task(loop(stop)) for name, loop in loops.items()}
     health: WorkerHealthServer | None = None
     try:
-        health = await start_worker_health(runtime.settings, tasks,
-                                           readiness_checks(runtime.engine, runtime.settings), stop)
+        health = await start_worker_health(runtime.settings, tasks, readiness_checks(runtime.engine, runtime.settings),
+                                           stop)
         await asyncio.gather(*tasks.values())
     finally:
         if health is not None:
             await health.aclose()
+        for task in tasks.values():
+            task.cancel()
+        for task in tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def serve_worker(runtime: ServiceRuntime[Any], *, consumers: bool, relay: bool,
+                       extra_loops: Mapping[str, Loop] | None = None,
+                       on_exit: Callable[[], Awaitable[None]] | None = None) -> None:
+    """The body of a worker process: migrate, then run the consumers and/or the relay, plus the service's own
+    `extra_loops` (an audit worker, a delivery worker, periodic jobs), until SIGTERM; then `on_exit` (close
+    the service's clients) and the engine."""
+    configure_tracing(runtime.settings.service_name)
+    await runtime.migrate()
+    stop = stop_event_on_signals()
+    loops = {**kit_loops(runtime, consumers=consumers, relay=relay), **(extra_loops or {})}
+    log.info("worker started", extra={"fields": {"loops": sorted(loops)}})
+    try:
+        await run_loops(runtime, stop, loops)
+    finally:
+        if on_exit is not None:
+            await on_exit()
         await runtime.dispose()

@@ -4,7 +4,6 @@ consumer), the resolver, the limiter and the audit worker. Nothing is created at
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +17,7 @@ from audits.settings import AuditsSettings
 from contracts import topics
 from servicekit.auth import ApiKey, load_api_keys
 from servicekit.logging import configure_logging
-from servicekit.runtime import ServiceRuntime, run_consumers_until_stopped, stop_event_on_signals
-from servicekit.worker_health import WorkerHealthServer, readiness_checks, start_worker_health
+from servicekit.runtime import ServiceRuntime, serve_worker
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 
@@ -62,17 +60,4 @@ async def serve_consumers(service: AuditsService) -> None:
     """The consumers process: migrate, then the AuditRequested consumer (kit) and the audit worker until
     SIGTERM/SIGINT; the worker finishes its audits in flight (each bounded by the budget) before the engine
     is disposed."""
-    runtime = service.runtime
-    await runtime.migrate()
-    stop = stop_event_on_signals()
-    tasks = {"consumers": asyncio.create_task(run_consumers_until_stopped(runtime, stop)),
-             "audit-worker": asyncio.create_task(service.worker.run(stop))}
-    health: WorkerHealthServer | None = None
-    try:
-        health = await start_worker_health(runtime.settings, tasks,
-                                           readiness_checks(runtime.engine, runtime.settings), stop)
-        await asyncio.gather(*tasks.values())
-    finally:
-        if health is not None:
-            await health.aclose()
-        await runtime.dispose()
+    await serve_worker(service.runtime, consumers=True, relay=False, extra_loops={"audit-worker": service.worker.run})
