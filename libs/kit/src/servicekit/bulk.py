@@ -151,17 +151,24 @@ async def unnest_update(session: AsyncSession, table: Table, rows: Sequence[Mapp
 
 async def bulk_update(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], *,
                       key: Sequence[str]) -> None:
-    """`unnest_update` on PostgreSQL; an executemany `UPDATE … WHERE key = …` elsewhere."""
-    if not rows:
-        return
-    if _is_postgres(session):
-        await unnest_update(session, table, rows, key=key)
-        return
-    columns = [name for name in rows[0] if name not in key]
-    stmt = (update(table).where(*(table.c[k] == bindparam(f"k_{k}") for k in key))
-            .values({name: bindparam(f"v_{name}") for name in columns}))
-    params = [{**{f"k_{k}": row[k] for k in key}, **{f"v_{name}": row[name] for name in columns}} for row in rows]
-    await session.execute(stmt, params, execution_options={"synchronize_session": False})
+    """Updates existing rows, each given as its `key` columns plus the columns it changes; rows may change
+    different columns. One `unnest_update` per set of changed columns on PostgreSQL; an executemany
+    `UPDATE … WHERE key = …` per set elsewhere."""
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for names, group in groups.items():
+        columns = [name for name in names if name not in key]
+        if not columns:
+            continue
+        if _is_postgres(session):
+            await unnest_update(session, table, group, key=key)
+            continue
+        stmt = (update(table).where(*(table.c[k] == bindparam(f"k_{k}") for k in key))
+                .values({name: bindparam(f"v_{name}") for name in columns}))
+        params = [{**{f"k_{k}": row[k] for k in key}, **{f"v_{name}": row[name] for name in columns}}
+                  for row in group]
+        await session.execute(stmt, params, execution_options={"synchronize_session": False})
 
 
 async def flush_changed_rows(session: AsyncSession, objects: Sequence[object]) -> list[object]:
@@ -174,7 +181,7 @@ async def flush_changed_rows(session: AsyncSession, objects: Sequence[object]) -
     with relationships, version counters or server-side onupdate columns must not be given to it."""
     if not objects or not _is_postgres(session):
         return []
-    groups: dict[tuple[Table, tuple[str, ...], tuple[str, ...]], list[dict[str, Any]]] = {}
+    tables: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
     written: list[object] = []
     for obj in objects:
         state = inspect(obj)
@@ -182,7 +189,7 @@ async def flush_changed_rows(session: AsyncSession, objects: Sequence[object]) -
             continue
         mapper: Mapper[Any] = state.mapper
         attrs = mapper.column_attrs
-        changed = sorted((attrs[name].columns[0].name, name) for name in state.committed_state if name in attrs)
+        changed = [(attrs[name].columns[0].name, name) for name in state.committed_state if name in attrs]
         if not changed:
             continue
         table = mapper.local_table
@@ -190,10 +197,10 @@ async def flush_changed_rows(session: AsyncSession, objects: Sequence[object]) -
         key = tuple(column.name for column in mapper.primary_key)
         row = dict(zip(key, state.identity or (), strict=True))
         row.update((column, getattr(obj, name)) for column, name in changed)
-        groups.setdefault((table, key, tuple(column for column, _ in changed)), []).append(row)
+        tables.setdefault((table, key), []).append(row)
         written.append(obj)
     for obj in written:
         session.expunge(obj)
-    for (table, key, _columns), rows in groups.items():
-        await unnest_update(session, table, rows, key=key)
+    for (table, key), rows in tables.items():
+        await bulk_update(session, table, rows, key=key)
     return written

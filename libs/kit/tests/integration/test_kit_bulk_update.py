@@ -206,3 +206,28 @@ async def test_on_sqlite_the_session_flush_does_the_work(sqlite_database: Databa
         assert (five["n"], five["data"], five["name"]) == (50, {"z": 1}, "item5")
     finally:
         await engine.dispose()
+
+
+async def _mixed_rows_update(db: Database) -> list[tuple[str, int]]:
+    engine = await _engine(db)
+    try:
+        async with async_sessionmaker(engine)() as session:
+            await bulk_update(session, ITEMS, [{"id": IDS[0], "n": 10}, {"id": IDS[1], "name": "one", "n": 11},
+                                               {"id": IDS[2], "n": 12}, {"n": 13, "id": IDS[3]}], key=["id"])
+            await session.commit()
+        rows = {r["id"]: r for r in await _rows(engine, ITEMS)}
+    finally:
+        await engine.dispose()
+    return [(rows[i]["name"], rows[i]["n"]) for i in IDS[:5]]
+
+
+MIXED_EXPECTED = [("item0", 10), ("one", 11), ("item2", 12), ("item3", 13), ("item4", 4)]
+
+
+@pytest.mark.postgres
+async def test_bulk_update_takes_rows_that_change_different_columns(pg_database: Database) -> None:
+    assert await _mixed_rows_update(pg_database) == MIXED_EXPECTED
+
+
+async def test_bulk_update_takes_rows_that_change_different_columns_on_sqlite(sqlite_database: Database) -> None:
+    assert await _mixed_rows_update(sqlite_database) == MIXED_EXPECTED

@@ -52,18 +52,16 @@ class WritebackRepository:
 
     async def save_states(self, states: Iterable[LeadState], now: datetime) -> None:
         """Writes the columns that changed since `lock_states` read the rows (it created or locked every one
-        in this transaction): one statement per set of changed columns. A LeadUpserted changes a few contact
-        columns, so the ~1 KB audit profile is not written back on every snapshot."""
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        in this transaction). A LeadUpserted changes a few contact columns, so the ~1 KB audit profile is not
+        written back on every snapshot."""
+        rows = []
         for state in states:
             loaded = self._loaded.get(state.lead_id, {})
-            changed = tuple(name for name in _STATE_FIELDS
-                            if name == "lead_id" or getattr(state, name) != loaded.get(name, _MISSING))
-            if len(changed) > 1:
-                groups.setdefault(changed, []).append(
-                    {name: getattr(state, name) for name in changed} | {"updated_at": now})
-        for rows in groups.values():
-            await bulk_update(self.session, lead_projection, rows, key=["lead_id"])
+            changed = {name: value for name in _STATE_FIELDS
+                       if (value := getattr(state, name)) != loaded.get(name, _MISSING)}
+            if changed:
+                rows.append({"lead_id": state.lead_id, **changed, "updated_at": now})
+        await bulk_update(self.session, lead_projection, rows, key=["lead_id"])
 
     async def attempt_heads(self, attempt_ids: Iterable[UUID]) -> dict[UUID, tuple[str, str]]:
         """(status, dedupe_key) of the given attempts."""
