@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, status
@@ -33,11 +33,12 @@ def load_api_keys(raw_json: str | None = None) -> tuple[ApiKey, ...]:
     )
 
 
-def _presented_key(request: Request) -> str | None:
-    key = request.headers.get("x-api-key")
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The API key a request presents: `X-API-Key`, else an `Authorization: Bearer` token."""
+    key = headers.get("x-api-key")
     if key:
         return key
-    auth = request.headers.get("authorization", "")
+    auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip() or None
     return None
@@ -47,7 +48,7 @@ def require_scope(keys: Sequence[ApiKey], scope: str) -> Callable[[Request], Awa
     """FastAPI dependency: 401 without a valid key, 403 when the key lacks `scope` (or `*`)."""
 
     async def dependency(request: Request) -> ApiKey:
-        presented = _presented_key(request)
+        presented = presented_key(request.headers)
         if presented is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail={"reason": "api_key_missing",
                                 "message": "Send the API key in the X-API-Key header."})

@@ -7,7 +7,6 @@ Health probes and metric scrapes are never limited."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections import OrderedDict
@@ -17,8 +16,10 @@ from typing import Any, Literal
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from servicekit.auth import hash_key, presented_key
 from servicekit.metrics import record_rate_limited
 
 Clock = Callable[[], float]
@@ -68,9 +69,9 @@ class RateLimitMiddleware:
         await rate_limited_response(wait_s)(scope, receive, send)
 
     def _principal(self, scope: Scope) -> str:
-        presented = _presented_key(scope)
+        presented = presented_key(Headers(scope=scope))
         if presented is not None:
-            digest = hashlib.sha256(presented).hexdigest()
+            digest = hash_key(presented)
             if self.known is None or digest in self.known:
                 return f"key:{digest}"
         client = scope.get("client")
@@ -101,17 +102,6 @@ class RateLimitMiddleware:
             if len(self.buckets) == 1 or oldest.tokens + (now - oldest.updated) * self.rate_per_s < self.burst:
                 return
             del self.buckets[principal]
-
-
-def _presented_key(scope: Scope) -> bytes | None:
-    """The key as `servicekit.auth` reads it: `X-API-Key`, else a bearer token."""
-    bearer: bytes | None = None
-    for name, value in scope.get("headers", ()):
-        if name == b"x-api-key" and value:
-            return bytes(value)
-        if name == b"authorization" and value[:7].lower() == b"bearer ":
-            bearer = bytes(value[7:]).strip() or None
-    return bearer
 
 
 def retry_after_s(wait_s: float) -> int:
