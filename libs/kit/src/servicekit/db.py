@@ -70,9 +70,8 @@ def tls_needless(url: str) -> bool:
             and not {"ssl", "sslmode"} & set(parsed.query))
 
 
+POOL_SIZE = 20  # the default of `ServiceSettings.db_pool_size`
 POOL_TIMEOUT_S = 3.0  # the default of `ServiceSettings.db_pool_timeout_s`
-
-
 PING_IDLE_AFTER_S = 5.0
 
 
@@ -103,9 +102,6 @@ def ping_idle_connections(engine: AsyncEngine, *, idle_after_s: float = PING_IDL
             dbapi_conn.ping()
         except Exception as exc:
             raise DisconnectionError("pooled connection failed its ping") from exc
-
-
-POOL_SIZE = 20  # the default of `ServiceSettings.db_pool_size`
 
 
 def create_engine(url: str, *, schema: str | None = None, pool_size: int = POOL_SIZE, echo: bool = False,

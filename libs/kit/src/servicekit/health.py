@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -35,6 +36,22 @@ def kafka_check(bootstrap_servers: str) -> ReadinessCheck:
     return check
 
 
+async def readiness(checks: Mapping[str, ReadinessCheck], *, timeout_s: float = 3.0) -> tuple[int, dict[str, Any]]:
+    """(status code, body) of `/health/ready`: every check at once, each within `timeout_s`; 503 if any fails."""
+
+    async def outcome(check: ReadinessCheck) -> str:
+        try:
+            await asyncio.wait_for(check(), timeout_s)
+        except Exception as exc:  # readiness reports, it does not raise
+            return f"error: {type(exc).__name__}"
+        return "ok"
+
+    names = list(checks)
+    results = dict(zip(names, await asyncio.gather(*(outcome(checks[name]) for name in names)), strict=True))
+    ok = all(result == "ok" for result in results.values())
+    return (200 if ok else 503), {"status": "ok" if ok else "unavailable", "checks": results}
+
+
 def health_router(checks: Mapping[str, ReadinessCheck], *, timeout_s: float = 3.0) -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -44,15 +61,7 @@ def health_router(checks: Mapping[str, ReadinessCheck], *, timeout_s: float = 3.
 
     @router.get("/health/ready")
     async def ready() -> JSONResponse:
-        results: dict[str, str] = {}
-        ok = True
-        for name, check in checks.items():
-            try:
-                await asyncio.wait_for(check(), timeout_s)
-                results[name] = "ok"
-            except Exception as exc:  # readiness reports, it does not raise
-                ok = False
-                results[name] = f"error: {type(exc).__name__}"
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": results}, status_code=200 if ok else 503)
+        status_code, body = await readiness(checks, timeout_s=timeout_s)
+        return JSONResponse(body, status_code=status_code)
 
     return router

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from servicekit.health import ReadinessCheck, database_check, kafka_check
+from servicekit.health import ReadinessCheck, database_check, kafka_check, readiness
 from servicekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -70,18 +70,7 @@ class WorkerHealth:
         return (200 if ok else 503), body
 
     async def ready(self) -> tuple[int, dict[str, Any]]:
-        names = list(self.checks)
-        outcomes = await asyncio.gather(*(self._run_check(self.checks[name]) for name in names))
-        results = dict(zip(names, outcomes, strict=True))
-        ok = all(result == "ok" for result in results.values())
-        return (200 if ok else 503), {"status": "ok" if ok else "unavailable", "checks": results}
-
-    async def _run_check(self, check: ReadinessCheck) -> str:
-        try:
-            await asyncio.wait_for(check(), self.check_timeout_s)
-        except Exception as exc:  # readiness reports, it does not raise
-            return f"error: {type(exc).__name__}"
-        return "ok"
+        return await readiness(self.checks, timeout_s=self.check_timeout_s)
 
 
 class WorkerHealthServer:
