@@ -195,3 +195,72 @@ async def test_an_independent_subscriber_receives_the_lead_events(e2e: E2E) -> N
         return len(mine) >= 2 and any(m["data"]["to_status"] == "retargeted" for m in moved)
 
     await until(seen, "LeadUpserted and LeadStatusChanged for the lead")
+
+
+OPERATOR_STEPS = [
+    {"variations": [
+        {"subject": "{{random|Quick question|A thought}} for {{company_name}}",
+         "body": "<p>{{random|Hi|Hello}} {{fallback|{{first_name}}|there}},</p>"
+                 "<p>{% if job_title != blank %}As {{job_title}}, you{% else %}You{% endif %} may like this: "
+                 "{{top_issue}} (grade {{custom_audit_grade}}).</p><p>{{email_body_1}}</p><p>{{audit_url}}</p>"
+                 "<p>{{sender_first_name}}, {{pipl_day_of_week}}</p>"},
+        {"subject": "{{company_name}}: {{custom_top_issue}}",
+         "body": "<p>{% unless first_name == blank %}Dear {{first_name}}{% endunless %}</p><p>{{email_body_1}}</p>"},
+    ]},
+    {"variations": [{"subject": "", "body": "<p>{{email_body_2}}</p><p>{{email_cta_2}}</p>"}]},
+    {"variations": [{"subject": "", "body": "<p>{{email_body_3}}</p><p>{{sender_name}}</p>"}]},
+]
+
+
+async def test_operator_templates_through_every_service_enrol_only_complete_leads_and_send_nothing_empty(
+        e2e: E2E) -> None:
+    """Campaigns an operator writes (Liquid, fallback, spintax, custom_ tokens, job title, 3 steps, 2 variations,
+    a token nobody fills), pushed through the real services; the simulator judges every variation it could send."""
+    operator = (await e2e.sim.post("/_sim/campaigns", json={"name": "E2E operator", "sequences": OPERATOR_STEPS}))
+    assert operator.status_code == 200, operator.text
+    operator_id = operator.json()["id"]
+    unknown = await e2e.sim.post("/_sim/campaigns", json={"name": "E2E unknown token", "sequences": [
+        {"variations": [{"subject": "Hi {{first_name}}", "body": "<p>{{opening_line}}</p><p>{{email_body_1}}</p>"}]}]})
+    unknown_id = unknown.json()["id"]
+    await e2e.sim.post("/_sim/config", json={"judge_all_variants": True})
+    complete = await create(e2e, "acme-plumbing.test", "arjun.e2e@acme-plumbing.test", company="Acme Plumbing")
+    await e2e.api.patch(f"/api/leads/{complete['id']}", json={"contact": {"title": "Director"}})
+    no_title = await create(e2e, "bluebird-dental.test", "bea.e2e@bluebird-dental.test", company="Bluebird Dental")
+    r = await e2e.api.post("/api/leads", json={"companyName": "Cedar Law", "domain": "cedar-law.test",
+                                               "contact": {"email": "nameless.e2e@cedar-law.test"}})
+    nameless = r.json()
+    ids = [complete["id"], no_title["id"], nameless["id"]]
+    for lead_id in ids:
+        assert (await e2e.api.post(f"/api/leads/{lead_id}/audits")).status_code == 202
+    for lead_id in ids:
+        await status_becomes(e2e, lead_id, "email_generated", timeout_s=90)
+
+    preview = (await e2e.api.get(f"/api/leads/{complete['id']}/plusvibe/preview",
+                                 params={"campaignId": operator_id})).json()
+    assert preview["ready"] is True, preview["refusal"]
+    assert len(preview["steps"]) == 3
+    assert "Director" in preview["steps"][0]["variations"][0]["body"]["html"]
+
+    # The operator campaign renders for all three: fallback, Liquid branch and spintax need no missing value.
+    r = await e2e.api.post("/api/plusvibe/leads/push", json={"campaignId": operator_id, "leadIds": ids})
+    assert r.status_code == 200, r.text
+    assert sorted(r.json()["enrolled"]) == sorted(ids)
+    # The campaign with {{first_name}} outside a fallback and a token nobody fills: refused, nothing enrolled.
+    r = await e2e.api.post("/api/plusvibe/leads/push", json={"campaignId": unknown_id, "leadIds": ids})
+    assert r.status_code == 409
+    refused = {item["leadId"]: item for item in r.json()["refused"]}
+    assert set(refused) == set(ids)
+    assert refused[nameless["id"]]["reason"] == "variables_empty"
+    assert refused[complete["id"]]["reason"] == "template_variable_unknown"
+    assert refused[complete["id"]]["token"] == "{{opening_line}}"
+
+    sent = (await e2e.sim.post("/_sim/tick", json={"count": 8})).json()["sent"]
+    mine = [m for m in sent if m["campaign_id"] == operator_id]
+    assert len(mine) == 9  # 3 leads × 3 steps
+    assert not any("{{" in m["subject"] + m["body"] or "{%" in m["body"] for m in mine)
+    first_steps = {m["email"]: m for m in mine if m["step"] == 1}
+    assert "Acme Plumbing" in first_steps["arjun.e2e@acme-plumbing.test"]["subject"]
+    empty = [m for m in (await e2e.sim.get("/_sim/empty-placeholders")).json()
+             if m["campaign_id"] in (operator_id, unknown_id)]
+    assert empty == []
+    await e2e.sim.post("/_sim/config", json={"judge_all_variants": False})

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
-from contracts.common import LeadSnapshot, NonEmptyStr
+from contracts.common import LeadSnapshot, NonEmptyStr, ValueObject
 from contracts.envelope import EventData
 from contracts.status import LeadStatus
 
@@ -87,3 +87,27 @@ class LeadCompletedInCampaign(LeadEvent):
     campaign_id: NonEmptyStr
     email: NonEmptyStr
     completed_at: AwareDatetime
+
+
+class SendProblem(ValueObject):
+    """One placeholder of a campaign that would render empty for a lead: where, and why."""
+
+    token: str
+    step: int
+    variation: str
+    part: str  # subject | body
+    reason: str  # variables_empty, template_variable_unknown, ...
+
+
+class LeadSendAtRisk(LeadEvent):
+    """The lead's campaign was edited in PlusVibe after the lead was enrolled, and its current templates would
+    now render an empty placeholder for it (`resolved=False`), or no longer do (`resolved=True`). Published by
+    leads' periodic template check; `writeback_requested` says a writeback refresh was asked for the tokens the
+    writeback produces."""
+
+    EVENT_TYPE: ClassVar[str] = "LeadSendAtRisk"
+    campaign_id: NonEmptyStr
+    resolved: bool = False
+    problems: list[SendProblem] = Field(default_factory=list)
+    writeback_requested: bool = False
+    detected_at: AwareDatetime

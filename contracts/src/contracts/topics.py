@@ -52,6 +52,7 @@ LEAD_REMOVED_FROM_CAMPAIGN: Final = _spec(
 LEAD_COMPLETED_IN_CAMPAIGN: Final = _spec(
     "leads", "lead-completed-in-campaign", "LeadCompletedInCampaign", partitions=3
 )
+LEAD_SEND_AT_RISK: Final = _spec("leads", "lead-send-at-risk", "LeadSendAtRisk", partitions=3)
 AUDIT_STARTED: Final = _spec("audits", "audit-started", "AuditStarted")
 AUDIT_COMPLETED: Final = _spec("audits", "audit-completed", "AuditCompleted")
 AUDIT_FAILED: Final = _spec("audits", "audit-failed", "AuditFailed", partitions=3)
@@ -69,6 +70,7 @@ ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
     LEAD_PUSHED,
     LEAD_REMOVED_FROM_CAMPAIGN,
     LEAD_COMPLETED_IN_CAMPAIGN,
+    LEAD_SEND_AT_RISK,
     AUDIT_STARTED,
     AUDIT_COMPLETED,
     AUDIT_FAILED,

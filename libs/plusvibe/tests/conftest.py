@@ -21,7 +21,7 @@ def sim_server() -> Iterator[tuple[str, SimulatorState]]:
 
 @pytest.fixture
 def sim(sim_server: tuple[str, SimulatorState]) -> Sim:
-    return fresh_sim(sim_server, unibox_page_size=20)
+    return fresh_sim(sim_server, unibox_page_size=20, custom_storage="verbatim", judge_all_variants=False)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ async def test_authenticate_lists_workspaces_by_underscore_id(client: PlusVibeCl
 
 
 async def test_list_campaigns_walks_every_skip_limit_page(client: PlusVibeClient, sim: Sim) -> None:
-    for i in range(4):
+    for i in range(3):  # the demo seed has four campaigns
         sim.state.add_campaign(sim.workspace_id, f"extra {i}", [[("s", "b")]])
     campaigns = await client.list_campaigns(page_size=2)
     assert len(campaigns) == 7

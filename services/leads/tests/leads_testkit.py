@@ -86,6 +86,8 @@ async def harness(pg_database: Database, kafka_bootstrap: str, module_topic_pref
         # Readers here poll the API in tight loops with one key, far beyond 100/s; the inbound rate limit is
         # tested in libs/kit/tests/unit/test_kit_rate_limit.py and tests/api/test_api_rate_limit.py.
         rate_limit_per_s=0,
+        # The simulator stores custom variables verbatim; detection of the rule is tested on its own.
+        plusvibe_custom_storage="verbatim",
     )
     service = bootstrap(settings, plusvibe_settings=sim.settings())
     app = create_app(service=service, embedded_workers=True)

@@ -174,6 +174,18 @@ def stop_event_on_signals() -> asyncio.Event:
 Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
+async def run_every(interval_s: float, job: Callable[[], Awaitable[object]], stop: asyncio.Event, name: str) -> None:
+    """A periodic job as a loop: runs `job` now and then every `interval_s` until `stop`; a failing run is logged,
+    never fatal."""
+    while not stop.is_set():
+        try:
+            await job()
+        except Exception:
+            log.exception("periodic job %s failed", name)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
+
+
 def kit_loops(runtime: ServiceRuntime[Any], *, consumers: bool, relay: bool) -> dict[str, Loop]:
     """The kit's loops a worker process may run, by the names its health endpoints report."""
     loops: dict[str, Loop] = {}

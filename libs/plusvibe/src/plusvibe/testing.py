@@ -99,9 +99,17 @@ class Sim:
         return PlusVibeSettings(**values)
 
 
-def fresh_sim(server: tuple[str, SimulatorState], *, rate: float = FAST_RATE, unibox_page_size: int | None = None) -> Sim:
+def fresh_sim(
+    server: tuple[str, SimulatorState],
+    *,
+    rate: float = FAST_RATE,
+    unibox_page_size: int | None = None,
+    custom_storage: str | None = None,
+    judge_all_variants: bool | None = None,
+) -> Sim:
     """Resets a running simulator (and the process's shared limiters) and re-seeds the demo workspace:
-    the per-test step of every test tree that shares one simulator per module."""
+    the per-test step of every test tree that shares one simulator per module. The storage rule and judge
+    mode are settings, kept across resets unless given here."""
     from plusvibe.limits import reset_registry
 
     base_url, state = server
@@ -110,5 +118,13 @@ def fresh_sim(server: tuple[str, SimulatorState], *, rate: float = FAST_RATE, un
     state.rate_limit_per_s = rate
     if unibox_page_size is not None:
         state.unibox_page_size = unibox_page_size
+    if custom_storage is not None or judge_all_variants is not None:
+        state.configure(
+            {
+                k: v
+                for k, v in (("custom_storage", custom_storage), ("judge_all_variants", judge_all_variants))
+                if v is not None
+            }
+        )
     seeded = state.seed("demo")
     return Sim(base_url, state, seeded["workspace_id"], seeded["campaigns"])

@@ -208,7 +208,8 @@ def running_system(postgres_url: str, kafka_bootstrap: str) -> Iterator[System]:
             common: dict[str, Any] = {"database_url": postgres_url, "kafka_bootstrap_servers": kafka_bootstrap,
                                       "kafka_topic_prefix": prefix, "consumer_transient_budget_s": 5,
                                       "api_keys_json": keys, "log_json": False, "log_level": "WARNING"}
-            leads = create_leads(service=bootstrap_leads(LeadsSettings(db_schema=leads_schema, **common),
+            leads = create_leads(service=bootstrap_leads(LeadsSettings(db_schema=leads_schema,
+                                                                       plusvibe_custom_storage="verbatim", **common),
                                                          plusvibe_settings=sim.settings()), embedded_workers=True)
             unibox = create_unibox(service=bootstrap_unibox(UniboxSettings(db_schema=unibox_schema, **common),
                                                             plusvibe_settings=sim.settings()), embedded_workers=True)

@@ -14,13 +14,14 @@ from leads.adapters.plusvibe_gateway import UnconfiguredPlusVibe
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.handlers import on_audit_events, on_email_activity_received, on_writeback_events
 from leads.handlers.batch_locks import lock_batch_leads
+from leads.handlers.check_campaign_templates import check_campaign_templates
 from leads.settings import LeadsSettings
 from plusvibe.client import PlusVibeClient
 from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
 from servicekit.auth import ApiKey, load_api_keys
 from servicekit.logging import configure_logging
-from servicekit.runtime import ServiceRuntime
+from servicekit.runtime import Loop, ServiceRuntime, run_every
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 
@@ -37,6 +38,25 @@ class LeadsService:
     @property
     def plusvibe_configured(self) -> bool:
         return self.plusvibe_settings is not None
+
+    @property
+    def workspace_id(self) -> str:
+        """The PlusVibe workspace this deployment serves ("" when PlusVibe is not configured)."""
+        return self.plusvibe_settings.workspace_id if self.plusvibe_settings is not None else ""
+
+    def loops(self) -> dict[str, Loop]:
+        """The service's own loops, run by the consumers process beside the consumers: the periodic check of
+        campaigns edited after enrolment (handlers/check_campaign_templates.py), when PlusVibe is configured."""
+        interval = self.settings.template_check_interval_s
+        if interval <= 0 or not self.plusvibe_configured:
+            return {}
+
+        async def check() -> object:
+            return await check_campaign_templates(self.runtime.uow, self.campaigns,
+                                                  configured_storage=self.settings.plusvibe_custom_storage,
+                                                  workspace_id=self.workspace_id)
+
+        return {"template-check": lambda stop: run_every(interval, check, stop, "template-check")}
 
 
 def bootstrap(

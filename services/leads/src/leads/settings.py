@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -15,4 +17,9 @@ class LeadsSettings(ServiceSettings):
     # Labels (without LEAD_MARKED_AS_) that move a lead to `converted`.
     converting_labels: list[str] = ["MEETING_BOOKED", "CLOSED"]
     default_tone: str = "consultative"
+    # A push reads the campaign fresh; the send preview and the template check reuse a copy this old.
     campaign_cache_ttl_s: float = 60.0
+    # How the PlusVibe workspace stores custom variables (docs/TEMPLATES.md §4): auto | verbatim | prefixed.
+    plusvibe_custom_storage: Literal["auto", "verbatim", "prefixed"] = "auto"
+    # How often enrolled leads are re-checked against their campaign's current templates (0 = never).
+    template_check_interval_s: float = 30.0

@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.status import BADGE_LABELS, DROPDOWN_LABELS, DROPDOWN_STATUSES, LeadStatus
 from leads.adapters.orm import AuditRunRow, LeadRow, OutreachEmailRow, StatusHistoryRow
 from leads.adapters.uow import LeadsUnitOfWork
+from leads.domain.readiness import ProblemReport, Ready, Refused
 from leads.entrypoints import schemas as s
+from leads.handlers.preview_send import SendPreview
 
 
 def lead_out(lead: LeadRow, run: AuditRunRow | None) -> s.LeadOut:
@@ -64,6 +66,7 @@ def lead_out(lead: LeadRow, run: AuditRunRow | None) -> s.LeadOut:
         audit_summary=run.summary if run and run.status == "completed" else None,
         opens=lead.opens or 0,
         plusvibe_lead_data=pv,
+        send_risk=lead.send_risk,
         version=lead.version,
         created_at=lead.created_at,
         updated_at=lead.updated_at,
@@ -162,3 +165,45 @@ def email_out(row: OutreachEmailRow) -> s.OutreachEmailOut:
 def statuses_out() -> list[s.StatusOut]:
     return [s.StatusOut(value=st.value, badge_label=BADGE_LABELS[st], dropdown_label=DROPDOWN_LABELS.get(st),
                         selectable=st in DROPDOWN_STATUSES) for st in LeadStatus]
+
+
+def _problem_out(p: ProblemReport) -> s.SendProblemOut:
+    return s.SendProblemOut(token=p.token, step=p.step, variation=p.variation, part=p.part, reason=p.reason.value,
+                            remedy=p.remedy.value, message=p.message)
+
+
+def refused_lead_out(lead_id: uuid.UUID, status: str | None, reason: str, remedy: str, message: str,
+                     keys: tuple[str, ...], problems: tuple[ProblemReport, ...]) -> s.RefusedLead:
+    first = problems[0] if problems else None
+    return s.RefusedLead(lead_id=str(lead_id), status=status, reason=reason, remedy=remedy, message=message,
+                         keys=list(keys), token=first.token if first else None, step=first.step if first else None,
+                         variation=first.variation if first else None, part=first.part if first else None,
+                         problems=[_problem_out(p) for p in problems])
+
+
+def send_preview_out(preview: SendPreview) -> s.SendPreviewOut:
+    verdict = preview.verdict
+    refusal = None
+    if isinstance(verdict, Refused):
+        first = verdict.first
+        refusal = s.PreviewRefusalOut(reason=verdict.reason.value, remedy=verdict.remedy.value, message=verdict.message,
+                                      token=first.token if first else None, step=first.step if first else None,
+                                      variation=first.variation if first else None,
+                                      part=first.part if first else None)
+    parts = {(p.ref.step, p.ref.variation, p.ref.part): p for p in (preview.run.previews if preview.run else [])}
+    steps: dict[int, list[s.PreviewVariationOut]] = {}
+    for (step, variation, part), shown in parts.items():
+        if part != "subject":
+            continue
+        body = parts[(step, variation, "body")]
+        here = [p for p in preview.problems if (p.step, p.variation) == (step, variation)]
+        steps.setdefault(step, []).append(s.PreviewVariationOut(
+            variation=variation,
+            subject=s.RenderedSubjectOut(text=shown.text, marked=shown.marked),
+            body=s.RenderedBodyOut(html=body.text, marked=body.marked),
+            problems=[_problem_out(p) for p in here]))
+    return s.SendPreviewOut(
+        lead_id=str(preview.lead_id), campaign_id=preview.campaign.id, campaign_name=preview.campaign.name,
+        storage_rule=preview.rule.value if preview.rule else "unknown", ready=isinstance(verdict, Ready),
+        refusal=refusal, problems=[_problem_out(p) for p in preview.problems],
+        steps=[s.PreviewStepOut(step=n, variations=v) for n, v in sorted(steps.items())])

@@ -22,7 +22,7 @@ async def test_processes_starting_together_migrate_the_schema_once(pg_database: 
                            for _ in range(4)))
     engine = create_engine(pg_database.url, schema=pg_database.schema)
     async with engine.connect() as conn:
-        assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0003"
+        assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0004"
     await engine.dispose()
 
 
@@ -59,5 +59,22 @@ async def test_kit_tables_v2_adds_the_inbox_digest_to_a_v1_inbox_and_keeps_its_c
         rows = (await conn.execute(text("SELECT event_id, payload_sha256 FROM inbox"))).all()
         head = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
     await engine.dispose()
-    assert head == "0003"
+    assert head == "0004"
     assert [tuple(r) for r in rows] == [(old_claim, None)]
+
+
+async def test_the_send_dry_run_tables_are_added_to_a_schema_with_leads_without_loss(pg_database: Database) -> None:
+    await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS, revision="0003")
+    engine = create_engine(pg_database.url, schema=pg_database.schema)
+    lead = uuid.uuid4()
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO leads (id, status, campaign_id, opens, version, created_at, updated_at) "
+                                "VALUES (:id, 'email_sent', 'camp-1', 0, 3, now(), now())"), {"id": lead})
+    await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS)
+    async with engine.connect() as conn:
+        row = (await conn.execute(text("SELECT status, campaign_id, version, send_risk FROM leads"))).one()
+        rules = (await conn.execute(text("SELECT count(*) FROM custom_storage_rules"))).scalar_one()
+        fingerprints = (await conn.execute(text("SELECT count(*) FROM campaign_templates"))).scalar_one()
+    await engine.dispose()
+    assert tuple(row) == ("email_sent", "camp-1", 3, None)
+    assert (rules, fingerprints) == (0, 0)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from contracts.profile import PROFILE_KEYS
-from contracts.status import LeadStatus
 from copywriter import LeadFacts, Tone, body_variables
-from leads.domain.fill_body_keys import check_push, fill_body_keys
-from leads.domain.readiness import LeadSnapshot, Ready, RefusalReason, Refused
+from leads.domain.fill_body_keys import fill_body_keys
 
 PROFILE: dict[str, str] = {
     "audit_grade": "D",
@@ -67,33 +65,3 @@ def test_profile_keys_are_never_invented() -> None:
     stored = {k: v for k, v in STORED.items() if k != "top_issue"}
     result = fill_body_keys(stored, keys={"top_issue", *PROFILE_KEYS}, lead=FACTS, tone=Tone.DIRECT)
     assert "top_issue" not in result.variables and result.filled == ()
-
-
-def test_push_check_makes_a_longer_campaign_ready_from_the_stored_profile() -> None:
-    snapshot = LeadSnapshot(LeadStatus.EMAIL_GENERATED, "anna@acme.test", STORED)
-    placeholders = {"email_subject_2", "email_body_2", "audit_grade"}
-    check = check_push(snapshot, placeholders, facts=FACTS, tone=Tone.DIRECT, steps=2)
-    assert isinstance(check.result, Ready)
-    assert check.filled == ("email_body_2", "email_subject_2")
-    assert check.variables["email_body_2"]
-
-
-def test_push_check_still_refuses_an_empty_audit_value() -> None:
-    snapshot = LeadSnapshot(LeadStatus.EMAIL_GENERATED, "anna@acme.test", STORED | {"audit_score": ""})
-    check = check_push(snapshot, {"audit_score", "email_body_2"}, facts=FACTS, tone=Tone.DIRECT)
-    assert isinstance(check.result, Refused)
-    assert check.result.reason is RefusalReason.VARIABLES_EMPTY and check.result.keys == ("audit_score",)
-
-
-def test_push_check_does_not_fill_when_no_writeback_landed() -> None:
-    snapshot = LeadSnapshot(LeadStatus.EMAIL_GENERATED, "anna@acme.test", None)
-    check = check_push(snapshot, None, facts=FACTS, tone=Tone.DIRECT)
-    assert isinstance(check.result, Refused) and check.result.reason is RefusalReason.VARIABLES_MISSING
-    assert check.variables == {} and check.filled == ()
-
-
-def test_push_check_with_unknown_templates_fills_step_one_keys() -> None:
-    snapshot = LeadSnapshot(LeadStatus.EMAIL_SENT, "anna@acme.test", PROFILE)
-    check = check_push(snapshot, None, facts=FACTS, tone=Tone.CONSULTATIVE)
-    assert isinstance(check.result, Ready)
-    assert set(check.filled) == {"email_subject", "email_body", "email_cta", "email_subject_1", "email_body_1", "email_cta_1"}

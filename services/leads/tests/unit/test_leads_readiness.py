@@ -1,4 +1,5 @@
-"""The readiness guard: one test per row of the DESIGN §3 table, plus what "populated" means."""
+"""The readiness guard: one test per row of the DESIGN §3 table, the dry run of the send (docs/TEMPLATES.md)
+on the constructs operators write, and what "populated" means for audit values."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ import pytest
 
 from contracts.profile import PROFILE_KEYS, body_keys
 from contracts.status import READY_STATUSES, LeadStatus
+from copywriter import LeadFacts, Tone
+from leads.domain.lead_payload import LeadFields
 from leads.domain.readiness import (
     LeadSnapshot,
+    ReadinessResult,
     Ready,
     RefusalReason,
     Refused,
     Remedy,
+    SendTarget,
     check_readiness,
-    required_keys,
 )
+from leads.domain.send_dry_run.campaign import CampaignTemplates, Variation
+from leads.domain.send_dry_run.context import StorageRule, sender_context
 
 PROFILE: dict[str, str] = {
     "audit_grade": "C",
@@ -41,6 +47,9 @@ PROFILE: dict[str, str] = {
 BODY = {key: f"text for {key}" for key in body_keys(3)}
 VARIABLES: dict[str, str] = PROFILE | BODY
 EMAIL = "anna@acme.test"
+FIELDS = LeadFields(email=EMAIL, first_name="Anna", last_name="Berg", company_name="Acme", domain="acme.test",
+                    title="Head of Marketing", phone="+44 20 7946 0000")
+FACTS = LeadFacts(company_name="Acme", domain="acme.test", first_name="Anna")
 
 
 def lead(
@@ -48,12 +57,27 @@ def lead(
     *,
     email: str | None = EMAIL,
     variables: Mapping[str, object] | None = None,
-    contact: Mapping[str, str | None] | None = None,
+    fields: LeadFields | None = None,
+    no_variables: bool = False,
 ) -> LeadSnapshot:
-    return LeadSnapshot(status, email, VARIABLES if variables is None else variables, contact or {})
+    base = fields or FIELDS
+    chosen = None if no_variables else (VARIABLES if variables is None else variables)
+    return LeadSnapshot(status, LeadFields(**{**base.__dict__, "email": email or ""}), chosen)
 
 
-def refusal(result: Ready | Refused) -> tuple[RefusalReason, Remedy]:
+def campaign(*steps: list[tuple[str, str]]) -> CampaignTemplates | None:
+    return CampaignTemplates.compile([[Variation(chr(ord("A") + i), subject, body) for i, (subject, body) in
+                                       enumerate(step)] for step in steps])
+
+
+def judge(snapshot: LeadSnapshot, templates: CampaignTemplates | None = None, *,
+          rule: StorageRule | None = StorageRule.VERBATIM, steps: int = 1,
+          senders: tuple[Mapping[str, str], ...] = (sender_context("Alex", "Moreau", "alex@sender.test"),),
+          ) -> ReadinessResult:
+    return check_readiness(snapshot, SendTarget(templates, steps, rule, senders), facts=FACTS, tone=Tone.DIRECT)
+
+
+def refusal(result: ReadinessResult) -> tuple[RefusalReason, Remedy]:
     assert isinstance(result, Refused), result
     return result.reason, result.remedy
 
@@ -63,50 +87,50 @@ def refusal(result: Ready | Refused) -> tuple[RefusalReason, Remedy]:
 
 @pytest.mark.parametrize("status", [None, LeadStatus.NEW, LeadStatus.AUDIT_QUEUED])
 def test_refuses_push_when_not_audited(status: LeadStatus | None) -> None:
-    result = check_readiness(lead(status), None)
+    result = judge(lead(status))
     assert refusal(result) == (RefusalReason.NOT_AUDITED, Remedy.START_AUDIT)
     assert isinstance(result, Refused)
     assert result.message == "Run an audit on the lead first via Start audit (domain)."
 
 
 def test_refuses_push_when_writeback_missing() -> None:
-    result = check_readiness(LeadSnapshot(LeadStatus.AUDIT_COMPLETE, EMAIL, None), None)
+    result = judge(lead(LeadStatus.AUDIT_COMPLETE, no_variables=True))
     assert refusal(result) == (RefusalReason.WRITEBACK_MISSING, Remedy.RE_AUDIT)
 
 
 def test_refuses_audit_complete_even_with_variables_of_an_older_audit() -> None:
-    result = check_readiness(lead(LeadStatus.AUDIT_COMPLETE), None)
+    result = judge(lead(LeadStatus.AUDIT_COMPLETE))
     assert refusal(result) == (RefusalReason.WRITEBACK_MISSING, Remedy.RE_AUDIT)
 
 
 @pytest.mark.parametrize("status", sorted(READY_STATUSES))
 @pytest.mark.parametrize("variables", [None, {}])
 def test_refuses_ready_set_without_stored_variables(status: LeadStatus, variables: dict[str, str] | None) -> None:
-    result = check_readiness(LeadSnapshot(status, EMAIL, variables), None)
+    result = judge(lead(status, variables=variables, no_variables=variables is None))
     assert refusal(result) == (RefusalReason.VARIABLES_MISSING, Remedy.RE_AUDIT)
     assert isinstance(result, Refused)
     assert "plusvibeLeadData.lastOutboundWriteback.variables" in result.message
 
 
 def test_refuses_bounced_lead() -> None:
-    result = check_readiness(lead(LeadStatus.BOUNCED), None)
+    result = judge(lead(LeadStatus.BOUNCED))
     assert refusal(result) == (RefusalReason.BOUNCED, Remedy.RE_AUDIT_OR_REMOVE)
 
 
 @pytest.mark.parametrize("email", [None, "", "   ", "not-an-address", "anna@", "anna @acme.test"])
 def test_refuses_lead_without_usable_contact_email(email: str | None) -> None:
-    result = check_readiness(lead(email=email), None)
+    result = judge(lead(email=email))
     assert refusal(result) == (RefusalReason.CONTACT_EMAIL_MISSING, Remedy.EDIT_LEAD)
 
 
 @pytest.mark.parametrize("status", sorted(READY_STATUSES))
 def test_ready_set_with_complete_variables_is_ready(status: LeadStatus) -> None:
-    assert isinstance(check_readiness(lead(status), None), Ready)
+    assert isinstance(judge(lead(status)), Ready)
 
 
 def test_legacy_sent_is_judged_as_email_sent() -> None:
-    assert isinstance(check_readiness(lead(LeadStatus.SENT_LEGACY), None), Ready)
-    missing = check_readiness(LeadSnapshot(LeadStatus.SENT_LEGACY, EMAIL, None), None)
+    assert isinstance(judge(lead(LeadStatus.SENT_LEGACY)), Ready)
+    missing = judge(lead(LeadStatus.SENT_LEGACY, no_variables=True))
     assert refusal(missing) == (RefusalReason.VARIABLES_MISSING, Remedy.RE_AUDIT)
 
 
@@ -114,41 +138,30 @@ def test_legacy_sent_is_judged_as_email_sent() -> None:
 
 
 def test_status_reason_comes_before_missing_email() -> None:
-    result = check_readiness(LeadSnapshot(LeadStatus.NEW, None, None), None)
+    result = judge(lead(LeadStatus.NEW, email=None, no_variables=True))
     assert refusal(result)[0] is RefusalReason.NOT_AUDITED
 
 
 def test_missing_email_comes_before_empty_variables() -> None:
-    result = check_readiness(lead(email=None, variables=PROFILE | {"audit_grade": ""}), None)
+    result = judge(lead(email=None, variables=PROFILE | {"audit_grade": ""}))
     assert refusal(result)[0] is RefusalReason.CONTACT_EMAIL_MISSING
 
 
-# --- required keys --------------------------------------------------------------------------------
+# --- campaigns whose templates cannot be read: all 18 + step-1 body keys --------------------------
 
 
-def test_unknown_templates_require_all_profile_keys_and_step_one_body_keys() -> None:
-    assert required_keys(None) == frozenset(PROFILE_KEYS) | frozenset(body_keys(1))
+def test_unknown_templates_require_all_profile_keys() -> None:
+    for key in PROFILE_KEYS:
+        result = judge(lead(variables=VARIABLES | {key: ""}))
+        assert refusal(result) == (RefusalReason.VARIABLES_EMPTY, Remedy.RE_AUDIT)
+        assert isinstance(result, Refused) and result.keys == (key,)
 
 
-def test_known_templates_require_only_the_keys_they_use_that_we_populate() -> None:
-    placeholders = {"audit_grade", "email_body_2", "first_name", "sender_first_name", "opening_line", "email"}
-    assert required_keys(placeholders) == {"audit_grade", "email_body_2", "first_name"}
-
-
-def test_custom_prefixed_placeholder_requires_the_stored_key() -> None:
-    assert required_keys({"custom_audit_grade", "custom_email_body"}) == {"audit_grade", "email_body"}
-
-
-def test_key_unused_by_the_campaign_may_be_empty() -> None:
-    variables = VARIABLES | {"second_issue": ""}
-    assert isinstance(check_readiness(lead(variables=variables), {"audit_grade", "top_issue"}), Ready)
-    assert refusal(check_readiness(lead(variables=variables), None))[0] is RefusalReason.VARIABLES_EMPTY
-
-
-def test_unknown_templates_need_step_one_body_keys() -> None:
-    result = check_readiness(lead(variables=PROFILE), None)
-    assert isinstance(result, Refused)
-    assert result.keys == tuple(sorted(body_keys(1)))
+def test_unknown_templates_generate_missing_step_one_body_keys_from_the_profile() -> None:
+    result = judge(lead(variables=PROFILE))
+    assert isinstance(result, Ready)
+    assert set(result.filled) == set(body_keys(1))
+    assert all(result.lead_object.custom_variables[key].strip() for key in body_keys(1))
 
 
 # --- what "populated" means: variables_empty ------------------------------------------------------
@@ -175,6 +188,7 @@ BAD_VALUES: list[tuple[str, object]] = [
     ("audit_url", "http://reports.example.test/r/x"),
     ("audit_url", "https://"),
     ("audit_url", "https://reports.example.test/r/x y"),
+    ("audit_url", "http://127.0.0.2.example.test/r/x"),
     ("audit_date", "2026-13-01"),
     ("audit_date", "27/11/2026"),
     ("mobile_ready", "true"),
@@ -184,26 +198,26 @@ BAD_VALUES: list[tuple[str, object]] = [
     ("meta_description_status", "present"),
     ("h1_status", "none"),
     ("email_auth_status", "null"),
-    ("email_body", "Hello {{first_name}}"),
-    ("email_subject", " "),
     ("audit_grade", True),
     ("audit_grade", ["A"]),
 ]
 
 
 @pytest.mark.parametrize(("key", "value"), BAD_VALUES)
-def test_refuses_when_a_required_variable_is_empty_or_malformed(key: str, value: object) -> None:
-    result = check_readiness(lead(variables=VARIABLES | {key: value}), None)
+def test_refuses_when_a_used_audit_variable_is_empty_or_malformed(key: str, value: object) -> None:
+    templates = campaign([(f"About {{{{{key}}}}}", "<p>{{email_body_1}}</p>")])
+    result = judge(lead(variables=VARIABLES | {key: value}), templates)
     assert refusal(result) == (RefusalReason.VARIABLES_EMPTY, Remedy.RE_AUDIT)
     assert isinstance(result, Refused)
     assert result.keys == (key,)
     assert key in result.message
+    first = result.first
+    assert first is not None and (first.step, first.variation, first.part) == (1, "A", "subject")
 
 
-def test_refuses_when_a_required_variable_is_absent() -> None:
-    variables = {k: v for k, v in VARIABLES.items() if k != "h1_status"}
-    result = check_readiness(lead(variables=variables), {"h1_status", "audit_grade"})
-    assert isinstance(result, Refused) and result.keys == ("h1_status",)
+@pytest.mark.parametrize(("key", "value"), BAD_VALUES)
+def test_the_same_value_unknown_templates_refuse_too(key: str, value: object) -> None:
+    assert refusal(judge(lead(variables=VARIABLES | {key: value}))) == (RefusalReason.VARIABLES_EMPTY, Remedy.RE_AUDIT)
 
 
 @pytest.mark.parametrize(
@@ -216,27 +230,17 @@ def test_refuses_when_a_required_variable_is_absent() -> None:
         ("ssl_days_left", "0"),
         ("audit_score", "100"),
         ("https_status", "expiring_cert"),
+        ("audit_url", "http://127.0.0.1:8000/r/Zx81kq"),  # a local deployment's own report page
     ],
 )
 def test_accepts_well_typed_values(key: str, value: object) -> None:
-    assert isinstance(check_readiness(lead(variables=VARIABLES | {key: value}), None), Ready)
+    assert isinstance(judge(lead(variables=VARIABLES | {key: value})), Ready)
+    assert isinstance(judge(lead(variables=VARIABLES | {key: value}), campaign([(f"{{{{{key}}}}}", "x")])), Ready)
 
 
-def test_contact_field_used_by_the_campaign_must_be_on_the_lead() -> None:
-    placeholders = {"first_name", "company_name", "audit_grade"}
-    missing = check_readiness(lead(contact={"first_name": " ", "company_name": "Acme"}), placeholders)
-    assert refusal(missing) == (RefusalReason.VARIABLES_EMPTY, Remedy.EDIT_LEAD)
-    assert isinstance(missing, Refused) and missing.keys == ("first_name",)
-    present = check_readiness(lead(contact={"first_name": "Anna", "company_name": "Acme"}), placeholders)
-    assert isinstance(present, Ready)
-
-
-def test_audit_values_and_contact_fields_empty_together_ask_for_re_audit_and_name_both() -> None:
-    result = check_readiness(lead(variables=VARIABLES | {"audit_grade": ""}), {"first_name", "audit_grade"})
-    assert refusal(result) == (RefusalReason.VARIABLES_EMPTY, Remedy.RE_AUDIT)
-    assert isinstance(result, Refused) and result.keys == ("audit_grade", "first_name")
-
-
-def test_ready_result_lists_the_required_keys() -> None:
-    result = check_readiness(lead(), {"audit_grade", "email_body_3"})
-    assert result == Ready(frozenset({"audit_grade", "email_body_3"}))
+def test_blank_or_tagged_stored_body_key_is_regenerated_not_sent() -> None:
+    for value in (" ", "Hello {{first_name}}"):
+        result = judge(lead(variables=VARIABLES | {"email_body": value}), campaign([("Hi", "{{email_body}}")]))
+        assert isinstance(result, Ready)
+        assert "{{" not in result.lead_object.custom_variables["email_body"]
+        assert result.lead_object.custom_variables["email_body"].strip()

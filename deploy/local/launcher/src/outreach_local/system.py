@@ -60,6 +60,9 @@ class SystemConfig:
     simulator_api_key: str = "sim-api-key"
     simulator_tick_s: float | None = 5.0
     simulator_rate: float = 5.0
+    # How the simulator stores custom variables; the leads service is told the same (docs/TEMPLATES.md §4), as
+    # an operator who knows their workspace configures it. "auto" leaves leads to detect it.
+    custom_storage: str = "verbatim"
     persist_simulator: bool = True
     gateway_port: int = 8000
     simulator_port: int = 8931
@@ -146,6 +149,7 @@ class LocalSystem:
             "PLUSVIBE_API_KEY": c.simulator_api_key,
             "PLUSVIBE_WORKSPACE_ID": SIM_WORKSPACE,
             "PLUSVIBE_REQUESTS_PER_SECOND": str(c.simulator_rate),
+            "LEADS_PLUSVIBE_CUSTOM_STORAGE": c.custom_storage,
             "PYTHONUNBUFFERED": "1",
         })
         if c.database_url:
@@ -189,6 +193,7 @@ class LocalSystem:
         py = sys.executable
         sim_argv = [py, "-m", "plusvibe.simulator", "--port", str(c.simulator_port), "--seed", "demo",
                     f"--api-key={c.simulator_api_key}", "--rate", str(c.simulator_rate),
+                    f"--custom-storage={'verbatim' if c.custom_storage == 'auto' else c.custom_storage}",
                     "--webhook-url", f"{c.gateway_url}/api/plusvibe/webhooks", f"--webhook-secret={c.webhook_secret}"]
         if c.simulator_tick_s:
             sim_argv += ["--tick-seconds", str(c.simulator_tick_s)]

@@ -2,7 +2,7 @@
 
 from plusvibe.simulator.app import create_app
 from plusvibe.simulator.faults import FaultRule
-from plusvibe.simulator.render import Renderer
+from plusvibe.simulator.render import Rendered, Renderer
 from plusvibe.simulator.state import SimError, SimulatorState
 
-__all__ = ["FaultRule", "Renderer", "SimError", "SimulatorState", "create_app"]
+__all__ = ["FaultRule", "Rendered", "Renderer", "SimError", "SimulatorState", "create_app"]

@@ -23,6 +23,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--webhook-secret", default=os.environ.get("PLUSVIBE_SIM_WEBHOOK_SECRET", "sim-webhook-secret"))
     parser.add_argument("--api-key", default=os.environ.get("PLUSVIBE_SIM_API_KEY", "sim-api-key"))
     parser.add_argument("--rate", type=float, default=5.0, help="requests/second per key")
+    parser.add_argument(
+        "--custom-storage",
+        choices=("verbatim", "prefixed"),
+        default="verbatim",
+        help="how custom variables are stored: as sent (k) or as custom_k",
+    )
+    parser.add_argument(
+        "--judge-all-variants", action="store_true", help="judge every variation and random option of each send"
+    )
     parser.add_argument("--persist", default=None, help="JSON file to keep state across restarts")
     return parser
 
@@ -37,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
         rate_limit_per_s=args.rate,
         webhook_secret=args.webhook_secret,
         persist_path=args.persist,
+        custom_storage=args.custom_storage,
+        judge_all_variants=args.judge_all_variants,
     )
     if args.seed and not state.workspaces:
         print(json.dumps(state.seed(args.seed)), flush=True)

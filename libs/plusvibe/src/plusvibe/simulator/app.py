@@ -265,6 +265,14 @@ def create_app(
             return []
         return [{"id": c["id"], "status": c["status"], "name": c["camp_name"]} for c in rows]
 
+    @app.patch(f"{api}/campaign/update/campaign")
+    async def campaign_update(request: Request) -> Any:
+        body = await _json_body(request)
+        body["workspace_id"] = _ws(request, body)
+        result = sim.api_update_campaign(body)
+        sim.save()
+        return result
+
     @app.get(f"{api}/account/list")
     async def account_list(request: Request) -> Any:
         q = request.query_params
@@ -443,6 +451,21 @@ def _control_routes(app: FastAPI, sim: SimulatorState) -> None:
     async def flush() -> Any:
         async with httpx.AsyncClient(trust_env=False) as http:
             return {"delivered": await webhooks.flush(sim, http)}
+
+    @app.post("/_sim/campaigns")
+    async def create_campaign(request: Request) -> Any:
+        body = await _json_body(request)
+        cid = sim.create_campaign(body)
+        sim.save()
+        return {"id": cid}
+
+    @app.get("/_sim/config")
+    async def get_config() -> Any:
+        return sim.config()
+
+    @app.post("/_sim/config")
+    async def set_config(request: Request) -> Any:
+        return sim.configure(await _json_body(request))
 
     @app.post("/_sim/campaigns/{campaign_id}/status")
     async def campaign_status(campaign_id: str, request: Request) -> Any:

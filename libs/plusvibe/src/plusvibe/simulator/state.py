@@ -19,36 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from plusvibe.simulator.faults import FaultPlan
-from plusvibe.simulator.render import Renderer
+from plusvibe.simulator.lead_fields import CUSTOM_STORAGE_RULES, STANDARD_FIELDS, rendering_context, store_custom
+from plusvibe.simulator.render import Rendered, Renderer
+from plusvibe.simulator.sequences import normalise_sequences
+from plusvibe.simulator.sim_error import SimError
 
-LEAD_FIELDS = (
-    "first_name",
-    "last_name",
-    "company_name",
-    "company_website",
-    "phone_number",
-    "linkedin_person_url",
-    "linkedin_company_url",
-    "address_line",
-    "city",
-    "country",
-    "country_code",
-    "notes",
-    "job_title",
-    "department",
-    "industry",
-    "state",
-)
+__all__ = ["LEAD_FIELDS", "SimError", "SimulatorState"]
+
+LEAD_FIELDS = STANDARD_FIELDS  # the fields /lead/add stores (docs/TEMPLATES.md §1)
+
 STOPPED_STATUSES = {"COMPLETED", "BOUNCED", "REPLIED", "UNSUBSCRIBED", "SKIPPED"}
 POSITIVE_LABELS = {"INTERESTED", "MEETING_BOOKED", "MEETING_COMPLETED", "CLOSED"}
 NEGATIVE_LABELS = {"NOT_INTERESTED", "WRONG_PERSON", "DO_NOT_CONTACT"}
-
-
-class SimError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass
@@ -97,8 +79,12 @@ class SimulatorState:
     deliveries: list[Delivery] = field(default_factory=list)
     requests: list[RequestRecord] = field(default_factory=list)
     tick_count: int = 0
+    custom_storage: str = "verbatim"  # how custom variables are stored: "verbatim" | "prefixed"
+    judge_all_variants: bool = False  # judge every variation and random option of each step sent
 
     def __post_init__(self) -> None:
+        if self.custom_storage not in CUSTOM_STORAGE_RULES:
+            raise ValueError(f"custom_storage must be one of {CUSTOM_STORAGE_RULES}")
         self.api_keys.add(self.api_key)
         self.lock = threading.RLock()
         self.faults = FaultPlan()
@@ -179,7 +165,9 @@ class SimulatorState:
             self.workspaces[wid] = {"_id": wid, "name": name}
             return wid
 
-    def add_mailbox(self, workspace_id: str, email: str, first_name: str, last_name: str) -> str:
+    def add_mailbox(
+        self, workspace_id: str, email: str, first_name: str, last_name: str, signature: str | None = None
+    ) -> str:
         with self.lock:
             mid = self.new_id("mb")
             self.mailboxes[mid] = {
@@ -198,6 +186,8 @@ class SimulatorState:
                     "tags": [],
                 },
             }
+            if signature is not None:
+                self.mailboxes[mid]["payload"]["signature"] = signature
             return mid
 
     def add_campaign(
@@ -253,6 +243,80 @@ class SimulatorState:
             camp["status"] = status
             camp["modified_at"] = self.now_iso()
 
+    def update_campaign_sequences(self, campaign_id: str, sequences: list[dict[str, Any]]) -> None:
+        """Replace a campaign's whole ``sequences`` (validated and normalised like ``add_campaign``)."""
+        with self.lock:
+            camp = self.campaigns.get(campaign_id)
+            if camp is None:
+                raise SimError(404, "campaign not found")
+            camp["sequences"] = normalise_sequences(sequences)
+            camp["modified_at"] = self.now_iso()
+
+    def api_update_campaign(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``PATCH /campaign/update/campaign``: ``sequences`` replaces the whole array; also name and status."""
+        with self.lock:
+            wid = body.get("workspace_id")
+            self.workspace(wid)
+            cid = body.get("campaign_id")
+            if not cid:
+                raise SimError(400, "campaign_id is required")
+            camp = self.campaigns.get(str(cid))
+            if camp is None or camp["workspace_id"] != wid:
+                raise SimError(404, "campaign not found")
+            changes: dict[str, Any] = {}
+            if "sequences" in body:
+                changes["sequences"] = normalise_sequences(body["sequences"])
+            if "camp_name" in body:
+                name = body["camp_name"]
+                if not isinstance(name, str) or not name.strip():
+                    raise SimError(400, "camp_name must be a non-empty string")
+                changes["camp_name"] = name
+            if "status" in body:
+                changes["status"] = _campaign_status(body["status"])
+            camp.update(changes)  # all validated first: a bad field changes nothing
+            camp["modified_at"] = self.now_iso()
+            return {"status": "success"}
+
+    def create_campaign(self, body: dict[str, Any]) -> str:
+        """Control API: a campaign from ``{workspace_id?, name, status?, sequences, mailbox_emails?}``."""
+        with self.lock:
+            wid = body.get("workspace_id") or next(iter(self.workspaces), None)
+            if wid is None:
+                raise SimError(400, "no workspace: seed or add one first")
+            self.workspace(str(wid))
+            name = body.get("name")
+            if not isinstance(name, str) or not name.strip():
+                raise SimError(400, "name must be a non-empty string")
+            sequences = normalise_sequences(body.get("sequences"))
+            mailboxes = body.get("mailbox_emails")
+            if mailboxes is not None and (
+                not isinstance(mailboxes, list) or not all(isinstance(m, str) for m in mailboxes)
+            ):
+                raise SimError(400, "mailbox_emails must be an array of strings")
+            status = _campaign_status(body.get("status", "ACTIVE"))
+            cid = self.add_campaign(str(wid), name, [], status=status, mailbox_emails=mailboxes)
+            self.campaigns[cid]["sequences"] = sequences
+            return cid
+
+    def config(self) -> dict[str, Any]:
+        with self.lock:
+            return {"custom_storage": self.custom_storage, "judge_all_variants": self.judge_all_variants}
+
+    def configure(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Control API: set ``custom_storage`` and/or ``judge_all_variants``; returns the config."""
+        unknown = set(body) - {"custom_storage", "judge_all_variants"}
+        if unknown:
+            raise SimError(400, f"unknown config fields: {sorted(unknown)}")
+        rule = body.get("custom_storage", self.custom_storage)
+        if rule not in CUSTOM_STORAGE_RULES:
+            raise SimError(400, f"custom_storage must be one of {list(CUSTOM_STORAGE_RULES)}")
+        judge = body.get("judge_all_variants", self.judge_all_variants)
+        if not isinstance(judge, bool):
+            raise SimError(400, "judge_all_variants must be a boolean")
+        with self.lock:
+            self.custom_storage, self.judge_all_variants = rule, judge
+        return self.config()
+
     def seed(self, name: str = "demo") -> dict[str, Any]:
         """Populate a demo workspace: two mailboxes, an ACTIVE 3-step campaign, a PAUSED one and
         a COMPLETED one. Templates use the audit/copy keys of the services."""
@@ -284,7 +348,11 @@ class SimulatorState:
                 [[("Hello {{company_name}}", "<p>{{email_body}}</p>")]],
                 status="COMPLETED",
             )
-            return {"workspace_id": wid, "campaigns": {"active": main, "paused": paused, "completed": done}}
+            operator = self.add_campaign(
+                wid, "Operator templates (job title, fallback, Liquid, custom_)", OPERATOR_STEPS, status="ACTIVE"
+            )
+            campaigns = {"active": main, "paused": paused, "completed": done, "operator": operator}
+            return {"workspace_id": wid, "campaigns": campaigns}
 
     # --- API: campaigns, accounts ------------------------------------------------------------
     def api_authenticate(self) -> dict[str, Any]:
@@ -429,14 +497,14 @@ class SimulatorState:
                 camp["status"] = "ACTIVE"
             return {"status": "success", **counts}
 
-    @staticmethod
-    def _apply_lead_fields(lead: dict[str, Any], raw: dict[str, Any]) -> None:
+    def _apply_lead_fields(self, lead: dict[str, Any], raw: dict[str, Any]) -> None:
+        """Store the documented fields and the custom variables (under the storage rule); ignore the rest."""
         for name in LEAD_FIELDS:
             if raw.get(name) is not None:
                 lead[name] = raw[name]
         custom = raw.get("custom_variables")
         if isinstance(custom, dict):
-            lead["custom_variables"].update({str(k): v for k, v in custom.items()})
+            store_custom(lead, custom, self.custom_storage)
 
     def api_lead_data_update(self, body: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -458,7 +526,7 @@ class SimulatorState:
                     elif key in LEAD_FIELDS:
                         lead[key] = value
                     else:
-                        lead["custom_variables"][str(key)] = value
+                        store_custom(lead, {key: value}, self.custom_storage)
             return {"status": "success"}
 
     def api_lead_status(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -775,16 +843,7 @@ class SimulatorState:
 
     # --- send loop ---------------------------------------------------------------------------
     def _variables(self, lead: dict[str, Any], mailbox: dict[str, Any] | None) -> dict[str, Any]:
-        variables: dict[str, Any] = {"email": lead["email"]}
-        variables.update({k: lead.get(k) for k in LEAD_FIELDS if lead.get(k) is not None})
-        variables.update(lead["custom_variables"])
-        if mailbox is not None:
-            name = mailbox["payload"]["name"]
-            variables["sender_first_name"] = name.get("first_name", "")
-            variables["sender_last_name"] = name.get("last_name", "")
-            variables["sender_email"] = mailbox["email"]
-            variables.setdefault("sender_signature", f"{name.get('first_name', '')}")
-        return variables
+        return rendering_context(lead, mailbox)
 
     def tick(self) -> list[dict[str, Any]]:
         """Send the due step of every active lead; returns the messages sent this tick."""
@@ -807,6 +866,19 @@ class SimulatorState:
             self.save()
         return sent_now
 
+    def _render_variation(
+        self, variation: dict[str, Any], variables: dict[str, Any], salt: str, judge: bool
+    ) -> tuple[Rendered, Rendered]:
+        subject = self.renderer.render(variation["subject"], variables, salt + "|s", judge=judge)
+        body = self.renderer.render(variation["body"], variables, salt + "|b", judge=judge)
+        return subject, body
+
+    @staticmethod
+    def _problems(step: int, variation: str, subject: Rendered, body: Rendered) -> list[dict[str, Any]]:
+        found = [("subject", k) for k in subject.empty_keys] + [("body", k) for k in body.empty_keys]
+        unique = list(dict.fromkeys(found))  # a key empty in two random options is one problem
+        return [{"step": step, "variation": variation, "part": part, "key": key} for part, key in unique]
+
     def _send_step(self, lead: dict[str, Any], camp: dict[str, Any]) -> dict[str, Any]:
         steps = camp["sequences"]
         step = steps[lead["current_step"]]
@@ -820,16 +892,30 @@ class SimulatorState:
         mailbox = next((m for m in self.mailboxes.values() if m["email"] == eaccount), None)
         variables = self._variables(lead, mailbox)
         salt = f"{lead['email']}|{camp['id']}|{step['step']}"
-        subject = self.renderer.render(variation["subject"], variables, salt + "|s")
-        body = self.renderer.render(variation["body"], variables, salt + "|b")
+        judge = self.judge_all_variants
+        # The chosen variation renders with the send's own salt, so judging never changes what is sent.
+        subject, body = self._render_variation(variation, variables, salt, judge)
+        problems = self._problems(step["step"], variation["variation"], subject, body)
+        if judge:
+            # Any variation may be chosen, and any mailbox of the campaign may send it (PlusVibe rotates them).
+            senders = [next((m for m in self.mailboxes.values() if m["email"] == a), None) for a in accounts] or [None]
+            for sender in senders:
+                sender_vars = variables if sender is mailbox else self._variables(lead, sender)
+                for other in variations:
+                    if other is variation and sender is mailbox:
+                        continue
+                    o_subject, o_body = self._render_variation(other, sender_vars, f"{salt}|{other['variation']}",
+                                                               True)
+                    problems += self._problems(step["step"], other["variation"], o_subject, o_body)
+            problems = [dict(t) for t in dict.fromkeys(tuple(sorted(p.items())) for p in problems)]
         subject_text = subject.text
-        if not variation["subject"].strip():
+        if not subject_text.strip() and not subject.malformed:
             # Follow-up steps without a subject go out in the same thread as "Re: <first subject>".
             first = next(
                 (e for e in self.emails if e["thread_id"] == lead.get("thread_id") and e["direction"] == "OUT"),
                 None,
             )
-            subject_text = f"Re: {first['subject']}" if first else ""
+            subject_text = f"Re: {first['subject']}" if first else subject_text
         message = self._append_email(lead, "OUT", subject_text, body.text, eaccount)
         record = {
             "tick": self.tick_count,
@@ -842,9 +928,10 @@ class SimulatorState:
             "body": body.text,
             "empty_keys": subject.empty_keys + body.empty_keys,
             "sent_at": message["timestamp_created"],
+            "problems": problems,
         }
         self.sent.append(record)
-        if record["empty_keys"]:
+        if problems:
             self.empty_placeholders.append(record)
         lead["current_step"] += 1
         lead["status"] = "CONTACTED"
@@ -988,6 +1075,53 @@ class SimulatorState:
             self._windows.clear()
             self.faults.clear()
             self.tick_count = 0
+
+
+_OPERATOR_ROLE = (
+    "{% if job_title != blank %}As {{job_title}} at {{company_name}}, you are probably the one who hears about "
+    "it when the website lets customers down.{% else %}I had a look at the {{company_name}} website this week."
+    "{% endif %}"
+)
+# The demo's operator-written campaign: Liquid around a lead field, fallback, spintax, a custom_ token.
+OPERATOR_STEPS: list[list[tuple[str, str]]] = [
+    [
+        (
+            "{{fallback|{{first_name}}|there}}, {{company_name}}'s site scored {{custom_audit_grade}}",
+            "<p>{{random|Hi|Hello}} {{fallback|{{first_name}}|there}},</p>"
+            f"<p>{_OPERATOR_ROLE}</p>"
+            "<p>{{email_body_1}}</p>"
+            "<p>The audit gave the site a {{custom_audit_grade}}. The first thing I would fix: {{top_issue}}.</p>"
+            '<p>The full report is here: <a href="{{audit_url}}">{{audit_url}}</a></p>'
+            "<p>{{random|Best|Cheers}},<br>{{sender_first_name}}</p>",
+        ),
+        (
+            "A quick website audit for {{company_name}}",
+            "<p>{{random|Hi|Hello}} {{fallback|{{first_name}}|there}},</p>"
+            "<p>{{email_body_1}}</p>"
+            "<p>{% if job_title != blank %}I thought it worth sending to you as {{job_title}}: {% endif %}"
+            "the report grades the site {{custom_audit_grade}} and flags {{top_issue}} first.</p>"
+            '<p><a href="{{audit_url}}">Read the audit</a></p>'
+            "<p>{{sender_first_name}}</p>",
+        ),
+    ],
+    [
+        (
+            "",
+            "<p>{{fallback|{{first_name}}|Hi again}},</p>"
+            "<p>{{email_body_2}}</p>"
+            "<p>{{top_issue}} is usually a quick fix; the steps are in the report: {{audit_url}}</p>"
+            "<p>{{sender_first_name}}</p>",
+        )
+    ],
+]
+
+CAMPAIGN_STATUSES = ("ACTIVE", "PAUSED", "INACTIVE", "DRAFT", "COMPLETED", "ARCHIVED")
+
+
+def _campaign_status(value: Any) -> str:
+    if value not in CAMPAIGN_STATUSES:
+        raise SimError(400, f"status must be one of {list(CAMPAIGN_STATUSES)}")
+    return str(value)
 
 
 def _strip_html(html: str) -> str:

@@ -48,6 +48,8 @@ class LeadRow(Base):
     wb_delivered: Mapped[bool | None] = mapped_column(Boolean)
     wb_applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     wb_error: Mapped[str | None] = mapped_column(Text)
+    # An edited campaign would now render an empty placeholder for this enrolled lead (None: no known risk).
+    send_risk: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -116,3 +118,26 @@ class PushLedgerRow(Base):
     pushed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("lead_id", "campaign_id", name="uq_push_ledger_lead_campaign"),)
+
+
+class CustomStorageRuleRow(Base):
+    """How a PlusVibe workspace stores custom variables (docs/TEMPLATES.md §4), once configured or detected."""
+
+    __tablename__ = "custom_storage_rules"
+
+    workspace_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(20))  # verbatim | prefixed
+    source: Mapped[str] = mapped_column(String(20))  # detected
+    evidence: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CampaignTemplatesRow(Base):
+    """The last seen fingerprint of a campaign's sequence: a change means the operator edited its templates."""
+
+    __tablename__ = "campaign_templates"
+
+    campaign_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -12,7 +12,15 @@ from sqlalchemy import Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from leads.adapters.orm import AuditRunRow, LeadRow, OutreachEmailRow, PushLedgerRow, StatusHistoryRow
+from leads.adapters.orm import (
+    AuditRunRow,
+    CampaignTemplatesRow,
+    CustomStorageRuleRow,
+    LeadRow,
+    OutreachEmailRow,
+    PushLedgerRow,
+    StatusHistoryRow,
+)
 from servicekit.bulk import bulk_insert, flush_changed_rows
 from servicekit.db import one_of
 
@@ -201,3 +209,47 @@ class LeadRepository:
 
     def add_ledger(self, row: PushLedgerRow) -> None:
         self.session.add(row)
+
+    # the send dry run's state (docs/TEMPLATES.md)
+    async def storage_rule(self, workspace_id: str) -> CustomStorageRuleRow | None:
+        return await self.session.get(CustomStorageRuleRow, workspace_id)
+
+    async def save_storage_rule(self, workspace_id: str, rule: str, evidence: str, now: datetime) -> None:
+        row = await self.session.get(CustomStorageRuleRow, workspace_id)
+        if row is None:
+            self.session.add(CustomStorageRuleRow(workspace_id=workspace_id, rule=rule, source="detected",
+                                                  evidence=evidence, decided_at=now))
+        else:
+            row.rule, row.evidence, row.decided_at = rule, evidence, now
+
+    async def campaign_fingerprints(self) -> dict[str, CampaignTemplatesRow]:
+        return {row.campaign_id: row for row in (await self.session.execute(select(CampaignTemplatesRow))).scalars()}
+
+    def add_campaign_fingerprint(self, row: CampaignTemplatesRow) -> None:
+        self.session.add(row)
+
+    async def enrolled_in(self, campaign_id: str, *, for_update: bool = False) -> list[LeadRow]:
+        """The leads linked to a campaign (enrolled by a push and not removed)."""
+        stmt = select(LeadRow).where(LeadRow.campaign_id == campaign_id).order_by(LeadRow.id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        rows = list((await self.session.execute(stmt)).scalars())
+        if for_update:
+            self._remember_locked((row.id for row in rows), rows)
+        return rows
+
+    async def latest_enrolment(self) -> PushLedgerRow | None:
+        """The newest enrolment this service made (a lead it wrote to PlusVibe, for storage-rule detection)."""
+        stmt = (select(PushLedgerRow).where(PushLedgerRow.state == "enrolled")
+                .order_by(PushLedgerRow.pushed_at.desc()).limit(1))
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def flagged(self, *, for_update: bool = False) -> list[LeadRow]:
+        """Leads flagged by the template check (re-checked every pass until the risk is gone)."""
+        stmt = select(LeadRow).where(LeadRow.send_risk.is_not(None)).order_by(LeadRow.id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        rows = list((await self.session.execute(stmt)).scalars())
+        if for_update:
+            self._remember_locked((row.id for row in rows), rows)
+        return rows

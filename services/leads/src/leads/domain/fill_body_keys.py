@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from contracts.profile import PROFILE_KEYS
 from copywriter import LeadFacts, Tone, body_variables
 from leads.domain.merge_values import as_text, is_populated
-from leads.domain.readiness import (
-    LeadSnapshot,
-    ReadinessResult,
-    check_readiness,
-    is_body_key,
-    required_keys,
-)
 
 _BODY_FIELDS = ("subject", "body", "cta")
+_BODY_KEY = re.compile(r"^email_(subject|body|cta)(_[1-9][0-9]*)?$")
 _STEP_SUFFIX = re.compile(r"_([1-9][0-9]*)$")
 _ALIASES = {f"email_{f}": f"email_{f}_1" for f in _BODY_FIELDS} | {
     f"email_{f}_1": f"email_{f}" for f in _BODY_FIELDS
@@ -33,6 +27,10 @@ _ALIASES = {f"email_{f}": f"email_{f}_1" for f in _BODY_FIELDS} | {
 class FilledVariables:
     variables: dict[str, str]  # the custom variables to send: stored ones plus the generated ones
     filled: tuple[str, ...]  # the keys that were generated or copied from their alias
+
+
+def is_body_key(key: str) -> bool:
+    return bool(_BODY_KEY.match(key))
 
 
 def _step_of(key: str) -> int:
@@ -77,29 +75,3 @@ def fill_body_keys(
             result[key] = generated[key]
             filled.append(key)
     return FilledVariables(result, tuple(sorted(filled)))
-
-
-@dataclass(frozen=True)
-class PushCheck:
-    result: ReadinessResult
-    variables: dict[str, str]  # what to send as custom_variables when the lead is ready
-    filled: tuple[str, ...]
-
-
-def check_push(
-    lead: LeadSnapshot,
-    placeholders: Collection[str] | None,
-    *,
-    facts: LeadFacts,
-    tone: Tone,
-    steps: int = 1,
-) -> PushCheck:
-    """Fill missing body keys from the stored profile, then run the guard on the completed payload.
-
-    Nothing is filled when no writeback landed (the guard must still say variables_missing).
-    """
-    if not lead.variables:
-        return PushCheck(check_readiness(lead, placeholders), {}, ())
-    fill = fill_body_keys(lead.variables, keys=required_keys(placeholders), lead=facts, tone=tone, steps=steps)
-    completed = replace(lead, variables=fill.variables)
-    return PushCheck(check_readiness(completed, placeholders), fill.variables, fill.filled)

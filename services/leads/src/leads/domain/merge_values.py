@@ -34,9 +34,14 @@ def _count(value: str) -> bool:
     return bool(_INT.match(value))
 
 
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def _https_url(value: str) -> bool:
+    """An https URL; plain http only for a loopback host (a local deployment's own report pages)."""
     parts = urlsplit(value)
-    return parts.scheme == "https" and bool(parts.hostname) and not any(c.isspace() for c in value)
+    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS)
+    return secure and bool(parts.hostname) and not any(c.isspace() for c in value)
 
 
 def _iso_date(value: str) -> bool:

@@ -1,4 +1,5 @@
-"""`python -m leads.entrypoints.consumers`: the leads consumers (audit, writeback and email-activity events)."""
+"""`python -m leads.entrypoints.consumers`: the leads consumers (audit, writeback and email-activity events) and
+the service's own loops (`LeadsService.loops`: the check of campaigns edited after enrolment)."""
 
 import asyncio
 
@@ -7,7 +8,8 @@ from servicekit.runtime import serve_worker
 
 
 def main() -> None:
-    asyncio.run(serve_worker(bootstrap(configure_logs=True).runtime, consumers=True, relay=False))
+    service = bootstrap(configure_logs=True)
+    asyncio.run(serve_worker(service.runtime, consumers=True, relay=False, extra_loops=service.loops()))
 
 
 if __name__ == "__main__":

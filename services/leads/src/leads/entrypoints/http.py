@@ -16,7 +16,14 @@ from copywriter import Tone
 from leads import views
 from leads.bootstrap import LeadsService, bootstrap
 from leads.entrypoints import schemas as s
-from leads.handlers import campaign_membership, generate_email, push_leads, request_writeback, start_audit
+from leads.handlers import (
+    campaign_membership,
+    generate_email,
+    preview_send,
+    push_leads,
+    request_writeback,
+    start_audit,
+)
 from leads.handlers.create_lead import CreateLead, create_lead
 from leads.handlers.errors import Refusal
 from leads.handlers.update_lead import UpdateLead, normalise_all, normalise_status, update_lead
@@ -210,10 +217,11 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
         ids = [_uuid(i) for i in body.lead_ids]
         outcome = await _run(push_leads.push_leads(
             push_leads.PushLeads(campaign_id=body.campaign_id, lead_ids=ids, partial=partial, actor=actor_of(key),
-                                 tone=Tone(svc.settings.default_tone)),
+                                 tone=Tone(svc.settings.default_tone), workspace_id=svc.workspace_id,
+                                 custom_storage=svc.settings.plusvibe_custom_storage),
             uow=uow(), plusvibe=pv, campaigns=svc.campaigns, new_uow=uow))
-        refused = [s.RefusedLead(lead_id=str(r.lead_id), status=r.status, reason=r.reason, remedy=r.remedy,
-                                 message=r.message, keys=list(r.keys)) for r in outcome.refused]
+        refused = [views.refused_lead_out(r.lead_id, r.status, r.reason, r.remedy, r.message, r.keys, r.problems)
+                   for r in outcome.refused]
         if refused and not partial:
             return JSONResponse(status_code=409, content={
                 "reason": "leads_not_ready",
@@ -225,6 +233,19 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
                               leads_uploaded=outcome.leads_uploaded, already_in_campaign=outcome.already_in_campaign,
                               batches=outcome.batches)
         return JSONResponse(result.model_dump(by_alias=True, mode="json"))
+
+    @router.get("/api/leads/{lead_id}/plusvibe/preview", response_model=s.SendPreviewOut,
+                responses={409: {"description": "A template of the campaign cannot be rendered."}})
+    async def send_preview(
+        lead_id: str,
+        campaign_id: Annotated[str, Query(alias="campaignId", min_length=1, max_length=100)],
+        _: ApiKey = Depends(read),
+    ) -> s.SendPreviewOut:
+        preview = await _run(preview_send.preview_send(
+            _uuid(lead_id), campaign_id, uow=uow(), campaigns=svc.campaigns,
+            configured_storage=svc.settings.plusvibe_custom_storage, workspace_id=svc.workspace_id,
+            tone=Tone(svc.settings.default_tone)))
+        return views.send_preview_out(preview)
 
     @router.get("/api/plusvibe/campaigns", response_model=list[s.CampaignOut])
     async def campaigns(_: ApiKey = Depends(read)) -> list[s.CampaignOut]:

@@ -143,6 +143,8 @@ class LeadOut(Wire):
     audit_summary: str | None
     opens: int
     plusvibe_lead_data: PlusVibeLeadDataOut | None
+    # Set when the lead's campaign was edited after enrolment and would now render an empty placeholder.
+    send_risk: dict[str, Any] | None = None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -183,6 +185,18 @@ class StatusOut(Wire):
     selectable: bool
 
 
+class SendProblemOut(Wire):
+    """One placeholder that would render empty: where it is and what to do."""
+
+    token: str | None
+    step: int | None
+    variation: str | None
+    part: str | None
+    reason: str
+    remedy: str
+    message: str
+
+
 class RefusedLead(Wire):
     lead_id: str
     status: str | None
@@ -190,6 +204,55 @@ class RefusedLead(Wire):
     remedy: str
     message: str
     keys: list[str] = []
+    # Where the first problem is (send dry run), and every problem.
+    token: str | None = None
+    step: int | None = None
+    variation: str | None = None
+    part: str | None = None
+    problems: list[SendProblemOut] = []
+
+
+class RenderedSubjectOut(Wire):
+    text: str  # exactly as PlusVibe would send it
+    marked: str  # HTML-escaped, each problem wrapped in <mark class="pv-problem">
+
+
+class RenderedBodyOut(Wire):
+    html: str  # exactly as PlusVibe would send it
+    marked: str  # the same HTML, each problem wrapped in <mark class="pv-problem">
+
+
+class PreviewVariationOut(Wire):
+    variation: str
+    subject: RenderedSubjectOut
+    body: RenderedBodyOut
+    problems: list[SendProblemOut]
+
+
+class PreviewStepOut(Wire):
+    step: int
+    variations: list[PreviewVariationOut]
+
+
+class PreviewRefusalOut(Wire):
+    reason: str
+    remedy: str
+    message: str
+    token: str | None = None
+    step: int | None = None
+    variation: str | None = None
+    part: str | None = None
+
+
+class SendPreviewOut(Wire):
+    lead_id: str
+    campaign_id: str
+    campaign_name: str
+    storage_rule: str  # verbatim | prefixed | unknown
+    ready: bool
+    refusal: PreviewRefusalOut | None
+    problems: list[SendProblemOut]
+    steps: list[PreviewStepOut]
 
 
 class PushResult(Wire):

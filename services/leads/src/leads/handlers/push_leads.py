@@ -16,15 +16,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from contracts.leads import LeadPushed
-from contracts.status import LeadStatus
-from copywriter import LeadFacts, Tone
+from copywriter import Tone
 from leads.adapters.campaigns import CampaignDirectory, CampaignInfo
-from leads.adapters.orm import LeadRow, PushLedgerRow
+from leads.adapters.orm import PushLedgerRow
 from leads.adapters.uow import LeadsUnitOfWork
-from leads.domain.fill_body_keys import check_push
-from leads.domain.readiness import LeadSnapshot, Ready, Refused
+from leads.domain.readiness import ProblemReport, Refused
+from leads.domain.send_dry_run.context import LeadObject, StorageRule
+from leads.handlers.custom_storage import AUTO, detect_storage_rule, storage_rule
 from leads.handlers.errors import Refusal
 from leads.handlers.lead_changes import announce
+from leads.handlers.send_check import judge, refuse_broken_templates
 from plusvibe.errors import NotFoundError
 from plusvibe.models import AddLeadsResult, LeadIn
 from plusvibe.port import PlusVibePort
@@ -39,6 +40,8 @@ class PushLeads:
     partial: bool
     actor: str
     tone: Tone = Tone.CONSULTATIVE
+    workspace_id: str = ""
+    custom_storage: str = AUTO  # the configured storage rule: auto | verbatim | prefixed
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class RefusedLead:
     remedy: str
     message: str
     keys: tuple[str, ...] = ()
+    problems: tuple[ProblemReport, ...] = ()
 
 
 @dataclass
@@ -60,28 +64,13 @@ class PushOutcome:
     leads_uploaded: int = 0
     already_in_campaign: int = 0
     batches: int = 0
+    storage_rule: StorageRule | None = None
 
 
-def _facts(lead: LeadRow) -> LeadFacts:
-    return LeadFacts(company_name=lead.company_name, domain=lead.domain, first_name=lead.first_name,
-                     last_name=lead.last_name, job_title=lead.title)
-
-
-def _snapshot(lead: LeadRow) -> LeadSnapshot:
-    return LeadSnapshot(
-        status=LeadStatus(lead.status) if lead.status else None,
-        contact_email=lead.email,
-        variables=lead.wb_variables,
-        contact_fields={"first_name": lead.first_name, "last_name": lead.last_name,
-                        "company_name": lead.company_name, "company_website": lead.domain,
-                        "job_title": lead.title, "phone_number": lead.phone},
-    )
-
-
-def _lead_in(lead: LeadRow, variables: dict[str, str]) -> LeadIn:
-    return LeadIn(email=lead.email or "", first_name=lead.first_name, last_name=lead.last_name,
-                  company_name=lead.company_name, company_website=lead.domain, phone_number=lead.phone,
-                  custom_variables=variables)
+def _lead_in(lead: LeadObject) -> LeadIn:
+    """The guard's lead object as the client's model: the push sends exactly what the guard judged."""
+    return LeadIn.model_validate({"email": lead.email, **lead.fields,
+                                  "custom_variables": dict(lead.custom_variables)})
 
 
 async def _campaign(campaigns: CampaignDirectory, campaign_id: str) -> CampaignInfo:
@@ -92,6 +81,7 @@ async def _campaign(campaigns: CampaignDirectory, campaign_id: str) -> CampaignI
     if campaign.paused:
         raise Refusal("conflict", "campaign_paused",
                       f"Campaign {campaign.name or campaign_id} is paused in PlusVibe; resume it before pushing leads.")
+    refuse_broken_templates(campaign)
     return campaign
 
 
@@ -111,6 +101,8 @@ async def push_leads(
     outcome = PushOutcome(campaign_id=cmd.campaign_id)
     ready: dict[uuid.UUID, LeadIn] = {}  # built inside the transaction: rows expire when it ends
     async with uow:
+        rule = await storage_rule(uow, configured=cmd.custom_storage, workspace_id=cmd.workspace_id)
+        outcome.storage_rule = rule
         leads = await uow.leads.get_many(ids)
         missing = [str(i) for i in ids if i not in leads]
         if missing:
@@ -123,15 +115,12 @@ async def push_leads(
             if entry is not None and entry.state == "enrolled":
                 outcome.already_enrolled.append(lead_id)
                 continue
-            check = check_push(_snapshot(lead), campaign.placeholders, facts=_facts(lead), tone=cmd.tone,
-                               steps=campaign.steps)
-            if isinstance(check.result, Refused):
-                r = check.result
-                outcome.refused.append(RefusedLead(lead_id, lead.status, r.reason.value, r.remedy.value, r.message,
-                                                   tuple(r.keys)))
+            verdict = judge(lead, campaign, rule, cmd.tone)
+            if isinstance(verdict, Refused):
+                outcome.refused.append(RefusedLead(lead_id, lead.status, verdict.reason.value, verdict.remedy.value,
+                                                   verdict.message, verdict.keys, verdict.problems))
             else:
-                assert isinstance(check.result, Ready)
-                ready[lead_id] = _lead_in(lead, check.variables)
+                ready[lead_id] = _lead_in(verdict.lead_object)
     if outcome.refused and not cmd.partial:
         return outcome  # the caller answers 409; nothing was enrolled
     order = [i for i in ids if i in ready]
@@ -150,6 +139,12 @@ async def push_leads(
     finally:
         if recording is not None:
             await recording
+    if rule is None and order and cmd.workspace_id:
+        # The workspace's storage rule was not known: read back a lead just written to learn it.
+        first = ready[order[0]]
+        outcome.storage_rule = await detect_storage_rule(new_uow, plusvibe, workspace_id=cmd.workspace_id,
+                                                         email=first.email, campaign_id=cmd.campaign_id,
+                                                         sent=first.custom_variables)
     return outcome
 
 

@@ -86,8 +86,31 @@ export const REMEDIES = {
   re_audit: 'Re-audit the lead; the new writeback fills the variables.',
   re_audit_or_remove: 'Re-audit or remove the lead.',
   edit_lead: 'Edit the lead (add the missing contact details).',
+  edit_campaign: 'Edit the campaign in PlusVibe: use a variable the system fills, or give it a fallback.',
+  set_custom_storage: 'Set LEADS_PLUSVIBE_CUSTOM_STORAGE (verbatim or prefixed), or use {{custom_…}} tokens, which render under both rules.',
+};
+
+// Refusal reasons of the guard and the send preview → words (docs/TEMPLATES.md §5).
+export const REASONS = {
+  not_audited: 'The lead has not been audited yet.',
+  writeback_missing: 'The audit writeback has not landed yet.',
+  variables_missing: 'Merge variables are missing.',
+  variables_empty: 'A merge variable the campaign uses is empty for this lead.',
+  bounced: 'The contact email bounced.',
+  contact_email_missing: 'The lead has no contact email.',
+  template_variable_unknown: 'The campaign uses a variable the system cannot fill.',
+  template_variable_unprefixed: 'The campaign uses {{key}} for a custom variable, but this workspace stores it as {{custom_key}}.',
+  custom_storage_unknown: 'The campaign uses {{key}} for a custom variable and the workspace\'s storage rule is not known yet.',
+  campaign_template_invalid: 'A template of the campaign cannot be read (unclosed {{ or invalid Liquid).',
+  campaign_not_found: 'PlusVibe has no campaign with that id.',
+  lead_not_found: 'No lead with that id.',
+  plusvibe_not_configured: 'PlusVibe is not configured (Integrations: API key and workspace).',
 };
 
 export function remedyText(code) {
   return REMEDIES[code] ? `${REMEDIES[code]} (${code})` : String(code || '');
+}
+
+export function reasonText(code) {
+  return REASONS[code] ? `${REASONS[code]} (${code})` : String(code || '');
 }

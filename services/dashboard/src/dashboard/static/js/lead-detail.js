@@ -3,6 +3,7 @@
 // shows up without a reload.
 import { campaigns, del, errorText, get, leadStatuses, patch, post, remedyText } from './api.js';
 import { Banner, fields, formatTime, h, replace, spaced } from './dom.js';
+import { sendPreview } from './send-preview.js';
 import { mountUnibox } from './unibox.js';
 
 const POLL_MS = 1000;
@@ -39,6 +40,9 @@ export async function renderLeadDetail(app, leadId) {
   const summaryEl = h('section', { class: 'panel', 'aria-labelledby': 'summary-heading', hidden: true });
   const emailsEl = h('section', { class: 'panel', 'aria-labelledby': 'emails-heading' });
   const dialog = confirmDialog();
+  // Kept across re-renders of the PlusVibe panel, so a re-render does not re-fetch or lose the preview.
+  const preview = sendPreview(leadId);
+  const pushNote = h('p', { class: 'push-refusal', id: 'push-refusal', role: 'status', hidden: true });
   replace(app, headerEl, banner.el, cardsEl, h('div', { class: 'grid-2' }, actionsEl, plusvibeEl), uniboxEl,
     summaryEl, emailsEl, dialog.el);
   let unibox = null;
@@ -217,13 +221,24 @@ export async function renderLeadDetail(app, leadId) {
             `${c.name} (${String(c.status).toLowerCase()})`));
         }
         const push = h('button', { type: 'button', class: 'primary', disabled: !state.campaignChoice }, 'Push to PlusVibe');
-        select.addEventListener('change', () => { state.campaignChoice = select.value; push.disabled = !select.value; });
+        select.addEventListener('change', () => {
+          state.campaignChoice = select.value;
+          push.disabled = !select.value;
+          showPushNote('');
+          preview.show(select.value, campaignName(select.value));
+        });
         push.addEventListener('click', () => action(push, () => pushLead(select.value)));
-        parts.push(h('label', { for: 'push-campaign' }, 'Select campaign'), select, h('div', { class: 'actions-row' }, push));
+        parts.push(h('label', { for: 'push-campaign' }, 'Select campaign'), select, h('div', { class: 'actions-row' }, push),
+          pushNote, preview.el);
+        if (state.campaignChoice && preview.campaignId !== state.campaignChoice) {
+          preview.show(state.campaignChoice, campaignName(state.campaignChoice));
+        }
       } else {
         parts.push(h('p', { class: 'muted' }, 'Not linked to a campaign. Add a contact email to push this lead to PlusVibe.'));
       }
     } else {
+      preview.clear();
+      showPushNote('');
       parts.push(fields([['Campaign', campaignName(l.campaignId)]]));
       const row = h('div', { class: 'actions-row' });
       if ((l.status === 'converted' || l.status === 'replied') && email) {
@@ -282,12 +297,23 @@ export async function renderLeadDetail(app, leadId) {
       banner.show('success', already ? `Already enrolled in ${campaignName(campaignId)}.`
         : `Pushed to PlusVibe campaign ${campaignName(campaignId)} with every merge field.`);
       state.campaignChoice = '';
+      showPushNote('');
+      preview.clear();
     } catch (err) {
       const refused = (err.body && Array.isArray(err.body.refused)) ? err.body.refused : [];
       banner.show('error', `Push to PlusVibe refused: ${errorText(err)}`, refused.map((r) =>
         `Status ${r.status ?? 'none'}: ${r.reason}. ${r.message || ''} Remedy: ${remedyText(r.remedy)}`));
+      const first = refused.find((r) => r.leadId === leadId) || refused[0];
+      showPushNote(`Push refused (${err.status || 'error'} ${first ? first.reason : err.reason}): `
+        + `${first ? first.message || '' : err.message}${first && first.remedy ? ` Remedy: ${remedyText(first.remedy)}` : ''}`);
     }
     await reloadLead();
+  }
+
+  // The last push refusal, next to the button (the banner at the top of the page says it too).
+  function showPushNote(text) {
+    pushNote.textContent = text;
+    pushNote.hidden = !text;
   }
 
   function renderSummary() {
@@ -350,6 +376,8 @@ export async function renderLeadDetail(app, leadId) {
       if (changed) {
         announceAudit(before, fresh);
         renderLead();
+        // What the lead would send changed (audit, writeback, contact edit): re-judge the chosen campaign.
+        if (!fresh.campaignId && preview.campaignId) preview.refresh();
       }
       if (wbChanged || fresh.status !== before.status) await loadEmails();
     } catch (err) {

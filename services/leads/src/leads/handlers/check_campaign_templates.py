@@ -1,0 +1,176 @@
+"""Campaigns edited after enrolment (docs/TEMPLATES.md): a periodic check reads every campaign, notices a sequence
+whose text changed (a fingerprint), and dry-runs its current templates against what PlusVibe holds for each
+enrolled lead — the variables the push sent, updated by any writeback delivered since. A lead that would now
+render an empty placeholder is flagged (`send_risk` on the lead, LeadSendAtRisk, a metric); for tokens the
+writeback produces, a writeback refresh is requested once per edit. Flagged leads are re-checked every pass and
+cleared when the risk is gone."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import text
+
+from contracts.leads import LeadSendAtRisk, SendProblem, WritebackRequested
+from leads.adapters.campaigns import CampaignDirectory, CampaignInfo
+from leads.adapters.orm import CampaignTemplatesRow, LeadRow, PushLedgerRow
+from leads.adapters.uow import LeadsUnitOfWork
+from leads.domain.lead_payload import standard_fields
+from leads.domain.readiness import (
+    ASSUMED_SENDER,
+    ProblemReport,
+    Remedy,
+    is_audit_key,
+    is_valid_value,
+    report_problem,
+)
+from leads.domain.send_dry_run.campaign import TemplateFault, dry_run
+from leads.domain.send_dry_run.context import CUSTOM_PREFIX, LeadObject, StorageRule
+from leads.handlers.custom_storage import storage_rule
+from leads.handlers.lead_changes import announce
+from leads.handlers.send_check import snapshot
+
+log = logging.getLogger(__name__)
+ACTOR = "system:template-check"
+SEND_AT_RISK = Counter("leads_send_at_risk", "Enrolled leads flagged because an edited campaign would render an "
+                       "empty placeholder for them.", ["reason"])
+_LOCK_KEY = 0x7E3A_1C55  # one check at a time across every leads consumers replica (PostgreSQL advisory lock)
+
+
+@dataclass
+class CheckReport:
+    campaigns: int = 0
+    changed: list[str] = field(default_factory=list)
+    flagged: list[uuid.UUID] = field(default_factory=list)
+    cleared: list[uuid.UUID] = field(default_factory=list)
+    refreshes: list[uuid.UUID] = field(default_factory=list)
+    skipped: bool = False  # another replica held the check
+
+
+def held_by_plusvibe(lead: LeadRow, entry: PushLedgerRow | None) -> LeadObject:
+    """What PlusVibe holds for an enrolled lead: what the push sent, then the variables of a writeback delivered
+    after it (`/lead/data/update` overwrites and adds keys)."""
+    sent = dict(entry.variables) if entry is not None else {}
+    if lead.wb_variables and lead.wb_delivered and (entry is None or (lead.wb_applied_at is not None
+                                                                      and lead.wb_applied_at >= entry.pushed_at)):
+        sent.update(lead.wb_variables)
+    return LeadObject(email=lead.email or "", fields=standard_fields(snapshot(lead).fields), custom_variables=sent)
+
+
+def _refreshable(problem: ProblemReport, rule: StorageRule | None) -> bool:
+    """Will a writeback (which sends the profile and body keys under their plain names) fill this token?"""
+    if problem.remedy is not Remedy.RE_AUDIT or not is_audit_key(problem.key):
+        return False
+    return rule is StorageRule.PREFIXED or not problem.key.lower().startswith(CUSTOM_PREFIX)
+
+
+def _risk(campaign: CampaignInfo, problems: list[ProblemReport], now: datetime, refresh_for: str | None) -> dict[str, Any]:
+    first = problems[0]
+    return {"campaignId": campaign.id, "campaignName": campaign.name, "detectedAt": now.isoformat(),
+            "reason": first.reason.value, "remedy": first.remedy.value, "message": first.message,
+            "fingerprint": campaign.fingerprint, "writebackRequestedFor": refresh_for,
+            "problems": [{"token": p.token, "step": p.step, "variation": p.variation, "part": p.part,
+                          "reason": p.reason.value, "message": p.message} for p in problems]}
+
+
+async def _locked(uow: LeadsUnitOfWork) -> bool:
+    if uow.session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool((await uow.session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})).scalar())
+
+
+async def check_campaign_templates(
+    new_uow: Callable[[], LeadsUnitOfWork],
+    campaigns: CampaignDirectory,
+    *,
+    configured_storage: str,
+    workspace_id: str,
+) -> CheckReport:
+    report = CheckReport()
+    infos = {info.id: info for info in await campaigns.list()}
+    report.campaigns = len(infos)
+    now = datetime.now(UTC)
+    async with new_uow() as uow:
+        if not await _locked(uow):
+            report.skipped = True
+            return report
+        rule = await storage_rule(uow, configured=configured_storage, workspace_id=workspace_id)
+        seen = await uow.leads.campaign_fingerprints()
+        to_check: set[str] = set()
+        for info in infos.values():
+            row = seen.get(info.id)
+            if row is None:
+                uow.leads.add_campaign_fingerprint(CampaignTemplatesRow(campaign_id=info.id,
+                                                                        fingerprint=info.fingerprint, checked_at=now))
+                to_check.add(info.id)
+            elif row.fingerprint != info.fingerprint:
+                row.fingerprint, row.changed_at, row.checked_at = info.fingerprint, now, now
+                report.changed.append(info.id)
+                to_check.add(info.id)
+            else:
+                row.checked_at = now
+        leads = [lead for cid in sorted(to_check) for lead in await uow.leads.enrolled_in(cid, for_update=True)]
+        leads += [lead for lead in await uow.leads.flagged(for_update=True) if lead.campaign_id not in to_check]
+        for lead in leads:
+            campaign = infos.get(lead.campaign_id or "")
+            if campaign is not None:
+                await _judge_enrolled(uow, lead, campaign, rule, now, report)
+            elif lead.send_risk is not None:  # no longer in that campaign (removed, or the campaign is gone)
+                risk_campaign = str(lead.send_risk.get("campaignId") or "")
+                lead.send_risk = None
+                uow.publish(LeadSendAtRisk(lead_id=lead.id, campaign_id=risk_campaign or "unknown", resolved=True,
+                                           detected_at=now))
+                await announce(uow, lead)
+                report.cleared.append(lead.id)
+        await uow.commit()
+    if report.changed or report.flagged or report.cleared:
+        log.info("template check", extra={"fields": {"changed": report.changed, "flagged": len(report.flagged),
+                                                     "cleared": len(report.cleared)}})
+    return report
+
+
+async def _judge_enrolled(uow: LeadsUnitOfWork, lead: LeadRow, info: CampaignInfo, rule: StorageRule | None,
+                          now: datetime, report: CheckReport) -> None:
+    if info.templates is None or info.fault is not None:
+        return  # unreadable or broken templates: nothing to judge against (a push would be refused)
+    entry = (await uow.leads.ledger([lead.id], info.id)).get(lead.id)
+    held = held_by_plusvibe(lead, entry)
+    rules = [rule] if rule is not None else [StorageRule.VERBATIM, StorageRule.PREFIXED]
+    try:
+        run = dry_run(info.templates, held, rules=rules, senders=info.senders or (ASSUMED_SENDER,),
+                      is_valid=is_valid_value)
+    except TemplateFault:
+        return
+    problems = [report_problem(p, held, rule is not None) for p in run.problems]
+    previous = lead.send_risk
+    if not problems:
+        if previous is not None:
+            lead.send_risk = None
+            uow.publish(LeadSendAtRisk(lead_id=lead.id, campaign_id=info.id, resolved=True, detected_at=now))
+            await announce(uow, lead)
+            report.cleared.append(lead.id)
+        return
+    refresh_for = previous.get("writebackRequestedFor") if previous else None
+    wanted = [p for p in problems if _refreshable(p, rule)]
+    requested = False
+    if wanted and refresh_for != info.fingerprint and lead.audit_run_id is not None:
+        uow.publish(WritebackRequested(lead_id=lead.id, request_id=uuid.uuid4(), campaign_id=info.id,
+                                       audit_run_id=lead.audit_run_id, requested_by=ACTOR, requested_at=now))
+        refresh_for, requested = info.fingerprint, True
+        report.refreshes.append(lead.id)
+    if previous is not None and previous.get("fingerprint") == info.fingerprint and not requested:
+        return  # already flagged for this version of the templates
+    lead.send_risk = _risk(info, problems, now, refresh_for)
+    uow.publish(LeadSendAtRisk(
+        lead_id=lead.id, campaign_id=info.id, writeback_requested=requested, detected_at=now,
+        problems=[SendProblem(token=p.token or p.key, step=p.step or 0, variation=p.variation or "",
+                              part=p.part or "", reason=p.reason.value) for p in problems]))
+    await announce(uow, lead)
+    SEND_AT_RISK.labels(problems[0].reason.value).inc()
+    report.flagged.append(lead.id)
