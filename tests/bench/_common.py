@@ -149,7 +149,9 @@ def service_env(*, prefix: str, schemas: dict[str, str], sim_url: str | None = N
         env[f"{svc.upper()}_DB_SCHEMA"] = schema
     if sim_url:
         env.update({"PLUSVIBE_BASE_URL": f"{sim_url}/api/v1", "PLUSVIBE_API_KEY": SIM_KEY,
-                    "PLUSVIBE_WORKSPACE_ID": SIM_WORKSPACE})
+                    "PLUSVIBE_WORKSPACE_ID": SIM_WORKSPACE,
+                    # The simulator stores custom variables verbatim (as `make run` tells the leads service).
+                    "LEADS_PLUSVIBE_CUSTOM_STORAGE": "verbatim"})
     env.update(extra or {})
     return env
 

@@ -36,8 +36,10 @@ from contracts.topics import ALL_TOPICS, AUDIT_COMPLETED, WRITEBACK_COMPLETED, T
 from contracts.writeback import WritebackCompleted
 from copywriter import LeadFacts, Tone, body_variables
 from dashboard.app import create_app as create_dashboard
+from leads.bootstrap import LeadsService
 from leads.bootstrap import bootstrap as bootstrap_leads
 from leads.entrypoints.http import create_app as create_leads
+from leads.handlers.check_campaign_templates import CheckReport, check_campaign_templates
 from leads.settings import LeadsSettings
 from outreach_local.gateway import create_gateway
 from plusvibe.limits import reset_registry
@@ -67,8 +69,10 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 
 @contextlib.contextmanager
-def serving(app: Any, name: str, *, startup_timeout_s: float = 30.0) -> Iterator[str]:
-    """Serves an ASGI app on a free loopback port in a thread; yields its base URL; stops it on exit."""
+def serving(app: Any, name: str, *, startup_timeout_s: float = 30.0,
+            loops: list[asyncio.AbstractEventLoop] | None = None) -> Iterator[str]:
+    """Serves an ASGI app on a free loopback port in a thread; yields its base URL; stops it on exit. The server's
+    event loop is appended to `loops` when given (its engine and clients live on that loop)."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
                                            timeout_graceful_shutdown=2))
@@ -80,6 +84,8 @@ def serving(app: Any, name: str, *, startup_timeout_s: float = 30.0) -> Iterator
             server.should_exit = True
             raise RuntimeError(f"{name} did not start")
         time.sleep(0.02)
+    if loops is not None:
+        loops.append(server.servers[0].get_loop())
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -116,6 +122,8 @@ class System:
     http: httpx.Client
     postgres_url: str
     leads_schema: str
+    leads_service: LeadsService
+    leads_loop: asyncio.AbstractEventLoop
 
     def topic(self, spec: TopicSpec) -> str:
         return f"{self.prefix}{spec.name}"
@@ -145,6 +153,14 @@ class System:
         self.publish(AUDIT_COMPLETED, audit_completed(lead_id, run_id, requested_at, grade=grade))
         self.publish(WRITEBACK_COMPLETED, writeback_completed(lead_id, run_id, requested_at, steps=steps))
         return str(run_id)
+
+    def check_campaign_templates(self) -> CheckReport:
+        """One pass of the leads service's periodic template check, run on the leads server's own event loop."""
+        svc = self.leads_service
+        check = check_campaign_templates(svc.runtime.uow, svc.campaigns,
+                                         configured_storage=svc.settings.plusvibe_custom_storage,
+                                         workspace_id=svc.workspace_id)
+        return asyncio.run_coroutine_threadsafe(check, self.leads_loop).result(timeout=30)
 
     def force_legacy_sent(self, lead_id: str) -> None:
         """Rows from before the migration can still hold the deprecated `sent`; the API never writes it."""
@@ -208,19 +224,21 @@ def running_system(postgres_url: str, kafka_bootstrap: str) -> Iterator[System]:
             common: dict[str, Any] = {"database_url": postgres_url, "kafka_bootstrap_servers": kafka_bootstrap,
                                       "kafka_topic_prefix": prefix, "consumer_transient_budget_s": 5,
                                       "api_keys_json": keys, "log_json": False, "log_level": "WARNING"}
-            leads = create_leads(service=bootstrap_leads(LeadsSettings(db_schema=leads_schema,
-                                                                       plusvibe_custom_storage="verbatim", **common),
-                                                         plusvibe_settings=sim.settings()), embedded_workers=True)
+            leads_service = bootstrap_leads(LeadsSettings(db_schema=leads_schema, plusvibe_custom_storage="verbatim",
+                                                          **common), plusvibe_settings=sim.settings())
+            leads = create_leads(service=leads_service, embedded_workers=True)
+            leads_loop: list[asyncio.AbstractEventLoop] = []
             unibox = create_unibox(service=bootstrap_unibox(UniboxSettings(db_schema=unibox_schema, **common),
                                                             plusvibe_settings=sim.settings()), embedded_workers=True)
-            with serving(leads, "leads") as leads_url, serving(unibox, "unibox") as unibox_url, \
+            with serving(leads, "leads", loops=leads_loop) as leads_url, serving(unibox, "unibox") as unibox_url, \
                     serving(create_dashboard(), "dashboard") as dashboard_url, \
                     serving(audits.app(), "audits-stub") as audits_url:
                 gateway = create_gateway({"leads": leads_url, "unibox": unibox_url, "dashboard": dashboard_url,
                                           "audits": audits_url})
                 with serving(gateway, "gateway") as url, httpx.Client(
                         base_url=url, headers={"X-API-Key": API_KEY}, timeout=15, trust_env=False) as http:
-                    yield System(url, kafka_bootstrap, prefix, sim, audits, http, postgres_url, leads_schema)
+                    yield System(url, kafka_bootstrap, prefix, sim, audits, http, postgres_url, leads_schema,
+                                 leads_service, leads_loop[0])
     finally:
         run_async(_drop(postgres_url, leads_schema, unibox_schema))
 

@@ -18,7 +18,7 @@ class LeadsSettings(ServiceSettings):
     converting_labels: list[str] = ["MEETING_BOOKED", "CLOSED"]
     default_tone: str = "consultative"
     # A push reads the campaign fresh; the send preview and the template check reuse a copy this old.
-    campaign_cache_ttl_s: float = 60.0
+    campaign_cache_ttl_s: float = 10.0
     # How the PlusVibe workspace stores custom variables (docs/TEMPLATES.md §4): auto | verbatim | prefixed.
     plusvibe_custom_storage: Literal["auto", "verbatim", "prefixed"] = "auto"
     # How often enrolled leads are re-checked against their campaign's current templates (0 = never).

@@ -1,9 +1,9 @@
 // /leads/<id>: header, cards, Actions, PlusVibe, Unibox, Audit Summary and Outreach Emails for one lead.
 // The lead is polled every second while an audit or a writeback is in flight, so audit → email_generated
 // shows up without a reload.
-import { campaigns, del, errorText, get, leadStatuses, patch, post, remedyText } from './api.js';
+import { campaigns, del, errorText, get, leadStatuses, patch, post, reasonText, remedyText } from './api.js';
 import { Banner, fields, formatTime, h, replace, spaced } from './dom.js';
-import { sendPreview } from './send-preview.js';
+import { sendPreview, tokenText } from './send-preview.js';
 import { mountUnibox } from './unibox.js';
 
 const POLL_MS = 1000;
@@ -32,6 +32,7 @@ export async function renderLeadDetail(app, leadId) {
   const state = { lead, statuses: [], campaigns: [], campaignChoice: '', integration: null, emails: null, writeback: null,
     pollTimer: null, pollStarted: 0, polling: false };
   const banner = new Banner('lead-banner');
+  const riskEl = h('div', { class: 'send-risk', id: 'send-risk', role: 'alert', hidden: true });
   const headerEl = h('div', { class: 'page-header' });
   const cardsEl = h('div', { class: 'cards' });
   const actionsEl = h('section', { class: 'panel', 'aria-labelledby': 'actions-heading' });
@@ -43,7 +44,7 @@ export async function renderLeadDetail(app, leadId) {
   // Kept across re-renders of the PlusVibe panel, so a re-render does not re-fetch or lose the preview.
   const preview = sendPreview(leadId);
   const pushNote = h('p', { class: 'push-refusal', id: 'push-refusal', role: 'status', hidden: true });
-  replace(app, headerEl, banner.el, cardsEl, h('div', { class: 'grid-2' }, actionsEl, plusvibeEl), uniboxEl,
+  replace(app, headerEl, banner.el, riskEl, cardsEl, h('div', { class: 'grid-2' }, actionsEl, plusvibeEl), uniboxEl,
     summaryEl, emailsEl, dialog.el);
   let unibox = null;
 
@@ -86,6 +87,28 @@ export async function renderLeadDetail(app, leadId) {
         fields([['Name', [c.firstName, c.lastName].filter(Boolean).join(' ')], ['Email', c.email], ['Title', c.title],
           ['Phone', c.phone]])),
       h('section', { class: 'panel', 'aria-labelledby': 'audit-heading' }, h('h2', { id: 'audit-heading' }, 'Audit'), auditBody));
+  }
+
+  // Set by the leads service's template check (docs/TEMPLATES.md): the campaign this lead is enrolled in was
+  // edited in PlusVibe and would now render an empty placeholder for it; null again once the risk is gone.
+  function renderSendRisk() {
+    const risk = state.lead.sendRisk;
+    if (!changed(riskEl, [risk, state.campaigns])) return;
+    riskEl.hidden = !risk;
+    if (!risk) { riskEl.replaceChildren(); return; }
+    const problems = Array.isArray(risk.problems) ? risk.problems : [];
+    const name = risk.campaignName || campaignName(risk.campaignId);
+    replace(riskEl,
+      h('p', { class: 'send-risk-title' }, h('strong', {}, `Campaign ${name} was edited in PlusVibe after this lead was `
+        + 'enrolled: its next emails would render empty placeholders.')),
+      problems.length ? h('ul', { class: 'send-risk-problems', 'aria-label': 'Empty placeholders' }, problems.map((p) =>
+        h('li', {}, h('code', {}, p.token ? tokenText(p.token) : '(no token)'),
+          ` · ${[p.step ? `step ${p.step}` : '', p.variation ? `variation ${p.variation}` : '', p.part || '']
+            .filter(Boolean).join(' · ')}`,
+          h('span', { class: 'muted' }, ` — ${p.message || reasonText(p.reason)}`)))) : null,
+      risk.remedy ? h('p', { class: 'send-risk-remedy' }, `Remedy: ${remedyText(risk.remedy)}`) : null,
+      risk.writebackRequestedFor ? h('p', { class: 'send-risk-writeback' }, 'A writeback refresh was requested.') : null,
+      risk.detectedAt ? h('p', { class: 'hint' }, `Detected ${formatTime(risk.detectedAt)}.`) : null);
   }
 
   function renderActions() {
@@ -353,6 +376,7 @@ export async function renderLeadDetail(app, leadId) {
   // Re-rendering replaces elements; keep keyboard focus on the control the operator was using.
   function renderLead(focusId = document.activeElement && document.activeElement.id) {
     renderHeader();
+    renderSendRisk();
     renderCards();
     renderActions();
     renderPlusVibe();
@@ -427,7 +451,7 @@ export async function renderLeadDetail(app, leadId) {
   const extras = [
     leadStatuses().then((s) => { state.statuses = s; renderActions(); })
       .catch((err) => banner.show('error', `Could not load the status list: ${errorText(err)}`)),
-    campaigns().then((c) => { state.campaigns = c; renderPlusVibe(); })
+    campaigns().then((c) => { state.campaigns = c; renderPlusVibe(); renderSendRisk(); })
       .catch((err) => banner.show('error', `Could not load PlusVibe campaigns: ${errorText(err)}`)),
     loadEmails(),
     get('/api/plusvibe/integration').then((i) => { state.integration = i; renderPlusVibe(); }).catch(() => {}),
