@@ -29,6 +29,7 @@ import bench_pipeline
 import bench_plusvibe
 import bench_push
 import bench_read
+import bench_template_check
 from _common import loadavg, machine
 
 BENCHES = {
@@ -38,6 +39,7 @@ BENCHES = {
     "push": bench_push.run,
     "read": bench_read.run,
     "audits": bench_audits.run,
+    "template-check": bench_template_check.run,
 }
 
 
@@ -96,6 +98,11 @@ def table(results: dict[str, Any]) -> list[str]:
         row("push", f"bulk push of {u.get('leads')} ready leads (batches of 100)",
             f"{u.get('elapsed_s')} s (HTTP {u.get('status')}, {u.get('enrolled')} enrolled, {u.get('http_429')} × 429)",
             f"floor {u.get('floor_s')} s", "≤ 22 s", bool(u.get("elapsed_s") is not None and u["elapsed_s"] <= 22))
+    t = results.get("template-check", {})
+    if t:
+        row("template-check", f"pass after an edit of a campaign with {t.get('leads')} enrolled leads",
+            f"{t.get('edit_pass_s')} s ({t.get('edit_pass_ms_per_lead')} ms/lead, {t.get('edit_flagged')} flagged)",
+            f"idle pass {t.get('idle_pass_ms')} ms", "detection ≤ interval + pass", None)
     r = results.get("read", {})
     if r:
         row("read", "GET /api/leads/{id} at 200 req/s (open model)",

@@ -5,10 +5,16 @@ Local/demo configuration (loopback sites only, no public DNS):
     AUDITS_RESOLVER=static
     AUDITS_STATIC_HOSTS='{"good.test": "127.0.0.1"}'
     AUDITS_STATIC_TXT='{"good.test": ["v=spf1 -all"], "_dmarc.good.test": ["v=DMARC1; p=reject"]}'
-    AUDITS_ALLOWLIST='good.test@127.0.0.1'             # off (empty) by default
+    AUDITS_ALLOWLIST='good.test@127.0.0.1:8443,good.test@127.0.0.1:8080'   # off (empty) by default
     AUDITS_SITE_PORTS='{"good.test": {"https": 8443, "http": 8080}}'
     AUDITS_CA_FILE=.local/demo-ca.pem
 Production: AUDITS_RESOLVER=dns (dnspython, system configuration) or explicit AUDITS_NAMESERVERS.
+
+AUDITS_ALLOWLIST syntax: comma-separated entries `[name@]address-or-cidr:port` (IPv6 as `[::1]:8443`),
+one entry per port: `good.test@127.0.0.1:8443` lets the URL host good.test dial 127.0.0.1 on port 8443
+and nowhere else. The port is mandatory: an entry without one is refused when the settings load (it
+used to match every port, so an allowlisted site could redirect the audit to any local service).
+Every redirect hop is checked again against name, address and port.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from audits.engine import AuditEngineSettings, Ports
+from audits.engine.settings import parse_allowlist
 from servicekit.settings import ServiceSettings
 
 
@@ -32,7 +39,8 @@ class AuditsSettings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8000"
 
     # --- engine (see audits/engine/README.md) ---
-    # `[name@]ip-or-cidr[:port]`, comma separated; empty = only global addresses may be audited.
+    # `[name@]ip-or-cidr:port`, comma separated, one entry per port (see the module docstring);
+    # empty = only global addresses may be audited.
     allowlist: str = ""
     site_ports: dict[str, Ports] = Field(default_factory=dict)
     ca_file: Path | None = None
@@ -60,6 +68,12 @@ class AuditsSettings(ServiceSettings):
     lease_grace_s: float = 30.0
     max_attempts: int = 3
     consumer_max_records: int = 50
+
+    @field_validator("allowlist")
+    @classmethod
+    def _allowlist_entries_name_their_ports(cls, value: str) -> str:
+        parse_allowlist(value)  # fail at startup, naming the bad entry, rather than at the first audit
+        return value
 
     @field_validator("site_ports", "static_hosts", "static_txt", mode="before")
     @classmethod

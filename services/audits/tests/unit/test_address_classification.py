@@ -152,12 +152,12 @@ def test_non_http_schemes_credentials_and_bad_ports_are_refused(url: str) -> Non
 @pytest.mark.parametrize(
     ("text", "host", "address", "port", "allowed"),
     [
-        ("127.0.0.1", "good.test", "127.0.0.1", 443, True),
+        ("127.0.0.1:443", "good.test", "127.0.0.1", 443, True),
         ("127.0.0.1:8443", "good.test", "127.0.0.1", 8443, True),
         ("127.0.0.1:8443", "good.test", "127.0.0.1", 8080, False),
-        ("good.test@127.0.0.1", "good.test", "127.0.0.1", 1, True),
-        ("good.test@127.0.0.1", "canary.test", "127.0.0.1", 1, False),
-        ("127.0.0.0/8", "x.test", "127.9.9.9", 80, True),
+        ("good.test@127.0.0.1:8443", "good.test", "127.0.0.1", 8443, True),
+        ("good.test@127.0.0.1:8443", "canary.test", "127.0.0.1", 8443, False),
+        ("127.0.0.0/8:80", "x.test", "127.9.9.9", 80, True),
         ("[::1]:8443", "x.test", "::1", 8443, True),
         ("[::1]:8443", "x.test", "127.0.0.1", 8443, False),
     ],

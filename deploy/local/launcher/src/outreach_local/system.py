@@ -162,13 +162,17 @@ class LocalSystem:
     def _audits_env(self) -> dict[str, str]:
         c = self.config
         plan = plan_ports(c.demo_sites_base_port)
-        ports = {s.name: {"http": s.http_port, **({"https": s.https_port} if s.https_port else {})} for s in plan}
+        # https None = the site has no https (the audit goes straight to http instead of probing 443).
+        ports = {s.name: {"http": s.http_port, "https": s.https_port} for s in plan}
         return {
             "AUDITS_PUBLIC_BASE_URL": c.gateway_url,
             "AUDITS_RESOLVER": "static",
             "AUDITS_STATIC_HOSTS": json.dumps({s.name: "127.0.0.1" for s in plan}),
             "AUDITS_STATIC_TXT": json.dumps(txt_records()),
-            "AUDITS_ALLOWLIST": ",".join(f"{s.name}@127.0.0.1" for s in plan),
+            # One entry per (name, port) the demo sites listen on: a port-less entry is refused by the audits
+            # service (it would let a site redirect the audit to any loopback port).
+            "AUDITS_ALLOWLIST": ",".join(f"{name}@127.0.0.1:{port}" for name, p in ports.items()
+                                         for port in p.values() if port is not None),
             "AUDITS_SITE_PORTS": json.dumps(ports),
             "AUDITS_CA_FILE": str(c.state_dir / "demo-ca.pem"),
             "AUDITS_TOTAL_BUDGET_S": "15",

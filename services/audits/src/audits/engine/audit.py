@@ -99,6 +99,9 @@ class _Audit:
 
     async def homepage(self, host: Host, now: datetime) -> _Homepage:
         ports = self.settings.ports_for(host.name)
+        if ports.https is None:  # a site declared without https (loopback demo/test sites only)
+            page = await self.strict.get(_origin_url(host, "http", ports.http))
+            return _Homepage(page, False, None, lenient=False)
         # Refused or unresolvable domains fail here, before any connection is attempted.
         https_url = str((await self.guard.admit(_origin_url(host, "https", ports.https))).parsed.url)
         try:

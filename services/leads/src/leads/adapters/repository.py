@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import ColumnElement, Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -230,7 +230,10 @@ class LeadRepository:
 
     async def enrolled_in(self, campaign_id: str, *, for_update: bool = False) -> list[LeadRow]:
         """The leads linked to a campaign (enrolled by a push and not removed)."""
-        stmt = select(LeadRow).where(LeadRow.campaign_id == campaign_id).order_by(LeadRow.id)
+        return await self._leads_where(LeadRow.campaign_id == campaign_id, for_update=for_update)
+
+    async def _leads_where(self, condition: ColumnElement[bool], *, for_update: bool) -> list[LeadRow]:
+        stmt = select(LeadRow).where(condition).order_by(LeadRow.id)
         if for_update:
             stmt = stmt.with_for_update()
         rows = list((await self.session.execute(stmt)).scalars())
@@ -246,10 +249,4 @@ class LeadRepository:
 
     async def flagged(self, *, for_update: bool = False) -> list[LeadRow]:
         """Leads flagged by the template check (re-checked every pass until the risk is gone)."""
-        stmt = select(LeadRow).where(LeadRow.send_risk.is_not(None)).order_by(LeadRow.id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        rows = list((await self.session.execute(stmt)).scalars())
-        if for_update:
-            self._remember_locked((row.id for row in rows), rows)
-        return rows
+        return await self._leads_where(LeadRow.send_risk.is_not(None), for_update=for_update)

@@ -197,7 +197,9 @@ def report_problem(problem: Problem, lead: LeadObject, rule_known: bool) -> Prob
         return report(RefusalReason.VARIABLES_EMPTY, Remedy.RE_AUDIT,
                       f"{token} ({where}) would render {_sent_value(lead, key)!r}, which is not a valid {_base(key)}. "
                       "Re-audit the lead.")
-    if key and not fallback and _sent_value(lead, key).strip() and problem.rule is StorageRule.PREFIXED:
+    sent_as_custom = any(k in lead.custom_variables for k in (key, key.lower()))
+    if key and not fallback and sent_as_custom and problem.rule is StorageRule.PREFIXED:
+        # Under the prefixed rule a custom variable renders only as {{custom_<name>}}, whatever its value.
         if rule_known:
             return report(RefusalReason.TEMPLATE_VARIABLE_UNPREFIXED, Remedy.EDIT_CAMPAIGN,
                           f"{token} ({where}) renders empty: this PlusVibe workspace stores custom variables as "
