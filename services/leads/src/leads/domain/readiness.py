@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from contracts.profile import PROFILE_KEYS, body_keys
 from contracts.status import READY_STATUSES, LeadStatus
@@ -155,11 +156,13 @@ def _email_refusal(email: str | None) -> Refused | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def _base(key: str) -> str:
     """The variable a token is about: lowercase, without a `custom_` prefix."""
     return key.lower().removeprefix(CUSTOM_PREFIX)
 
 
+@lru_cache(maxsize=4096)
 def is_audit_key(key: str) -> bool:
     """A variable the audit or the copy generator produces (with or without `custom_`)."""
     base = _base(key)

@@ -117,10 +117,17 @@ async def check_campaign_templates(
                 row.checked_at = now
         leads = [lead for cid in sorted(to_check) for lead in await uow.leads.enrolled_in(cid, for_update=True)]
         leads += [lead for lead in await uow.leads.flagged(for_update=True) if lead.campaign_id not in to_check]
+        # One query each for the leads' push-ledger entries and audit runs (announce() finds the runs in the
+        # session), not one per lead.
+        ledgers: dict[str, dict[uuid.UUID, PushLedgerRow]] = {}
+        for cid in {lead.campaign_id for lead in leads if lead.campaign_id}:
+            ledgers[cid] = await uow.leads.ledger([lead.id for lead in leads if lead.campaign_id == cid], cid)
+        await uow.leads.runs([lead.audit_run_id for lead in leads if lead.audit_run_id is not None])
         for lead in leads:
             campaign = infos.get(lead.campaign_id or "")
             if campaign is not None:
-                await _judge_enrolled(uow, lead, campaign, rule, now, report)
+                entry = ledgers.get(campaign.id, {}).get(lead.id)
+                await _judge_enrolled(uow, lead, entry, campaign, rule, now, report)
             elif lead.send_risk is not None:  # no longer in that campaign (removed, or the campaign is gone)
                 risk_campaign = str(lead.send_risk.get("campaignId") or "")
                 lead.send_risk = None
@@ -135,11 +142,10 @@ async def check_campaign_templates(
     return report
 
 
-async def _judge_enrolled(uow: LeadsUnitOfWork, lead: LeadRow, info: CampaignInfo, rule: StorageRule | None,
-                          now: datetime, report: CheckReport) -> None:
+async def _judge_enrolled(uow: LeadsUnitOfWork, lead: LeadRow, entry: PushLedgerRow | None, info: CampaignInfo,
+                          rule: StorageRule | None, now: datetime, report: CheckReport) -> None:
     if info.templates is None or info.fault is not None:
         return  # unreadable or broken templates: nothing to judge against (a push would be refused)
-    entry = (await uow.leads.ledger([lead.id], info.id)).get(lead.id)
     held = held_by_plusvibe(lead, entry)
     rules = [rule] if rule is not None else [StorageRule.VERBATIM, StorageRule.PREFIXED]
     try:

@@ -7,7 +7,7 @@ import html
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from leads.domain.send_dry_run.context import LeadObject, StorageRule, rendering_context
+from leads.domain.send_dry_run.context import SENDER_FIELDS, LeadObject, StorageRule, rendering_context
 from leads.domain.send_dry_run.evaluate import Evaluator, Hole, Rendered
 from leads.domain.send_dry_run.liquid_pass import CompiledTemplate, compile_template
 from leads.domain.send_dry_run.merge_tags import MalformedTemplate
@@ -65,9 +65,6 @@ class CampaignTemplates:
         names = frozenset(name for _, template in parts for name in template.names)
         return cls(tuple(parts), names, count)
 
-    @property
-    def uses_sender_fields(self) -> bool:
-        return any(name.lower().startswith("sender_") for name in self.names)
 
 
 @dataclass(frozen=True)
@@ -108,6 +105,25 @@ def _marked(rendered: Rendered, *, is_html: bool) -> str:
     return "".join(out)
 
 
+def _sender_signature(sender: Mapping[str, str], names: frozenset[str]) -> tuple[tuple[str, bool, bool], ...]:
+    """What of a mailbox's sender fields can change a merge-tag-only part's problems: blank or not, `{{` or not."""
+    used = sorted(f for f in SENDER_FIELDS if f in {n.lower() for n in names})
+    return tuple((f, bool(sender.get(f, "").strip()), "{{" in sender.get(f, "")) for f in used)
+
+
+def _senders_for(template: CompiledTemplate, senders: list[Mapping[str, str]]) -> list[int]:
+    """The mailboxes a part must be rendered with: one if it names no sender field; else one per distinct
+    signature (every mailbox when Liquid may compare sender values). The first mailbox always (the preview's)."""
+    if not any(name.lower().startswith("sender_") for name in template.names):
+        return [0]
+    if template.uses_liquid:
+        return list(range(len(senders)))
+    chosen: dict[tuple[tuple[str, bool, bool], ...], int] = {}
+    for index, sender in enumerate(senders):
+        chosen.setdefault(_sender_signature(sender, template.names), index)
+    return sorted(chosen.values())
+
+
 def dry_run(
     campaign: CampaignTemplates,
     lead: LeadObject,
@@ -116,15 +132,21 @@ def dry_run(
     senders: Iterable[Mapping[str, str]],
     is_valid: Callable[[str, str], bool],
 ) -> DryRun:
-    """Render every part under every rule and mailbox; each (part, placeholder) problem is reported once. The
-    previews are those of the first rule and the first mailbox. TemplateFault when Liquid fails to render."""
+    """Render every part under every rule and every mailbox that could change its outcome; each (part,
+    placeholder) problem is reported once. The previews are those of the first rule and the first mailbox.
+    TemplateFault when Liquid fails to render."""
     outcome = DryRun()
     seen: set[tuple[TemplateRef, str, str]] = set()
-    sender_list = list(senders) if campaign.uses_sender_fields else list(senders)[:1]
-    for rule_index, rule in enumerate(rules):
-        for sender_index, sender in enumerate(sender_list):
-            evaluator = Evaluator(rendering_context(lead, rule, sender), is_valid)
-            for ref, template in campaign.parts:
+    sender_list = list(senders) or [{}]
+    rule_list = list(rules)
+    evaluators: dict[tuple[int, int], Evaluator] = {}
+    for ref, template in campaign.parts:
+        for rule_index, rule in enumerate(rule_list):
+            for sender_index in _senders_for(template, sender_list):
+                evaluator = evaluators.get((rule_index, sender_index))
+                if evaluator is None:
+                    evaluator = Evaluator(rendering_context(lead, rule, sender_list[sender_index]), is_valid)
+                    evaluators[(rule_index, sender_index)] = evaluator
                 try:
                     rendered = evaluator.render(template.nodes(evaluator.context))
                 except MalformedTemplate as exc:
