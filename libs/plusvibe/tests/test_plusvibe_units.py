@@ -63,9 +63,10 @@ def test_as_list_reads_every_envelope_shape() -> None:
 
 
 async def test_one_limiter_per_account_shared_by_every_client() -> None:
-    a = PlusVibeSettings(base_url="http://127.0.0.1:1/api/v1", api_key=SecretStr("k1"), replica_share=0.5)
+    a = PlusVibeSettings(base_url="http://127.0.0.1:1/api/v1", api_key=SecretStr("k1"), limit_store="process")
     b = PlusVibeSettings(base_url="http://127.0.0.1:1/api/v1/", api_key=SecretStr("k1"), workspace_id="other")
     c = PlusVibeSettings(base_url="http://127.0.0.1:1/api/v1", api_key=SecretStr("k2"))
     assert account_guard(a) is account_guard(b)
     assert account_guard(a) is not account_guard(c)
-    assert account_guard(a).rate == 5.0 * 0.5 * 0.97
+    assert account_guard(a).rate == 5.0 * 0.94
+    assert account_guard(a).account != account_guard(c).account

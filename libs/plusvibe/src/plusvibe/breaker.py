@@ -67,6 +67,10 @@ class CircuitBreaker:
             self._state = BreakerState.OPEN
             self._opened_at = self._clock()
 
+    def abandon(self) -> None:
+        """A request was not sent after all: a half-open probe may go again, nothing is learnt."""
+        self._probe_in_flight = False
+
     def release(self) -> None:
         """A request ended without telling us about server health (e.g. 4xx)."""
         if self._probe_in_flight:

@@ -9,6 +9,7 @@ from typing import Any, Self
 import httpx
 
 from plusvibe.errors import NotFoundError
+from plusvibe.limits import close_slot_stores
 from plusvibe.models import (
     AddLeadsResult,
     Campaign,
@@ -60,6 +61,7 @@ class PlusVibeClient:
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
+        await close_slot_stores()
 
     @property
     def _ws(self) -> str:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plusvibe.slots import is_postgres_url
 
 DEFAULT_BASE_URL = "https://api.plusvibe.ai/api/v1"
 
@@ -16,12 +22,18 @@ class PlusVibeSettings(BaseSettings):
     base_url: str = DEFAULT_BASE_URL
     api_key: SecretStr = SecretStr("")
     workspace_id: str = ""
-    # The account limit (requests/second) and the fraction of it this process may use:
-    # with N replicas give each replica_share = 1/N so all together stay under the account limit.
+    # The account limit (requests/second), shared by every process and replica that calls the account
+    # (plusvibe.slots): "auto" shares it through PostgreSQL when `limit_database_url` or DATABASE_URL names
+    # one, else through a file in OUTREACH_DATA_DIR (the processes of one machine); "process" keeps it to this
+    # process alone (tests and scripts only: two such processes together exceed the limit).
     requests_per_second: float = Field(default=5.0, gt=0)
-    replica_share: float = Field(default=1.0, gt=0, le=1.0)
-    # Spacing margin so request arrival jitter never puts 6 requests in one second at the server.
-    rate_safety_factor: float = Field(default=0.97, gt=0, le=1.0)
+    limit_store: Literal["auto", "postgres", "file", "process"] = "auto"
+    limit_database_url: SecretStr | None = Field(
+        default_factory=lambda: SecretStr(os.environ["DATABASE_URL"]) if os.environ.get("DATABASE_URL") else None)
+    limit_file: Path | None = None
+    # Spacing margin: slots are 1/(rate × factor) apart, so a request may arrive up to (1/factor − 1) s after its
+    # slot (0.064 s at 0.94) before a one-second window at the server could hold rate + 1 requests.
+    rate_safety_factor: float = Field(default=0.94, gt=0, le=1.0)
     # Retry-After above this cap is not slept on: the caller gets RateLimitedError at once.
     max_retry_after_s: float = Field(default=30.0, ge=0)
     total_deadline_s: float = Field(default=30.0, gt=0)
@@ -39,5 +51,11 @@ class PlusVibeSettings(BaseSettings):
 
     @property
     def effective_rate(self) -> float:
-        """Requests per second this process may send to the account."""
-        return self.requests_per_second * self.replica_share * self.rate_safety_factor
+        """Requests per second all processes together send to the account at most."""
+        return self.requests_per_second * self.rate_safety_factor
+
+    def resolved_limit_store(self) -> str:
+        if self.limit_store != "auto":
+            return self.limit_store
+        url = self.limit_database_url.get_secret_value() if self.limit_database_url else None
+        return "postgres" if is_postgres_url(url) else "file"

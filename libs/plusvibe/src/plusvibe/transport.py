@@ -24,7 +24,7 @@ from plusvibe.errors import (
     RateLimitedError,
     TransientError,
 )
-from plusvibe.limits import AccountGuard, SendSlot, account_guard
+from plusvibe.limits import AccountGuard, SendSlot, SlotMissed, account_guard
 from plusvibe.settings import PlusVibeSettings
 
 log = logging.getLogger("plusvibe.client")
@@ -61,6 +61,10 @@ def error_message(response: httpx.Response) -> str:
             if body.get(key):
                 return str(body[key])[:200]
     return str(body)[:200]
+
+
+# Slots a call may miss in a row (each miss sends nothing) before it fails as transient.
+_SLOT_RETRIES = 20
 
 
 @dataclass
@@ -152,11 +156,15 @@ class Caller:
                 retry_in=breaker.retry_in(),
                 path=path,
             )
-        slot = await guard.acquire()
-        try:
-            return await self._send(method, path, params, body, idempotent, state, guard, slot)
-        finally:
-            slot.finish()
+        for _ in range(_SLOT_RETRIES):
+            slot = await guard.acquire()
+            try:
+                return await self._send(method, path, params, body, idempotent, state, guard, slot)
+            except SlotMissed:
+                continue  # nothing was sent; wait for a new slot
+            finally:
+                slot.finish()
+        raise TransientError(f"missed {_SLOT_RETRIES} send slots in a row (event loop overloaded)", path=path)
 
     async def _send(
         self,
@@ -180,6 +188,7 @@ class Caller:
 
         async def trace(event: str, info: dict[str, Any]) -> None:
             if event.endswith("send_request_headers.started"):
+                slot.check_on_time()
                 slot.mark_sent()
 
         state.attempts += 1
@@ -201,6 +210,11 @@ class Caller:
                 extensions={"trace": trace},
             )
             state.maybe_sent = False
+        except SlotMissed:
+            state.maybe_sent = False
+            state.attempts -= 1
+            breaker.abandon()
+            raise
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached the server: safe to retry even a non-idempotent call.
             state.maybe_sent = False

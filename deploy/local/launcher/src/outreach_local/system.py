@@ -28,7 +28,6 @@ from servicekit.auth import hash_key
 SERVICES = ("leads", "audits", "writeback", "unibox")
 SIM_WORKSPACE = "65f3c92d3dbe5dbb35374a9a"  # the simulator's demo seed
 # Shares of the PlusVibe account's 5 req/s per process that calls PlusVibe (together ≤ 1).
-PLUSVIBE_SHARES = {"leads-api": 0.3, "writeback-consumers": 0.4, "unibox-api": 0.15, "unibox-consumers": 0.15}
 
 
 # Below Linux's ephemeral range (32768+), so an outgoing connection cannot take a port between our check and
@@ -186,8 +185,6 @@ class LocalSystem:
             env["UNIBOX_WEBHOOK_SECRET"] = self.config.webhook_secret
         if role in ("consumers", "relay"):
             env[f"{service.upper()}_WORKER_HEALTH_PORT"] = str(self.config.worker_health_port(service, role))
-        share = PLUSVIBE_SHARES.get(f"{service}-{role}")
-        env["PLUSVIBE_REPLICA_SHARE"] = str(share if share is not None else 0.05)
         return env
 
     # ------------------------------------------------------------------ processes
