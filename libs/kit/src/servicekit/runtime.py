@@ -73,7 +73,8 @@ class ServiceRuntime(Generic[U]):
         )
 
     async def migrate(self) -> None:
-        if self.migrations is None:
+        """At start-up, unless migrations are a separate step (`migrate_on_start=False`, servicekit.migrate_cli)."""
+        if self.migrations is None or not self.settings.migrate_on_start:
             return
         url = self.settings.resolved_database_url()
         await upgrade(url, schema=self.settings.resolved_schema() if is_postgres(url) else "main",

@@ -28,6 +28,10 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(default_factory=lambda: _env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"))
     # Prepended to every topic name; lets tests and shared clusters isolate their topics.
     kafka_topic_prefix: str = Field(default_factory=lambda: _env("KAFKA_TOPIC_PREFIX", ""))
+    # False where migrations run as their own step with a DDL role (python -m <service>.entrypoints.migrate, a
+    # Kubernetes Job): the service then runs with a DML-only role and never migrates at start.
+    migrate_on_start: bool = Field(default_factory=lambda: _env("MIGRATE_ON_START", "true").lower()
+                                   not in ("0", "false", "no"))
     log_level: str = Field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
     log_json: bool = True
     # JSON list of {"name", "sha256", "scopes"} (servicekit.auth); keys are only ever held as hashes.
