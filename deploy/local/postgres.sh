@@ -2,11 +2,16 @@
 # Local PostgreSQL for development and tests, without Docker (Debian's postgresql package).
 #
 #   bash deploy/local/postgres.sh start     # reuse a reachable server, else install/start the Debian
-#                                           # cluster; then create role outreach + service databases
+#                                           # cluster; then create the roles + service databases
 #   bash deploy/local/postgres.sh status    # exit 0 if reachable, 3 otherwise
 #   bash deploy/local/postgres.sh stop      # stops the cluster only if this script started it
 #   bash deploy/local/postgres.sh url NAME  # postgresql+asyncpg://outreach:outreach@127.0.0.1:PORT/NAME
+#   bash deploy/local/postgres.sh app-url NAME  # the same as the DML-only role outreach_app
 #
+# Roles: `outreach` (password outreach) owns the databases and runs migrations (DDL, CREATEDB for tests);
+# `outreach_app` (password outreach_app) is the DML-only runtime role of docker-compose.yml / deploy/k8s: no
+# CREATEDB, owns nothing, gets its rights per schema from `python -m <service>.entrypoints.migrate`
+# (DB_RUNTIME_ROLE). Both are ALTERed back to these settings on every start, so a hand-made role converges.
 # Environment: PGPORT (5432), DATABASE_URL (if set and the server is reachable, it is used as is),
 # PG_READY_TIMEOUT (30). Must run as root for install/start (the server itself runs as `postgres`).
 # Server settings are left at their defaults (fsync, synchronous_commit) so figures are real;
@@ -19,6 +24,7 @@ MARKER="$STATE/started-by-script"
 PGPORT=${PGPORT:-5432}
 PG_READY_TIMEOUT=${PG_READY_TIMEOUT:-30}
 ROLE=outreach
+APP_ROLE=outreach_app
 DATABASES=(leads audits writeback unibox outreach_test)
 MIN_CONNECTIONS=200
 
@@ -103,7 +109,7 @@ wait_ready() {
 }
 
 provision() {
-  say "ensuring role $ROLE and databases: ${DATABASES[*]}"
+  say "ensuring roles $ROLE (DDL), $APP_ROLE (DML only) and databases: ${DATABASES[*]}"
   {
     cat <<SQL
 DO \$\$
@@ -113,6 +119,19 @@ BEGIN
   ELSE
     ALTER ROLE $ROLE LOGIN CREATEDB PASSWORD '$ROLE';
   END IF;
+  -- The runtime role: every attribute that could let it create or own objects is set off explicitly, so a
+  -- role made by hand with other settings converges too. Its table rights come from the migrations.
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$APP_ROLE') THEN
+    CREATE ROLE $APP_ROLE LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT
+      PASSWORD '$APP_ROLE';
+  ELSE
+    ALTER ROLE $APP_ROLE LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT
+      PASSWORD '$APP_ROLE';
+  END IF;
+  -- Membership in the owner role would hand it the owner's DDL rights.
+  IF pg_has_role('$APP_ROLE', '$ROLE', 'MEMBER') THEN
+    REVOKE $ROLE FROM $APP_ROLE;
+  END IF;
 END
 \$\$;
 SQL
@@ -120,6 +139,10 @@ SQL
     for db in "${DATABASES[@]}"; do
       echo "SELECT 'CREATE DATABASE $db OWNER $ROLE' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$db')\\gexec"
       echo "ALTER DATABASE $db OWNER TO $ROLE;"
+      # CONNECT only (PUBLIC has it by default; explicit in case it was revoked). CREATE on the database
+      # (new schemas) stays with the owner.
+      echo "GRANT CONNECT ON DATABASE $db TO $APP_ROLE;"
+      echo "REVOKE CREATE ON DATABASE $db FROM $APP_ROLE;"
     done
   } | psql_admin || die "provisioning role/databases failed"
 }
@@ -197,23 +220,25 @@ cmd_status() {
   say "running on 127.0.0.1:$PGPORT, $owner"
   if local_superuser_ok; then
     say "max_connections=$(echo 'SHOW max_connections' | psql_admin -tA)"
+    say "roles: $(echo "SELECT string_agg(rolname || CASE WHEN rolcreatedb THEN ' (createdb)' ELSE '' END, ', ' ORDER BY rolname) FROM pg_roles WHERE rolname IN ('$ROLE', '$APP_ROLE')" | psql_admin -tA)"
     say "databases owned by $ROLE: $(echo "SELECT string_agg(datname, ' ' ORDER BY datname) FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolname = '$ROLE'" | psql_admin -tA)"
   fi
 }
 
 cmd_url() {
-  local name=${1:-}
+  local name=${1:-} role=${2:-$ROLE}
   [ -n "$name" ] || { echo "usage: $0 url NAME" >&2; exit 2; }
-  echo "postgresql+asyncpg://$ROLE:$ROLE@127.0.0.1:$PGPORT/$name"
+  echo "postgresql+asyncpg://$role:$role@127.0.0.1:$PGPORT/$name"
 }
 
 case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
-  url) shift; cmd_url "$@" ;;
+  url) shift; cmd_url "${1:-}" ;;
+  app-url) shift; cmd_url "${1:-}" "$APP_ROLE" ;;
   *)
-    echo "usage: $0 {start|stop|status|url NAME}" >&2
+    echo "usage: $0 {start|stop|status|url NAME|app-url NAME}" >&2
     exit 2
     ;;
 esac

@@ -126,7 +126,7 @@ def processes(log_dir: Path) -> Iterator[Procs]:
         procs.stop()
 
 
-def service_env(*, prefix: str, schemas: dict[str, str], sim_url: str | None = None, share: float = 1.0,
+def service_env(*, prefix: str, schemas: dict[str, str], sim_url: str | None = None,
                 sim_rate: float = 5.0, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a service process, as the launcher builds it (one schema per service)."""
     from servicekit.auth import hash_key
@@ -140,7 +140,6 @@ def service_env(*, prefix: str, schemas: dict[str, str], sim_url: str | None = N
         "LOG_LEVEL": "WARNING",
         "API_KEYS": json.dumps([{"name": "bench", "sha256": hash_key(API_KEY), "scopes": ["*"]}]),
         "PYTHONUNBUFFERED": "1",
-        "PLUSVIBE_REPLICA_SHARE": str(share),
         "PLUSVIBE_REQUESTS_PER_SECOND": str(sim_rate),
     })
     # The benchmarks measure the services, not the inbound rate limit: one bench key sends far more than 100/s.

@@ -68,7 +68,7 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                 await asyncio.sleep(1.5)  # the setup requests leave the simulator's 1 s window
                 extra = ({"PLUSVIBE_RATE_SAFETY_FACTOR": str(ctx["plusvibe_safety"])}
                          if ctx.get("plusvibe_safety") else {})
-                env = service_env(prefix=prefix, schemas=schemas, sim_url=sim, share=1.0, sim_rate=5.0, extra=extra)
+                env = service_env(prefix=prefix, schemas=schemas, sim_url=sim, sim_rate=5.0, extra=extra)
                 procs.spawn("writeback-consumers", [PY, "-m", "writeback.entrypoints.consumers"], env)
                 procs.spawn("writeback-relay", [PY, "-m", "writeback.entrypoints.relay"], env)
                 t0 = time.time()

@@ -40,7 +40,7 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
             sim = spawn_simulator(procs, rate=5.0)
             await wait_http(f"{sim}/_sim/health", procs)
             campaign = simulator_campaigns(procs)["active"]
-            api = spawn_api(procs, "leads", service_env(prefix=prefix, schemas=schemas, sim_url=sim, share=1.0), ctx)
+            api = spawn_api(procs, "leads", service_env(prefix=prefix, schemas=schemas, sim_url=sim), ctx)
             await wait_http(f"{api}/health/live", procs)
             async with httpx.AsyncClient(base_url=sim, timeout=10, trust_env=False) as control:
                 (await control.post("/_sim/faults", json={"path": "/api/v1/*", "delay_s": LATENCY_S,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,3 +24,27 @@ def kustomize_build(path: Path) -> list[dict[str, Any]]:
                          check=False)
     assert out.returncode == 0, f"kustomize build {path} failed:\n{out.stderr}"
     return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+
+
+def groups_from_code() -> dict[str, dict[str, str]]:
+    """{service: {group: topic}} from every `*.add_consumer(TOPIC, "handler", ...)` call of the services'
+    bootstraps, parsed with `ast` (independently of deploy/k8s/generate.py's regular expression)."""
+    from contracts import topics as registry
+
+    found: dict[str, dict[str, str]] = {}
+    for bootstrap in sorted(ROOT.glob("services/*/src/*/bootstrap.py")):
+        service = bootstrap.parent.name
+        for node in ast.walk(ast.parse(bootstrap.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_consumer":
+                topic_arg, handler_arg = node.args[0], node.args[1]
+                constant = topic_arg.attr if isinstance(topic_arg, ast.Attribute) else getattr(topic_arg, "id", "")
+                assert isinstance(handler_arg, ast.Constant) and isinstance(handler_arg.value, str), (
+                    f"{bootstrap}: handler name must be a literal")
+                spec = getattr(registry, constant)
+                found.setdefault(service, {})[f"{service}.{handler_arg.value}"] = spec.name
+    return found
+
+
+def objects(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    """The objects of one kind by name."""
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}

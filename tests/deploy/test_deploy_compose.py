@@ -1,7 +1,8 @@
 """docker-compose.yml, checked statically (no Docker engine here, and the `docker compose` plugin is not
 installed, so `docker compose config` cannot run): it parses, every service runs its API, consumers and relay
 from its own Dockerfile, dependencies wait on health, the environment agrees with the infrastructure it names,
-and the topics come from the registry through the init job."""
+the topics come from the registry through the init job, and the schemas from a migration one-shot per service
+running as the DDL role while the services run as the DML-only role the postgres init script creates."""
 
 from __future__ import annotations
 
@@ -22,7 +23,23 @@ SERVICE_KEYS = {"image", "build", "command", "entrypoint", "environment", "env_f
                 "working_dir", "labels", "expose"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 APP_ENV = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "LOG_LEVEL", "API_KEYS",
-           "PLUSVIBE_BASE_URL", "PLUSVIBE_API_KEY", "PLUSVIBE_WORKSPACE_ID"}
+           "PLUSVIBE_BASE_URL", "PLUSVIBE_API_KEY", "PLUSVIBE_WORKSPACE_ID", "MIGRATE_ON_START"}
+INIT_DIR = "/docker-entrypoint-initdb.d/"
+
+
+def _default(value: str) -> str:
+    """`${VAR:-default}` -> default (what compose substitutes when VAR is unset); other text unchanged."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+def _init_roles(compose: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The postgres init script mounted into docker-entrypoint-initdb.d, and {role: default password} it creates."""
+    mounts = [v for v in compose["services"]["postgres"]["volumes"] if f":{INIT_DIR}" in v]
+    assert len(mounts) == 1, mounts
+    script = (ROOT / mounts[0].split(":", 1)[0]).read_text()
+    variables = dict(re.findall(r'-v (\w+)="\$\{\w+:-([^}]*)\}"', script))
+    roles = {role: variables[var] for role, var in re.findall(r"CREATE ROLE (\w+) LOGIN PASSWORD :'(\w+)'", script)}
+    return script, roles
 
 
 def _deps(service: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -48,6 +65,12 @@ def test_each_service_runs_api_consumers_and_relay_from_its_dockerfile(compose: 
             assert entry["build"] == {"context": ".", "dockerfile": f"services/{svc}/Dockerfile"}
             assert entry["image"] == f"outreach/{svc}:dev"
     assert {"kafka", "postgres", "topics-init", "plusvibe-simulator", "dashboard", "gateway"} <= set(services)
+    for svc in SERVICES:
+        migrate = services[f"{svc}-migrate"]
+        assert migrate["command"] == ["python", "-m", f"{svc}.entrypoints.migrate"]
+        assert migrate["build"] == {"context": ".", "dockerfile": f"services/{svc}/Dockerfile"}
+        assert migrate["image"] == f"outreach/{svc}:dev"
+        assert migrate["restart"] == "no"
 
 
 def test_every_build_and_mounted_path_exists(compose: dict[str, Any]) -> None:
@@ -58,6 +81,9 @@ def test_every_build_and_mounted_path_exists(compose: dict[str, Any]) -> None:
             source = volume.split(":", 1)[0]
             if source.startswith("./"):
                 assert (ROOT / source).is_file(), (name, source)
+                if volume.split(":")[1].startswith(INIT_DIR) and source.endswith(".sh"):
+                    # run, not sourced, by the postgres entrypoint only if executable; either works, keep it run
+                    assert (ROOT / source).stat().st_mode & 0o111, source
             else:
                 assert source in compose.get("volumes", {}), (name, source)
 
@@ -89,14 +115,18 @@ def test_dependencies_exist_wait_on_health_and_have_no_cycle(compose: dict[str, 
         visit(name)
 
 
-def test_services_start_after_the_topics_exist_and_workers_after_their_api(compose: dict[str, Any]) -> None:
+def test_services_start_after_the_topics_and_their_migration(compose: dict[str, Any]) -> None:
     services = compose["services"]
     for svc in SERVICES:
-        api = _deps(services[f"{svc}-api"])
-        assert api["topics-init"]["condition"] == "service_completed_successfully"
-        assert api["postgres"]["condition"] == "service_healthy"
+        assert _deps(services[f"{svc}-migrate"])["postgres"]["condition"] == "service_healthy"
+        for part in ("api", "consumers", "relay"):
+            deps = _deps(services[f"{svc}-{part}"])
+            assert deps["topics-init"]["condition"] == "service_completed_successfully", (svc, part)
+            assert deps["postgres"]["condition"] == "service_healthy", (svc, part)
+            assert deps[f"{svc}-migrate"]["condition"] == "service_completed_successfully", (svc, part)
+            # No process migrates: none waits on another, none needs DDL rights.
+            assert services[f"{svc}-{part}"]["environment"]["MIGRATE_ON_START"] == "false", (svc, part)
         for part in ("consumers", "relay"):
-            assert _deps(services[f"{svc}-{part}"])[f"{svc}-api"]["condition"] == "service_healthy"
             worker = services[f"{svc}-{part}"]
             port = worker["environment"][f"{svc.upper()}_WORKER_HEALTH_PORT"]
             assert f"http://127.0.0.1:{port}/health/live" in " ".join(worker["healthcheck"]["test"])
@@ -130,14 +160,28 @@ def test_environment_agrees_with_postgres_and_the_simulator(compose: dict[str, A
     proxy_port = re.search(r"listen (\d+);", sidecar)
     assert proxy_port is not None
     assert services["plusvibe-simulator-proxy"]["network_mode"] == "service:plusvibe-simulator"
+    script, roles = _init_roles(compose)
+    assert set(roles) == {"outreach_migrator", "outreach_app"}
+    assert "GRANT CONNECT, CREATE ON DATABASE" in script and "TO outreach_migrator" in script
+    assert re.search(r"GRANT CONNECT ON DATABASE \S+ TO outreach_app;", script)
+    assert not re.search(r"GRANT [^;]*CREATE[^;]* TO outreach_app", script)  # DML only, granted per schema
     for svc in SERVICES:
+        migrate = services[f"{svc}-migrate"]["environment"]
+        db = urlsplit(_default(migrate["DATABASE_URL"]))
+        assert (db.scheme, db.hostname, db.path.lstrip("/")) == ("postgresql+asyncpg", "postgres", pg["POSTGRES_DB"])
+        assert (db.username, db.password) == ("outreach_migrator", roles["outreach_migrator"])
+        assert migrate["DB_RUNTIME_ROLE"] == "outreach_app"
+        assert set(migrate) == {"DATABASE_URL", "DB_RUNTIME_ROLE", "LOG_LEVEL"}  # no runtime secrets in the DDL job
         for part in ("api", "consumers", "relay"):
             env = services[f"{svc}-{part}"]["environment"]
             assert set(env) >= APP_ENV, (svc, part)
-            db = urlsplit(env["DATABASE_URL"])
+            db = urlsplit(_default(env["DATABASE_URL"]))
             assert db.scheme == "postgresql+asyncpg" and db.hostname == "postgres"
             assert (db.username, db.password, db.path.lstrip("/")) == (
-                pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"])
+                migrate["DB_RUNTIME_ROLE"], roles["outreach_app"], pg["POSTGRES_DB"])
+            # The init script reads the passwords from the postgres container's env, with the same defaults.
+            for variable in ("OUTREACH_MIGRATOR_PASSWORD", "OUTREACH_APP_PASSWORD"):
+                assert variable in pg and variable in script
             keys = json.loads(env["API_KEYS"])
             assert keys and all(re.fullmatch(r"[0-9a-f]{64}", k["sha256"]) and k["scopes"] for k in keys)
             base = urlsplit(env["PLUSVIBE_BASE_URL"])

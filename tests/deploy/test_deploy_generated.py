@@ -5,14 +5,13 @@ regular expression."""
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
-from deploy_support import K8S, ROOT
+from deploy_support import K8S, groups_from_code
 
 from contracts import topics as registry
 from servicekit.topic_admin import new_topics
@@ -20,22 +19,6 @@ from servicekit.topic_admin import new_topics
 
 def _load(path: Path) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
-
-
-def _groups_from_code() -> dict[str, dict[str, str]]:
-    """{service: {group: topic}} from every `*.add_consumer(TOPIC, "handler", ...)` call."""
-    found: dict[str, dict[str, str]] = {}
-    for bootstrap in sorted(ROOT.glob("services/*/src/*/bootstrap.py")):
-        service = bootstrap.parent.name
-        for node in ast.walk(ast.parse(bootstrap.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_consumer":
-                topic_arg, handler_arg = node.args[0], node.args[1]
-                constant = topic_arg.attr if isinstance(topic_arg, ast.Attribute) else getattr(topic_arg, "id", "")
-                assert isinstance(handler_arg, ast.Constant) and isinstance(handler_arg.value, str), (
-                    f"{bootstrap}: handler name must be a literal")
-                spec = getattr(registry, constant)
-                found.setdefault(service, {})[f"{service}.{handler_arg.value}"] = spec.name
-    return found
 
 
 def test_committed_generated_files_are_up_to_date() -> None:
@@ -61,7 +44,7 @@ def test_kafka_topics_cover_the_registry_and_every_dlq() -> None:
 
 
 def test_scaled_objects_scale_every_consumer_group_the_code_registers() -> None:
-    code = _groups_from_code()
+    code = groups_from_code()
     assert {"leads", "writeback", "unibox"} <= set(code)  # the services that consume today
     docs = _load(K8S / "components" / "keda" / "scaledobjects.yaml")
     manifest = {
@@ -78,7 +61,7 @@ def test_scaled_objects_scale_every_consumer_group_the_code_registers() -> None:
 
 
 def test_the_known_leads_groups_are_scaled() -> None:
-    groups = _groups_from_code()["leads"]
+    groups = groups_from_code()["leads"]
     assert set(groups) >= {"leads.on_audit_started", "leads.on_audit_completed", "leads.on_audit_failed",
                            "leads.on_writeback_completed", "leads.on_writeback_failed",
                            "leads.on_email_activity_received"}

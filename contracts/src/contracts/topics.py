@@ -12,6 +12,12 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict
 
 DAY_MS: Final = 24 * 60 * 60 * 1000
+# Kafka's `retention.ms` for "never delete by age".
+INFINITE_RETENTION_MS: Final = -1
+# Dead-letter topics keep a record for 90 days, whatever the origin topic keeps: a parked record waits for a
+# human (inspect, fix, redrive) and the DLQ-age alert fires long before that; bounded rather than infinite
+# because a DLQ holds copies of lead data (emails, names) that must not outlive every use of it.
+DLQ_RETENTION_MS: Final = 90 * DAY_MS
 
 
 class TopicSpec(BaseModel):
@@ -29,19 +35,22 @@ class TopicSpec(BaseModel):
         return f"{self.name}.dlq"
 
 
-def _spec(producer: str, kebab: str, event_type: str, *, partitions: int = 6, days: int = 14,
+def _spec(producer: str, kebab: str, event_type: str, *, partitions: int = 6, days: int | None = 14,
           compacted: bool = False) -> TopicSpec:
+    """`days=None`: kept forever (a compacted topic then holds the latest record of every key)."""
     return TopicSpec(
         name=f"{producer}.{kebab}.v1",
         event_type=event_type,
         producer=producer,
         partitions=partitions,
-        retention_ms=days * DAY_MS,
+        retention_ms=INFINITE_RETENTION_MS if days is None else days * DAY_MS,
         compacted=compacted,
     )
 
 
-LEAD_UPSERTED: Final = _spec("leads", "lead-upserted", "LeadUpserted", compacted=True, days=30)
+# The lead snapshot: compacted and never deleted by age, so a new subscriber bootstraps every lead from offset 0
+# (the latest snapshot of each), not only the leads that changed within some window.
+LEAD_UPSERTED: Final = _spec("leads", "lead-upserted", "LeadUpserted", compacted=True, days=None)
 LEAD_STATUS_CHANGED: Final = _spec("leads", "lead-status-changed", "LeadStatusChanged", days=30)
 AUDIT_REQUESTED: Final = _spec("leads", "audit-requested", "AuditRequested")
 WRITEBACK_REQUESTED: Final = _spec("leads", "writeback-requested", "WritebackRequested", partitions=3)

@@ -27,10 +27,13 @@ async def call(client: PlusVibeClient, role: str, n: int) -> Any:
 
 async def main(role: str, seconds: float, out: str) -> None:
     outcomes: Counter[str] = Counter()
-    deadline = time.monotonic() + seconds
     async with PlusVibeClient(PlusVibeSettings(attempts=1)) as client:
         await client.authenticate()
         print("ready", flush=True)
+        # Every process starts hammering on the test's "go", so all of them hammer at once for `seconds`.
+        if sys.stdin.readline().strip() != "go":
+            return
+        deadline = time.monotonic() + seconds
 
         async def caller(k: int) -> None:
             n = k * 1_000_000

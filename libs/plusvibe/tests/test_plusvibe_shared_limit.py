@@ -4,6 +4,7 @@ PostgreSQL, one of them SIGKILLed half-way. Judged from the simulator's request 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -32,6 +33,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _judge_priority() -> None:
+    """The simulator stamps each request when its handler runs. The real server is another machine; here the
+    judge shares two cores with the PostgreSQL and the processes it judges, and a starved judge stamps requests
+    that arrived apart as if together. A higher priority (when permitted: root, as in CI) keeps its clock close
+    to the arrivals; it changes nothing about when the clients send."""
+    with contextlib.suppress(OSError):
+        os.nice(-10)
+
+
 def max_in_any_window(times: list[float], window: float = 1.0) -> int:
     """The judge: most arrivals inside any half-open window [t, t + window) (sliding)."""
     times = sorted(times)
@@ -50,7 +60,8 @@ def test_four_processes_of_three_services_share_one_account_limit(tmp_path: Path
         pytest.fail("a real PostgreSQL is required: set TEST_DATABASE_URL (make test starts one)")
     port = _free_port()
     sim = subprocess.Popen([sys.executable, "-m", "plusvibe.simulator", "--port", str(port), f"--api-key={KEY}",
-                            "--rate", str(RATE), "--seed", "demo"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+                            "--rate", str(RATE), "--seed", "demo"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                           preexec_fn=_judge_priority)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         base = f"http://127.0.0.1:{port}"
@@ -67,10 +78,14 @@ def test_four_processes_of_three_services_share_one_account_limit(tmp_path: Path
         outs = [tmp_path / f"{i}-{role}.json" for i, role in enumerate(ROLES)]
         for role, out in zip(ROLES, outs, strict=True):
             procs.append(subprocess.Popen([sys.executable, str(HERE / "hammer_account.py"), role, str(SECONDS),
-                                           str(out)], env=env, stdout=subprocess.PIPE))
+                                           str(out)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE))
         for p in procs:
             assert p.stdout is not None and p.stdout.readline().strip() == b"ready"
         started = time.monotonic()
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write(b"go\n")
+            p.stdin.flush()
         time.sleep(SECONDS / 2)
         procs[KILLED].send_signal(signal.SIGKILL)
         killed_after = time.monotonic() - started
@@ -91,16 +106,21 @@ def test_four_processes_of_three_services_share_one_account_limit(tmp_path: Path
     worst = max_in_any_window(times)
     span = times[-1] - times[0]
     aggregate = len(times) / span
+    # Saturated: every process hammers from `started` (their "go") for SECONDS; the last second is left out
+    # (the processes read "go" a few milliseconds apart). The simulator's clock is the same CLOCK_MONOTONIC.
+    saturated_s = SECONDS - 1.0
+    saturated = sum(1 for t in times if started <= t < started + saturated_s) / saturated_s
     kill_at = times[0] + killed_after
     gaps_after_kill = [b - a for a, b in itertools.pairwise(times) if kill_at - 1 <= a <= kill_at + 5]
     per_process = [json.loads(out.read_text()) if out.exists() else {} for out in outs]
     print(f"\nshared limit: {len(ROLES)} processes ({', '.join(ROLES)}), {len(times)} requests in {span:.1f} s, "
-          f"aggregate {aggregate:.2f} req/s ({aggregate / RATE:.0%} of {RATE:g}), max in any 1 s window {worst}, "
+          f"aggregate {aggregate:.2f} req/s ({aggregate / RATE:.0%} of {RATE:g}; {saturated:.2f} req/s = "
+          f"{saturated / RATE:.1%} while every process hammers), max in any 1 s window {worst}, "
           f"429s {len(limited)}, longest gap within 5 s after the SIGKILL at {killed_after:.1f} s: "
           f"{max(gaps_after_kill):.2f} s; per process {per_process}")
     assert worst <= RATE, [(round(r["mono"] - times[0], 3), r["path"], r["status"]) for r in calls[:40]]
     assert limited == [], f"429s at these offsets (s): {limited}"
-    assert aggregate >= 0.9 * RATE
+    assert saturated >= 0.9 * RATE
     assert max(gaps_after_kill) <= 2.0
     # Every process that ran got its share of the account (no process starved by the others).
     for i, counts in enumerate(per_process):

@@ -68,5 +68,5 @@ async def test_one_limiter_per_account_shared_by_every_client() -> None:
     c = PlusVibeSettings(base_url="http://127.0.0.1:1/api/v1", api_key=SecretStr("k2"))
     assert account_guard(a) is account_guard(b)
     assert account_guard(a) is not account_guard(c)
-    assert account_guard(a).rate == 5.0 * 0.94
+    assert account_guard(a).rate == 5.0 * 0.93
     assert account_guard(a).account != account_guard(c).account

@@ -21,7 +21,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from servicekit.auth import load_api_keys
-from servicekit.health import database_check, health_router, kafka_check
+from servicekit.health import ReadinessCheck, close_checks, database_check, health_router, kafka_check
 from servicekit.metrics import install_metrics
 from servicekit.rate_limit import RATE_LIMITED_RESPONSES, RateLimitMiddleware
 from servicekit.runtime import ServiceRuntime, run_consumers_until_stopped, run_relay_until_stopped, settle_heap
@@ -89,7 +89,14 @@ def create_service_app(
     fast_routes: Sequence[FastRoute] = (),
 ) -> FastAPI:
     """`embedded_workers` runs the consumers and the outbox relay inside the API process (tests, demos).
-    `fast_routes` see `FastRoute`."""
+    `fast_routes` see `FastRoute`. `check_broker` reports the broker on /health/ready (never gating it)."""
+    # Readiness gates on the database only: every write lands in the outbox in the same transaction, so the
+    # API keeps accepting writes while the broker is away and the relay publishes them once it is back.
+    # Taking every API out of its Service for a broker outage would turn that outage into a full one. The
+    # broker's state is still reported ("degraded", and the readiness_check_up{check="kafka"} gauge).
+    checks: dict[str, ReadinessCheck] = {"database": database_check(runtime.engine)}
+    if check_broker:
+        checks["kafka"] = kafka_check(runtime.settings.kafka_bootstrap_servers, runtime.settings.kafka_security)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -109,16 +116,14 @@ def create_service_app(
             stop.set()
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
+            await close_checks(checks.values())
             await runtime.dispose()
 
     # FastAPI's native OpenTelemetry instrumentation switches itself on once a tracer provider exists (the
     # kit installs one): it would trace and meter every request a second time beside TraceMiddleware and
     # HttpLatencyMiddleware (see docs/PERFORMANCE.md, read API).
     app = FastAPI(title=title, lifespan=lifespan, telemetry={"tracing": False, "metrics": False, "logs": False})
-    checks = {"database": database_check(runtime.engine)}
-    if check_broker:
-        checks["kafka"] = kafka_check(runtime.settings.kafka_bootstrap_servers)
-    app.include_router(health_router(checks))
+    app.include_router(health_router(checks, informational={"kafka"}))
     for router in routers:
         app.include_router(router, responses=RATE_LIMITED_RESPONSES)
     install_error_handlers(app)

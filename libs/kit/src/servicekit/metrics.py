@@ -6,7 +6,8 @@ another payload) and `http_request_duration_seconds{method,route,status}` (via `
 `http_requests_rate_limited_total{service}` (requests refused with 429 by `servicekit.rate_limit`).
 Per app, computed lazily when scraped and cached for a few seconds (so a scrape storm never hammers the broker
 or the database): `kafka_consumer_group_lag{group,topic,partition}`, `kafka_dlq_depth{topic}`,
-`kafka_dlq_not_redriven{topic}` and `outbox_backlog` (unsent outbox rows).
+`kafka_dlq_not_redriven{topic}`, `kafka_dlq_oldest_pending_age_seconds{topic}` (absent while unknown) and
+`outbox_backlog` (unsent outbox rows). Alert rules on them: deploy/k8s/components/monitoring.
 
 A service wires it after building its app (before it starts serving)::
 
@@ -39,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from servicekit.tables import outbox
 
 if TYPE_CHECKING:
+    from servicekit.kafka_config import KafkaSecurity
     from servicekit.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -101,29 +103,37 @@ class LazyGauges(Collector):
         return list(self._metrics)
 
 
-def consumer_lag_probe(bootstrap: str, groups: Sequence[str]) -> Callable[[], Awaitable[list[Metric]]]:
+def consumer_lag_probe(bootstrap: str, groups: Sequence[str],
+                       security: KafkaSecurity | None = None) -> Callable[[], Awaitable[list[Metric]]]:
     async def probe() -> list[Metric]:
         from servicekit.ops.offsets import consumer_lag
 
         gauge = GaugeMetricFamily("kafka_consumer_group_lag", "End offset minus committed offset.",
                                   labels=["group", "topic", "partition"])
-        for row in await consumer_lag(bootstrap, list(groups)) if groups else []:
+        for row in await consumer_lag(bootstrap, list(groups), security=security) if groups else []:
             gauge.add_metric([row.group, row.topic, str(row.partition)], row.lag)
         return [gauge]
 
     return probe
 
 
-def dlq_depth_probe(bootstrap: str, dlq_topics: Sequence[str]) -> Callable[[], Awaitable[list[Metric]]]:
+def dlq_depth_probe(bootstrap: str, dlq_topics: Sequence[str],
+                    security: KafkaSecurity | None = None) -> Callable[[], Awaitable[list[Metric]]]:
     async def probe() -> list[Metric]:
         from servicekit.ops.dlq import dlq_depths
 
         depth = GaugeMetricFamily("kafka_dlq_depth", "Records retained in a dead-letter topic.", labels=["topic"])
         pending = GaugeMetricFamily("kafka_dlq_not_redriven", "DLQ records not redriven yet.", labels=["topic"])
-        for row in await dlq_depths(bootstrap, list(dlq_topics)) if dlq_topics else []:
+        age = GaugeMetricFamily("kafka_dlq_oldest_pending_age_seconds",
+                                "Age of the oldest DLQ record not redriven yet (0: none pending).", labels=["topic"])
+        for row in await dlq_depths(bootstrap, list(dlq_topics), security=security) if dlq_topics else []:
             depth.add_metric([row.topic], row.depth)
             pending.add_metric([row.topic], row.pending)
-        return [depth, pending]
+            # Absent (not 0) while unknown: a 0 would hide an old record from the age alerts; the rules alert
+            # on "pending but no age" instead.
+            if (seconds := row.oldest_pending_age_s()) is not None:
+                age.add_metric([row.topic], seconds)
+        return [depth, pending, age]
 
     return probe
 
@@ -218,11 +228,12 @@ def install_metrics(app: FastAPI, runtime: ServiceRuntime[Any], *, cache_s: floa
     """Mounts `/metrics` and the latency middleware for a service built on `ServiceRuntime`: lag of the
     runtime's consumer groups, depth of their DLQs, and the outbox backlog of its database."""
     bootstrap = runtime.settings.kafka_bootstrap_servers
+    security = runtime.settings.kafka_security
     groups = [c.group for c in runtime.consumers]
     dlqs = sorted({c.dlq_topic for c in runtime.consumers})
     collectors = [
-        LazyGauges(consumer_lag_probe(bootstrap, groups), cache_s=cache_s),
-        LazyGauges(dlq_depth_probe(bootstrap, dlqs), cache_s=cache_s),
+        LazyGauges(consumer_lag_probe(bootstrap, groups, security), cache_s=cache_s),
+        LazyGauges(dlq_depth_probe(bootstrap, dlqs, security), cache_s=cache_s),
         LazyGauges(outbox_backlog_probe(runtime.engine), cache_s=cache_s),
     ]
     app.add_middleware(HttpLatencyMiddleware)

@@ -90,8 +90,11 @@ async def migrate_main(runtime: Any, argv: Sequence[str] | None = None, *,
                     print(f"[migrate] {settings.service_name}: schema at head {head}", flush=True)
                     return 0
                 if time.monotonic() > deadline:
-                    print(f"[migrate] {settings.service_name}: schema at {current}, not {head}, after {timeout:g} s",
-                          file=sys.stderr, flush=True)
+                    name = settings.service_name
+                    shown = current if current is not None else "no revision (never migrated)"
+                    print(f"[migrate] {name}: schema {schema or 'main'!r} is at {shown}, not this image's head "
+                          f"{head}, after {timeout:g} s; has the migration step (python -m {name}.entrypoints.migrate "
+                          "with the DDL role) run?", file=sys.stderr, flush=True)
                     return 1
                 await asyncio.sleep(2)
         await upgrade(url, schema=schema or "main", script_location=runtime.migrations)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from servicekit.db import is_postgres, one_of, tls_needless
 from servicekit.events import kafka_headers
-from servicekit.kafka_config import producer_options
+from servicekit.kafka_config import KafkaSecurity, client_options, producer_options, resolve, start_client
 from servicekit.tables import outbox
 from servicekit.uow import OutboxSignal, outbox_channel
 
@@ -146,5 +146,58 @@ async def _noop() -> None:
     return None
 
 
-def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
-    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **producer_options(client_id))
+class KitProducer(AIOKafkaProducer):  # type: ignore[misc]  # aiokafka ships no type hints
+    """An `AIOKafkaProducer` whose failed start says why (servicekit.kafka_config.start_client)."""
+
+    def __init__(self, bootstrap_servers: str, security: KafkaSecurity, **options: Any) -> None:
+        super().__init__(bootstrap_servers=bootstrap_servers, **client_options(security), **options)
+        self._kit_bootstrap = bootstrap_servers
+        self._kit_security = security
+        self._kit_client_id = options.get("client_id")
+
+    async def start(self) -> None:
+        try:
+            await start_client(super().start, self._kit_bootstrap, self._kit_security,
+                               what=f"Kafka producer {self._kit_client_id!r}")
+        except Exception:
+            await super().stop()  # no half-started client (and no "Unclosed AIOKafkaProducer" warning)
+            raise
+
+    async def stop_within(self, flush_timeout_s: float) -> bool:
+        """`stop()`, giving up on the unacknowledged records after `flush_timeout_s`; False when it had to.
+
+        An idempotent aiokafka producer never expires a batch, and `stop()` waits for every batch: while the
+        broker is unreachable a relay asked to stop (SIGTERM during an outage) never ended. Dropping those
+        records loses nothing: the relay marks a row sent only in the transaction that awaited its
+        acknowledgement, so the rows of an unacknowledged batch are still unsent and the next relay publishes
+        them (at-least-once; consumers dedupe)."""
+        stopping = asyncio.ensure_future(self.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=flush_timeout_s)
+        if done:
+            stopping.result()
+            return True
+        log.warning("relay producer: records still unacknowledged after %.0f s (broker unreachable?); dropped, "
+                    "their outbox rows stay unsent", flush_timeout_s)
+        # stop() waits for the flush OR the end of the sender task: cancelled, the sender lets its in-flight
+        # requests finish, then stop() closes the connections. The dropped batches are never resolved (nobody
+        # awaits them: the relay's transaction was rolled back); the process is ending.
+        self._sender.sender_task.cancel()
+        try:
+            await asyncio.wait_for(stopping, flush_timeout_s)
+        except TimeoutError:
+            log.warning("relay producer: not closed within a further %.0f s", flush_timeout_s)
+        return False
+
+
+def make_producer(bootstrap_servers: str, client_id: str, *, security: KafkaSecurity | None = None) -> AIOKafkaProducer:
+    """The relay's producer; `security`: `ServiceSettings.kafka_security` (None reads the `KAFKA_*` variables)."""
+    return KitProducer(bootstrap_servers, resolve(security), **producer_options(client_id))
+
+
+async def stop_producer(producer: AIOKafkaProducer, *, flush_timeout_s: float = 10.0) -> None:
+    """Stops the relay's producer within about `flush_timeout_s` even while the broker is away
+    (`KitProducer.stop_within`); any other producer is stopped as it is."""
+    if isinstance(producer, KitProducer):
+        await producer.stop_within(flush_timeout_s)
+    else:
+        await producer.stop()

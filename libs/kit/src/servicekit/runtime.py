@@ -12,12 +12,15 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from faststream.kafka import KafkaBroker
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from servicekit.broker import create_broker
@@ -25,7 +28,7 @@ from servicekit.consumer import EventConsumer, Prepare, broker_dlq_publisher, su
 from servicekit.db import create_engine, is_postgres
 from servicekit.events import Decoded
 from servicekit.migrate import upgrade
-from servicekit.relay import OutboxRelay, make_producer
+from servicekit.relay import OutboxRelay, make_producer, stop_producer
 from servicekit.settings import ServiceSettings
 from servicekit.tracing import configure_tracing
 from servicekit.uow import OutboxSignal, UnitOfWork
@@ -34,6 +37,28 @@ from servicekit.worker_health import WorkerHealthServer, readiness_checks, start
 log = logging.getLogger(__name__)
 
 U = TypeVar("U", bound=UnitOfWork)
+
+INSUFFICIENT_PRIVILEGE = "42501"  # SQLSTATE of "permission denied for ..."
+
+
+class MigrationStartupError(RuntimeError):
+    """The process was to migrate at start but its database role may not: the message names the role, the
+    database's refusal and the command that migrates instead."""
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def migration_permission_message(service: str, url: str, schema: str, exc: DBAPIError) -> str:
+    role = make_url(url).username or "?"
+    # asyncpg's errors arrive as "<class 'asyncpg.exceptions.InsufficientPrivilegeError'>: permission denied ..."
+    refusal = re.sub(r"^<class '[^']+'>: ", "", str(exc.orig).splitlines()[0] if str(exc.orig) else "permission denied")
+    return (f"{service}: cannot migrate schema {schema!r} at start (MIGRATE_ON_START=true): database role "
+            f"{role!r} has no DDL rights ({refusal}). Apply the migrations with the DDL role "
+            f"first: `python -m {service}.entrypoints.migrate` with that role's DATABASE_URL and "
+            f"DB_RUNTIME_ROLE={role}; then start the service with MIGRATE_ON_START=false.")
 
 
 @dataclass
@@ -73,12 +98,21 @@ class ServiceRuntime(Generic[U]):
         )
 
     async def migrate(self) -> None:
-        """At start-up, unless migrations are a separate step (`migrate_on_start=False`, servicekit.migrate_cli)."""
+        """At start-up, unless migrations are a separate step (`migrate_on_start=False`, servicekit.migrate_cli).
+        A database role without DDL rights fails here with `MigrationStartupError` saying what to run instead
+        (a DML-only role started with the default `MIGRATE_ON_START=true`), not with the driver's traceback."""
         if self.migrations is None or not self.settings.migrate_on_start:
             return
         url = self.settings.resolved_database_url()
-        await upgrade(url, schema=self.settings.resolved_schema() if is_postgres(url) else "main",
-                      script_location=self.migrations)
+        schema = self.settings.resolved_schema() if is_postgres(url) else "main"
+        try:
+            await upgrade(url, schema=schema, script_location=self.migrations)
+        except DBAPIError as exc:
+            if _sqlstate(exc) != INSUFFICIENT_PRIVILEGE:
+                raise
+            message = migration_permission_message(self.settings.service_name, url, schema, exc)
+            log.error(message)
+            raise MigrationStartupError(message) from None
 
     def get_broker(self) -> KafkaBroker:
         if self.broker is None:
@@ -150,7 +184,7 @@ async def run_relay_until_stopped(runtime: ServiceRuntime[Any], stop: asyncio.Ev
         relay.stop()
         with contextlib.suppress(asyncio.CancelledError, Exception):  # a failure was raised above already
             await asyncio.wait_for(task, 10)
-        await producer.stop()
+        await stop_producer(producer)  # bounded: a plain stop() waits for an absent broker forever
 
 
 async def run_consumers_until_stopped(runtime: ServiceRuntime[Any], stop: asyncio.Event) -> None:

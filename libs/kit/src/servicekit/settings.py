@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topics import TopicSpec
+from servicekit.kafka_config import KafkaSecurity, security_from_env
 
 
 def _env(name: str, default: str) -> str:
@@ -28,6 +29,9 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(default_factory=lambda: _env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"))
     # Prepended to every topic name; lets tests and shared clusters isolate their topics.
     kafka_topic_prefix: str = Field(default_factory=lambda: _env("KAFKA_TOPIC_PREFIX", ""))
+    # TLS / SASL / mTLS of every Kafka client of the process, from the unprefixed `KAFKA_SECURITY_PROTOCOL`,
+    # `KAFKA_SASL_*`, `KAFKA_SSL_*` (servicekit.kafka_config.KafkaSecurity; a bad combination fails here).
+    kafka_security: KafkaSecurity = Field(default_factory=security_from_env)
     # False where migrations run as their own step with a DDL role (python -m <service>.entrypoints.migrate, a
     # Kubernetes Job): the service then runs with a DML-only role and never migrates at start.
     migrate_on_start: bool = Field(default_factory=lambda: _env("MIGRATE_ON_START", "true").lower()
@@ -40,7 +44,10 @@ class ServiceSettings(BaseSettings):
     # (servicekit.http.pool_exhausted_response) instead of queueing behind an overload.
     db_pool_timeout_s: float = Field(default=3.0, gt=0)
     # Database connections per process, all kept open once made (no overflow connections: see db.create_engine).
-    db_pool_size: int = Field(default=20, ge=1, le=200)
+    # None: the figure of the process type (servicekit.pooling.size_pool, called by the entrypoints; db.POOL_SIZE
+    # where none is named); set as `<SVC>_DB_POOL_SIZE`, or `DB_POOL_SIZE` for every service of an environment.
+    db_pool_size: int | None = Field(default_factory=lambda: os.environ.get("DB_POOL_SIZE") or None, ge=1, le=200,
+                                     validate_default=True)
     # Inbound rate limit per principal (API key, else client IP; servicekit.rate_limit): sustained requests per
     # second (0 switches limiting off) and the burst a principal may send at once; beyond it: 429 + Retry-After.
     rate_limit_per_s: float = Field(default=100.0, ge=0)

@@ -5,6 +5,7 @@ exists; when neither is there the test FAILS (it is never skipped). PostgreSQL c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import uuid
@@ -117,15 +118,22 @@ class Database:
     schema: str
 
 
-@pytest.fixture
-async def pg_database(postgres_url: str) -> AsyncIterator[Database]:
-    """A fresh PostgreSQL schema for one test, dropped afterwards."""
+@contextlib.asynccontextmanager
+async def fresh_schema(postgres_url: str) -> AsyncIterator[Database]:
+    """A new PostgreSQL schema, dropped on exit (a test needing a second service's schema uses it directly)."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     await ensure_schema(postgres_url, schema)
     try:
         yield Database(postgres_url, schema)
     finally:
         await drop_schema(postgres_url, schema)
+
+
+@pytest.fixture
+async def pg_database(postgres_url: str) -> AsyncIterator[Database]:
+    """A fresh PostgreSQL schema for one test, dropped afterwards."""
+    async with fresh_schema(postgres_url) as database:
+        yield database
 
 
 @pytest.fixture

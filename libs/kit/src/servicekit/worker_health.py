@@ -6,7 +6,8 @@ of its own: the worker's `stop` event (SIGTERM) closes it.
 
 - `/health/live`: 200 while every loop task runs; 503 naming the loop that finished or raised while `stop`
   is not set. Never touches the database or the broker: an outage of either must not restart the pods.
-- `/health/ready`: the API's readiness checks (`servicekit.health.database_check`, `kafka_check`).
+- `/health/ready`: the API's readiness checks (`servicekit.health.database_check`, `kafka_check`), but here
+  the broker gates readiness too (see `readiness_checks`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from servicekit.health import ReadinessCheck, database_check, kafka_check, readiness
+from servicekit.health import ReadinessCheck, close_checks, database_check, kafka_check, readiness
 from servicekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,14 @@ _MAX_HEADER_LINES = 100
 
 
 def readiness_checks(engine: AsyncEngine, settings: ServiceSettings) -> dict[str, ReadinessCheck]:
-    """The API's readiness checks for a worker: its database and its broker."""
-    return {"database": database_check(engine), "kafka": kafka_check(settings.kafka_bootstrap_servers)}
+    """A worker's readiness checks: its database and its broker, BOTH gating (unlike an API's, where the broker
+    is only reported). A worker exists to consume or relay: without the broker it does nothing useful, and no
+    Service routes traffic to it, so "not ready" costs nothing while the broker is away — but it makes a
+    rollout wait (new pods that cannot reach the broker do not replace old ones) and shows the outage in
+    `kubectl get pods`. Liveness never looks at the broker, so an outage restarts nothing. The broker check
+    holds one admin client for the process, closed with the health server."""
+    return {"database": database_check(engine),
+            "kafka": kafka_check(settings.kafka_bootstrap_servers, settings.kafka_security)}
 
 
 def loop_state(task: asyncio.Task[Any], stopping: bool) -> tuple[bool, str]:
@@ -90,6 +97,7 @@ class WorkerHealthServer:
         await self.health.stop.wait()
         self._server.close()
         await self._server.wait_closed()
+        await close_checks(self.health.checks.values())
 
     async def wait_closed(self) -> None:
         await asyncio.shield(self._closer)
@@ -100,6 +108,7 @@ class WorkerHealthServer:
             await self._closer
         self._server.close()
         await self._server.wait_closed()
+        await close_checks(self.health.checks.values())
 
 
 async def start_health_server(health: WorkerHealth, host: str, port: int) -> WorkerHealthServer:

@@ -51,7 +51,7 @@ async def test_metrics_endpoint_renders_lag_dlq_outbox_plusvibe_and_latency(
             for sent in (None, None, None, now)])
 
     runtime: Any = SimpleNamespace(
-        settings=SimpleNamespace(kafka_bootstrap_servers=ops_topic.bootstrap),
+        settings=SimpleNamespace(kafka_bootstrap_servers=ops_topic.bootstrap, kafka_security=None),
         consumers=[SimpleNamespace(group=group, dlq_topic=ops_topic.dlq)],
         engine=engine,
     )

@@ -70,11 +70,18 @@ class AccountGuard:
         return 1.0 / self.rate
 
     @property
+    def lateness_budget_s(self) -> float:
+        """``burst`` slots span ``burst × interval`` seconds, so a request that *arrives* up to
+        ``burst × interval − window`` after its slot cannot make a window at the server hold ``burst + 1``."""
+        return max(0.0, self.burst * self.interval_s - self.window_s)
+
+    @property
     def max_lateness_s(self) -> float:
-        """How late after its slot a request may still go: ``burst`` slots span ``burst × interval`` seconds, so a
-        request up to ``burst × interval − window`` late cannot make a window at the server hold ``burst + 1``.
-        Half of that is allowed here; the other half is for what happens between this check and the socket."""
-        return max(0.0, self.burst * self.interval_s - self.window_s) / 2
+        """How late after its slot this process may wake and still send: 40 % of the budget. The headers may
+        start up to 60 % late (`SendSlot.check_on_time`); the last 40 % is for the way from the socket to the
+        server's clock, which a loaded machine or network stretches (in the cross-process test, with every
+        budget given to the client, a starved server stamped 6 requests inside one second)."""
+        return 0.4 * self.lateness_budget_s
 
     async def acquire(self) -> SendSlot:
         """Reserve the account's next slot and wait for it, then make sure the request ``burst`` places back in
@@ -101,9 +108,8 @@ class AccountGuard:
                 self._recent.popleft()
             future: asyncio.Future[float] = loop.create_future()
             self._recent.append(future)
-            # Late wake-ups were handled above; what the request may still lose before its headers are written
-            # is the rest of the lateness budget (twice the half allowed for waking up).
-            return SendSlot(future, due=due, max_late_s=2 * self.max_lateness_s)
+            # Late wake-ups were handled above; the headers may still start up to 60 % of the budget late.
+            return SendSlot(future, due=due, max_late_s=0.6 * self.lateness_budget_s)
 
 
 def key_fingerprint(api_key: str) -> str:

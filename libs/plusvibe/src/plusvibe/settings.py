@@ -32,8 +32,9 @@ class PlusVibeSettings(BaseSettings):
         default_factory=lambda: SecretStr(os.environ["DATABASE_URL"]) if os.environ.get("DATABASE_URL") else None)
     limit_file: Path | None = None
     # Spacing margin: slots are 1/(rate × factor) apart, so a request may arrive up to (1/factor − 1) s after its
-    # slot (0.064 s at 0.94) before a one-second window at the server could hold rate + 1 requests.
-    rate_safety_factor: float = Field(default=0.94, gt=0, le=1.0)
+    # slot (0.075 s at 0.93) before a one-second window at the server could hold rate + 1 requests; the client
+    # spends 60 % of that at most (plusvibe.limits), the rest is for the way to the server's clock.
+    rate_safety_factor: float = Field(default=0.93, gt=0, le=1.0)
     # Retry-After above this cap is not slept on: the caller gets RateLimitedError at once.
     max_retry_after_s: float = Field(default=30.0, ge=0)
     total_deadline_s: float = Field(default=30.0, gt=0)

@@ -2,6 +2,10 @@
 
 Names given without the deployment prefix get `--prefix` (KAFKA_TOPIC_PREFIX) prepended. Every mutating
 command prints its plan and asks before acting (unless --yes); a refusal exits with code 2.
+
+A secured cluster: `--command-config FILE`, a client properties file as for Kafka's own tools
+(security.protocol, sasl.mechanism, sasl.jaas.config, ssl.truststore.location / ssl.ca.location as PEM, ...);
+without it the KAFKA_SECURITY_PROTOCOL / KAFKA_SASL_* / KAFKA_SSL_* variables apply (docs/KAFKA-SECURITY.md).
 """
 
 from __future__ import annotations
@@ -19,6 +23,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from servicekit.kafka_config import (
+    CommandConfigError,
+    KafkaSecurity,
+    KafkaStartupError,
+    read_command_config,
+    security_from_env,
+)
 from servicekit.ops import dlq as dlq_ops
 from servicekit.ops.kafka import (
     OpsError,
@@ -46,9 +57,10 @@ console = Console()
 
 
 class Target:
-    def __init__(self, bootstrap: str, prefix: str) -> None:
+    def __init__(self, bootstrap: str, prefix: str, security: KafkaSecurity) -> None:
         self.bootstrap = bootstrap
         self.prefix = prefix
+        self.security = security
 
 
 @app.callback()
@@ -56,16 +68,25 @@ def _root(
     ctx: typer.Context,
     bootstrap: Annotated[str, typer.Option(help="Kafka bootstrap address (env KAFKA_BOOTSTRAP_SERVERS).")] = "",
     prefix: Annotated[str | None, typer.Option(help="Topic/group prefix (env KAFKA_TOPIC_PREFIX).")] = None,
+    command_config: Annotated[Path | None, typer.Option(
+        "--command-config", metavar="FILE",
+        help="Client properties as for Kafka's tools (security.protocol, sasl.*, ssl.* as PEM); "
+             "default: env KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*.")] = None,
 ) -> None:
+    try:
+        security = read_command_config(command_config) if command_config is not None else security_from_env()
+    except ValueError as exc:  # CommandConfigError, or the env's settings failing validation
+        console.print(f"[bold red]error:[/] Kafka security settings: {exc}", highlight=False)
+        raise typer.Exit(EXIT_REFUSED) from exc
     ctx.obj = Target(bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"),
-                     prefix if prefix is not None else os.environ.get("KAFKA_TOPIC_PREFIX", ""))
+                     prefix if prefix is not None else os.environ.get("KAFKA_TOPIC_PREFIX", ""), security)
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coro)
-    except OpsError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+    except (OpsError, KafkaStartupError, CommandConfigError) as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_REFUSED) from exc
 
 
@@ -89,7 +110,8 @@ def topics_describe(
     target: Target = ctx.obj
 
     async def describe() -> None:
-        async with admin_client(target.bootstrap) as admin, offsets_consumer(target.bootstrap) as consumer:
+        async with (admin_client(target.bootstrap, target.security) as admin,
+                    offsets_consumer(target.bootstrap, security=target.security) as consumer):
             names = [prefixed(t, target.prefix) for t in topic] if topic else [
                 t for t in await list_topics(admin) if t.startswith(target.prefix)]
             for name in names:
@@ -117,7 +139,7 @@ def lag(
     """Committed vs end offset per group and partition, and the total lag."""
     target: Target = ctx.obj
     groups = [prefixed(g, target.prefix) for g in group] if group else None
-    rows = _run(consumer_lag(target.bootstrap, groups, prefix=target.prefix))
+    rows = _run(consumer_lag(target.bootstrap, groups, prefix=target.prefix, security=target.security))
     table = Table(title="consumer lag", title_justify="left")
     for col, justify in (("group", "left"), ("topic", "left"), ("partition", "right"), ("committed", "right"),
                          ("end", "right"), ("lag", "right")):
@@ -154,7 +176,8 @@ def replay(
             console.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(EXIT_REFUSED) from exc
     topic_name, group_name = prefixed(topic, target.prefix), prefixed(group, target.prefix)
-    plan = _run(plan_replay(target.bootstrap, topic=topic_name, group=group_name, from_timestamp=moment))
+    plan = _run(plan_replay(target.bootstrap, topic=topic_name, group=group_name, from_timestamp=moment,
+                            security=target.security))
     table = Table(title=f"replay {plan.topic} for {plan.group} from {plan.start} (group {plan.group_state})",
                   title_justify="left")
     for col in ("partition", "committed now", "→ new", "end", "records replayed"):
@@ -180,16 +203,32 @@ def replay(
 
 @dlq_app.command("list")
 def dlq_list(ctx: typer.Context) -> None:
-    """Every DLQ topic under the prefix with its depth and the records not yet redriven."""
+    """Every DLQ topic under the prefix with its depth, the records not yet redriven and the age of the oldest
+    of them (retention deletes by that age)."""
     target: Target = ctx.obj
-    rows = _run(dlq_ops.list_dlqs(target.bootstrap, prefix=target.prefix))
+    rows = _run(dlq_ops.list_dlqs(target.bootstrap, prefix=target.prefix, security=target.security,
+                                  age_timeout_s=15.0))
     table = Table(title="dead-letter topics", title_justify="left")
     table.add_column("topic")
     table.add_column("depth", justify="right")
     table.add_column("not redriven", justify="right")
+    table.add_column("oldest not redriven", justify="right")
     for r in rows:
-        table.add_row(r.topic, str(r.depth), str(r.pending))
+        table.add_row(r.topic, str(r.depth), str(r.pending), _age(r.oldest_pending_age_s(), r.pending))
     console.print(table)
+
+
+def _age(seconds: float | None, pending: int) -> str:
+    """`3d 4h`, `5h 12m`, `7m 3s`; `-` when nothing is pending, `?` when the record could not be read."""
+    if seconds is None:
+        return "?"
+    if pending == 0:
+        return "-"
+    s = int(seconds)
+    days, hours, minutes = s // 86400, s % 86400 // 3600, s % 3600 // 60
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {minutes}m" if hours else f"{minutes}m {s % 60}s"
 
 
 @dlq_app.command("inspect")
@@ -200,7 +239,8 @@ def dlq_inspect(
 ) -> None:
     """The oldest records of a DLQ with their origin and error."""
     target: Target = ctx.obj
-    entries = _run(dlq_ops.inspect_dlq(target.bootstrap, prefixed(topic, target.prefix), limit=limit))
+    entries = _run(dlq_ops.inspect_dlq(target.bootstrap, prefixed(topic, target.prefix), limit=limit,
+                                       security=target.security))
     table = Table(title=f"{prefixed(topic, target.prefix)} (first {limit})", title_justify="left")
     for col in ("offset", "origin", "error class", "error", "event_type", "event_id"):
         table.add_column(col, overflow="fold")
@@ -221,7 +261,8 @@ def dlq_redrive(
     consumer group ops.redrive.<dlq>)."""
     target: Target = ctx.obj
     name = prefixed(topic, target.prefix)
-    preview = _run(dlq_ops.redrive(target.bootstrap, name, only_error_class=only_error_class, dry_run=True))
+    preview = _run(dlq_ops.redrive(target.bootstrap, name, only_error_class=only_error_class, dry_run=True,
+                                   security=target.security))
     _print_redrive(preview)
     if dry_run or not preview.redriven:
         console.print("dry run: nothing was republished" if dry_run else "nothing to redrive")
@@ -231,7 +272,7 @@ def dlq_redrive(
                   console=console) as bar:
         task = bar.add_task("redrive", total=None)
         result = _run(dlq_ops.redrive(
-            target.bootstrap, name, only_error_class=only_error_class,
+            target.bootstrap, name, only_error_class=only_error_class, security=target.security,
             progress=lambda n: bar.advance(task, n), on_total=lambda total: bar.update(task, total=total)))
     _print_redrive(result)
     if result.stopped_early:
@@ -287,7 +328,8 @@ def rebuild(
                 task = bar.add_task("rebuild", total=None)
                 result = await rebuild_projection(target.bootstrap, topics, built.handler, built.engine,
                                                   prepare=built.prepare, group_id=group_name,
-                                                  progress=lambda n: bar.advance(task, n))
+                                                  progress=lambda n: bar.advance(task, n),
+                                                  security=target.security)
             console.print(f"applied {result.applied} record(s) into {table}; {result.undecodable} undecodable skipped")
         finally:
             await built.engine.dispose()

@@ -5,15 +5,22 @@ committed offset is the first record not yet handled, and its metadata lists the
 (records redriven by a filtered run past one it left behind). A run therefore never republishes a record
 an earlier run already republished; the commit follows each published batch, so a crash between a publish
 and its commit can republish that batch once more — the consumers' inbox makes that harmless.
+
+The age of a DLQ is the age of its oldest record not redriven yet (`DlqSummary.oldest_pending_age_s`), from the
+record's broker timestamp: the one the DLQ's time-based retention deletes by, so an alert on it fires before a
+parked record can expire unseen. It is read from the first pending offset of each partition that has pending
+records (one record each, assigned without a consumer group), within a bounded time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -29,7 +36,7 @@ from contracts.envelope import (
     HEADER_EVENT_TYPE,
 )
 from servicekit.events import header_dict
-from servicekit.kafka_config import PRODUCER_SAFETY
+from servicekit.kafka_config import PRODUCER_SAFETY, KafkaSecurity, client_options, start_client
 from servicekit.ops.kafka import (
     OpsError,
     admin_client,
@@ -47,6 +54,11 @@ DLQ_HEADER_PREFIX = "dlq_"
 REDRIVEN_FROM_HEADER = "redriven_from"
 # The broker's default offset.metadata.max.bytes is 4096; stay well below it.
 MAX_CURSOR_METADATA = 3500
+# Reading the oldest pending record of each partition is best effort within this time (the /metrics probe has
+# 5 s in all); past it the age is reported unknown rather than delaying or failing the depths.
+AGE_READ_TIMEOUT_S = 3.0
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 
@@ -60,36 +72,133 @@ class DlqSummary:
     topic: str
     depth: int  # records retained in the DLQ
     pending: int  # records the redrive cursor has not handled yet
+    # Broker timestamp (ms since the epoch) of the oldest pending record; None when none is pending or unknown.
+    oldest_pending_ms: int | None = None
+    # False when a pending partition's first record could not be read in time (or at all, e.g. no Read ACL).
+    age_known: bool = True
+
+    def oldest_pending_age_s(self, now_ms: float | None = None) -> float | None:
+        """Seconds since the oldest pending record was written: 0 when none is pending, None when unknown."""
+        if not self.age_known:
+            return None
+        if self.pending == 0 or self.oldest_pending_ms is None:
+            return 0.0
+        now = time.time() * 1000 if now_ms is None else now_ms
+        return max(0.0, (now - self.oldest_pending_ms) / 1000)  # never negative on a producer's clock skew
 
 
-async def list_dlqs(bootstrap: str, *, prefix: str = "") -> list[DlqSummary]:
+async def list_dlqs(bootstrap: str, *, prefix: str = "", security: KafkaSecurity | None = None,
+                    age_timeout_s: float = AGE_READ_TIMEOUT_S) -> list[DlqSummary]:
+    async with admin_client(bootstrap, security) as admin, offsets_consumer(bootstrap, security=security) as consumer:
+        topics = [t for t in await list_topics(admin) if t.endswith(DLQ_SUFFIX) and t.startswith(prefix)]
+        return await _summaries(admin, consumer, topics, age_timeout_s=age_timeout_s)
+
+
+async def dlq_depths(bootstrap: str, topics: Sequence[str], *, security: KafkaSecurity | None = None,
+                     age_timeout_s: float = AGE_READ_TIMEOUT_S) -> list[DlqSummary]:
+    """Depth and age of the given DLQ topics (those that do not exist yet are reported empty)."""
+    async with admin_client(bootstrap, security) as admin, offsets_consumer(bootstrap, security=security) as consumer:
+        existing = set(await list_topics(admin))
+        found = await _summaries(admin, consumer, [t for t in topics if t in existing], age_timeout_s=age_timeout_s)
+        by_topic = {s.topic: s for s in found}
+        return [by_topic.get(t, DlqSummary(t, 0, 0)) for t in topics]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A partition with pending records: the redrive cursor, the log end, the handled offsets in between."""
+
+    cursor: int
+    end: int
+    done: frozenset[int]
+
+    def first_from(self, offset: int) -> int | None:
+        """The first offset at or after `offset` not handled yet, or None past the end."""
+        while offset in self.done:
+            offset += 1
+        return offset if offset < self.end else None
+
+
+async def _summaries(admin: Any, consumer: Any, topics: Sequence[str], *, age_timeout_s: float) -> list[DlqSummary]:
+    counted = [await _count(admin, consumer, topic) for topic in topics]
+    pending = {tp: p for _summary, parts in counted for tp, p in parts.items()}
+    stamps = await _first_pending_timestamps(consumer, pending, timeout_s=age_timeout_s)
     out: list[DlqSummary] = []
-    async with admin_client(bootstrap) as admin, offsets_consumer(bootstrap) as consumer:
-        for topic in await list_topics(admin):
-            if topic.endswith(DLQ_SUFFIX) and topic.startswith(prefix):
-                out.append(await _summary(admin, consumer, topic))
+    for summary, parts in counted:
+        if any(tp not in stamps for tp in parts):
+            out.append(replace(summary, age_known=False))
+        else:
+            known = [ts for tp in parts if (ts := stamps[tp]) is not None]
+            out.append(replace(summary, oldest_pending_ms=min(known, default=None)))
     return out
 
 
-async def dlq_depths(bootstrap: str, topics: Sequence[str]) -> list[DlqSummary]:
-    """Depth of the given DLQ topics (those that do not exist yet are reported empty)."""
-    async with admin_client(bootstrap) as admin, offsets_consumer(bootstrap) as consumer:
-        existing = set(await list_topics(admin))
-        return [await _summary(admin, consumer, t) if t in existing else DlqSummary(t, 0, 0) for t in topics]
-
-
-async def _summary(admin: Any, consumer: Any, topic: str) -> DlqSummary:
+async def _count(admin: Any, consumer: Any, topic: str) -> tuple[DlqSummary, dict[TopicPartition, _Pending]]:
     tps = await topic_partitions(admin, topic)
     first = await beginning_offsets(consumer, tps)
     ends = await end_offsets(consumer, tps)
     cursors = await committed_offsets(admin, redrive_group(topic), tps)
     depth = sum(ends[tp] - first[tp] for tp in tps)
     pending = 0
+    parts: dict[TopicPartition, _Pending] = {}
     for tp in tps:
         cursor = max(cursors[tp][0], first[tp]) if tp in cursors else first[tp]
-        done = len([o for o in decode_done(cursors[tp][1]) if o < ends[tp]]) if tp in cursors else 0
-        pending += max(0, ends[tp] - cursor - done)
-    return DlqSummary(topic, depth, pending)
+        done = frozenset(o for o in decode_done(cursors[tp][1]) if cursor <= o < ends[tp]) if tp in cursors \
+            else frozenset()
+        left = max(0, ends[tp] - cursor - len(done))
+        pending += left
+        if left:
+            parts[tp] = _Pending(cursor, ends[tp], done)
+    return DlqSummary(topic, depth, pending), parts
+
+
+async def _first_pending_timestamps(consumer: Any, pending: dict[TopicPartition, _Pending], *,
+                                    timeout_s: float) -> dict[TopicPartition, int | None]:
+    """{partition: timestamp of its first record not handled yet (None: none before the end)} for the partitions
+    read within `timeout_s`; one fetch position per partition, each paused once its record is in. A partition
+    missing from the answer is unknown (timed out, or the read failed: logged, never raised)."""
+    out: dict[TopicPartition, int | None] = {}
+    targets = {tp: p.first_from(p.cursor) for tp, p in pending.items()}
+    out.update({tp: None for tp, offset in targets.items() if offset is None})
+    waiting = {tp for tp, offset in targets.items() if offset is not None}
+    if not waiting:
+        return out
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    try:
+        consumer.assign(sorted(waiting))
+        for tp in waiting:
+            consumer.seek(tp, targets[tp])
+        while waiting and loop.time() < deadline:
+            wait_ms = max(1, min(200, int((deadline - loop.time()) * 1000)))
+            batch = await consumer.getmany(*waiting, timeout_ms=wait_ms)
+            for tp, records in batch.items():
+                for record in records:
+                    if tp not in waiting or record.offset < (targets[tp] or 0):
+                        continue
+                    if record.offset >= pending[tp].end:  # nothing pending left below the end snapshot
+                        out[tp] = None
+                    elif record.offset in pending[tp].done:  # an offset gap led to a handled record: go on past it
+                        nxt = pending[tp].first_from(record.offset)
+                        if nxt is None:
+                            out[tp] = None
+                        else:
+                            targets[tp] = nxt
+                            consumer.seek(tp, nxt)
+                            break
+                    else:
+                        out[tp] = int(record.timestamp)
+                    if tp in out:
+                        waiting.discard(tp)
+                        consumer.pause(tp)
+                        break
+    except Exception as exc:  # the depths stand without the age (e.g. a user without Read on the DLQ)
+        log.warning("could not read the oldest pending DLQ records: %s: %s", type(exc).__name__, exc)
+        return out
+    if waiting:
+        log.warning("DLQ age unknown for %s (not read within %.1fs)", sorted(f"{t.topic}[{t.partition}]"
+                                                                             for t in waiting), timeout_s)
+    return out
 
 
 @dataclass(frozen=True)
@@ -140,10 +249,11 @@ def _entry(record: ConsumerRecord[Any, Any]) -> DlqEntry:
     return DlqEntry(record.partition, record.offset, record.key, record.value, headers)
 
 
-async def inspect_dlq(bootstrap: str, dlq_topic: str, *, limit: int = 50, timeout_s: float = 30.0) -> list[DlqEntry]:
+async def inspect_dlq(bootstrap: str, dlq_topic: str, *, limit: int = 50, timeout_s: float = 30.0,
+                      security: KafkaSecurity | None = None) -> list[DlqEntry]:
     """The first `limit` retained records of the DLQ, oldest first (reads without a consumer group)."""
     entries: list[DlqEntry] = []
-    async with admin_client(bootstrap) as admin, offsets_consumer(bootstrap) as consumer:
+    async with admin_client(bootstrap, security) as admin, offsets_consumer(bootstrap, security=security) as consumer:
         tps = await topic_partitions(admin, dlq_topic)
         ends = await end_offsets(consumer, tps)
         starts = await beginning_offsets(consumer, tps)
@@ -226,17 +336,18 @@ async def redrive(
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
     timeout_s: float = 120.0,
+    security: KafkaSecurity | None = None,
 ) -> RedriveResult:
     """Republishes each not-yet-redriven DLQ record (original key, bytes and headers, minus `dlq_*`, plus
     `redriven_from`) to its origin topic with an idempotent acks=all producer, committing the cursor after
     each batch. `dry_run` reports what would be redriven and changes nothing."""
     result = RedriveResult(dlq_topic, dry_run)
     group = redrive_group(dlq_topic)
-    async with admin_client(bootstrap) as admin:
+    async with admin_client(bootstrap, security) as admin:
         tps = await topic_partitions(admin, dlq_topic)
         existing_topics = set(await list_topics(admin))
         stored = await committed_offsets(admin, group, tps)
-        async with offsets_consumer(bootstrap, group_id=group) as consumer:
+        async with offsets_consumer(bootstrap, group_id=group, security=security) as consumer:
             starts = await beginning_offsets(consumer, tps)
             ends = await end_offsets(consumer, tps)
             cursors = {tp: Cursor(max(stored[tp][0], starts[tp]) if tp in stored else starts[tp],
@@ -247,9 +358,13 @@ async def redrive(
             for tp in tps:
                 consumer.seek(tp, cursors[tp].position)
             producer = None if dry_run else AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="outreach-ops-redrive",
-                                                             **PRODUCER_SAFETY)
+                                                             **PRODUCER_SAFETY, **client_options(security))
             if producer is not None:
-                await producer.start()
+                try:
+                    await start_client(producer.start, bootstrap, security, what="outreach-ops redrive producer")
+                except Exception:
+                    await producer.stop()
+                    raise
             try:
                 batch: list[tuple[TopicPartition, DlqEntry]] = []
                 records = read_until(consumer, ends, timeout_s=timeout_s, max_records=batch_size)

@@ -12,6 +12,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from servicekit.kafka_config import KafkaSecurity, client_options, resolve, start_client
+
 REQUEST_TIMEOUT_MS = 15000
 # Kafka's DescribeConfigs source code for a value set on the topic itself (not a broker default).
 CONFIG_SOURCE_TOPIC = 1
@@ -22,25 +24,31 @@ class OpsError(Exception):
 
 
 @asynccontextmanager
-async def admin_client(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
+async def admin_client(bootstrap: str, security: KafkaSecurity | None = None) -> AsyncIterator[AIOKafkaAdminClient]:
+    """`security` None: from the `KAFKA_*` variables (the CLI passes its --command-config)."""
+    sec = resolve(security)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="outreach-ops",
-                                request_timeout_ms=REQUEST_TIMEOUT_MS)
-    await asyncio.wait_for(admin.start(), REQUEST_TIMEOUT_MS / 1000)
+                                request_timeout_ms=REQUEST_TIMEOUT_MS, **client_options(sec))
     try:
+        await start_client(lambda: asyncio.wait_for(admin.start(), REQUEST_TIMEOUT_MS / 1000), bootstrap, sec,
+                           what="outreach-ops admin client")
         yield admin
     finally:
         await admin.close()
 
 
 @asynccontextmanager
-async def offsets_consumer(bootstrap: str, group_id: str | None = None) -> AsyncIterator[AIOKafkaConsumer]:
+async def offsets_consumer(bootstrap: str, group_id: str | None = None, *,
+                           security: KafkaSecurity | None = None) -> AsyncIterator[AIOKafkaConsumer]:
     """A consumer that never subscribes (so never joins a group): for offset look-ups, reads by assignment and
     commits on behalf of an idle group (the broker refuses those commits while the group has members)."""
+    sec = resolve(security)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, client_id="outreach-ops",
                                 enable_auto_commit=False, auto_offset_reset="earliest",
-                                request_timeout_ms=REQUEST_TIMEOUT_MS)
-    await asyncio.wait_for(consumer.start(), REQUEST_TIMEOUT_MS / 1000)
+                                request_timeout_ms=REQUEST_TIMEOUT_MS, **client_options(sec))
     try:
+        await start_client(lambda: asyncio.wait_for(consumer.start(), REQUEST_TIMEOUT_MS / 1000), bootstrap, sec,
+                           what="outreach-ops consumer")
         yield consumer
     finally:
         await consumer.stop()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
+from servicekit.kafka_config import KafkaSecurity
 from servicekit.ops.kafka import (
     GroupState,
     OpsError,
@@ -44,11 +45,12 @@ class PartitionLag:
         return max(0, self.end - self.committed)
 
 
-async def consumer_lag(bootstrap: str, groups: Sequence[str] | None = None, *, prefix: str = "") -> list[PartitionLag]:
+async def consumer_lag(bootstrap: str, groups: Sequence[str] | None = None, *, prefix: str = "",
+                       security: KafkaSecurity | None = None) -> list[PartitionLag]:
     """Committed vs end offset for every partition each group has committed on (all groups under `prefix` when
     `groups` is None)."""
     rows: list[PartitionLag] = []
-    async with admin_client(bootstrap) as admin, offsets_consumer(bootstrap) as consumer:
+    async with admin_client(bootstrap, security) as admin, offsets_consumer(bootstrap, security=security) as consumer:
         names = list(groups) if groups is not None else await list_groups(admin, prefix)
         for group in names:
             committed = await committed_offsets(admin, group)
@@ -83,6 +85,7 @@ class ReplayPlan:
     start: str  # "earliest" or the ISO timestamp
     group_state: str
     partitions: tuple[PartitionReset, ...]
+    security: KafkaSecurity | None = field(default=None, repr=False, compare=False)
 
     @property
     def replayed(self) -> int:
@@ -101,9 +104,10 @@ def parse_timestamp(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def plan_replay(bootstrap: str, *, topic: str, group: str, from_timestamp: datetime | None = None) -> ReplayPlan:
+async def plan_replay(bootstrap: str, *, topic: str, group: str, from_timestamp: datetime | None = None,
+                      security: KafkaSecurity | None = None) -> ReplayPlan:
     """Old → new offset per partition (earliest when `from_timestamp` is None). Refuses a group with live members."""
-    async with admin_client(bootstrap) as admin, offsets_consumer(bootstrap) as consumer:
+    async with admin_client(bootstrap, security) as admin, offsets_consumer(bootstrap, security=security) as consumer:
         state = await describe_group(admin, group)
         refuse_if_live(state)
         tps = await topic_partitions(admin, topic)
@@ -118,7 +122,7 @@ async def plan_replay(bootstrap: str, *, topic: str, group: str, from_timestamp:
             new = {tp: (int(found[tp].offset) if found.get(tp) is not None else ends[tp]) for tp in tps}
     resets = tuple(PartitionReset(tp.partition, old[tp][0] if tp in old else None, new[tp], ends[tp]) for tp in tps)
     start = "earliest" if from_timestamp is None else from_timestamp.isoformat()
-    return ReplayPlan(bootstrap, group, topic, start, state.state, resets)
+    return ReplayPlan(bootstrap, group, topic, start, state.state, resets, security)
 
 
 def refuse_if_live(state: GroupState) -> None:
@@ -148,10 +152,10 @@ def export_offsets(plan: ReplayPlan, path: Path) -> Path:
 
 async def apply_replay(plan: ReplayPlan) -> dict[int, int]:
     """Commits the plan's new offsets for the idle group; returns the offsets read back from the broker."""
-    async with admin_client(plan.bootstrap) as admin:
+    async with admin_client(plan.bootstrap, plan.security) as admin:
         state = await describe_group(admin, plan.group)
         refuse_if_live(state)
-        async with offsets_consumer(plan.bootstrap, group_id=plan.group) as committer:
+        async with offsets_consumer(plan.bootstrap, group_id=plan.group, security=plan.security) as committer:
             targets = plan.new_offsets()
             committer.assign(sorted(targets))
             try:

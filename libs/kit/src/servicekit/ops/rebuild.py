@@ -38,6 +38,7 @@ from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from servicekit.events import Decoded, PoisonMessage, decode
+from servicekit.kafka_config import KafkaSecurity
 from servicekit.ops.kafka import (
     OpsError,
     admin_client,
@@ -99,6 +100,7 @@ async def rebuild_projection(
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
     timeout_s: float = 600.0,
+    security: KafkaSecurity | None = None,
 ) -> RebuildResult:
     """Applies every retained record of `topics` (up to their end offsets when the rebuild starts) through
     `handler`, one transaction per batch on `target_engine`. `prepare` runs first (create the fresh table).
@@ -107,11 +109,11 @@ async def rebuild_projection(
     if prepare is not None:
         async with target_engine.begin() as conn:
             await prepare(conn)
-    async with admin_client(bootstrap) as admin:
+    async with admin_client(bootstrap, security) as admin:
         if group_id is not None and (await describe_group(admin, group_id)).has_live_members:
             raise OpsError(f"refusing: group {group_id!r} has live members; use a fresh group for a rebuild")
         tps = [tp for topic in topics for tp in await topic_partitions(admin, topic)]
-    async with offsets_consumer(bootstrap) as consumer:
+    async with offsets_consumer(bootstrap, security=security) as consumer:
         starts = await beginning_offsets(consumer, tps)
         ends = await end_offsets(consumer, tps)
         consumer.assign(tps)
@@ -128,7 +130,7 @@ async def rebuild_projection(
                 batch = []
         await _apply(target_engine, handler, batch, result, progress)
     if group_id is not None:
-        async with offsets_consumer(bootstrap, group_id=group_id) as committer:
+        async with offsets_consumer(bootstrap, group_id=group_id, security=security) as committer:
             committer.assign(tps)
             await committer.commit({tp: OffsetAndMetadata(end, "rebuild") for tp, end in ends.items()})
     result.end_offsets = ends

@@ -22,6 +22,7 @@ from audits.entrypoints.report_page import not_found_page, render_report
 from audits.settings import AuditsSettings
 from servicekit.auth import ApiKey, require_scope
 from servicekit.http import ApiError, create_service_app
+from servicekit.pooling import checked_app, size_pool
 
 _SLUG: Final = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 REPORT_HEADERS: Final = {
@@ -116,4 +117,6 @@ def create_app(
 
 def app_factory() -> FastAPI:
     """`uvicorn --factory audits.entrypoints.http:app_factory`"""
-    return create_app(service=bootstrap(configure_logs=True))
+    svc = bootstrap(configure_logs=True)
+    size_pool(svc.runtime, "api")
+    return checked_app(create_app(service=svc), svc.runtime)

@@ -32,6 +32,7 @@ from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError
 from plusvibe.port import PlusVibePort
 from servicekit.auth import ApiKey, require_scope
 from servicekit.http import ApiError, FastRoute, create_service_app
+from servicekit.pooling import checked_app, size_pool
 
 T = TypeVar("T")
 STATUS_FOR = {"not_found": 404, "conflict": 409, "invalid": 422, "unavailable": 503}
@@ -289,6 +290,8 @@ def create_app(
 
 def app_factory() -> FastAPI:
     """`uvicorn --factory leads.entrypoints.http:app_factory`"""
-    return create_app(service=bootstrap(configure_logs=True))
+    svc = bootstrap(configure_logs=True)
+    size_pool(svc.runtime, "api")
+    return checked_app(create_app(service=svc), svc.runtime)
 
 

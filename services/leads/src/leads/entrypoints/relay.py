@@ -3,11 +3,14 @@
 import asyncio
 
 from leads.bootstrap import bootstrap
+from servicekit.pooling import checked, size_pool
 from servicekit.runtime import serve_worker
 
 
 def main() -> None:
-    asyncio.run(serve_worker(bootstrap(configure_logs=True).runtime, consumers=False, relay=True))
+    runtime = bootstrap(configure_logs=True).runtime
+    size_pool(runtime, "relay")
+    asyncio.run(checked(runtime, serve_worker(runtime, consumers=False, relay=True)))
 
 
 if __name__ == "__main__":

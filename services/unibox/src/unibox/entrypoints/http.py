@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, R
 from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError, TransientError
 from servicekit.auth import require_scope
 from servicekit.http import ApiError, create_service_app
+from servicekit.pooling import checked_app, size_pool
 from servicekit.wire import is_storable_text
 from unibox.bootstrap import UniboxService, bootstrap
 from unibox.domain.sanitise import is_email_address
@@ -208,4 +209,6 @@ def create_app(settings: UniboxSettings | None = None, *, embedded_workers: bool
 
 def app_factory() -> FastAPI:
     """`uvicorn --factory unibox.entrypoints.http:app_factory` (the same name in every service)."""
-    return create_app()
+    svc = bootstrap(configure_logs=True)
+    size_pool(svc.runtime, "api")
+    return checked_app(create_app(service=svc), svc.runtime)

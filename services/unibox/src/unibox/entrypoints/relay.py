@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+from servicekit.pooling import checked, size_pool
 from servicekit.runtime import serve_worker
 from unibox.bootstrap import bootstrap
 
 
 def main() -> None:
-    asyncio.run(serve_worker(bootstrap(configure_logs=True).runtime, consumers=False, relay=True))
+    runtime = bootstrap(configure_logs=True).runtime
+    size_pool(runtime, "relay")
+    asyncio.run(checked(runtime, serve_worker(runtime, consumers=False, relay=True)))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from servicekit.logging import configure_logging
+from servicekit.pooling import checked, size_pool
 from writeback.bootstrap import bootstrap
 from writeback.entrypoints.workers import serve
 
@@ -13,7 +14,8 @@ def main() -> None:
     service = bootstrap()
     s = service.settings
     configure_logging(s.service_name, s.log_level, json_output=s.log_json)
-    asyncio.run(serve(service, consumers=False, relay=True))
+    size_pool(service.runtime, "relay")
+    asyncio.run(checked(service.runtime, serve(service, consumers=False, relay=True)))
 
 
 if __name__ == "__main__":
