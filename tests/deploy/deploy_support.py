@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from servicekit.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -48,3 +51,13 @@ def groups_from_code() -> dict[str, dict[str, str]]:
 def objects(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     """The objects of one kind by name."""
     return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def settings_class(service: str) -> type[ServiceSettings]:
+    """The service's own settings class (the one ServiceSettings subclass its settings module defines)."""
+    module = importlib.import_module(f"{service}.settings")
+    found = [obj for obj in vars(module).values()
+             if isinstance(obj, type) and issubclass(obj, ServiceSettings) and obj is not ServiceSettings
+             and obj.__module__ == module.__name__]
+    assert len(found) == 1, (service, found)
+    return found[0]

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from deploy_support import K8S, OVERLAYS, SERVICES, groups_from_code, objects
+from deploy_support import K8S, OVERLAYS, SERVICES, groups_from_code, objects, settings_class
 
 from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
 from servicekit.pooling import size_pool
-from servicekit.settings import ServiceSettings
 
 sys.path.insert(0, str(K8S))
 import budget  # deploy/k8s/budget.py
@@ -95,19 +94,10 @@ def test_rollout_surge_and_scaler_defaults() -> None:
     assert rows["surge2"].at_rollout == 5 * (2 + 2)
 
 
-def _settings_class(service: str) -> type[ServiceSettings]:
-    module = importlib.import_module(f"{service}.settings")
-    found = [obj for obj in vars(module).values()
-             if isinstance(obj, type) and issubclass(obj, ServiceSettings) and obj is not ServiceSettings
-             and obj.__module__ == module.__name__]
-    assert len(found) == 1, (service, found)
-    return found[0]
-
-
 def _bootstrapped(service: str, data_dir: Path) -> Any:
     """The service as its processes build it (SQLite under `data_dir`: nothing connects), PlusVibe configured as
     in the overlays (the leads template check runs only then), with a stand-in port that is never called."""
-    settings = _settings_class(service)(database_url=f"sqlite+aiosqlite:///{data_dir / service}.db", data_dir=data_dir)
+    settings = settings_class(service)(database_url=f"sqlite+aiosqlite:///{data_dir / service}.db", data_dir=data_dir)
     bootstrap = importlib.import_module(f"{service}.bootstrap").bootstrap
     port = cast(PlusVibePort, object())
     if service == "leads":
@@ -124,7 +114,7 @@ def test_each_container_pool_is_the_figure_its_process_derives(rendered: dict[st
     groups = groups_from_code()
     deployments = objects(rendered[overlay], "Deployment")
     for service in SERVICES:
-        env_name = f"{_settings_class(service).model_config['env_prefix']}DB_POOL_SIZE"
+        env_name = f"{settings_class(service).model_config['env_prefix']}DB_POOL_SIZE"
         monkeypatch.delenv(env_name, raising=False)
         for process in ("api", "consumers", "relay"):
             container = deployments[f"{service}-{process}"]["spec"]["template"]["spec"]["containers"][0]

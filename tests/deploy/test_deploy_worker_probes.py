@@ -4,26 +4,14 @@ on all interfaces (servicekit.worker_health)."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import pytest
-from deploy_support import OVERLAYS, SERVICES
-
-from servicekit.settings import ServiceSettings
+from deploy_support import OVERLAYS, SERVICES, settings_class
 
 WORKER_PARTS = ("consumers", "relay")
 # The services whose consumers call PlusVibe: their credentials are appended to the workers' env, not instead of it.
 PLUSVIBE_CONSUMERS = ("leads", "writeback", "unibox")
-
-
-def _settings_class(service: str) -> type[ServiceSettings]:
-    module = importlib.import_module(f"{service}.settings")
-    found = [obj for obj in vars(module).values()
-             if isinstance(obj, type) and issubclass(obj, ServiceSettings) and obj is not ServiceSettings
-             and obj.__module__ == module.__name__]
-    assert len(found) == 1, (service, found)
-    return found[0]
 
 
 def _worker_containers(docs: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -82,14 +70,14 @@ def test_worker_env_makes_the_service_serve_health_on_the_probed_port(
     """The env names are the ones the service's settings read (its own prefix), and the port they set is the
     port the probes target; the host is every interface, or the kubelet could not connect."""
     for service, name, container in _worker_containers(rendered[overlay]):
-        settings_class = _settings_class(service)
+        settings_cls = settings_class(service)
         env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
         health_env = {k: v for k, v in env.items() if "WORKER_HEALTH" in k}
         assert health_env, name
         with monkeypatch.context() as patched:
             for key, value in health_env.items():
                 patched.setenv(key, value)
-            settings = settings_class()
+            settings = settings_cls()
         assert settings.worker_health_port == _probe_port(container, "livenessProbe"), name
         assert settings.worker_health_host == "0.0.0.0", name
 
