@@ -19,6 +19,7 @@ test: setup  ## everything: lint, types, import rules, contracts, the whole suit
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/mypy -p contracts -p servicekit -p plusvibe -p copywriter -p leads -p audits -p writeback -p unibox -p outreach_local -p dashboard
+	.venv/bin/mypy examples/lead_subscriber
 	.venv/bin/lint-imports
 	$(PY) -m servicekit.schema_compat --check
 

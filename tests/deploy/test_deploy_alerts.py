@@ -23,11 +23,14 @@ from contracts.topics import DLQ_RETENTION_MS
 
 Docs = list[dict[str, Any]]
 KIT_SOURCE = ROOT / "libs" / "kit" / "src" / "servicekit"
+# Where the services' metrics are declared: the kit, and the PlusVibe client (plusvibe.metrics).
+METRIC_SOURCES = (KIT_SOURCE, ROOT / "libs" / "plusvibe" / "src" / "plusvibe")
 RUNBOOK = ROOT / "docs" / "KUBERNETES-RUNBOOK.md"
 COMPONENT = K8S / "components" / "monitoring"
 AGE_METRIC = "kafka_dlq_oldest_pending_age_seconds"
 # What the issue asks the rules to cover (which alerts exist, not what the kit exports: that is parsed below).
-COVERED = {AGE_METRIC, "kafka_dlq_not_redriven", "readiness_check_up", "kafka_consumer_group_lag", "outbox_backlog"}
+COVERED = {AGE_METRIC, "kafka_dlq_not_redriven", "readiness_check_up", "kafka_consumer_group_lag", "outbox_backlog",
+           "plusvibe_calls_total"}
 # Labels the Prometheus Operator puts on every series scraped through a PodMonitor (plus its relabelings' targets).
 SCRAPE_LABELS = {"namespace", "pod", "container", "endpoint", "job", "instance"}
 SEVERITIES = ("info", "warning", "critical")
@@ -43,12 +46,12 @@ _MATCHER = re.compile(r"([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)\s*\"[^\"]*\"")
 # --- what the kit exports, from its source -------------------------------------------------------------------
 
 def kit_metrics() -> dict[str, set[str]]:
-    """{sample name: label names} of every prometheus_client metric the kit declares (`Gauge`, `Counter`,
-    `Histogram`, `*MetricFamily`, ...), parsed from libs/kit/src/servicekit with `ast`."""
+    """{sample name: label names} of every prometheus_client metric the kit and the PlusVibe client declare
+    (`Gauge`, `Counter`, `Histogram`, `*MetricFamily`, ...), parsed from their source with `ast`."""
     kinds = {"Counter", "Gauge", "Histogram", "Summary", "Info", "Enum", "GaugeMetricFamily",
              "CounterMetricFamily", "HistogramMetricFamily", "SummaryMetricFamily"}
     found: dict[str, set[str]] = {}
-    for path in sorted(KIT_SOURCE.rglob("*.py")):
+    for path in sorted(p for source in METRIC_SOURCES for p in source.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.Call):
                 continue
@@ -232,21 +235,23 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     return True
 
 
-def test_the_pod_monitor_scrapes_exactly_the_service_apis(rendered: dict[str, Docs]) -> None:
-    """The APIs built by servicekit.http.create_service_app serve /metrics; the dashboard and workers do not."""
+def test_the_pod_monitor_scrapes_exactly_the_service_processes(rendered: dict[str, Docs]) -> None:
+    """The APIs (servicekit.http.create_service_app) serve /metrics on `http`, the workers on `health`
+    (servicekit.worker_health); the dashboard, the ops shell and the migration Jobs are not scraped."""
     docs = rendered["prod"]
     monitor = _one(docs, "PodMonitor")
     deployments = objects(docs, "Deployment")
     scraped = {name for name, d in deployments.items()
                if _selects(monitor["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])}
-    assert scraped == {f"{service}-api" for service in SERVICES}
-    for endpoint in monitor["spec"]["podMetricsEndpoints"]:
-        assert endpoint["path"] == "/metrics"
-        for name in scraped:
-            ports = {p["name"] for c in deployments[name]["spec"]["template"]["spec"]["containers"]
-                     for p in c.get("ports", [])}
-            assert endpoint["port"] in ports, (name, endpoint["port"])
+    assert scraped == {f"{service}-{role}" for service in SERVICES for role in ("api", "consumers", "relay")}
+    endpoints = {endpoint["port"]: endpoint for endpoint in monitor["spec"]["podMetricsEndpoints"]}
+    assert set(endpoints) == {"http", "health"} and {e["path"] for e in endpoints.values()} == {"/metrics"}
+    for name in scraped:
+        ports = {p["name"] for c in deployments[name]["spec"]["template"]["spec"]["containers"]
+                 for p in c.get("ports", [])}
+        assert len(ports & set(endpoints)) == 1, (name, ports)  # scraped once, on the port that serves it
     assert "install_metrics(app, runtime)" in (KIT_SOURCE / "http.py").read_text()
+    assert '"/metrics"' in (KIT_SOURCE / "worker_health.py").read_text()
 
 
 def test_monitoring_objects_are_valid_for_the_prometheus_operator_crds(rendered: dict[str, Docs]) -> None:

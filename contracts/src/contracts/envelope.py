@@ -48,6 +48,20 @@ HEADER_LEAD_ID = "lead_id"
 HEADER_CORRELATION_ID = "correlation_id"
 HEADER_CAUSATION_ID = "causation_id"
 HEADER_TRACEPARENT = "traceparent"
+HEADER_CONTENT_TYPE = "content-type"
+
+# CloudEvents 1.0, Kafka protocol binding, binary content mode: the attributes as `ce_`-prefixed headers beside
+# the envelope headers above; the record value (the whole envelope) is the CloudEvent's data.
+HEADER_CE_SPECVERSION = "ce_specversion"
+HEADER_CE_ID = "ce_id"  # = event_id
+HEADER_CE_SOURCE = "ce_source"  # = CLOUDEVENTS_SOURCE_PREFIX + producer, e.g. "/outreach/audits"
+HEADER_CE_TYPE = "ce_type"  # = CLOUDEVENTS_TYPE_PREFIX + event_type, e.g. "io.outreach.AuditCompleted"
+HEADER_CE_TIME = "ce_time"  # = occurred_at, RFC 3339 in UTC
+HEADER_CE_SUBJECT = "ce_subject"  # = lead_id, when the event is about a lead
+HEADER_CE_WORKSPACE = "ce_workspaceid"  # extension attribute = workspace_id, when set
+CLOUDEVENTS_SPECVERSION = "1.0"
+CLOUDEVENTS_SOURCE_PREFIX = "/outreach/"
+CLOUDEVENTS_TYPE_PREFIX = "io.outreach."
 
 # Dead-letter headers: where the record came from and why it was parked.
 DLQ_HEADER_TOPIC = "dlq_origin_topic"

@@ -13,7 +13,18 @@ import pydantic_core
 from pydantic import ValidationError
 
 from contracts.envelope import (
+    CLOUDEVENTS_SOURCE_PREFIX,
+    CLOUDEVENTS_SPECVERSION,
+    CLOUDEVENTS_TYPE_PREFIX,
     HEADER_CAUSATION_ID,
+    HEADER_CE_ID,
+    HEADER_CE_SOURCE,
+    HEADER_CE_SPECVERSION,
+    HEADER_CE_SUBJECT,
+    HEADER_CE_TIME,
+    HEADER_CE_TYPE,
+    HEADER_CE_WORKSPACE,
+    HEADER_CONTENT_TYPE,
     HEADER_CORRELATION_ID,
     HEADER_EVENT_ID,
     HEADER_EVENT_TYPE,
@@ -67,19 +78,38 @@ def encode(envelope: Envelope) -> bytes:
 
 
 def headers_for(envelope: Envelope) -> dict[str, str]:
+    """The record's headers: the envelope's ids (the kit's consumers read these) and the same facts as
+    CloudEvents attributes in the Kafka binding's binary content mode (`ce_*`, `content-type`), so subscribers
+    can use any CloudEvents SDK. The mapping is written here rather than through the CloudEvents SDK's
+    `to_binary`: that builds and validates an event object and serialises the data again, ~14 µs more per
+    event on the publish path for the same seven strings; the tests judge these headers with the SDK's
+    `from_binary`."""
+    event_id = str(envelope.event_id)
     headers = {
-        HEADER_EVENT_ID: str(envelope.event_id),
+        HEADER_EVENT_ID: event_id,
         HEADER_EVENT_TYPE: envelope.event_type,
         HEADER_EVENT_VERSION: str(envelope.event_version),
-        "content-type": "application/json",
+        HEADER_CONTENT_TYPE: "application/json",
+        HEADER_CE_SPECVERSION: CLOUDEVENTS_SPECVERSION,
+        HEADER_CE_ID: event_id,
+        HEADER_CE_SOURCE: CLOUDEVENTS_SOURCE_PREFIX + envelope.producer,
+        HEADER_CE_TYPE: CLOUDEVENTS_TYPE_PREFIX + envelope.event_type,
+        HEADER_CE_TIME: rfc3339(envelope.occurred_at),
     }
     if envelope.lead_id is not None:
-        headers[HEADER_LEAD_ID] = str(envelope.lead_id)
+        headers[HEADER_LEAD_ID] = headers[HEADER_CE_SUBJECT] = str(envelope.lead_id)
+    if envelope.workspace_id is not None:
+        headers[HEADER_CE_WORKSPACE] = envelope.workspace_id
     if envelope.correlation_id is not None:
         headers[HEADER_CORRELATION_ID] = str(envelope.correlation_id)
     if envelope.causation_id is not None:
         headers[HEADER_CAUSATION_ID] = str(envelope.causation_id)
     return headers
+
+
+def rfc3339(moment: datetime) -> str:
+    """`2026-12-02T21:57:22.680236Z`: UTC with a `Z`, as CloudEvents' `time` and most parsers expect."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def kafka_headers(headers: Mapping[str, str]) -> list[tuple[str, bytes]]:

@@ -1,23 +1,25 @@
-"""Prometheus metrics every service exposes on `/metrics`.
+"""Prometheus metrics every service process exposes on `/metrics` (the API's HTTP port; a worker's health port).
 
-Process-wide (module registry): `plusvibe_calls_total{endpoint,outcome}` (via `record_plusvibe_call`),
-`consumer_conflicting_duplicates_total{group}` (via `record_conflicting_duplicate`: an event id reused with
-another payload) and `http_request_duration_seconds{method,route,status}` (via `HttpLatencyMiddleware`),
-`http_requests_rate_limited_total{service}` (requests refused with 429 by `servicekit.rate_limit`).
-Per app, computed lazily when scraped and cached for a few seconds (so a scrape storm never hammers the broker
-or the database): `kafka_consumer_group_lag{group,topic,partition}`, `kafka_dlq_depth{topic}`,
-`kafka_dlq_not_redriven{topic}`, `kafka_dlq_oldest_pending_age_seconds{topic}` (absent while unknown) and
-`outbox_backlog` (unsent outbox rows). Alert rules on them: deploy/k8s/components/monitoring.
+Process-wide, on this module's `REGISTRY`: `http_request_duration_seconds{method,route,status}`
+(`HttpLatencyMiddleware`), `http_requests_rate_limited_total{service}` (429s of `servicekit.rate_limit`),
+`consumer_conflicting_duplicates_total{group}`, and what `servicekit.consumer.ConsumerMetrics` reads from the
+process's consumers when scraped: `consumer_records_total{group,outcome}`, `consumer_batches_total`,
+`consumer_transient_retries_total`, `consumer_batch_fallbacks_total` and `kafka_consumer_group_lag{group,topic,
+partition}`. The lag is measured once: by the consumer that owns the partition, from its fetch responses, so
+API replicas no longer each ask the broker for the same numbers.
+prometheus_client's default registry is served too: the PlusVibe client's `plusvibe_calls_total` and
+`plusvibe_call_duration_seconds` (`plusvibe.metrics`) and the process collectors (CPU, memory, GC).
+Per API, computed lazily when scraped and cached for a few seconds (so a scrape storm never hammers the broker
+or the database): `kafka_dlq_depth{topic}`, `kafka_dlq_not_redriven{topic}`,
+`kafka_dlq_oldest_pending_age_seconds{topic}` (absent while unknown) and `outbox_backlog` (unsent outbox rows).
+Alert rules on them: deploy/k8s/components/monitoring.
 
 A service wires it after building its app (before it starts serving)::
 
     from servicekit.metrics import install_metrics
     install_metrics(app, runtime)
 
-and a worker process without an HTTP app (so its PlusVibe calls are scraped too)::
-
-    from servicekit.metrics import start_worker_metrics
-    start_worker_metrics(int(os.environ.get("METRICS_PORT", "9464")))
+Workers need nothing: `servicekit.worker_health` answers `/metrics` beside `/health/live`.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import prometheus_client
 from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -47,8 +49,6 @@ log = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-PLUSVIBE_CALLS = Counter("plusvibe_calls", "PlusVibe API calls by endpoint and outcome.",
-                         ["endpoint", "outcome"], registry=REGISTRY)
 HTTP_LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency by route template.",
                          ["method", "route", "status"], registry=REGISTRY,
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
@@ -63,12 +63,6 @@ CONFLICTING_DUPLICATES = Counter("consumer_conflicting_duplicates",
 
 def record_conflicting_duplicate(group: str) -> None:
     CONFLICTING_DUPLICATES.labels(group=group).inc()
-
-
-def record_plusvibe_call(endpoint: str, outcome: str) -> None:
-    """Count one PlusVibe call; `endpoint` is the path template (e.g. "/lead/add"), `outcome` e.g. "ok",
-    "rate_limited", "server_error", "timeout", "client_error"."""
-    PLUSVIBE_CALLS.labels(endpoint=endpoint, outcome=outcome).inc()
 
 
 def record_rate_limited(service: str) -> None:
@@ -101,20 +95,6 @@ class LazyGauges(Collector):
 
     def collect(self) -> Iterable[Metric]:
         return list(self._metrics)
-
-
-def consumer_lag_probe(bootstrap: str, groups: Sequence[str],
-                       security: KafkaSecurity | None = None) -> Callable[[], Awaitable[list[Metric]]]:
-    async def probe() -> list[Metric]:
-        from servicekit.ops.offsets import consumer_lag
-
-        gauge = GaugeMetricFamily("kafka_consumer_group_lag", "End offset minus committed offset.",
-                                  labels=["group", "topic", "partition"])
-        for row in await consumer_lag(bootstrap, list(groups), security=security) if groups else []:
-            gauge.add_metric([row.group, row.topic, str(row.partition)], row.lag)
-        return [gauge]
-
-    return probe
 
 
 def dlq_depth_probe(bootstrap: str, dlq_topics: Sequence[str],
@@ -162,7 +142,7 @@ def metrics_router(collectors: Sequence[LazyGauges], *, path: str = "/metrics") 
     @router.get(path, include_in_schema=False)
     async def metrics() -> Response:
         await asyncio.gather(*(c.refresh() for c in collectors))
-        return Response(generate_latest(REGISTRY) + generate_latest(local), media_type=CONTENT_TYPE_LATEST)
+        return Response(process_metrics() + generate_latest(local), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
@@ -202,37 +182,18 @@ class HttpLatencyMiddleware:
             child.observe(time.perf_counter() - started)
 
 
-@dataclass(frozen=True)
-class WorkerMetricsServer:
-    port: int
-    stop: Callable[[], None]
-
-
-def start_worker_metrics(port: int, *, addr: str = "0.0.0.0") -> WorkerMetricsServer:
-    """For processes without an HTTP app (consumers, relay): serves the process-wide metrics (PlusVibe calls)
-    on `addr:port` (0 = any free port) from a daemon thread. The broker/database gauges are served by the
-    API's `/metrics`."""
-    from prometheus_client import start_http_server
-
-    server, thread = start_http_server(port, addr=addr, registry=REGISTRY)
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-    return WorkerMetricsServer(port=int(server.server_port), stop=stop)
+def process_metrics() -> bytes:
+    """The process-wide metrics in the text format: the kit's registry and prometheus_client's default one."""
+    return generate_latest(REGISTRY) + generate_latest(prometheus_client.REGISTRY)
 
 
 def install_metrics(app: FastAPI, runtime: ServiceRuntime[Any], *, cache_s: float = 5.0) -> None:
-    """Mounts `/metrics` and the latency middleware for a service built on `ServiceRuntime`: lag of the
-    runtime's consumer groups, depth of their DLQs, and the outbox backlog of its database."""
+    """Mounts `/metrics` and the latency middleware for a service built on `ServiceRuntime`: depth and age of
+    its consumers' DLQs and the outbox backlog of its database, beside the process-wide metrics."""
     bootstrap = runtime.settings.kafka_bootstrap_servers
     security = runtime.settings.kafka_security
-    groups = [c.group for c in runtime.consumers]
     dlqs = sorted({c.dlq_topic for c in runtime.consumers})
     collectors = [
-        LazyGauges(consumer_lag_probe(bootstrap, groups, security), cache_s=cache_s),
         LazyGauges(dlq_depth_probe(bootstrap, dlqs, security), cache_s=cache_s),
         LazyGauges(outbox_backlog_probe(runtime.engine), cache_s=cache_s),
     ]

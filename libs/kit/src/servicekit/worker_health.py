@@ -8,6 +8,8 @@ of its own: the worker's `stop` event (SIGTERM) closes it.
   is not set. Never touches the database or the broker: an outage of either must not restart the pods.
 - `/health/ready`: the API's readiness checks (`servicekit.health.database_check`, `kafka_check`), but here
   the broker gates readiness too (see `readiness_checks`).
+- `/metrics`: the process's Prometheus metrics (`servicekit.metrics.process_metrics`: its consumers' counters
+  and lag, its PlusVibe calls, the process collectors), on the same port.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from servicekit.health import ReadinessCheck, close_checks, database_check, kafka_check, readiness
+from servicekit.metrics import process_metrics
 from servicekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -116,10 +120,9 @@ async def start_health_server(health: WorkerHealth, host: str, port: int) -> Wor
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            status, body = await _answer(health, reader)
-            payload = json.dumps(body).encode()
+            status, content_type, payload = await _answer(health, reader)
             reason = HTTPStatus(status).phrase
-            writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+            writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
                          f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode() + payload)
             await writer.drain()
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
@@ -133,7 +136,7 @@ async def start_health_server(health: WorkerHealth, host: str, port: int) -> Wor
     return WorkerHealthServer(health, server)
 
 
-async def _answer(health: WorkerHealth, reader: asyncio.StreamReader) -> tuple[int, dict[str, Any]]:
+async def _answer(health: WorkerHealth, reader: asyncio.StreamReader) -> tuple[int, str, bytes]:
     async with asyncio.timeout(_READ_TIMEOUT_S):
         request_line = (await reader.readline()).decode("latin-1")
         for _ in range(_MAX_HEADER_LINES):
@@ -141,13 +144,19 @@ async def _answer(health: WorkerHealth, reader: asyncio.StreamReader) -> tuple[i
                 break
     parts = request_line.split()
     if len(parts) != 3 or not parts[2].startswith("HTTP/"):
-        return 400, {"status": "bad request"}
+        return _json(400, {"status": "bad request"})
     method, target = parts[0], parts[1].split("?", 1)[0]
-    if target not in ("/health/live", "/health/ready"):
-        return 404, {"status": "not found"}
+    if target not in ("/health/live", "/health/ready", "/metrics"):
+        return _json(404, {"status": "not found"})
     if method != "GET":
-        return 405, {"status": "method not allowed"}
-    return health.live() if target == "/health/live" else await health.ready()
+        return _json(405, {"status": "method not allowed"})
+    if target == "/metrics":
+        return 200, CONTENT_TYPE_LATEST, process_metrics()
+    return _json(*(health.live() if target == "/health/live" else await health.ready()))
+
+
+def _json(status: int, body: dict[str, Any]) -> tuple[int, str, bytes]:
+    return status, "application/json", json.dumps(body).encode()
 
 
 async def start_worker_health(settings: ServiceSettings, loops: Mapping[str, asyncio.Task[Any]],

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import stamina
 
+from plusvibe import metrics
 from plusvibe.errors import (
     AmbiguousSendError,
     AuthenticationError,
@@ -167,6 +168,27 @@ class Caller:
         raise TransientError(f"missed {_SLOT_RETRIES} send slots in a row (event loop overloaded)", path=path)
 
     async def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+        idempotent: bool,
+        state: _CallState,
+        guard: AccountGuard,
+        slot: SendSlot,
+    ) -> Any:
+        """One HTTP attempt, counted in `plusvibe.metrics` (a slot missed before sending is not an attempt)."""
+        started = time.perf_counter()
+        try:
+            payload = await self._send_once(method, path, params, body, idempotent, state, guard, slot)
+        except PlusVibeError as exc:
+            metrics.observe(path, exc, None if isinstance(exc, CircuitOpenError) else time.perf_counter() - started)
+            raise
+        metrics.observe(path, None, time.perf_counter() - started)
+        return payload
+
+    async def _send_once(
         self,
         method: str,
         path: str,

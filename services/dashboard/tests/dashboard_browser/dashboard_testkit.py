@@ -26,6 +26,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -278,7 +279,16 @@ def settle_then_click(page: Any, locator: Any) -> None:
     """Scrolls first and lets two frames pass before clicking. Chromium puts sandboxed (opaque-origin) iframes in
     their own process and routes a click by the compositor's hit-test data, which lags a programmatic scroll:
     a click right after Playwright's own scroll can land in a Unibox message frame that was there a frame ago.
-    A person scrolling and then clicking never hits this."""
-    locator.scroll_into_view_if_needed()
+    A person scrolling and then clicking never hits this.
+
+    The lead page re-renders its action panel when a live update arrives, so the element found for the scroll
+    can be replaced while Playwright scrolls it ("not attached to the DOM"); the locator is resolved again then."""
+    for attempt in range(5):
+        try:
+            locator.scroll_into_view_if_needed()
+            break
+        except PlaywrightError as error:
+            if "not attached" not in str(error) or attempt == 4:
+                raise
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     locator.click()

@@ -133,12 +133,12 @@ async def test_start_audit_queues_the_lead_and_publishes_audit_requested(harness
     assert mine[0]["data"]["domain"] == "acme-bakery.test"
 
 
-async def test_metrics_expose_lag_dlq_outbox_and_http_latency(harness: Harness) -> None:
+async def test_metrics_expose_consumers_dlq_outbox_and_http_latency(harness: Harness) -> None:
     await harness.create_lead()
     r = await harness.client.get("/metrics")
     assert r.status_code == 200
     text = r.text
     assert "outbox_backlog" in text
     assert 'http_request_duration_seconds_count{method="POST",route="/api/leads",status="201"}' in text
-    assert "kafka_consumer_group_lag" in text
+    assert 'consumer_records_total{group="' in text  # the consumers registered by the bootstrap, by outcome
     assert "kafka_dlq_depth" in text
