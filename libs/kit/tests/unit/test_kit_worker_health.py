@@ -184,7 +184,7 @@ async def test_ready_reuses_the_api_database_and_kafka_checks() -> None:
     assert body["checks"]["kafka"].startswith("error: ")
 
 
-@pytest.mark.parametrize("path", ["/", "/health", "/health/live/x", "/metrics"])
+@pytest.mark.parametrize("path", ["/", "/health", "/health/live/x", "/metrics/x"])
 async def test_other_paths_are_not_found(worker: Worker, path: str) -> None:
     status, _ = await get(worker.server.port, path)
     assert status == 404
