@@ -3,6 +3,7 @@ sites, the dashboard and the gateway) on the real broker and PostgreSQL, reached
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -28,16 +29,20 @@ class E2E:
         return self.system.config
 
 
-@pytest.fixture(scope="module")
-def running_system(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, postgres_url: str
+@contextlib.contextmanager
+def system_running(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, postgres_url: str,
+                   extra_env: dict[str, str] | None = None, **overrides: object
                    ) -> Iterator[tuple[LocalSystem, dict[str, str]]]:
+    """Every process of the system on fresh schemas and topics; `extra_env` goes to every process, `overrides`
+    to the `SystemConfig`."""
     run_id = uuid.uuid4().hex[:8]
     schemas = {svc: f"e2e_{run_id}_{svc}" for svc in SERVICES}
     config = SystemConfig.ephemeral(
         Path(tmp_path_factory.mktemp("system")), kafka_bootstrap, postgres_url,
         simulator_tick_s=None,  # the test ticks the send loop itself
         simulator_rate=50.0,
-        extra_env={f"{svc.upper()}_DB_SCHEMA": schema for svc, schema in schemas.items()},
+        extra_env={**{f"{svc.upper()}_DB_SCHEMA": schema for svc, schema in schemas.items()}, **(extra_env or {})},
+        **overrides,
     )
     forget_topics_at_session_end(config.topic_prefix)
     system = LocalSystem(config)
@@ -50,6 +55,13 @@ def running_system(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: st
 
         for schema in schemas.values():
             asyncio.run(drop_schema(postgres_url, schema))
+
+
+@pytest.fixture(scope="module")
+def running_system(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, postgres_url: str
+                   ) -> Iterator[tuple[LocalSystem, dict[str, str]]]:
+    with system_running(tmp_path_factory, kafka_bootstrap, postgres_url) as running:
+        yield running
 
 
 @pytest.fixture

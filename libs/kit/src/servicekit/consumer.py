@@ -25,6 +25,7 @@ from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
+from opentelemetry.trace import SpanKind
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -133,7 +134,8 @@ class EventConsumer(Generic[U]):
                 await self.prepare([item for _, item in todo], uow)
             for record, item in todo:
                 env = item.envelope
-                with continued_span(f"consume {env.event_type}", header_dict(record.headers), group=self.group), \
+                with continued_span(f"consume {env.event_type}", header_dict(record.headers), kind=SpanKind.CONSUMER,
+                                    group=self.group, topic=record.topic), \
                         log_context(event_id=env.event_id, event_type=env.event_type, lead_id=env.lead_id,
                                     correlation_id=env.correlation_id):
                     await self.handle(item, uow)

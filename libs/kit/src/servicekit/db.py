@@ -21,6 +21,7 @@ from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.types import TypeDecorator
 
 from servicekit.errors import is_transient
+from servicekit.tracing import trace_engine
 
 log = logging.getLogger(__name__)
 
@@ -291,6 +292,7 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int | None 
         # Registered last and inserted first: the check runs before the search_path and SQLAlchemy's set-up.
         require_session_on_first_connect(pg_engine, connect_args, timeout_s=session_check_timeout_s)
         ping_idle_connections(pg_engine, idle_after_s=ping_idle_after_s)
+        trace_engine(pg_engine)
         return pg_engine
     kwargs["pool_pre_ping"] = True
     kwargs["connect_args"] = {"timeout": 30}
@@ -305,6 +307,7 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int | None 
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
+    trace_engine(engine)
     return engine
 
 

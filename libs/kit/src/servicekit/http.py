@@ -25,7 +25,7 @@ from servicekit.health import ReadinessCheck, close_checks, database_check, heal
 from servicekit.metrics import install_metrics
 from servicekit.rate_limit import RATE_LIMITED_RESPONSES, RateLimitMiddleware
 from servicekit.runtime import ServiceRuntime, run_consumers_until_stopped, run_relay_until_stopped, settle_heap
-from servicekit.tracing import TraceMiddleware, configure_tracing
+from servicekit.tracing import TraceMiddleware, configure_tracing, spans_recorded
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +119,14 @@ def create_service_app(
             await close_checks(checks.values())
             await runtime.dispose()
 
+    configure_tracing(runtime.settings.service_name)
     # FastAPI's native OpenTelemetry instrumentation switches itself on once a tracer provider exists (the
-    # kit installs one): it would trace and meter every request a second time beside TraceMiddleware and
-    # HttpLatencyMiddleware (see docs/PERFORMANCE.md, read API).
-    app = FastAPI(title=title, lifespan=lifespan, telemetry={"tracing": False, "metrics": False, "logs": False})
+    # kit installs one). When spans are exported it makes the server spans (TraceMiddleware is then left out);
+    # otherwise it would trace every request for nothing beside TraceMiddleware's cheap context-only hop. Its
+    # metrics stay off: HttpLatencyMiddleware measures requests (see docs/PERFORMANCE.md, read API).
+    exported = spans_recorded()
+    app = FastAPI(title=title, lifespan=lifespan,
+                  telemetry={"tracing": exported, "metrics": False, "logs": False, "operation_spans": False})
     app.include_router(health_router(checks, informational={"kafka"}))
     for router in routers:
         app.include_router(router, responses=RATE_LIMITED_RESPONSES)
@@ -137,8 +141,8 @@ def create_service_app(
                        known_key_hashes=[k.sha256 for k in load_api_keys(settings.api_keys_json)])
     # `/metrics` is an infrastructure route like health: scraped inside the cluster, never routed by the Ingress.
     install_metrics(app, runtime)
-    configure_tracing(runtime.settings.service_name)
-    app.add_middleware(TraceMiddleware)
+    if not exported:
+        app.add_middleware(TraceMiddleware)
     return app
 
 

@@ -32,6 +32,7 @@ class AuditRunRow(Base):
     request_event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     correlation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     workspace_id: Mapped[str | None] = mapped_column(String(100))
+    traceparent: Mapped[str | None] = mapped_column(String(55))  # W3C trace context the audit continues
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -15,6 +15,7 @@ from audits.adapters.uow import AuditsUnitOfWork
 from contracts.leads import AuditRequested
 from servicekit.errors import PermanentError
 from servicekit.events import Decoded
+from servicekit.tracing import traceparent_now
 
 
 def new_report_slug() -> str:
@@ -37,6 +38,7 @@ async def handle(item: Decoded, uow: AuditsUnitOfWork) -> None:
         "request_event_id": env.event_id,
         "correlation_id": env.correlation_id or env.event_id,
         "workspace_id": env.workspace_id,
+        "traceparent": traceparent_now(),  # the consume span of this record: the worker continues it
         "queued_at": datetime.now(UTC),
         "attempts": 0,
         "report_slug": new_report_slug(),

@@ -43,6 +43,7 @@ class RunRef:
     request_event_id: uuid.UUID
     correlation_id: uuid.UUID | None
     workspace_id: str | None
+    traceparent: str | None = None  # the trace of the AuditRequested: the audit and its events continue it
 
 
 def completed(run: RunRef, result: AuditResult, *, at: datetime) -> tuple[dict[str, Any], AuditCompleted]:

@@ -30,6 +30,7 @@ from contracts.audits import AuditStarted
 from contracts.envelope import EventData
 from servicekit.events import new_envelope
 from servicekit.retry import backoff_delays
+from servicekit.tracing import continued_from
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +39,15 @@ def _ref(row: AuditRunRow) -> RunRef:
     return RunRef(
         id=row.id, lead_id=row.lead_id, domain=row.domain, requested_at=row.requested_at,
         report_slug=row.report_slug, attempt=row.attempts, request_event_id=row.request_event_id,
-        correlation_id=row.correlation_id, workspace_id=row.workspace_id,
+        correlation_id=row.correlation_id, workspace_id=row.workspace_id, traceparent=row.traceparent,
     )
 
 
 def announce(uow: AuditsUnitOfWork, run: RunRef, data: EventData) -> None:
-    """Outbox write of an event caused by the run's AuditRequested (same correlation id)."""
+    """Outbox write of an event caused by the run's AuditRequested (same correlation id, same trace)."""
     envelope = new_envelope(data, correlation_id=run.correlation_id, workspace_id=run.workspace_id)
-    uow.add_envelope(envelope.model_copy(update={"causation_id": run.request_event_id}))
+    with continued_from(run.traceparent, f"announce {envelope.event_type}"):
+        uow.add_envelope(envelope.model_copy(update={"causation_id": run.request_event_id}))
 
 
 class AuditWorker:
@@ -142,8 +144,9 @@ class AuditWorker:
 
     async def _execute(self, run: RunRef) -> None:
         try:
-            outcome = await self._audit(run)
-            await self._record(run, *outcome)
+            with continued_from(run.traceparent, "audit", domain=run.domain):
+                outcome = await self._audit(run)
+                await self._record(run, *outcome)
         except Exception:
             # The lease runs out and another attempt takes the run over.
             log.exception("audit run %s could not be recorded", run.id)

@@ -20,6 +20,7 @@ from contracts.leads import LeadPushed, LeadRemovedFromCampaign, LeadUpserted, W
 from contracts.writeback import WritebackCompleted
 from copywriter import Tone
 from servicekit.events import Decoded
+from servicekit.tracing import continued_from, traceparent_now
 from servicekit.uow import UnitOfWork
 from writeback.adapters.repository import WritebackRepository
 from writeback.domain import attempts as st
@@ -48,26 +49,29 @@ class _Head:
 @dataclass
 class StagedBatch:
     tone: Tone
-    items: list[Decoded] = field(default_factory=list)
+    # Each staged event with the trace context it was consumed in: applied later, at commit, inside it.
+    items: list[tuple[Decoded, str | None]] = field(default_factory=list)
     # Set by flush when a linked lead got a pending delivery: the worker is woken after commit.
     wake_delivery: bool = False
 
     def stage(self, item: Decoded) -> None:
-        self.items.append(item)
+        self.items.append((item, traceparent_now()))
 
     async def flush(self, uow: UnitOfWork, repo: WritebackRepository) -> None:
         items, self.items = self.items, []
         if not items:
             return
         now = datetime.now(UTC)
-        lead_ids = [item.event.lead_id for item in items if hasattr(item.event, "lead_id")]
+        lead_ids = [item.event.lead_id for item, _ in items if hasattr(item.event, "lead_id")]
         states = await repo.lock_states(lead_ids, now)
         heads = {k: _Head(*v) for k, v in (await repo.attempt_heads(
             s.last_attempt_id for s in states.values() if s.last_attempt_id is not None)).items()}
-        known = await repo.known_requests(i.event.request_id for i in items if isinstance(i.event, WritebackRequested))
+        known = await repo.known_requests(
+            i.event.request_id for i, _ in items if isinstance(i.event, WritebackRequested))
         run = _Run(self, uow, now, heads, known)
-        for item in items:
-            run.apply(item, states[item.event.lead_id])  # type: ignore[attr-defined]
+        for item, traceparent in items:
+            with continued_from(traceparent, f"apply {item.envelope.event_type}"):
+                run.apply(item, states[item.event.lead_id])  # type: ignore[attr-defined]
         await repo.save_states((states[i] for i in sorted(run.dirty, key=str)), now)
         await repo.supersede(run.superseded, now)
         await repo.insert_attempts(run.new_rows)
@@ -140,7 +144,7 @@ class _Run:
             "payload_keys": None, "steps": None, "error": None, "attempts": 0, "created_at": self.now,
             "updated_at": self.now, "first_try_at": None, "next_try_at": self.now, "lease_until": None,
             "completed_at": None, "causation_event_id": env.event_id,
-            "correlation_id": env.correlation_id or env.event_id,
+            "correlation_id": env.correlation_id or env.event_id, "traceparent": traceparent_now(),
         }
         if target is None:
             # Nothing to send: the payload is ready for a later push (1 step; leads fills more on push).

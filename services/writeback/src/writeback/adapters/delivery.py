@@ -29,6 +29,7 @@ from plusvibe.errors import TransientError as PlusVibeTransient
 from plusvibe.port import PlusVibePort
 from servicekit.errors import is_transient
 from servicekit.events import new_envelope
+from servicekit.tracing import continued_from
 from servicekit.uow import OutboxSignal
 from writeback.adapters.orm import writeback_attempts as attempts_t
 from writeback.adapters.steps import StepCache
@@ -81,7 +82,8 @@ class DeliveryWorker:
         row = await self._claim()
         if row is None:
             return False
-        await self._deliver(row)
+        with continued_from(row["traceparent"], "deliver writeback"):  # the trace of the causing event
+            await self._deliver(row)
         return True
 
     async def _claim(self) -> RowMapping | None:

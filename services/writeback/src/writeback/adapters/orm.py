@@ -62,6 +62,7 @@ writeback_attempts = Table(
     Column("completed_at", UTCDateTime, nullable=True),
     Column("causation_event_id", Uuid, nullable=True),
     Column("correlation_id", Uuid, nullable=True),
+    Column("traceparent", String(55), nullable=True),  # W3C trace context of the causing event
 )
 Index("ix_writeback_attempts_lead", writeback_attempts.c.lead_id, writeback_attempts.c.created_at)
 Index("ix_writeback_attempts_request", writeback_attempts.c.request_id, unique=True)

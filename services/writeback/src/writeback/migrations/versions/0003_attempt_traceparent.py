@@ -1,0 +1,23 @@
+"""Writeback attempts keep the trace context of the event that caused them, so the delivery worker's PlusVibe
+call and the WritebackCompleted it writes continue that trace.
+
+Revision ID: 0003
+Revises: 0002
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: Sequence[str] | None = None
+depends_on: Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("writeback_attempts", sa.Column("traceparent", sa.String(55), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("writeback_attempts", "traceparent")
