@@ -15,6 +15,7 @@ from servicekit.tracing import current_trace_id
 
 _CONTEXT: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("servicekit_log_context", default=None)
 CONTEXT_FIELDS = ("event_id", "event_type", "lead_id", "correlation_id")
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 @contextlib.contextmanager
@@ -62,5 +63,11 @@ def configure_logging(service: str, level: str = "INFO", *, json_output: bool = 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Uvicorn's CLI gives its loggers handlers of their own (plain text) and stops them propagating; the
+    # app factory runs after that, so here they are handed to the root handler: its lines are JSON too.
+    for name in UVICORN_LOGGERS:
+        server_log = logging.getLogger(name)
+        server_log.handlers[:] = []
+        server_log.propagate = True
     for noisy in ("aiokafka", "kafka", "httpx", "httpcore", "sqlalchemy.engine"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -3,6 +3,7 @@ stylesheet, and /health/live. Every response carries the strict security headers
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -12,6 +13,8 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from dashboard.security import SECURITY_HEADERS
+from servicekit.logging import configure_logging
+from servicekit.tracing import TraceMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
 SHELL = STATIC_DIR / "index.html"
@@ -60,9 +63,11 @@ def create_app() -> FastAPI:
         return _shell() if _ID.match(run_id) else _not_found()
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(TraceMiddleware)  # continues the caller's trace: the access log line carries its id
     return app
 
 
 def app_factory() -> FastAPI:
     """`uvicorn --factory dashboard.app:app_factory`"""
+    configure_logging("dashboard", os.environ.get("LOG_LEVEL", "INFO"))
     return create_app()

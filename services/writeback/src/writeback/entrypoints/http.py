@@ -15,6 +15,7 @@ from pydantic.alias_generators import to_camel
 
 from servicekit.auth import load_api_keys, require_scope
 from servicekit.http import ApiError, create_service_app
+from servicekit.logging import configure_logging
 from servicekit.pooling import checked_app, size_pool
 from writeback.bootstrap import WritebackService, bootstrap
 from writeback.entrypoints.workers import run_workers
@@ -115,5 +116,7 @@ def create_app(settings: WritebackSettings | None = None, *, embedded_workers: b
 def app_factory() -> FastAPI:
     """`uvicorn --factory writeback.entrypoints.http:app_factory` (the same name in every service)."""
     svc = bootstrap()
+    s = svc.settings
+    configure_logging(s.service_name, s.log_level, json_output=s.log_json)
     size_pool(svc.runtime, "api")
     return checked_app(create_app(service=svc), svc.runtime)
