@@ -1,6 +1,6 @@
 """docker-compose.yml, checked statically (no Docker engine here, and the `docker compose` plugin is not
 installed, so `docker compose config` cannot run): it parses, every service runs its API, consumers and relay
-from its own Dockerfile, dependencies wait on health, the environment agrees with the infrastructure it names,
+from its image (the one Dockerfile with the service as build argument), dependencies wait on health, the environment agrees with the infrastructure it names,
 the topics come from the registry through the init job, and the schemas from a migration one-shot per service
 running as the DDL role while the services run as the DML-only role the postgres init script creates."""
 
@@ -55,20 +55,26 @@ def test_file_uses_only_known_compose_keys(compose: dict[str, Any]) -> None:
         assert "image" in service or "build" in service, name
 
 
-def test_each_service_runs_api_consumers_and_relay_from_its_dockerfile(compose: dict[str, Any]) -> None:
+def _built_from_the_one_dockerfile(service: str) -> dict[str, Any]:
+    return {"context": ".", "dockerfile": "deploy/images/Dockerfile", "args": {"SERVICE": service}}
+
+
+def test_each_service_runs_api_consumers_and_relay_from_its_image(compose: dict[str, Any]) -> None:
     services = compose["services"]
     for svc in SERVICES:
         for part, module in (("api", f"{svc}.entrypoints.http:app_factory"),
                              ("consumers", f"{svc}.entrypoints.consumers"), ("relay", f"{svc}.entrypoints.relay")):
             entry = services[f"{svc}-{part}"]
             assert module in entry["command"], (svc, part)
-            assert entry["build"] == {"context": ".", "dockerfile": f"services/{svc}/Dockerfile"}
+            assert entry["build"] == _built_from_the_one_dockerfile(svc)
             assert entry["image"] == f"outreach/{svc}:dev"
     assert {"kafka", "postgres", "topics-init", "plusvibe-simulator", "dashboard", "gateway"} <= set(services)
+    assert services["dashboard"]["build"] == _built_from_the_one_dockerfile("dashboard")
+    assert services["plusvibe-simulator"]["build"] == _built_from_the_one_dockerfile("plusvibe-simulator")
     for svc in SERVICES:
         migrate = services[f"{svc}-migrate"]
         assert migrate["command"] == ["python", "-m", f"{svc}.entrypoints.migrate"]
-        assert migrate["build"] == {"context": ".", "dockerfile": f"services/{svc}/Dockerfile"}
+        assert migrate["build"] == _built_from_the_one_dockerfile(svc)
         assert migrate["image"] == f"outreach/{svc}:dev"
         assert migrate["restart"] == "no"
 

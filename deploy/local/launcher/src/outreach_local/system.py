@@ -1,6 +1,11 @@
 """Starts the whole platform on one machine as separate processes: the PlusVibe simulator, demo websites,
 every service's API, consumers and relay, the dashboard and the gateway (the single entry point). Used by
 `make run` and by the end-to-end tests. Kafka and PostgreSQL are started by deploy/local/*.sh beforehand.
+
+With `SystemConfig.image_tag` set, every service process, the simulator and the dashboard run instead as
+containers of the project's images (`localhost/outreach-<image>:<tag>`, built by deploy/images/build.sh) with
+podman: on the host's network (the broker, the database, the demo sites and the gateway stay on loopback),
+read-only root filesystem with a tmpfs /tmp, as the images' non-root user.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ class SystemConfig:
     worker_health_base_port: int = 8301
     log_level: str = "INFO"
     extra_env: dict[str, str] = field(default_factory=dict)
+    image_tag: str | None = None  # run the service processes as containers of these images (see module doc)
 
     @classmethod
     def ephemeral(cls, state_dir: Path, kafka_bootstrap: str, database_url: str | None, **overrides: object
@@ -121,6 +127,7 @@ class Proc:
     env: dict[str, str]
     health_url: str | None = None
     popen: subprocess.Popen[bytes] | None = None
+    container: str | None = None  # the podman container's name, when it runs as one
 
 
 class LocalSystem:
@@ -134,11 +141,10 @@ class LocalSystem:
         self.spawned_at: dict[str, float] = {}
 
     # ------------------------------------------------------------------ environment
-    def _common_env(self) -> dict[str, str]:
+    def _own_env(self) -> dict[str, str]:
+        """What the launcher sets for every process (a container gets only this, not the host's environment)."""
         c = self.config
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADS_", "AUDITS_", "WRITEBACK_", "UNIBOX_",
-                                                                           "PLUSVIBE_"))}
-        env.update({
+        env = {
             "KAFKA_BOOTSTRAP_SERVERS": c.kafka_bootstrap,
             "KAFKA_TOPIC_PREFIX": c.topic_prefix,
             "OUTREACH_DATA_DIR": str(c.state_dir / "data"),
@@ -150,12 +156,18 @@ class LocalSystem:
             "PLUSVIBE_REQUESTS_PER_SECOND": str(c.simulator_rate),
             "LEADS_PLUSVIBE_CUSTOM_STORAGE": c.custom_storage,
             "PYTHONUNBUFFERED": "1",
-        })
+        }
         if c.database_url:
             env["DATABASE_URL"] = c.database_url
-        else:
-            env.pop("DATABASE_URL", None)
         env.update(c.extra_env)
+        return env
+
+    def _common_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADS_", "AUDITS_", "WRITEBACK_", "UNIBOX_",
+                                                                           "PLUSVIBE_"))}
+        if not self.config.database_url:
+            env.pop("DATABASE_URL", None)
+        env.update(self._own_env())
         return env
 
     def _audits_env(self) -> dict[str, str]:
@@ -177,8 +189,8 @@ class LocalSystem:
             "AUDITS_TOTAL_BUDGET_S": "15",
         }
 
-    def _service_env(self, service: str, role: str) -> dict[str, str]:
-        env = self._common_env()
+    def _service_env(self, service: str, role: str, *, own_only: bool = False) -> dict[str, str]:
+        env = self._own_env() if own_only else self._common_env()
         if service == "audits":
             env.update(self._audits_env())
         if service == "unibox":
@@ -201,31 +213,63 @@ class LocalSystem:
         if c.persist_simulator:
             sim_argv += ["--persist", str(c.state_dir / "simulator.json")]
         first = [
-            Proc("simulator", sim_argv, self._common_env(), f"{c.simulator_url}/_sim/health"),
+            self._proc("simulator", "plusvibe-simulator", sim_argv, None, f"{c.simulator_url}/_sim/health"),
             Proc("demo-sites", [py, "-m", "outreach_local.demo_sites", "--state-dir", str(c.state_dir),
                                 "--base-port", str(c.demo_sites_base_port)], self._common_env()),
         ]
         workers: list[Proc] = []
         for service in SERVICES:
             port = c.service_ports[service]
-            first.append(Proc(f"{service}-api", [py, "-m", "uvicorn", "--factory",
-                                                 f"{service}.entrypoints.http:app_factory", "--host", "127.0.0.1",
-                                                 "--port", str(port), "--no-access-log", "--log-level", "warning"],
-                              self._service_env(service, "api"), f"http://127.0.0.1:{port}/health/live"))
+            first.append(self._proc(f"{service}-api", service, [
+                py, "-m", "uvicorn", "--factory", f"{service}.entrypoints.http:app_factory", "--host", "127.0.0.1",
+                "--port", str(port), "--no-access-log", "--log-level", "warning"], (service, "api"),
+                f"http://127.0.0.1:{port}/health/live"))
             for role in ("consumers", "relay"):
                 health = f"http://127.0.0.1:{c.worker_health_port(service, role)}/health/ready"
-                workers.append(Proc(f"{service}-{role}", [py, "-m", f"{service}.entrypoints.{role}"],
-                                    self._service_env(service, role), health))
+                workers.append(self._proc(f"{service}-{role}", service, [py, "-m", f"{service}.entrypoints.{role}"],
+                                          (service, role), health))
         dash_port = c.service_ports["dashboard"]
         upstreams = {s: f"http://127.0.0.1:{c.service_ports[s]}" for s in (*SERVICES, "dashboard")}
         last = [
-            Proc("dashboard", [py, "-m", "uvicorn", "--factory", "dashboard.app:app_factory", "--host", "127.0.0.1",
-                               "--port", str(dash_port), "--no-access-log", "--log-level", "warning"],
-                 self._common_env(), f"http://127.0.0.1:{dash_port}/health/live"),
+            self._proc("dashboard", "dashboard", [
+                py, "-m", "uvicorn", "--factory", "dashboard.app:app_factory", "--host", "127.0.0.1", "--port",
+                str(dash_port), "--no-access-log", "--log-level", "warning"], None,
+                f"http://127.0.0.1:{dash_port}/health/live"),
             Proc("gateway", [py, "-m", "outreach_local.gateway", "--port", str(c.gateway_port), "--upstreams",
                              json.dumps(upstreams)], self._common_env(), f"{c.gateway_url}/health/live"),
         ]
         return first, workers, last
+
+    def _proc(self, name: str, image: str, argv: list[str], service_role: tuple[str, str] | None,
+              health_url: str) -> Proc:
+        """A process of the system: `argv` on the host, or, with `image_tag`, the same command in a container of
+        the image (`argv[0]`, the host's interpreter, becomes the image's)."""
+        env = self._service_env(*service_role) if service_role else self._common_env()
+        tag = self.config.image_tag
+        if tag is None:
+            return Proc(name, argv, env, health_url)
+        own = self._service_env(*service_role, own_only=True) if service_role else self._own_env()
+        own["OUTREACH_DATA_DIR"] = "/tmp/data"  # the root filesystem is read-only; /tmp is the container's tmpfs
+        mounts: list[str] = []
+        ca_file = own.get("AUDITS_CA_FILE")
+        if ca_file:  # the demo sites' CA, mounted alone (the state dir is private to this user)
+            own["AUDITS_CA_FILE"] = "/etc/outreach/demo-ca.pem"
+            mounts = ["--volume", f"{ca_file}:/etc/outreach/demo-ca.pem:ro"]
+        container = f"outreach-{self.config.topic_prefix.strip('.') or 'local'}-{name}"
+        # Global flags for this kind of machine (deploy/images/podman-env.sh says why): runc, rlimits below the
+        # VM's hard limits; the launcher probes health itself (podman's timers need systemd).
+        podman = ["podman", "--runtime", "runc", "run", "--rm", "--name", container, "--network", "host",
+                  "--read-only", "--tmpfs", "/tmp", "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
+                  "--no-healthcheck", "--stop-timeout", "10", *mounts,
+                  *(f"--env={k}={v}" for k, v in sorted(own.items())),
+                  f"localhost/outreach-{image}:{tag}", "python", *argv[1:]]
+        return Proc(name, podman, env, health_url, container=container)
+
+    def _stop_containers(self, procs: list[Proc]) -> None:
+        names = [p.container for p in procs if p.container]
+        if names:  # SIGTERM, then SIGKILL after the stop timeout; `--rm` removes them
+            subprocess.run(["podman", "--runtime", "runc", "stop", "--ignore", "--time", "10", *names],
+                           capture_output=True, check=False, timeout=60)
 
     def _spawn(self, proc: Proc) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -271,9 +315,11 @@ class LocalSystem:
                         "--prefix", self.config.topic_prefix], check=True, capture_output=not self.echo)
         first, workers, last = self._plan()
         try:
-            for proc in first:
+            # The demo sites first: they write the CA file the audits processes read at start.
+            for proc in sorted(first, key=lambda p: p.name != "demo-sites"):
                 self._spawn(proc)
-            self._wait_until_sites_ready()
+                if proc.name == "demo-sites":
+                    self._wait_until_sites_ready()
             self._wait_healthy(first)  # APIs have migrated their schemas: workers start on a ready schema
             for proc in workers:
                 self._spawn(proc)
@@ -300,6 +346,7 @@ class LocalSystem:
         """Gracefully stops one process (a consumer leaves its group on SIGTERM)."""
         proc = self.process(name)
         assert proc.popen is not None
+        self._stop_containers([proc])
         if proc.popen.poll() is None:
             os.killpg(proc.popen.pid, signal.SIGTERM)
             proc.popen.wait(timeout_s)
@@ -312,6 +359,7 @@ class LocalSystem:
         self._spawn(proc)
 
     def stop(self, timeout_s: float = 15.0) -> None:
+        self._stop_containers(self.procs)
         for proc in reversed(self.procs):
             if proc.popen is not None and proc.popen.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
