@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup run test lint unit bench asyncapi openapi docs schemas infra-up infra-down
+.PHONY: setup run test lint unit bench images asyncapi openapi docs schemas infra-up infra-down
 
 setup:  ## the development environment (.venv) and the Kafka broker's classpath
 	bash deploy/local/setup-python.sh
@@ -11,9 +11,11 @@ setup:  ## the development environment (.venv) and the Kafka broker's classpath
 run: setup  ## start the system locally (Ctrl-C stops what it started)
 	bash deploy/local/run.sh
 
-test: setup  ## everything: lint, types, import rules, contracts, the whole suite on real Kafka + PostgreSQL
+test: setup  ## everything: lint, types, import rules, contracts, the images, the whole suite on real Kafka + PostgreSQL
 	bash deploy/local/setup-browser.sh
+	bash deploy/local/setup-promtool.sh
 	$(MAKE) --no-print-directory lint
+	bash deploy/images/build.sh
 	bash deploy/local/with-infra.sh $(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint:
@@ -36,6 +38,9 @@ docs: asyncapi openapi  ## regenerate the committed API documents (a test checks
 
 schemas:  ## refresh JSON Schema snapshots after an additive contract change (refuses breaking ones)
 	$(PY) -m servicekit.schema_compat --write
+
+images: setup  ## every container image with podman (one Dockerfile: deploy/images), their sizes
+	bash deploy/images/build.sh
 
 bench: setup  ## benchmarks: print figures beside their ceilings (docs/PERFORMANCE.md); BENCH_ARGS="--only read"
 	bash deploy/local/with-infra.sh $(PY) tests/bench/run_all.py $(BENCH_ARGS)

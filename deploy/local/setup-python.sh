@@ -5,11 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
-if ! command -v uv >/dev/null 2>&1; then
-  echo "[setup] installing uv (pinned) with pip"
-  "$PY" -m pip install --quiet "uv==0.13.9"
+UV_HOME=.local/uv
+if ! command -v uv >/dev/null 2>&1 && [ ! -x "$UV_HOME/bin/uv" ]; then
+  # uv goes into a virtual environment of its own: a distribution's Python (Debian 12, Ubuntu 24.04) refuses
+  # system-wide pip installs (PEP 668, "externally managed"); a pyenv or python.org Python takes this as well.
+  echo "[setup] installing uv (pinned) into $UV_HOME"
+  if ! "$PY" -m venv "$UV_HOME"; then
+    echo "[setup] '$PY -m venv' failed: install your distribution's venv package (Debian/Ubuntu: python3-venv)" >&2
+    exit 1
+  fi
+  "$UV_HOME/bin/python" -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
 fi
-UV=$(command -v uv || echo "$("$PY" -m site --user-base)/bin/uv")
+UV=$(command -v uv || echo "$UV_HOME/bin/uv")
 if [ ! -x .venv/bin/python ]; then
   echo "[setup] creating .venv"
   "$UV" venv --quiet --python "$PY" .venv
