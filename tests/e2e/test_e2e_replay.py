@@ -1,5 +1,5 @@
 """Ops replay through the CLI: `audits.audit-completed.v1` replayed from earliest into the leads and writeback
-consumer groups leaves every lead unchanged and makes 0 PlusVibe calls (DESIGN §5 "Replay")."""
+consumer groups leaves every lead unchanged and makes 0 PlusVibe calls (docs/ARCHITECTURE.md, Delivery semantics)."""
 
 from __future__ import annotations
 

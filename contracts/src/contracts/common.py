@@ -26,7 +26,7 @@ class Contact(ValueObject):
 
 
 class AuditProfile(ValueObject):
-    """The 18 merge variables of reference/audit-profile.md, every value a non-empty string."""
+    """The 18 merge variables of the slim profile (contracts.profile), every value a non-empty string."""
 
     audit_grade: Grade
     audit_score: NonEmptyStr

@@ -1,4 +1,4 @@
-"""The envelope every event travels in (CloudEvents-compatible field meanings, DESIGN §4).
+"""The envelope every event travels in (CloudEvents-compatible field meanings; docs/ARCHITECTURE.md, Events).
 
 `data` holds the event body; `event_type` selects its model in `contracts.registry`. `event_id` is the
 idempotency key consumers record in their inbox. `event_type` and the ids are mirrored in Kafka headers.

@@ -1,4 +1,4 @@
-"""The audit's merge-variable vocabulary (reference/audit-profile.md): the 18 slim-profile keys and
+"""The audit's merge-variable vocabulary (docs/ARCHITECTURE.md, The audit): the 18 slim-profile keys and
 the body keys of generated copy. Data only; the rules that use it live in the services."""
 
 from __future__ import annotations

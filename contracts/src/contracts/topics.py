@@ -1,4 +1,4 @@
-"""The topic registry: the single place where topic names exist (DESIGN §4).
+"""The topic registry: the single place where topic names exist (docs/ARCHITECTURE.md, Events).
 
 One topic per event type, `<producer>.<event-kebab>.v<major>`, keyed by `lead_id`; each has a
 dead-letter topic `<topic>.dlq`. Deploy manifests, the local broker script and docker-compose's

@@ -1,4 +1,5 @@
-"""reliability.md §4 against the simulator over real HTTP (uvicorn on 127.0.0.1)."""
+"""PlusVibe faults (429 with Retry-After, 5xx, timeouts, dropped connections) against the simulator over real
+HTTP (uvicorn on 127.0.0.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reliability on the real broker (reliability.md §1): the broker SIGKILLed and restarted mid-stream, and
+"""Reliability on the real broker: the broker SIGKILLed and restarted mid-stream, and
 consumers joining and leaving the group mid-stream. Every committed event is applied exactly once (effects
 are distinct per event id) and no application process is restarted.
 

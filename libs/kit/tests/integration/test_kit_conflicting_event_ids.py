@@ -1,4 +1,4 @@
-"""A reused event id (reliability.md §1 "duplicate delivery"): re-published records with the same event id and
+"""A reused event id (duplicate delivery): re-published records with the same event id and
 the same payload are duplicates (one effect); the same id with ANOTHER payload is rejected — parked in the DLQ
 and counted — never applied. On the real broker and PostgreSQL."""
 

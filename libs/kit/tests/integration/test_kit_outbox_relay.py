@@ -1,4 +1,4 @@
-"""Outbox atomicity and the relay under late commits and SIGKILL (reliability.md §1), on PostgreSQL + Kafka."""
+"""Outbox atomicity and the relay under late commits and SIGKILL, on PostgreSQL + Kafka."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The readiness guard: one test per row of the DESIGN §3 table, the dry run of the send (docs/TEMPLATES.md)
+"""The readiness guard: one test per refusal reason (docs/TEMPLATES.md), the dry run of the send (docs/TEMPLATES.md)
 on the constructs operators write, and what "populated" means for audit values."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A faithful local stand-in for the PlusVibe API (see reference/plusvibe-api.md)."""
+"""A faithful local stand-in for the PlusVibe API (the API it serves: libs/plusvibe/README.md)."""
 
 from plusvibe.simulator.app import create_app
 from plusvibe.simulator.faults import FaultRule

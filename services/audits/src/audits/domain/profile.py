@@ -1,4 +1,4 @@
-"""The 18-key slim profile (reference/audit-profile.md), derived from a full AuditResult, and the
+"""The 18-key slim profile (contracts.profile; docs/ARCHITECTURE.md, The audit), derived from a full AuditResult, and the
 pure rules behind its enum values."""
 
 from __future__ import annotations

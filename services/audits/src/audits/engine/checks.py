@@ -1,4 +1,4 @@
-"""Every check of reference/audit-profile.md, evaluated from the evidence one audit collected.
+"""Every check of the audit (docs/ARCHITECTURE.md, The audit), evaluated from the evidence one audit collected.
 
 Thresholds follow Lighthouse/outreach-tool consensus where the spec leaves them open; each is a
 named constant so the report and tests can cite it.

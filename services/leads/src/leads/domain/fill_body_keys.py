@@ -1,6 +1,6 @@
 """Body keys a campaign needs but the stored writeback lacks, generated before the guard runs.
 
-DESIGN §3: a campaign may have more steps than the writeback knew of; those body keys are produced by
+docs/ARCHITECTURE.md, Push: a campaign may have more steps than the writeback knew of; those body keys are produced by
 the copy generator from the stored profile, so only missing or empty audit-derived values can make a
 lead not ready. Stored body keys that are populated are never rewritten.
 """

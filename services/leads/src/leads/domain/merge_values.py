@@ -1,4 +1,4 @@
-"""What a populated merge variable looks like (reference/audit-profile.md, "Readiness guard").
+"""What a populated merge variable looks like (docs/TEMPLATES.md).
 
 A value is populated when it is a string that, trimmed, is non-empty, is not a null literal, contains
 no `{{` and matches the type of its key. Body keys and contact fields are free text.

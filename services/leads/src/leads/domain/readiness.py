@@ -1,4 +1,4 @@
-"""The readiness guard: may this lead be enrolled in this campaign now? (docs/TEMPLATES.md, DESIGN §3)
+"""The readiness guard: may this lead be enrolled in this campaign now? (docs/TEMPLATES.md, docs/ARCHITECTURE.md)
 
 Pure. The lead's pipeline status is checked first (nothing else matters before an audit landed), then its
 contact email; then the guard builds the exact `/lead/add` lead object the push would send (`lead_payload`)

@@ -1,4 +1,4 @@
-"""The status machine: who may move a lead's status, and when (DESIGN §3).
+"""The status machine: who may move a lead's status, and when (docs/ARCHITECTURE.md, Flows).
 
 Every function returns a TransitionDecision; the handler applies `to_status` (when set), records the
 history row (from, to, actor, reason) and decides from `apply_effect` whether the event's other effect
