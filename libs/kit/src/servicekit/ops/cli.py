@@ -1,4 +1,5 @@
-"""`outreach-ops`: describe topics and lag, replay a topic into a consumer group, list/inspect/redrive DLQs.
+"""`outreach-ops`: describe topics and lag, replay a topic into a consumer group or reset its offsets as Kafka's
+tools do, list/inspect/redrive DLQs.
 
 Names given without the deployment prefix get `--prefix` (KAFKA_TOPIC_PREFIX) prepended. Every mutating
 command prints its plan and asks before acting (unless --yes); a refusal exits with code 2.
@@ -11,7 +12,9 @@ without it the KAFKA_SECURITY_PROTOCOL / KAFKA_SASL_* / KAFKA_SSL_* variables ap
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import tempfile
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +45,16 @@ from servicekit.ops.kafka import (
     prefixed,
     topic_configs,
 )
-from servicekit.ops.offsets import apply_replay, consumer_lag, export_offsets, parse_timestamp, plan_replay
+from servicekit.ops.offsets import (
+    ReplayPlan,
+    ResetTo,
+    apply_replay,
+    consumer_lag,
+    export_offsets,
+    parse_timestamp,
+    plan_replay,
+    read_offsets_file,
+)
 
 T = TypeVar("T")
 EXIT_REFUSED = 2
@@ -66,7 +78,8 @@ class Target:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    bootstrap: Annotated[str, typer.Option(help="Kafka bootstrap address (env KAFKA_BOOTSTRAP_SERVERS).")] = "",
+    bootstrap: Annotated[str, typer.Option("--bootstrap", "--bootstrap-server",
+                                           help="Kafka bootstrap address (env KAFKA_BOOTSTRAP_SERVERS).")] = "",
     prefix: Annotated[str | None, typer.Option(help="Topic/group prefix (env KAFKA_TOPIC_PREFIX).")] = None,
     command_config: Annotated[Path | None, typer.Option(
         "--command-config", metavar="FILE",
@@ -187,9 +200,7 @@ def replay(
     console.print(table)
     console.print(f"{plan.replayed} already-consumed record(s) will be delivered again to {plan.group}")
     if export is not None or not dry_run:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = export or Path(f"offsets-{plan.group}-{plan.topic}-{stamp}.json")
-        export_offsets(plan, path)
+        path = export_offsets(plan, export or default_export_path(plan))
         console.print(f"old offsets saved to {path}")
     if dry_run:
         console.print("dry run: offsets unchanged")
@@ -197,6 +208,103 @@ def replay(
     _confirm(f"Reset {plan.group} on {plan.topic}?", yes)
     after = _run(apply_replay(plan))
     console.print("committed: " + ", ".join(f"p{p}={o}" for p, o in sorted(after.items())))
+
+
+def default_export_path(plan: ReplayPlan) -> Path:
+    """Under `OUTREACH_OPS_EXPORT_DIR`, else the temporary directory: never the working directory, which is
+    read-only in the service pods."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = Path(os.environ.get("OUTREACH_OPS_EXPORT_DIR") or Path(tempfile.gettempdir()) / "outreach-ops")
+    return folder / f"offsets-{plan.group}-{plan.topic}-{stamp}.json"
+
+
+@app.command("reset-offsets")
+def reset_offsets(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Option("--group", "-g", help="Consumer group, e.g. writeback.on_audit_completed")],
+    topic: Annotated[str, typer.Option("--topic", help="The topic whose offsets move.")],
+    to_earliest: Annotated[bool, typer.Option("--to-earliest", help="The first retained record.")] = False,
+    to_latest: Annotated[bool, typer.Option("--to-latest", help="The end: skip everything not yet read.")] = False,
+    to_datetime: Annotated[str | None, typer.Option(
+        "--to-datetime", help="The first record at or after this ISO-8601 time (naive = UTC).")] = None,
+    shift_by: Annotated[int | None, typer.Option("--shift-by", help="Move by N from the committed offset.")] = None,
+    to_offset: Annotated[int | None, typer.Option("--to-offset", help="This offset on every partition.")] = None,
+    from_file: Annotated[Path | None, typer.Option(
+        "--from-file", help="Offsets to restore: an export of this tool, or topic,partition,offset CSV lines.")] = None,
+    execute: Annotated[bool, typer.Option("--execute", help="Apply the plan (without it: a dry run).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print the plan (the default).")] = False,
+    output: Annotated[str, typer.Option("--output", "-o", help="table, json or csv")] = "table",
+    export: Annotated[Path | None, typer.Option(
+        "--export", help="Where to save the old offsets before applying (default: $OUTREACH_OPS_EXPORT_DIR or the "
+                         "temporary directory).")] = None,
+) -> None:
+    """Kafka's `kafka-consumer-groups --reset-offsets` for one group and topic: plan with --dry-run (the default),
+    apply with --execute (the old offsets are saved first). Refused while the group has live members."""
+    target: Target = ctx.obj
+    chosen = [flag for flag, given in (("--to-earliest", to_earliest), ("--to-latest", to_latest),
+                                       ("--to-datetime", to_datetime is not None), ("--shift-by", shift_by is not None),
+                                       ("--to-offset", to_offset is not None), ("--from-file", from_file is not None))
+              if given]
+    problem = None
+    if len(chosen) != 1:
+        problem = "give exactly one of --to-earliest, --to-latest, --to-datetime, --shift-by, --to-offset, --from-file"
+    elif execute and dry_run:
+        problem = "give --dry-run or --execute, not both"
+    elif output not in ("table", "json", "csv"):
+        problem = f"--output must be table, json or csv, not {output!r}"
+    if problem is not None:
+        console.print(f"[bold red]error:[/] {problem}")
+        raise typer.Exit(EXIT_REFUSED)
+    topic_name, group_name = prefixed(topic, target.prefix), prefixed(group, target.prefix)
+    try:
+        if to_datetime is not None:
+            to = ResetTo("datetime", moment=parse_timestamp(to_datetime))
+        elif shift_by is not None:
+            to = ResetTo("shift", amount=shift_by)
+        elif to_offset is not None:
+            to = ResetTo("offset", amount=to_offset)
+        elif from_file is not None:
+            to = ResetTo("file", offsets=read_offsets_file(from_file, topic_name))
+        else:
+            to = ResetTo("earliest" if to_earliest else "latest")
+    except OpsError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(EXIT_REFUSED) from exc
+    plan = _run(plan_replay(target.bootstrap, topic=topic_name, group=group_name, to=to, security=target.security))
+    after: dict[int, int] | None = None
+    saved: Path | None = None
+    if execute:
+        saved = export_offsets(plan, export or default_export_path(plan))
+        after = _run(apply_replay(plan))
+    _print_reset(plan, output, after, saved)
+
+
+def _print_reset(plan: ReplayPlan, output: str, after: dict[int, int] | None, saved: Path | None) -> None:
+    rows = [{"group": plan.group, "topic": plan.topic, "partition": p.partition, "current_offset": p.old,
+             "new_offset": p.new, "log_end_offset": p.end, "records_replayed": p.replayed,
+             "lag_after": p.pending_after} for p in plan.partitions]
+    if output == "json":
+        typer.echo(json.dumps({"group": plan.group, "topic": plan.topic, "to": plan.start, "executed": after is not None,
+                               "old_offsets_saved_to": str(saved) if saved else None, "partitions": rows}))
+        return
+    if output == "csv":
+        # Kafka's own dry-run CSV: topic,partition,new offset (what --from-file reads back).
+        for row in rows:
+            typer.echo(f"{row['topic']},{row['partition']},{row['new_offset']}")
+        return
+    table = Table(title=f"reset {plan.group} on {plan.topic} to {plan.start} (group {plan.group_state})",
+                  title_justify="left")
+    for col in ("partition", "current offset", "new offset", "log end", "records replayed", "lag after"):
+        table.add_column(col, justify="right")
+    for row in rows:
+        table.add_row(*("-" if row[k] is None else str(row[k]) for k in (
+            "partition", "current_offset", "new_offset", "log_end_offset", "records_replayed", "lag_after")))
+    console.print(table)
+    if after is None:
+        console.print("dry run: offsets unchanged (--execute applies the plan)")
+    else:
+        console.print(f"old offsets saved to {saved}")
+        console.print("committed: " + ", ".join(f"p{p}={o}" for p, o in sorted(after.items())))
 
 
 # --- dlq ------------------------------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ class ReplayPlan:
     bootstrap: str
     group: str
     topic: str
-    start: str  # "earliest" or the ISO timestamp
+    start: str  # where the reset goes: "earliest", "latest", the ISO timestamp, "shift by -5", ...
     group_state: str
     partitions: tuple[PartitionReset, ...]
     security: KafkaSecurity | None = field(default=None, repr=False, compare=False)
@@ -104,25 +104,99 @@ def parse_timestamp(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class ResetTo:
+    """Where a reset moves a group, as Kafka's `kafka-consumer-groups --reset-offsets` names it:
+    `earliest`, `latest`, `datetime` (`moment`), `shift` (`amount` from the committed offset, or from the end
+    where the group never committed), `offset` (`amount` on every partition) or `file` (`offsets` per partition,
+    from an export or a `topic,partition,offset` CSV). Every target is kept within the partition's retained range."""
+
+    kind: str
+    moment: datetime | None = None
+    amount: int = 0
+    offsets: dict[int, int] = field(default_factory=dict)
+
+    KINDS = ("earliest", "latest", "datetime", "shift", "offset", "file")
+
+    def __post_init__(self) -> None:
+        if self.kind not in self.KINDS:
+            raise OpsError(f"unknown reset target {self.kind!r}")
+        if self.kind == "datetime" and self.moment is None:
+            raise OpsError("a datetime reset needs the time")
+
+    def describe(self) -> str:
+        return {"earliest": "earliest", "latest": "latest",
+                "datetime": self.moment.isoformat() if self.moment else "",
+                "shift": f"shift by {self.amount:+d}", "offset": f"offset {self.amount}",
+                "file": "offsets from a file"}[self.kind]
+
+
 async def plan_replay(bootstrap: str, *, topic: str, group: str, from_timestamp: datetime | None = None,
-                      security: KafkaSecurity | None = None) -> ReplayPlan:
-    """Old → new offset per partition (earliest when `from_timestamp` is None). Refuses a group with live members."""
+                      security: KafkaSecurity | None = None, to: ResetTo | None = None) -> ReplayPlan:
+    """Old → new offset per partition: `to`, else the timestamp, else earliest. Refuses a group with live members."""
+    target = to or (ResetTo("datetime", moment=from_timestamp) if from_timestamp is not None else ResetTo("earliest"))
     async with admin_client(bootstrap, security) as admin, offsets_consumer(bootstrap, security=security) as consumer:
         state = await describe_group(admin, group)
         refuse_if_live(state)
         tps = await topic_partitions(admin, topic)
         old = await committed_offsets(admin, group, tps)
         ends = await end_offsets(consumer, tps)
-        if from_timestamp is None:
-            new = await beginning_offsets(consumer, tps)
-        else:
-            ts_ms = int(from_timestamp.timestamp() * 1000)
-            found = await consumer.offsets_for_times({tp: ts_ms for tp in tps})
-            # No record at or after the time: the partition starts at its end (nothing replayed there).
-            new = {tp: (int(found[tp].offset) if found.get(tp) is not None else ends[tp]) for tp in tps}
+        firsts = await beginning_offsets(consumer, tps)
+        if target.kind == "file":
+            unknown = sorted(set(target.offsets) - {tp.partition for tp in tps})
+            if unknown:
+                raise OpsError(f"the file names partitions {unknown} that {topic!r} does not have")
+        new: dict[TopicPartition, int] = {}
+        found = (await consumer.offsets_for_times({tp: int(target.moment.timestamp() * 1000) for tp in tps})
+                 if target.kind == "datetime" and target.moment is not None else {})
+        for tp in tps:
+            committed_now = old[tp][0] if tp in old else None
+            if target.kind == "earliest":
+                wanted = firsts[tp]
+            elif target.kind == "latest":
+                wanted = ends[tp]
+            elif target.kind == "datetime":
+                # No record at or after the time: the partition starts at its end (nothing replayed there).
+                hit = found.get(tp)
+                wanted = int(hit.offset) if hit is not None else ends[tp]
+            elif target.kind == "shift":
+                wanted = (ends[tp] if committed_now is None else committed_now) + target.amount
+            elif target.kind == "offset":
+                wanted = target.amount
+            else:  # file: a partition the file leaves out keeps its offset (or starts at its end)
+                wanted = target.offsets.get(tp.partition, ends[tp] if committed_now is None else committed_now)
+            new[tp] = min(max(wanted, firsts[tp]), ends[tp])
     resets = tuple(PartitionReset(tp.partition, old[tp][0] if tp in old else None, new[tp], ends[tp]) for tp in tps)
-    start = "earliest" if from_timestamp is None else from_timestamp.isoformat()
-    return ReplayPlan(bootstrap, group, topic, start, state.state, resets, security)
+    return ReplayPlan(bootstrap, group, topic, target.describe(), state.state, resets, security)
+
+
+def read_offsets_file(path: Path, topic: str) -> dict[int, int]:
+    """Offsets to restore: an export of this tool (JSON, its `offsets`) or Kafka's CSV (`topic,partition,offset`
+    per line; other topics' lines are ignored)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise OpsError(f"cannot read {path}: {exc.strerror}") from exc
+    if text.lstrip().startswith("{"):
+        try:
+            document = json.loads(text)
+            return {int(p): int(o) for p, o in document["offsets"].items() if o is not None}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise OpsError(f"{path} is not an offsets export of this tool ({exc})") from exc
+    offsets: dict[int, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        try:
+            name, partition, offset = (part.strip() for part in line.split(","))
+            parsed = int(partition), int(offset)
+        except ValueError as exc:
+            raise OpsError(f"{path}, line {number}: expected topic,partition,offset, got {line.strip()!r}") from exc
+        if name == topic:
+            offsets[parsed[0]] = parsed[1]
+    if not offsets:
+        raise OpsError(f"{path} has no offsets for {topic!r}")
+    return offsets
 
 
 def refuse_if_live(state: GroupState) -> None:
