@@ -1,8 +1,7 @@
-"""The launcher's simulator command line parses for every secret `secrets.token_urlsafe` can produce.
-
-A token may begin with ``-``; passed as a separate argument, argparse took it for an option and the
-simulator exited with status 2 (a CI run failed this way). The launcher now passes ``--opt=value``.
-"""
+"""The launcher hands the simulator its API key and webhook secret through the environment, not its command line
+(visible to every user of the machine), and they arrive intact for every secret `secrets.token_urlsafe` can
+produce — one may begin with ``-``, which as a separate argument argparse took for an option (a CI run failed
+this way)."""
 
 from __future__ import annotations
 
@@ -16,11 +15,15 @@ from plusvibe.simulator.__main__ import build_parser
 
 @pytest.mark.parametrize("secret", ["-leading-dash", "--double", "plain_token", "-"])
 @pytest.mark.parametrize("api_key", ["-key", "sim-api-key"])
-def test_simulator_argv_keeps_secrets_that_start_with_a_dash(tmp_path: Path, secret: str, api_key: str) -> None:
+def test_the_simulator_gets_its_secrets_from_the_environment_intact(tmp_path: Path, secret: str, api_key: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     config = SystemConfig(state_dir=tmp_path, kafka_bootstrap="127.0.0.1:9", webhook_secret=secret,
                           simulator_api_key=api_key)
     first, _workers, _last = LocalSystem(config)._plan()
     simulator = next(proc for proc in first if proc.name == "simulator")
+    assert f"={secret}" not in " ".join(simulator.argv) and secret not in simulator.argv
+    for name in ("PLUSVIBE_SIM_API_KEY", "PLUSVIBE_SIM_WEBHOOK_SECRET"):
+        monkeypatch.setenv(name, simulator.env[name])
     module_at = simulator.argv.index("plusvibe.simulator")
     args = build_parser().parse_args(simulator.argv[module_at + 1:])
     assert args.webhook_secret == secret

@@ -37,6 +37,9 @@ async def test_the_seed_flow_through_the_containers(e2e: E2E) -> None:
     expected = {f"{svc}-{role}" for svc in SERVICES for role in ("api", "consumers", "relay")} | {
         "simulator", "dashboard"}
     assert set(containers) == expected
+    secrets = (e2e.config.simulator_api_key, e2e.config.webhook_secret, e2e.config.api_key)
+    for proc in e2e.system.procs:  # no secret on a command line (every process listing of the machine shows it)
+        assert not any(secret in " ".join(proc.argv) for secret in secrets), proc.name
     inspect = await asyncio.create_subprocess_exec(*PODMAN, "inspect", *containers.values(),
                                                    stdout=asyncio.subprocess.PIPE)
     out, _ = await inspect.communicate()

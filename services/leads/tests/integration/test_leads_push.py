@@ -10,6 +10,7 @@ import pytest
 from leads_testkit import Harness, audit_completed, parse_time, writeback_completed
 
 from contracts.topics import AUDIT_COMPLETED, LEAD_PUSHED, WRITEBACK_COMPLETED, WRITEBACK_REQUESTED
+from plusvibe.simulator.faults import FaultRule
 from servicekit.testing import read_topic, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -181,3 +182,26 @@ async def test_campaigns_and_integration_status_never_reveal_the_key(harness: Ha
     assert r.json()["keyValid"] is True
     assert r.json()["workspaceName"] == "Demo agency"
     assert harness.sim.state.api_key not in r.text
+
+
+async def test_an_enrolment_applied_then_cut_off_is_retried_safely_and_recorded_once(harness: Harness) -> None:
+    """PlusVibe applies `/lead/add` and the connection drops before the answer (an ambiguous call): the push
+    calls again — PlusVibe never adds an address twice to one campaign — and the enrolment is recorded once."""
+    campaign = harness.sim.campaigns["active"]
+    lead = await _ready_lead(harness)
+    harness.sim.state.faults.add(FaultRule(path="/api/v1/lead/add", method="POST", drop="after", times=1))
+    r = await harness.client.post("/api/plusvibe/leads/push", json={"campaignId": campaign, "leadIds": [lead["id"]]})
+    assert r.status_code == 200, r.text
+    assert r.json()["enrolled"] == [lead["id"]]
+    calls = harness.sim.state.request_log("/api/v1/lead/add")
+    assert len(calls) == 2  # the cut-off call and its retry
+    enrolled = [m for m in _sim_leads(harness, campaign) if m["email"] == lead["contact"]["email"]]
+    assert len(enrolled) == 1  # one membership, not two
+    stored = lead["plusvibeLeadData"]["lastOutboundWriteback"]["variables"]
+    assert {k: enrolled[0]["custom_variables"].get(k) for k in stored} == stored
+    again = await harness.client.post("/api/plusvibe/leads/push", json={"campaignId": campaign,
+                                                                        "leadIds": [lead["id"]]})
+    assert again.json()["alreadyEnrolled"] == [lead["id"]]
+    assert len(harness.sim.state.request_log("/api/v1/lead/add")) == 2  # the ledger: no third call
+    pushed = await read_topic(harness.bootstrap_servers, harness.topic(LEAD_PUSHED), expected=10_000, timeout_s=3)
+    assert [json.loads(p.value)["data"]["lead_id"] for p in pushed].count(lead["id"]) == 1

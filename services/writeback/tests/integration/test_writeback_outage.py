@@ -9,7 +9,16 @@ import time
 import uuid
 
 import pytest
-from writeback_testkit import TOPICS, ServiceRunner, audit_completed, enrol, lead_upserted, publish, update_requests
+from writeback_testkit import (
+    TOPICS,
+    ServiceRunner,
+    audit_completed,
+    enrol,
+    lead_upserted,
+    publish,
+    sim_variables,
+    update_requests,
+)
 
 from contracts.envelope import Envelope
 from contracts.topics import WRITEBACK_COMPLETED, WRITEBACK_FAILED
@@ -66,3 +75,34 @@ async def test_a_503_outage_parks_nothing_and_everything_is_delivered_after_it(
     probes = int(OUTAGE_S // BREAKER_COOLDOWN_S) + 1
     assert len(failed_503) <= 5 + 3 + 3 * probes
     assert recovered_s < BREAKER_COOLDOWN_S + 10
+
+
+async def test_an_update_applied_then_cut_off_is_resent_once_and_announced_once(
+    run_service: ServiceRunner, sim: Sim, kafka_bootstrap: str, topics: str
+) -> None:
+    """PlusVibe applies `/lead/data/update` and the connection drops before the answer: the update is an idempotent
+    overwrite, so it is sent again (once) with the same variables, and WritebackCompleted is announced once."""
+    campaign = sim.campaigns["active"]
+    lead, email = uuid.uuid4(), "cut-off@outage.test"
+    enrol(sim.state, sim.workspace_id, campaign, [email])
+    sim.state.faults.add(FaultRule(path="/api/v1/lead/data/update", method="POST", drop="after", times=1))
+    async with run_service() as svc:
+        await publish(kafka_bootstrap, topics, [lead_upserted(lead, email=email, campaign_id=campaign)])
+
+        async def linked() -> bool:
+            async with svc.runtime.uow() as uow:
+                row = await uow.repo.projection(lead)
+            return row is not None and row["campaign_id"] == campaign
+
+        await wait_until(linked, timeout_s=30, what="the link")
+        await publish(kafka_bootstrap, topics, [audit_completed(lead)])
+        records = await read_topic(kafka_bootstrap, f"{topics}{WRITEBACK_COMPLETED.name}", expected=1, timeout_s=30)
+        await asyncio.sleep(2)  # room for a wrong second announcement or a third send
+        again = await read_topic(kafka_bootstrap, f"{topics}{WRITEBACK_COMPLETED.name}", expected=10, timeout_s=2)
+    sends = update_requests(sim.state)
+    assert len(sends) == 2  # the cut-off one (applied) and one resend
+    assert sends[0].fault and not sends[1].fault
+    events = [Envelope.model_validate_json(r.value).data for r in again]
+    assert len(records) == 1 and len(events) == 1 and events[0]["delivered"] is True
+    stored = sim_variables(sim.state, campaign, email)
+    assert {k: stored.get(k) for k in events[0]["variables"]} == events[0]["variables"]

@@ -205,15 +205,19 @@ class LocalSystem:
         c = self.config
         py = sys.executable
         sim_argv = [py, "-m", "plusvibe.simulator", "--port", str(c.simulator_port), "--seed", "demo",
-                    f"--api-key={c.simulator_api_key}", "--rate", str(c.simulator_rate),
+                    "--rate", str(c.simulator_rate),
                     f"--custom-storage={'verbatim' if c.custom_storage == 'auto' else c.custom_storage}",
-                    "--webhook-url", f"{c.gateway_url}/api/plusvibe/webhooks", f"--webhook-secret={c.webhook_secret}"]
+                    "--webhook-url", f"{c.gateway_url}/api/plusvibe/webhooks"]
+        # Its key and webhook secret through the environment: a command line is visible to every user of the
+        # machine (and a secret starting with "-" would read as an option).
+        sim_secrets = {"PLUSVIBE_SIM_API_KEY": c.simulator_api_key, "PLUSVIBE_SIM_WEBHOOK_SECRET": c.webhook_secret}
         if c.simulator_tick_s:
             sim_argv += ["--tick-seconds", str(c.simulator_tick_s)]
         if c.persist_simulator:
             sim_argv += ["--persist", str(c.state_dir / "simulator.json")]
         first = [
-            self._proc("simulator", "plusvibe-simulator", sim_argv, None, f"{c.simulator_url}/_sim/health"),
+            self._proc("simulator", "plusvibe-simulator", sim_argv, None, f"{c.simulator_url}/_sim/health",
+                       extra_env=sim_secrets),
             Proc("demo-sites", [py, "-m", "outreach_local.demo_sites", "--state-dir", str(c.state_dir),
                                 "--base-port", str(c.demo_sites_base_port)], self._common_env()),
         ]
@@ -241,14 +245,15 @@ class LocalSystem:
         return first, workers, last
 
     def _proc(self, name: str, image: str, argv: list[str], service_role: tuple[str, str] | None,
-              health_url: str) -> Proc:
+              health_url: str, *, extra_env: dict[str, str] | None = None) -> Proc:
         """A process of the system: `argv` on the host, or, with `image_tag`, the same command in a container of
         the image (`argv[0]`, the host's interpreter, becomes the image's)."""
-        env = self._service_env(*service_role) if service_role else self._common_env()
+        env = {**(self._service_env(*service_role) if service_role else self._common_env()), **(extra_env or {})}
         tag = self.config.image_tag
         if tag is None:
             return Proc(name, argv, env, health_url)
-        own = self._service_env(*service_role, own_only=True) if service_role else self._own_env()
+        own = {**(self._service_env(*service_role, own_only=True) if service_role else self._own_env()),
+               **(extra_env or {})}
         own["OUTREACH_DATA_DIR"] = "/tmp/data"  # the root filesystem is read-only; /tmp is the container's tmpfs
         mounts: list[str] = []
         ca_file = own.get("AUDITS_CA_FILE")
@@ -256,12 +261,17 @@ class LocalSystem:
             own["AUDITS_CA_FILE"] = "/etc/outreach/demo-ca.pem"
             mounts = ["--volume", f"{ca_file}:/etc/outreach/demo-ca.pem:ro"]
         container = f"outreach-{self.config.topic_prefix.strip('.') or 'local'}-{name}"
+        # The environment goes in a file only this user reads: on the command line, the API key hashes, the
+        # PlusVibe key and the webhook secret would show in every process listing of the machine.
+        env_file = self.config.state_dir / "containers" / f"{name}.env"
+        env_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        env_file.touch(mode=0o600)
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(own.items())))
         # Global flags for this kind of machine (deploy/images/podman-env.sh says why): runc, rlimits below the
         # VM's hard limits; the launcher probes health itself (podman's timers need systemd).
         podman = ["podman", "--runtime", "runc", "run", "--rm", "--name", container, "--network", "host",
                   "--read-only", "--tmpfs", "/tmp", "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
-                  "--no-healthcheck", "--stop-timeout", "10", *mounts,
-                  *(f"--env={k}={v}" for k, v in sorted(own.items())),
+                  "--no-healthcheck", "--stop-timeout", "10", *mounts, "--env-file", str(env_file),
                   f"localhost/outreach-{image}:{tag}", "python", *argv[1:]]
         return Proc(name, podman, env, health_url, container=container)
 
