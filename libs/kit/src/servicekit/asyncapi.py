@@ -13,6 +13,7 @@ from typing import Any
 
 from contracts.envelope import (
     CLOUDEVENTS_SOURCE_PREFIX,
+    CLOUDEVENTS_SPECVERSION,
     CLOUDEVENTS_TYPE_PREFIX,
     HEADER_CAUSATION_ID,
     HEADER_CE_ID,
@@ -53,7 +54,7 @@ def _headers(producer: str, event_type: str) -> dict[str, Any]:
         HEADER_TRACEPARENT: {"type": "string", "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
                              "description": "W3C trace context of the request or event that caused this one"},
         HEADER_CONTENT_TYPE: {"const": "application/json"},
-        HEADER_CE_SPECVERSION: {"const": "1.0"},
+        HEADER_CE_SPECVERSION: {"const": CLOUDEVENTS_SPECVERSION},
         HEADER_CE_ID: {**_UUID, "description": "= event_id"},
         HEADER_CE_SOURCE: {"const": CLOUDEVENTS_SOURCE_PREFIX + producer},
         HEADER_CE_TYPE: {"const": CLOUDEVENTS_TYPE_PREFIX + event_type},

@@ -159,36 +159,21 @@ class Caller:
             )
         for _ in range(_SLOT_RETRIES):
             slot = await guard.acquire()
+            started = time.perf_counter()
             try:
-                return await self._send(method, path, params, body, idempotent, state, guard, slot)
+                payload = await self._send(method, path, params, body, idempotent, state, guard, slot)
             except SlotMissed:
-                continue  # nothing was sent; wait for a new slot
+                continue  # nothing was sent (not an attempt); wait for a new slot
+            except PlusVibeError as exc:  # every attempt is counted in `plusvibe.metrics`
+                metrics.observe(path, exc, None if isinstance(exc, CircuitOpenError) else time.perf_counter() - started)
+                raise
             finally:
                 slot.finish()
+            metrics.observe(path, None, time.perf_counter() - started)
+            return payload
         raise TransientError(f"missed {_SLOT_RETRIES} send slots in a row (event loop overloaded)", path=path)
 
     async def _send(
-        self,
-        method: str,
-        path: str,
-        params: dict[str, Any] | None,
-        body: dict[str, Any] | None,
-        idempotent: bool,
-        state: _CallState,
-        guard: AccountGuard,
-        slot: SendSlot,
-    ) -> Any:
-        """One HTTP attempt, counted in `plusvibe.metrics` (a slot missed before sending is not an attempt)."""
-        started = time.perf_counter()
-        try:
-            payload = await self._send_once(method, path, params, body, idempotent, state, guard, slot)
-        except PlusVibeError as exc:
-            metrics.observe(path, exc, None if isinstance(exc, CircuitOpenError) else time.perf_counter() - started)
-            raise
-        metrics.observe(path, None, time.perf_counter() - started)
-        return payload
-
-    async def _send_once(
         self,
         method: str,
         path: str,
