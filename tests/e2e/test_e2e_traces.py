@@ -67,9 +67,13 @@ async def test_a_re_audit_is_one_trace_from_the_request_to_the_status_flip(e2e: 
     await until(flipped, "the re-audit's writeback and status flip", timeout_s=90)
 
     def complete() -> bool:
+        # Each process exports in its own batches: a parent span (ended last) may arrive after its children, so
+        # wait until every process has sent its part: the last span of each hop and no parent still missing.
         spans = receiver.of_trace(trace_id)
         names = {(s.service, s.name) for s in spans}
-        return (("leads", "consume WritebackCompleted") in names
+        ids = {s.span_id for s in spans} | {caller_span}
+        return (("leads", "consume WritebackCompleted") in names and ("writeback", "deliver writeback") in names
+                and all(s.parent_span_id in ids for s in spans)
                 and any(_plusvibe_update(s) and s.service == "writeback" for s in spans)
                 and all(any(_db(s) and s.service == svc for s in spans) for svc in SERVICES))
 
