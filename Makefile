@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup run test lint unit bench images asyncapi openapi docs schemas infra-up infra-down
+.PHONY: setup run test lint unit bench chaos images asyncapi openapi docs schemas infra-up infra-down
 
 setup:  ## the development environment (.venv) and the Kafka broker's classpath
 	bash deploy/local/setup-python.sh
@@ -38,6 +38,12 @@ docs: asyncapi openapi  ## regenerate the committed API documents (a test checks
 
 schemas:  ## refresh JSON Schema snapshots after an additive contract change (refuses breaking ones)
 	$(PY) -m servicekit.schema_compat --write
+
+chaos: setup  ## full size: the pipeline under kills (10,000 leads, 60 s PlusVibe outage) and 1 % poison among 10,000
+	CHAOS_LEADS=$${CHAOS_LEADS:-10000} CHAOS_OUTAGE_S=$${CHAOS_OUTAGE_S:-60} CHAOS_START_RATE=$${CHAOS_START_RATE:-40} \
+	CHAOS_DRAIN_S=$${CHAOS_DRAIN_S:-180} CHAOS_REPORT=$${CHAOS_REPORT:-.local/chaos-report.json} \
+	POISON_VALID=$${POISON_VALID:-10000} \
+	bash deploy/local/with-infra.sh $(PY) -m pytest -q -s tests/chaos tests/poison
 
 images: setup  ## every container image with podman (one Dockerfile: deploy/images), their sizes
 	bash deploy/images/build.sh

@@ -37,12 +37,15 @@ def system_running(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: st
     to the `SystemConfig`."""
     run_id = uuid.uuid4().hex[:8]
     schemas = {svc: f"e2e_{run_id}_{svc}" for svc in SERVICES}
+    settings: dict[str, object] = {
+        "simulator_tick_s": None,  # the test ticks the send loop itself
+        "simulator_rate": 50.0,
+        **overrides,
+    }
     config = SystemConfig.ephemeral(
         Path(tmp_path_factory.mktemp("system")), kafka_bootstrap, postgres_url,
-        simulator_tick_s=None,  # the test ticks the send loop itself
-        simulator_rate=50.0,
         extra_env={**{f"{svc.upper()}_DB_SCHEMA": schema for svc, schema in schemas.items()}, **(extra_env or {})},
-        **overrides,
+        **settings,
     )
     forget_topics_at_session_end(config.topic_prefix)
     system = LocalSystem(config)

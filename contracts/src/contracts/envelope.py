@@ -6,12 +6,21 @@ idempotency key consumers record in their inbox. `event_type` and the ids are mi
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+# The largest record value (an encoded envelope) a producer may write and a consumer accepts; a consumer parks a
+# bigger one. Below the broker's default `max.message.bytes` (1,048,588, which the topics keep), leaving room for
+# the key, the headers and, on the parked copy, the dead-letter headers.
+MAX_RECORD_BYTES: Final = 1_000_000
 
+
+# `event_version` is the contract's MAJOR version (the `v<major>` of its topic name). An additive change (a new
+# optional field, a new enum value) keeps the number, and older consumers ignore what they do not know; a breaking
+# change is a new major on a new topic, so a record whose `event_version` is above the one the consumer's registry
+# knows is a future major and is parked (docs/ARCHITECTURE.md, Events).
 class Envelope(BaseModel):
     """One event on the wire: metadata plus the body (`data`) as a JSON object."""
 
@@ -71,3 +80,7 @@ DLQ_HEADER_GROUP = "dlq_consumer_group"
 DLQ_HEADER_ERROR_CLASS = "dlq_error_class"
 DLQ_HEADER_ERROR = "dlq_error"
 DLQ_HEADER_FAILED_AT = "dlq_failed_at"
+# Set only when the parked copy would not fit the broker's record size: how many of the record's own headers were
+# left off, and the length of a value that had to be cut (the origin offset holds the whole record while retained).
+DLQ_HEADER_HEADERS_DROPPED = "dlq_headers_dropped"
+DLQ_HEADER_VALUE_TRUNCATED = "dlq_value_truncated"

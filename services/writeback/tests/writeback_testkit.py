@@ -22,7 +22,8 @@ from contracts.topics import (
     WRITEBACK_FAILED,
     WRITEBACK_REQUESTED,
 )
-from plusvibe.errors import NotFoundError
+from plusvibe.errors import AmbiguousSendError, NotFoundError
+from plusvibe.models import LeadRow
 from servicekit.events import Decoded, new_envelope
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -80,13 +81,16 @@ def writeback_requested(lead_id: uuid.UUID, campaign_id: str, *, request_id: uui
 
 
 class FakePlusVibe:
-    """Records `update_lead_variables` calls; `fail_with` scripts exceptions for the next calls."""
+    """Records `update_lead_variables` calls; `fail_with` scripts exceptions for the next calls (not applied);
+    `cut_off_after_applying` makes the next calls apply, then lose their answer (`AmbiguousSendError`)."""
 
     def __init__(self, steps: Mapping[str, int] | None = None) -> None:
         self.steps = dict(steps or {})
         self.updates: list[tuple[str, dict[str, Any], str | None]] = []
         self.step_lookups = 0
         self.fail_with: list[BaseException] = []
+        self.read_backs = 0
+        self.cut_off_after_applying = 0
 
     async def campaign_step_count(self, campaign_id: str) -> int:
         self.step_lookups += 1
@@ -95,10 +99,24 @@ class FakePlusVibe:
         return self.steps[campaign_id]
 
     async def update_lead_variables(self, email: str, variables: Mapping[str, Any],
-                                    campaign_id: str | None = None) -> None:
+                                    campaign_id: str | None = None, *, at_most_once: bool = False) -> None:
         if self.fail_with:
             raise self.fail_with.pop(0)
         self.updates.append((email, dict(variables), campaign_id))
+        if self.cut_off_after_applying:  # PlusVibe applied it; the answer is lost on the way back
+            self.cut_off_after_applying -= 1
+            raise AmbiguousSendError("connection lost after sending (RemoteProtocolError); outcome unknown")
+
+    async def get_lead(self, email: str, campaign_id: str | None = None) -> list[LeadRow]:
+        """The lead as the recorded updates left it (the delivery worker's read-back after an unknown outcome)."""
+        self.read_backs += 1
+        held: dict[str, Any] = {}
+        for sent_to, variables, campaign in self.updates:
+            if sent_to == email and campaign == campaign_id:
+                held.update(variables)
+        if not held:
+            return []
+        return [LeadRow.model_validate({"campaign": campaign_id or "", "lead_data": {"email": email, **held}})]
 
     def __getattr__(self, name: str) -> Any:  # the rest of PlusVibePort is not used by writeback
         raise AttributeError(name)

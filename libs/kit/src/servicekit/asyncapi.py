@@ -47,7 +47,8 @@ def _headers(producer: str, event_type: str) -> dict[str, Any]:
         HEADER_EVENT_ID: {**_UUID, "description": "= envelope event_id; the idempotency key"},
         HEADER_EVENT_TYPE: {"const": event_type},
         HEADER_EVENT_VERSION: {"type": "string", "pattern": "^[1-9][0-9]*$",
-                               "description": "additive versions within the topic's major"},
+                               "description": "= envelope event_version: the contract's major version (the "
+                                              "topic's v<major>); additive changes keep it"},
         HEADER_LEAD_ID: {**_UUID, "description": "present when the event is about a lead"},
         HEADER_CORRELATION_ID: _UUID,
         HEADER_CAUSATION_ID: _UUID,

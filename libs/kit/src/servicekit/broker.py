@@ -9,7 +9,14 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
-from servicekit.kafka_config import PRODUCER_SAFETY, KafkaSecurity, broker_security, resolve, start_client
+from servicekit.kafka_config import (
+    PRODUCER_SAFETY,
+    KafkaSecurity,
+    broker_security,
+    resolve,
+    start_client,
+    startup_wait_s,
+)
 
 
 class KitKafkaBroker(KafkaBroker):
@@ -25,7 +32,7 @@ class KitKafkaBroker(KafkaBroker):
     async def start(self) -> None:
         try:
             await start_client(super().start, self._kit_bootstrap, self._kit_security,
-                               what=f"Kafka broker client {self.config.client_id!r}")
+                               what=f"Kafka broker client {self.config.client_id!r}", wait_s=startup_wait_s())
         except Exception:
             with contextlib.suppress(Exception):
                 await super().stop()

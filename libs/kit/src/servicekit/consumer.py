@@ -1,6 +1,7 @@
 """Kafka consumers with explicit delivery semantics, on FastStream batch subscribers.
 
-For each batch: undecodable records go to the DLQ; the rest are applied in ONE transaction in which each
+For each batch: undecodable records, and records that contradict their envelope (key, headers; see
+`servicekit.events.check_record`), go to the DLQ; the rest are applied in ONE transaction in which each
 event is first recorded in the inbox (a duplicate is skipped) and then handled. The offsets are committed
 (FastStream `AckPolicy.NACK_ON_ERROR`: ack = commit) only after that transaction commits. If the batch
 fails, it is replayed record by record: transient faults are retried with jittered backoff within a time
@@ -32,7 +33,7 @@ from prometheus_client.registry import Collector
 from contracts.topics import TopicSpec
 from servicekit.dlq import DlqPublish, park
 from servicekit.errors import is_transient
-from servicekit.events import Decoded, PoisonMessage, decode, header_dict, payload_digest
+from servicekit.events import Decoded, PoisonMessage, decode_record, header_dict, payload_digest
 from servicekit.logging import log_context
 from servicekit.metrics import REGISTRY, record_conflicting_duplicate
 from servicekit.retry import backoff_delays
@@ -91,7 +92,8 @@ class EventConsumer(Generic[U]):
         decoded: list[tuple[ConsumerRecord[Any, Any], Decoded]] = []
         for record in records:
             try:
-                decoded.append((record, decode(record.value, expected_types=self.expected_types)))
+                decoded.append((record, decode_record(record.value, record.key, record.headers,
+                                                      expected_types=self.expected_types)))
             except PoisonMessage as exc:
                 await self._park(record, exc)
         if not decoded:

@@ -30,6 +30,7 @@ from contracts.envelope import (
     HEADER_EVENT_TYPE,
     HEADER_EVENT_VERSION,
     HEADER_LEAD_ID,
+    MAX_RECORD_BYTES,
     Envelope,
     EventData,
 )
@@ -140,6 +141,8 @@ def decode(value: bytes | None, *, expected_types: frozenset[str] | None = None)
     """Record value → envelope + typed body. Raises PoisonMessage for anything that can never be handled."""
     if value is None:
         raise PoisonMessage("empty record value (tombstone)")
+    if len(value) > MAX_RECORD_BYTES:
+        raise PoisonMessage(f"record of {len(value):,} bytes is over the {MAX_RECORD_BYTES:,}-byte limit")
     try:
         raw: Any = pydantic_core.from_json(value)  # the Rust parser: half json.loads' time on large envelopes
     except ValueError as exc:
@@ -155,12 +158,79 @@ def decode(value: bytes | None, *, expected_types: frozenset[str] | None = None)
         raise PoisonMessage(f"unknown event_type {envelope.event_type!r}")
     if expected_types is not None and envelope.event_type not in expected_types:
         raise PoisonMessage(f"event_type {envelope.event_type!r} not expected on this topic")
-    # A higher event_version within the same topic (same major) only adds fields, which the model ignores.
+    # `event_version` is the major version: additive changes keep it (unknown fields are ignored by the models),
+    # a breaking one gets a new number and a new `.v<major>` topic. A higher number than the registry's is
+    # therefore a future major this consumer cannot read correctly, even when the body happens to validate.
+    if envelope.event_version > model.EVENT_VERSION:
+        raise PoisonMessage(f"{envelope.event_type} event_version {envelope.event_version} is a future major "
+                            f"version (this consumer knows {model.EVENT_VERSION})")
     try:
         event = model.model_validate(envelope.data)
     except ValidationError as exc:
         raise PoisonMessage(f"invalid {envelope.event_type} body: {_first_error(exc)}") from exc
     return Decoded(envelope=envelope, event=event)
+
+
+def decode_record(value: bytes | None, key: bytes | None, headers: Sequence[tuple[str, bytes]] | None, *,
+                  expected_types: frozenset[str] | None = None) -> Decoded:
+    """A whole record → envelope + typed body: `decode` of the value, then the record must agree with its
+    envelope (`check_record`). What every reader of a topic uses, so each parks the same records."""
+    decoded = decode(value, expected_types=expected_types)
+    check_record(decoded.envelope, key, headers)
+    return decoded
+
+
+def check_record(envelope: Envelope, key: bytes | None, headers: Sequence[tuple[str, bytes]] | None) -> None:
+    """Raises PoisonMessage when the record contradicts its envelope.
+
+    - The key of an event about a lead is its lead id, byte for byte as the relay writes it (`str(lead_id)`):
+      the key chose the partition (a lead's events keep their order only on one partition) and, on a compacted
+      topic, which snapshot a record replaces. A missing or other key is a producer's bug the consumer cannot
+      repair, so the record is parked. An event without a lead id may have any key.
+    - Headers are optional (the envelope is the record's truth, and records older than a header lack it), but
+      each of the envelope's facts a header repeats must match: a record that says one event id in its headers
+      and another in its value is read differently by a header-based subscriber than by the kit.
+    """
+    if envelope.lead_id is not None:
+        expected_key = str(envelope.lead_id).encode()
+        if key != expected_key:
+            shown = "no key" if key is None else f"key {bytes(key)[:80]!r}"
+            raise PoisonMessage(f"{shown} on an event of lead {envelope.lead_id} (the key must be its lead id)")
+    if not headers:
+        return
+    facts = _header_facts(envelope)
+    for name, raw in headers:
+        want = facts.get(name)
+        if want is None:
+            continue
+        value = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes | bytearray) else str(raw)
+        if not _same(value, want):
+            raise PoisonMessage(f"header {name}={value[:80]!r} contradicts the envelope ({str(want)!r})")
+
+
+def _header_facts(envelope: Envelope) -> dict[str, str | uuid.UUID]:
+    """The headers `headers_for` writes that repeat the envelope's identity, by name → the value they must have
+    (ids compare as UUIDs, so another producer's spelling of the same id agrees)."""
+    facts: dict[str, str | uuid.UUID] = {
+        HEADER_EVENT_ID: envelope.event_id,
+        HEADER_CE_ID: envelope.event_id,
+        HEADER_EVENT_TYPE: envelope.event_type,
+        HEADER_CE_TYPE: CLOUDEVENTS_TYPE_PREFIX + envelope.event_type,
+        HEADER_EVENT_VERSION: str(envelope.event_version),
+        HEADER_CE_SOURCE: CLOUDEVENTS_SOURCE_PREFIX + envelope.producer,
+    }
+    if envelope.lead_id is not None:
+        facts[HEADER_LEAD_ID] = facts[HEADER_CE_SUBJECT] = envelope.lead_id
+    return facts
+
+
+def _same(value: str, want: str | uuid.UUID) -> bool:
+    if isinstance(want, str):
+        return value == want
+    try:
+        return uuid.UUID(value) == want
+    except ValueError:
+        return False
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -375,10 +375,48 @@ def explain(exc: BaseException, security: KafkaSecurity, timeout_s: float) -> st
     return f"{type(exc).__name__}: {exc}"
 
 
+def startup_wait_s() -> float:
+    """How long a long-running worker waits at start for a broker that refuses connections (`KAFKA_STARTUP_WAIT_S`,
+    default 60 s): a broker restarting, or started after the workers, is a moment to wait out, not a reason to
+    exit. Anything else (authentication, TLS, a listener that never answers) still fails at once."""
+    return float(os.environ.get("KAFKA_STARTUP_WAIT_S", "60"))
+
+
+def _refused(address: str) -> bool:
+    import socket
+
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or address, int(port or 9092)), timeout=2.0):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:  # unreachable, timed out, ...: not "nothing listens"; the start will explain it
+        return False
+
+
+async def wait_for_listener(bootstrap: str, wait_s: float, *, what: str) -> None:
+    """Returns once some bootstrap address accepts TCP connections, or after `wait_s` (the start then fails and
+    explains why). Checked before the client starts: an aiokafka client is not restarted after a failed start."""
+    addresses = [a.strip() for a in bootstrap.split(",") if a.strip()]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    delay = 0.25
+    while addresses and all([await asyncio.to_thread(_refused, a) for a in addresses]):
+        if loop.time() + delay > deadline:
+            return
+        log.warning("%s: Kafka at %s refuses connections; waiting (up to %.0fs in all)", what, bootstrap, wait_s)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
+
+
 async def start_client(start: Callable[[], Awaitable[object]], bootstrap: str, security: KafkaSecurity | None,
-                       *, what: str) -> None:
+                       *, what: str, wait_s: float = 0.0) -> None:
     """Runs a client's `start()`; when it fails, raises `KafkaStartupError` naming the cause (aiokafka only says
-    "Unable to bootstrap" after logging the real reason)."""
+    "Unable to bootstrap" after logging the real reason). `wait_s`: first wait that long for a broker that refuses
+    connections (workers pass `startup_wait_s()`; the ops tools fail at once)."""
+    if wait_s > 0:
+        await wait_for_listener(bootstrap, wait_s, what=what)
     try:
         await start()
     except Exception as exc:

@@ -21,7 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from servicekit.db import is_postgres, one_of, tls_needless
 from servicekit.events import kafka_headers
-from servicekit.kafka_config import KafkaSecurity, client_options, producer_options, resolve, start_client
+from servicekit.kafka_config import (
+    KafkaSecurity,
+    client_options,
+    producer_options,
+    resolve,
+    start_client,
+    startup_wait_s,
+)
 from servicekit.tables import outbox
 from servicekit.uow import OutboxSignal, outbox_channel
 
@@ -158,7 +165,7 @@ class KitProducer(AIOKafkaProducer):  # type: ignore[misc]  # aiokafka ships no 
     async def start(self) -> None:
         try:
             await start_client(super().start, self._kit_bootstrap, self._kit_security,
-                               what=f"Kafka producer {self._kit_client_id!r}")
+                               what=f"Kafka producer {self._kit_client_id!r}", wait_s=startup_wait_s())
         except Exception:
             await super().stop()  # no half-started client (and no "Unclosed AIOKafkaProducer" warning)
             raise

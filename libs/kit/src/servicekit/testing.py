@@ -9,7 +9,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -223,3 +223,63 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], *, timeout_s: flo
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
         await asyncio.sleep(interval_s)
+
+
+async def run_ops(*args: str, env: dict[str, str] | None = None, timeout_s: float = 180.0) -> tuple[int, str]:
+    """Runs the `outreach-ops` console script of this environment as its own process (as an operator would):
+    (exit code, stdout and stderr together). `env` is added to this process's environment."""
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("outreach-ops")
+    command = [str(script)] if script.exists() else [sys.executable, "-c", "from servicekit.ops.cli import main; main()"]
+    proc = await asyncio.create_subprocess_exec(
+        *command, *args, env={**os.environ, "COLUMNS": "200", **(env or {})},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    return int(proc.returncode or 0), out.decode(errors="replace")
+
+
+async def committed_total(bootstrap: str, group: str) -> int:
+    """The sum of a consumer group's committed offsets over every partition (how many records it has consumed
+    of topics that started at offset 0)."""
+    from servicekit.ops.kafka import admin_client, committed_offsets
+
+    async with admin_client(bootstrap) as admin:
+        return sum(offset for offset, _ in (await committed_offsets(admin, group)).values())
+
+
+async def differing_rows(engine: Any, live: Any, fresh_name: str, *, ignore: Sequence[str] = ()
+                         ) -> tuple[int, dict[str, list[tuple[Any, Any]]]]:
+    """Reads the live ORM table `live` and the rebuilt table `fresh_name` (same columns) row by row through the
+    ORM's types and compares every column but `ignore`: (rows compared, {key: [(live value, rebuilt value) of
+    each differing column]}); a row in one table only differs with (row, None) or (None, row)."""
+    from sqlalchemy import select
+
+    from servicekit.ops.switchover import fresh_table
+
+    fresh = fresh_table(live, fresh_name)
+    key = [c.name for c in live.primary_key.columns]
+    columns = [c.name for c in live.columns if c.name not in ignore]
+
+    async def rows(table: Any) -> dict[str, dict[str, Any]]:
+        async with engine.connect() as conn:
+            result = (await conn.execute(select(table))).mappings().all()
+        return {",".join(str(r[k]) for k in key): dict(r) for r in result}
+
+    mine, theirs = await rows(live), await rows(fresh)
+    differences: dict[str, list[tuple[Any, Any]]] = {}
+    for k in sorted(set(mine) | set(theirs)):
+        a, b = mine.get(k), theirs.get(k)
+        if a is None or b is None:
+            differences[k] = [(a, b)]
+            continue
+        changed = [(c, a[c], b[c]) for c in columns if a[c] != b[c]]
+        if changed:
+            differences[k] = [(f"{c}={x!r}", f"{c}={y!r}") for c, x, y in changed]
+    return len(set(mine) | set(theirs)), differences

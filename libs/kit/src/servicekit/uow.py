@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from contracts.envelope import Envelope, EventData
+from contracts.envelope import MAX_RECORD_BYTES, Envelope, EventData
 from contracts.topics import TOPIC_BY_EVENT_TYPE
 from servicekit.bulk import bulk_insert, unnest_insert
 from servicekit.db import one_of
@@ -152,10 +152,19 @@ class UnitOfWork:
         return envelope
 
     def add_envelope(self, envelope: Envelope, *, key: str | None = None) -> None:
+        """Refuses (ValueError) what every consumer would park (`servicekit.events.check_record`): a key other
+        than the event's lead id, or an envelope over MAX_RECORD_BYTES. Refused here, the handler's transaction
+        fails where the cause is; published, the relay could not even send a record over the broker's limit."""
         spec = TOPIC_BY_EVENT_TYPE[envelope.event_type]
         headers = headers_for(envelope)
         inject_traceparent(headers)  # the trace of the request or record being handled continues downstream
+        if key is not None and envelope.lead_id is not None and key != str(envelope.lead_id):
+            raise ValueError(f"key {key!r} is not the lead id of this {envelope.event_type}")
         msg_key = key if key is not None else (str(envelope.lead_id) if envelope.lead_id else None)
+        payload = encode(envelope)
+        if len(payload) > MAX_RECORD_BYTES:
+            raise ValueError(f"{envelope.event_type} of {len(payload):,} bytes is over the {MAX_RECORD_BYTES:,}-byte "
+                             "record limit")
         self._outbox_rows.append(
             {
                 "event_id": envelope.event_id,
@@ -163,7 +172,7 @@ class UnitOfWork:
                 "topic": self._topic_namer(spec.name),
                 "msg_key": msg_key,
                 "headers": headers,
-                "payload": encode(envelope),
+                "payload": payload,
                 "created_at": datetime.now(UTC),
             }
         )

@@ -40,12 +40,13 @@ async def test_same_id_same_payload_is_a_duplicate_and_another_payload_is_reject
 ) -> None:
     topic = f"{topic_prefix}{AUDIT_REQUESTED.name}"
     await ensure_topics(kafka_bootstrap, [AUDIT_REQUESTED], prefix=topic_prefix)
-    originals = [audit_requested(f"orig{i}.test") for i in range(200)]
+    lead = uuid.uuid4()  # one lead, so one key: one partition, in order
+    originals = [audit_requested(f"orig{i}.test", lead) for i in range(200)]
     same = originals[:18]  # 9 % re-published unchanged
     conflicting = [_other_payload(e) for e in originals[18:20]]  # 1 % with the same id, another payload
-    pair_original = audit_requested("pair.test")
+    pair_original = audit_requested("pair.test", lead)
     pair_conflict = _other_payload(pair_original)  # right behind its original: the same batch
-    key = b"one-partition"
+    key = str(lead).encode()
     stream = [(key, encode(e), []) for e in [*originals, *same, *conflicting, pair_original, pair_conflict]]
     await publish_raw(kafka_bootstrap, topic, stream)
     group_label = f"{topic_prefix}counter.on_audit_requested"

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -105,13 +106,14 @@ async def test_poison_records_go_to_the_dlq_once_with_origin_headers_and_the_par
 ) -> None:
     await ensure_topics(kafka_bootstrap, [AUDIT_REQUESTED], prefix=topic_prefix)
     topic = f"{topic_prefix}{AUDIT_REQUESTED.name}"
-    good = [audit_requested(f"ok{i}.test") for i in range(30)]
-    wrong_schema = json.loads(encode(audit_requested()))
+    lead = uuid.uuid4()  # one lead, so one key: everything on one partition, poison in between good records
+    key = str(lead).encode()
+    good = [audit_requested(f"ok{i}.test", lead) for i in range(30)]
+    wrong_schema = json.loads(encode(audit_requested(lead_id=lead)))
     wrong_schema["data"]["requested_at"] = "yesterday"
-    unknown = json.loads(encode(audit_requested()))
+    unknown = json.loads(encode(audit_requested(lead_id=lead)))
     unknown["event_type"] = "NotAnEvent"
-    permanent = audit_requested("permanent-failure.test")  # decodes, but the handler can never apply it
-    key = b"same-key"  # one key: everything on one partition, poison in between good records
+    permanent = audit_requested("permanent-failure.test", lead)  # decodes, but the handler can never apply it
     poison = [
         (key, b"\x00\x01 garbage", []),
         (key, json.dumps(wrong_schema).encode(), []),

@@ -12,7 +12,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from typer.testing import CliRunner
 
-from contracts.topics import AUDIT_REQUESTED
+from contracts.topics import AUDIT_REQUESTED, LEAD_UPSERTED
 from servicekit.db import create_engine
 from servicekit.events import Decoded
 from servicekit.ops.cli import app
@@ -111,3 +111,30 @@ def test_cli_rebuild_loads_the_service_spec_and_fills_the_named_table(
 
     bad = CliRunner().invoke(app, ["--bootstrap", ops_topic.bootstrap, "rebuild", "no_such_module:x", "--table", "t"])
     assert bad.exit_code == 2 and "cannot load rebuild spec" in bad.output
+
+
+async def test_a_sequential_rebuild_reads_the_topics_in_the_given_order_and_flushes_every_batch(
+    ops_topic: OpsTopic, sqlite_database: Database
+) -> None:
+    await ensure_topics(ops_topic.bootstrap, [AUDIT_REQUESTED, LEAD_UPSERTED], prefix=ops_topic.prefix,
+                        include_dlq=False)
+    first, second = (f"{ops_topic.prefix}{t.name}" for t in (LEAD_UPSERTED, AUDIT_REQUESTED))
+    await publish_envelopes(ops_topic.bootstrap, second, [audit_requested(domain="second.test") for _ in range(3)])
+    await publish_envelopes(ops_topic.bootstrap, first, [audit_requested(domain="first.test") for _ in range(3)])
+    seen: list[str] = []
+    flushed: list[int] = []
+
+    async def record(item: Decoded, conn: AsyncConnection) -> None:
+        seen.append(item.envelope.data["domain"])
+
+    async def flush(conn: AsyncConnection) -> None:
+        flushed.append(len(seen))
+
+    engine = create_engine(sqlite_database.url)
+    try:
+        result = await rebuild_projection(ops_topic.bootstrap, [first, second], record, engine, flush=flush,
+                                          sequential=True, batch_size=4)
+    finally:
+        await engine.dispose()
+    assert seen == ["first.test"] * 3 + ["second.test"] * 3
+    assert (result.applied, flushed) == (6, [4, 6])

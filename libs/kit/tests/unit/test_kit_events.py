@@ -2,9 +2,9 @@ import json
 import uuid
 
 import pytest
-from kit_factories import audit_requested
+from kit_factories import audit_requested, record_of
 
-from servicekit.events import PoisonMessage, decode, encode, headers_for
+from servicekit.events import PoisonMessage, decode, decode_record, encode, headers_for
 
 
 def test_round_trips_an_envelope_with_its_typed_body() -> None:
@@ -45,13 +45,46 @@ def test_refuses_an_event_type_that_does_not_belong_on_the_topic() -> None:
         decode(encode(audit_requested()), expected_types=frozenset({"AuditCompleted"}))
 
 
-def test_ignores_unknown_fields_added_by_a_newer_producer() -> None:
+def test_ignores_unknown_fields_added_by_a_newer_producer_of_the_same_major() -> None:
     env = json.loads(encode(audit_requested()))
     env["data"]["added_later"] = {"x": 1}
     env["new_envelope_field"] = True
-    env["event_version"] = 2
     decoded = decode(json.dumps(env).encode())
     assert decoded.envelope.event_id == uuid.UUID(env["event_id"])
+
+
+def test_refuses_a_future_major_version_even_when_its_body_validates() -> None:
+    env = json.loads(encode(audit_requested()))
+    env["event_version"] = 2
+    with pytest.raises(PoisonMessage, match="future major version"):
+        decode(json.dumps(env).encode())
+
+
+def test_refuses_a_record_over_the_size_limit() -> None:
+    from contracts.envelope import MAX_RECORD_BYTES
+
+    env = json.loads(encode(audit_requested()))
+    env["data"]["requested_by"] = "x" * MAX_RECORD_BYTES
+    with pytest.raises(PoisonMessage, match="over the 1,000,000-byte limit"):
+        decode(json.dumps(env).encode())
+
+
+def test_a_record_must_be_keyed_by_its_lead_and_its_headers_must_agree_with_its_envelope() -> None:
+    env = audit_requested()
+    key, value, headers = record_of(env)
+    assert decode_record(value, key, headers).envelope == env
+    assert decode_record(value, key, []).envelope == env  # headers are optional
+    assert decode_record(value, key, [("event_id", str(env.event_id).upper().encode())]).envelope == env
+    with pytest.raises(PoisonMessage, match="no key"):
+        decode_record(value, None, headers)
+    with pytest.raises(PoisonMessage, match="the key must be its lead id"):
+        decode_record(value, str(uuid.uuid4()).encode(), headers)
+    for name, bad in (("event_id", str(uuid.uuid4()).encode()), ("ce_type", b"io.outreach.AuditCompleted"),
+                      ("event_type", b"\xff\xfe"), ("event_version", b"2"), ("lead_id", b"not-a-uuid")):
+        with pytest.raises(PoisonMessage, match=f"header {name}="):
+            decode_record(value, key, [*headers, (name, bad)])
+    unrelated = [*headers, ("traceparent", b"\xff"), ("x-anything", b"1")]
+    assert decode_record(value, key, unrelated).envelope == env
 
 
 def test_a_new_envelope_is_what_validation_would_have_built() -> None:

@@ -51,3 +51,19 @@ async def test_inbox_claim_is_true_once_per_group(engine: AsyncEngine) -> None:
     async with UnitOfWork(sessions) as uow:
         assert await uow.claim_inbox("g1", env.event_id, env.event_type) is False
     assert await _count(engine, inbox) == 2
+
+
+async def test_the_outbox_refuses_what_every_consumer_would_park(engine: AsyncEngine) -> None:
+    from contracts.envelope import MAX_RECORD_BYTES
+
+    sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    env = audit_requested()
+    huge = env.model_copy(update={"data": {**env.data, "requested_by": "x" * MAX_RECORD_BYTES}})
+    async with UnitOfWork(sessions) as uow:
+        with pytest.raises(ValueError, match="is not the lead id"):
+            uow.add_envelope(env, key="another-key")
+        with pytest.raises(ValueError, match="over the 1,000,000-byte record limit"):
+            uow.add_envelope(huge)
+        uow.add_envelope(env, key=str(env.lead_id))
+        await uow.commit()
+    assert await _count(engine, outbox) == 1

@@ -180,13 +180,16 @@ class PlusVibeClient:
         return total
 
     async def update_lead_variables(
-        self, email: str, variables: Mapping[str, Any], campaign_id: str | None = None
+        self, email: str, variables: Mapping[str, Any], campaign_id: str | None = None, *, at_most_once: bool = False
     ) -> None:
-        """Upsert custom variables (and ``label``) of a lead; an idempotent overwrite."""
+        """Upsert custom variables (and ``label``) of a lead; an idempotent overwrite, so a send whose outcome is
+        unknown is repeated. With ``at_most_once`` it is sent at most once per call instead: an unknown outcome
+        (connection lost after sending, a 5xx) raises ``AmbiguousSendError``, and the caller reads the lead back
+        (``get_lead``) before sending again (writeback's delivery worker does, so PlusVibe sees one update)."""
         body: dict[str, Any] = {"email": email, "variables": dict(variables)}
         if campaign_id is not None:
             body["campaign_id"] = campaign_id
-        await self._post("/lead/data/update", body)
+        await self._post("/lead/data/update", body, idempotent=not at_most_once)
 
     async def mark_lead_completed(self, campaign_id: str, email: str) -> None:
         await self._post(

@@ -3,13 +3,14 @@ attempt limit (no broker: events are checked in the outbox)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sites import Deploy, Deployment, FakeResolver
+from sites import Deploy, Deployment, FakeResolver, Reply
 from sqlalchemy import select, update
 
 from audits.adapters.orm import AuditRunRow
@@ -157,3 +158,34 @@ async def test_one_domain_is_audited_by_one_task_at_a_time(svc: AuditsService) -
     await svc.worker.drain()
     assert [(await run_state(svc, r))["status"] for r in (first, second)] == ["completed", "completed"]
     assert svc.limiter.peak == 1
+
+
+async def test_the_per_domain_cap_is_the_setting_not_one(sqlite_database: Database, site: Deployment,
+                                                         resolver: FakeResolver) -> None:
+    svc = await _service(sqlite_database, site, resolver, max_audits_per_domain=3)
+    try:
+        runs = [await add_run(svc) for _ in range(5)]
+        assert await svc.worker.poll_once() == 3  # three of good.test at once, not one
+        await svc.worker.drain()
+        assert await svc.worker.poll_once() == 2
+        await svc.worker.drain()
+        assert {(await run_state(svc, r))["status"] for r in runs} == {"completed"}
+        assert svc.limiter.peak == 3
+    finally:
+        await svc.runtime.dispose()
+
+
+async def test_a_busy_domain_at_the_head_of_the_queue_does_not_starve_the_others(svc: AuditsService,
+                                                                                  site: Deployment) -> None:
+    """The oldest runs all belong to a domain already being audited (more of them than one claim looks at): the
+    worker still claims the run of another domain queued behind them."""
+    assert site.https is not None and isinstance(site.https.routes["/"], Reply)
+    site.https.routes["/"] = dataclasses.replace(site.https.routes["/"], delay_s=2.0)  # good.test stays busy
+    await add_run(svc)
+    assert await svc.worker.poll_once() == 1  # good.test is now busy (cap 1)
+    for _ in range(svc.settings.max_concurrent_audits * 4 + 5):
+        await add_run(svc)
+    behind = await add_run(svc, domain="other.test")
+    assert await svc.worker.poll_once() == 1
+    assert (await run_state(svc, behind))["attempts"] == 1  # claimed (its audit itself fails: not resolvable)
+    await svc.worker.drain()

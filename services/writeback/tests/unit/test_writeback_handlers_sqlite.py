@@ -197,6 +197,46 @@ async def test_transient_errors_are_retried_then_delivered(service: WritebackSer
     assert row["attempts"] == 3 and row["status"] == "delivered"
 
 
+async def test_an_update_whose_answer_was_lost_is_read_back_not_sent_again(
+    service: WritebackService, fake: FakePlusVibe
+) -> None:
+    lead = uuid.uuid4()
+    fake.cut_off_after_applying = 1
+    await apply(service, lead_upserted(lead), lead_pushed(lead, CAMPAIGN, "jo@acme.test"))
+    await apply(service, audit_completed(lead))
+    for _ in range(50):
+        await service.delivery.drain()
+        if await published(service):
+            break
+        await _sleep(0.02)
+    [event] = await published(service)
+    assert event.event_type == "WritebackCompleted" and event.data["delivered"] is True
+    assert len(fake.updates) == 1 and fake.read_backs == 1  # applied once, then confirmed by reading it back
+    [row] = await attempts(service)
+    assert row["attempts"] == 2 and row["status"] == "delivered"
+
+
+async def test_a_read_back_that_does_not_find_the_variables_sends_them(
+    service: WritebackService, fake: FakePlusVibe
+) -> None:
+    """The previous try may have been applied but was not (e.g. the worker died before the request left): the
+    read-back finds nothing, so the update is sent."""
+    from plusvibe.errors import AmbiguousSendError
+
+    lead = uuid.uuid4()
+    fake.fail_with = [AmbiguousSendError("connection lost after sending; outcome unknown")]
+    await apply(service, lead_upserted(lead), lead_pushed(lead, CAMPAIGN, "jo@acme.test"))
+    await apply(service, audit_completed(lead))
+    for _ in range(50):
+        await service.delivery.drain()
+        if await published(service):
+            break
+        await _sleep(0.02)
+    [event] = await published(service)
+    assert event.event_type == "WritebackCompleted"
+    assert len(fake.updates) == 1 and fake.read_backs == 1
+
+
 async def test_transient_errors_beyond_the_budget_end_in_writeback_failed(
     sqlite_database: Database, fake: FakePlusVibe
 ) -> None:

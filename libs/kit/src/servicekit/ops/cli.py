@@ -1,5 +1,6 @@
 """`outreach-ops`: describe topics and lag, replay a topic into a consumer group or reset its offsets as Kafka's
-tools do, list/inspect/redrive DLQs.
+tools do, list/inspect/redrive DLQs, rebuild a projection into a fresh table, compare it with the live one and
+swap the two.
 
 Names given without the deployment prefix get `--prefix` (KAFKA_TOPIC_PREFIX) prepended. Every mutating
 command prints its plan and asks before acting (unless --yes); a refusal exits with code 2.
@@ -15,10 +16,11 @@ import asyncio
 import json
 import os
 import tempfile
+import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from aiokafka import TopicPartition
@@ -55,6 +57,9 @@ from servicekit.ops.offsets import (
     plan_replay,
     read_offsets_file,
 )
+
+if TYPE_CHECKING:
+    from servicekit.ops.rebuild import RebuildSpec
 
 T = TypeVar("T")
 EXIT_REFUSED = 2
@@ -404,7 +409,34 @@ def _print_redrive(result: dlq_ops.RedriveResult) -> None:
                       f"(offsets {result.skipped_no_origin[:20]})")
 
 
-# --- rebuild --------------------------------------------------------------------------------------------------
+# --- rebuild ---------------------------------------------------------------------------------------------------
+
+def _load_spec(spec: str, table: str) -> RebuildSpec:
+    from servicekit.ops.rebuild import load_spec_factory
+
+    try:
+        return load_spec_factory(spec)(table)
+    except OpsError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_REFUSED) from exc
+
+
+def _live_table(built: RebuildSpec, spec: str) -> str:
+    if built.live_table is None:
+        console.print(f"[bold red]error:[/] {spec} names no live table (RebuildSpec.live_table)", highlight=False)
+        raise typer.Exit(EXIT_REFUSED)
+    return built.live_table
+
+
+def _dispose_after(built: RebuildSpec, coro: Coroutine[Any, Any, T]) -> T:
+    async def go() -> T:
+        try:
+            return await coro
+        finally:
+            await built.engine.dispose()
+
+    return _run(go())
+
 
 @app.command("rebuild")
 def rebuild(
@@ -412,37 +444,96 @@ def rebuild(
     spec: Annotated[str, typer.Argument(help="The service's MODULE:FACTORY returning a RebuildSpec.")],
     table: Annotated[str, typer.Option("--table", help="The fresh table to build (must not be the live one).")],
     group: Annotated[str | None, typer.Option("--group", "-g", help="Fresh group to hand the end offsets to.")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Drop TABLE first if it exists (never the live one).")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Rebuild a projection into a fresh table by reading its topics from the beginning (no live group is touched)."""
-    from servicekit.ops.rebuild import load_spec_factory, rebuild_projection
+    """Rebuild a projection into a fresh table by reading its topics from the beginning (no live group is touched).
+    Then `rebuild-compare` and `rebuild-swap` with the same SPEC and --table."""
+    from servicekit.ops.rebuild import rebuild_projection
+    from servicekit.ops.switchover import check_target
 
     target: Target = ctx.obj
-    try:
-        built = load_spec_factory(spec)(table)
-    except OpsError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(EXIT_REFUSED) from exc
+    built = _load_spec(spec, table)
     topics = [prefixed(t, target.prefix) for t in built.topics]
     group_name = prefixed(group, target.prefix) if group else None
-    console.print(f"rebuild {table} from {', '.join(topics)}" + (f"; then commit end offsets for {group_name}"
-                                                                   if group_name else ""))
-    _confirm(f"Write into {table}?", yes)
+    console.print(f"rebuild {table} from {', '.join(topics)}" + (" (one topic after the other)" if built.sequential
+                                                                  else "")
+                  + (f"; then commit end offsets for {group_name}" if group_name else ""))
+    _confirm(f"Write into {table}?", yes)  # the engine has not connected yet: nothing to dispose
 
     async def go() -> None:
-        try:
-            with Progress(TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=console) as bar:
-                task = bar.add_task("rebuild", total=None)
-                result = await rebuild_projection(target.bootstrap, topics, built.handler, built.engine,
-                                                  prepare=built.prepare, group_id=group_name,
-                                                  progress=lambda n: bar.advance(task, n),
-                                                  security=target.security)
-            console.print(f"applied {result.applied} record(s) into {table}; {result.undecodable} undecodable skipped")
-        finally:
-            await built.engine.dispose()
+        if await check_target(built.engine, table, live=built.live_table, replace=replace):
+            console.print(f"dropped the existing {table}")
+        started = time.monotonic()
+        with Progress(TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as bar:
+            task = bar.add_task("rebuild", total=None)
+            result = await rebuild_projection(target.bootstrap, topics, built.handler, built.engine,
+                                              prepare=built.prepare, flush=built.flush, sequential=built.sequential,
+                                              group_id=group_name, progress=lambda n: bar.advance(task, n),
+                                              security=target.security)
+        console.print(f"applied {result.applied} record(s) into {table} in {time.monotonic() - started:.1f} s; "
+                      f"{result.undecodable} undecodable skipped")
 
-    _run(go())
+    _dispose_after(built, go())
+
+
+@app.command("rebuild-compare")
+def rebuild_compare(
+    spec: Annotated[str, typer.Argument(help="The service's MODULE:FACTORY returning a RebuildSpec.")],
+    table: Annotated[str, typer.Option("--table", help="The rebuilt table.")],
+    samples: Annotated[int, typer.Option("--samples", min=0, help="How many differing keys to list.")] = 10,
+) -> None:
+    """Compare the rebuilt table with the live one row by row (by primary key) on every column the topics
+    determine (the spec's `not_derived` columns are left out). Exit 0 when equal, 1 when they differ."""
+    from servicekit.ops.switchover import compare_tables
+
+    built = _load_spec(spec, table)
+    live = _live_table(built, spec)
+    result = _dispose_after(built, compare_tables(built.engine, live, table, ignore=built.not_derived,
+                                                  samples=samples))
+    console.print(f"{live}: {result.live_rows} row(s); {table}: {result.fresh_rows} row(s); "
+                  f"compared by {', '.join(result.key)} on {len(result.compared)} column(s)"
+                  + (f", not on {', '.join(result.ignored)}" if result.ignored else ""), highlight=False)
+    console.print(f"only in {live}: {result.only_live}; only in {table}: {result.only_fresh}; "
+                  f"differing: {result.differing}", highlight=False)
+    if result.by_column:
+        console.print("differing per column: " + ", ".join(f"{c}={n}" for c, n in sorted(result.by_column.items())),
+                      highlight=False)
+    for key in result.samples:
+        console.print(f"  {key}", highlight=False)
+    if not result.equal:
+        console.print("the tables differ")
+        raise typer.Exit(1)
+    console.print("equal")
+
+
+@app.command("rebuild-swap")
+def rebuild_swap(
+    spec: Annotated[str, typer.Argument(help="The service's MODULE:FACTORY returning a RebuildSpec.")],
+    table: Annotated[str, typer.Option("--table", help="The rebuilt table that becomes the live one.")],
+    keep_as: Annotated[str | None, typer.Option(
+        "--keep-as", help="New name of the current live table (default: <live>_old).")] = None,
+    allow_empty: Annotated[bool, typer.Option("--allow-empty", help="Swap in an empty table.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """In one transaction: copy the spec's `carry_over` columns from the live rows, rename the live table to
+    <live>_old and TABLE to the live name (indexes likewise). Stop the service's consumers first."""
+    from servicekit.ops.switchover import swap_tables
+
+    built = _load_spec(spec, table)
+    live = _live_table(built, spec)
+    old = keep_as or f"{live}_old"
+    console.print(f"swap: {live} → {old}, {table} → {live}"
+                  + (f"; copy {', '.join(built.carry_over)} from the {live} rows first" if built.carry_over else ""),
+                  highlight=False)
+    _confirm(f"Make {table} the live {live}?", yes)
+    result = _dispose_after(built, swap_tables(built.engine, live, table, carry_over=built.carry_over,
+                                               keep_as=keep_as, allow_empty=allow_empty))
+    console.print(f"swapped: {live} is the rebuilt table ({result.rows} row(s); {result.carried_over} carried "
+                  f"{', '.join(built.carry_over) or 'nothing'} over); the former one is {result.old}", highlight=False)
+    if result.indexes:
+        console.print("indexes: " + ", ".join(f"{a} → {b}" for a, b in result.indexes.items()), highlight=False)
 
 
 def main() -> None:

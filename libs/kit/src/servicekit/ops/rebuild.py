@@ -1,30 +1,33 @@
-"""Rebuilding a projection: read topics from the beginning into a fresh table, then (optionally) hand the end
-position to a fresh consumer group so the live consumer can take over from exactly there.
+"""Rebuilding a projection: read topics from the beginning into a fresh table, compare it with the live one,
+then swap the two (servicekit.ops.switchover).
 
-The kit knows no projection; a service supplies the handler. For example, writeback rebuilding its per-lead
-projection into `lead_projection_rebuild` (sketch; the names are writeback's)::
+The kit knows no projection; a service supplies a `RebuildSpec`. Two real ones exist, used by the CLI
+(`outreach-ops rebuild writeback.ops:rebuild_spec --table lead_projection_rebuild`, then `rebuild-compare` and
+`rebuild-swap` with the same arguments; docs/KUBERNETES-RUNBOOK.md, "Rebuilding a projection"):
 
-    from servicekit.ops.rebuild import rebuild_projection
+- `writeback.ops:rebuild_spec`, writeback's per-lead projection from LeadUpserted, LeadPushed,
+  LeadRemovedFromCampaign and AuditCompleted, applied set-wise per batch by the live consumers' own code;
+- `unibox.ops:rebuild_spec`, unibox's email→lead projection from LeadUpserted, through the live upsert.
 
-    async def apply(item: Decoded, conn: AsyncConnection) -> None:
-        await upsert_projection(conn, item, table=lead_projection_rebuild)  # the same newest-wins upsert
+A service exposes a factory `(table_name) -> RebuildSpec` in an importable module; the kit imports it by name
+only, so no kit module depends on a service. Records of different topics are not ordered relative to each
+other, so the handler must be newest-wins per lead (as live consumers already are); `sequential=True` reads
+the topics one after the other in the spec's order where a projection's rules need a particular order (see
+writeback.ops). Records that do not decode are counted and skipped (live consumers dead-lettered them
+already).
+
+In code (the names are writeback's)::
 
     result = await rebuild_projection(
-        settings.kafka_bootstrap_servers,
-        [settings.topic(t) for t in (LEAD_UPSERTED, AUDIT_COMPLETED, LEAD_PUSHED, LEAD_REMOVED_FROM_CAMPAIGN)],
-        apply,
-        runtime.engine,
-        prepare=create_fresh_table,                 # CREATE TABLE lead_projection_rebuild (...)
+        settings.kafka_bootstrap_servers, [settings.topic(t) for t in spec.topics], spec.handler, spec.engine,
+        prepare=spec.prepare, flush=spec.flush, sequential=spec.sequential,
         group_id="writeback.rebuild-2026-11-28",    # optional: commit the end offsets for a fresh group
     )
 
-then compare the fresh table with the live one and swap (rename) when equal.
-
-For the CLI (`outreach-ops rebuild writeback.ops:rebuild_spec --table lead_projection_rebuild`), a service
-exposes a factory `(table_name) -> RebuildSpec` in an importable module; the kit imports it by name only, so
-no kit module depends on a service. Records of different topics are
-not ordered relative to each other, so the handler must be newest-wins per lead (as live consumers already are);
-records that do not decode are counted and skipped (live consumers dead-lettered them already).
+`group_id` hands the end position to a fresh consumer group, for a consumer that can start under a new group
+and take over from exactly there. Writeback's and unibox's consumers keep their own groups (and the inbox of
+event ids those groups applied), so their switch-over stops the consumers first and needs no hand-over (the
+runbook explains why).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from servicekit.events import Decoded, PoisonMessage, decode
+from servicekit.events import Decoded, PoisonMessage, decode_record
 from servicekit.kafka_config import KafkaSecurity
 from servicekit.ops.kafka import (
     OpsError,
@@ -57,12 +60,26 @@ Prepare = Callable[[AsyncConnection], Awaitable[None]]
 @dataclass(frozen=True)
 class RebuildSpec:
     """What a service hands the CLI: registry topic names (unprefixed), the handler writing into the fresh
-    table, `prepare` creating it, and the engine of the service's database."""
+    table, `prepare` creating it, and the engine of the service's database.
+
+    `flush` runs after each batch's records went through `handler`, in the batch's transaction (a handler may
+    stage records there and write them set-wise, as a batching live consumer does). `sequential` reads the
+    topics one after the other, in the order given, instead of together.
+
+    For `rebuild-compare` and `rebuild-swap`: `live_table` is the table the rebuilt one replaces;
+    `not_derived` its columns no topic carries (times a row was written, state the service keeps itself),
+    which the comparison leaves out; `carry_over` those of them the swap copies from the live rows into the
+    rebuilt ones (by primary key), because the service relies on them."""
 
     topics: Sequence[str]
     handler: RecordHandler
     engine: AsyncEngine
     prepare: Prepare | None = None
+    flush: Prepare | None = None
+    sequential: bool = False
+    live_table: str | None = None
+    not_derived: Sequence[str] = ()
+    carry_over: Sequence[str] = ()
 
 
 SpecFactory = Callable[[str], RebuildSpec]
@@ -96,6 +113,8 @@ async def rebuild_projection(
     target_engine: AsyncEngine,
     *,
     prepare: Prepare | None = None,
+    flush: Prepare | None = None,
+    sequential: bool = False,
     group_id: str | None = None,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
@@ -103,7 +122,8 @@ async def rebuild_projection(
     security: KafkaSecurity | None = None,
 ) -> RebuildResult:
     """Applies every retained record of `topics` (up to their end offsets when the rebuild starts) through
-    `handler`, one transaction per batch on `target_engine`. `prepare` runs first (create the fresh table).
+    `handler`, one transaction per batch on `target_engine`, ending with `flush` when given. `prepare` runs
+    first (create the fresh table). `sequential` reads the topics one after the other, in the given order.
     With `group_id` (which must be new or idle) the end offsets are committed for that group at the end."""
     result = RebuildResult()
     if prepare is not None:
@@ -115,20 +135,23 @@ async def rebuild_projection(
         tps = [tp for topic in topics for tp in await topic_partitions(admin, topic)]
     async with offsets_consumer(bootstrap, security=security) as consumer:
         starts = await beginning_offsets(consumer, tps)
-        ends = await end_offsets(consumer, tps)
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, starts[tp])
+        ends = await end_offsets(consumer, tps)  # every topic's end, taken before anything is read
+        phases = [[tp for tp in tps if tp.topic == topic] for topic in topics] if sequential else [tps]
         batch: list[Decoded] = []
-        async for record in read_until(consumer, ends, timeout_s=timeout_s, max_records=batch_size):
-            try:
-                batch.append(decode(record.value))
-            except PoisonMessage:
-                result.undecodable += 1
-            if len(batch) >= batch_size:
-                await _apply(target_engine, handler, batch, result, progress)
-                batch = []
-        await _apply(target_engine, handler, batch, result, progress)
+        for phase in phases:
+            consumer.assign(phase)
+            for tp in phase:
+                consumer.seek(tp, starts[tp])
+            async for record in read_until(consumer, {tp: ends[tp] for tp in phase}, timeout_s=timeout_s,
+                                           max_records=batch_size):
+                try:
+                    batch.append(decode_record(record.value, record.key, record.headers))  # as the consumers
+                except PoisonMessage:
+                    result.undecodable += 1
+                if len(batch) >= batch_size:
+                    await _apply(target_engine, handler, flush, batch, result, progress)
+                    batch = []
+        await _apply(target_engine, handler, flush, batch, result, progress)
     if group_id is not None:
         async with offsets_consumer(bootstrap, group_id=group_id, security=security) as committer:
             committer.assign(tps)
@@ -137,13 +160,15 @@ async def rebuild_projection(
     return result
 
 
-async def _apply(engine: AsyncEngine, handler: RecordHandler, batch: list[Decoded], result: RebuildResult,
-                 progress: Callable[[int], None] | None) -> None:
+async def _apply(engine: AsyncEngine, handler: RecordHandler, flush: Prepare | None, batch: list[Decoded],
+                 result: RebuildResult, progress: Callable[[int], None] | None) -> None:
     if not batch:
         return
     async with engine.begin() as conn:
         for item in batch:
             await handler(item, conn)
+        if flush is not None:
+            await flush(conn)
     result.applied += len(batch)
     if progress is not None:
         progress(len(batch))

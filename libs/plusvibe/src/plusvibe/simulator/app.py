@@ -432,6 +432,12 @@ def _control_routes(app: FastAPI, sim: SimulatorState) -> None:
             "max_in_any_second": sim.max_requests_in_any_second(path),
         }
 
+    @app.get("/_sim/lead-updates")
+    async def lead_updates() -> Any:
+        """Every applied `/lead/data/update`: whom it was for and when (the request log has no bodies)."""
+        with sim.lock:
+            return list(sim.variable_updates)
+
     @app.get("/_sim/empty-placeholders")
     async def empty_placeholders() -> Any:
         with sim.lock:

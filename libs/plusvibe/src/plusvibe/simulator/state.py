@@ -78,6 +78,9 @@ class SimulatorState:
     sent: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     requests: list[RequestRecord] = field(default_factory=list)
+    # Every applied `/lead/data/update` (email, campaign, wall time): the request log has no bodies, and a judge
+    # of "at most one update per lead" needs to know whom each update was for.
+    variable_updates: list[dict[str, Any]] = field(default_factory=list)
     tick_count: int = 0
     custom_storage: str = "verbatim"  # how custom variables are stored: "verbatim" | "prefixed"
     judge_all_variants: bool = False  # judge every variation and random option of each step sent
@@ -527,6 +530,8 @@ class SimulatorState:
                         lead[key] = value
                     else:
                         store_custom(lead, {key: value}, self.custom_storage)
+            self.variable_updates.append({"email": str(email), "campaign_id": body.get("campaign_id"),
+                                          "at": time.time()})
             return {"status": "success"}
 
     def api_lead_status(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -1072,6 +1077,7 @@ class SimulatorState:
                 getattr(self, name).clear()
             self.deliveries.clear()
             self.requests.clear()
+            self.variable_updates.clear()
             self._windows.clear()
             self.faults.clear()
             self.tick_count = 0

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,14 +42,14 @@ class AuditRunRepository:
         result = await self.session.execute(select(AuditRunRow).where(AuditRunRow.report_slug == slug))
         return result.scalar_one_or_none()
 
-    async def claimable(self, now: datetime, limit: int) -> list[tuple[uuid.UUID, int]]:
-        """(id, attempts) of runs waiting for a worker: queued, or running with an expired lease."""
-        result = await self.session.execute(
-            select(AuditRunRow.id, AuditRunRow.attempts)
-            .where(_claimable(now))
-            .order_by(AuditRunRow.queued_at)
-            .limit(limit)
-        )
+    async def claimable(self, now: datetime, limit: int, *, skip_domains: Collection[str] = ()
+                        ) -> list[tuple[uuid.UUID, int]]:
+        """(id, attempts) of the oldest runs waiting for a worker: queued, or running with an expired lease;
+        none of `skip_domains` (lower-case: the caller's domains at their cap)."""
+        query = select(AuditRunRow.id, AuditRunRow.attempts).where(_claimable(now))
+        if skip_domains:
+            query = query.where(func.lower(AuditRunRow.domain).not_in(sorted(skip_domains)))
+        result = await self.session.execute(query.order_by(AuditRunRow.queued_at).limit(limit))
         return [(row[0], row[1]) for row in result.all()]
 
     async def claim(self, run_id: uuid.UUID, attempts: int, *, now: datetime, lease_until: datetime) -> bool:

@@ -12,6 +12,7 @@ the run over (a new attempt). After `max_attempts` interrupted attempts the run 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Callable
@@ -68,7 +69,7 @@ class AuditWorker:
         self._limiter = limiter
         self._dialer = dialer
         self._tasks: dict[Any, asyncio.Task[None]] = {}
-        self._domains: set[str] = set()
+        self._domains: collections.Counter[str] = collections.Counter()  # audits in flight per domain
         self._wake = asyncio.Event()
 
     @property
@@ -98,27 +99,32 @@ class AuditWorker:
             await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
     async def poll_once(self) -> int:
-        """Claims as many runs as there are free slots (one per domain at a time); returns how many."""
+        """Claims as many runs as there are free slots, at most `max_audits_per_domain` of one domain at a time;
+        returns how many. Domains already at their cap are left out of the query itself: were they only skipped
+        here, a queue whose oldest runs all belong to one busy (or slow) domain would starve every other domain
+        behind them."""
         free = self._settings.max_concurrent_audits - len(self._tasks)
         if free <= 0:
             return 0
+        per_domain = self._settings.max_audits_per_domain
         now = datetime.now(UTC)
         lease_until = now + timedelta(seconds=self._settings.lease_s)
         started: list[RunRef] = []
+        taken = collections.Counter(self._domains)
         async with self._uow() as uow:
-            for run_id, attempts in await uow.runs.claimable(now, free * 4):
+            busy = {domain for domain, n in taken.items() if n >= per_domain}
+            for run_id, attempts in await uow.runs.claimable(now, free * 4, skip_domains=busy):
                 if len(started) >= free:
                     break
                 row = await uow.runs.get(run_id)
-                if row is None or row.domain.lower() in self._domains or row.domain.lower() in {
-                    r.domain.lower() for r in started
-                }:
+                if row is None or taken[row.domain.lower()] >= per_domain:
                     continue
                 if attempts >= self._settings.max_attempts:
                     await self._give_up(uow, row, attempts, now)
                     continue
                 if not await uow.runs.claim(run_id, attempts, now=now, lease_until=lease_until):
                     continue  # another worker was faster
+                taken[row.domain.lower()] += 1
                 ref = replace(_ref(row), attempt=attempts + 1)
                 announce(uow, ref, AuditStarted(
                     lead_id=ref.lead_id, audit_run_id=ref.id, domain=ref.domain, requested_at=ref.requested_at,
@@ -127,7 +133,7 @@ class AuditWorker:
                 started.append(ref)
             await uow.commit()
         for ref in started:
-            self._domains.add(ref.domain.lower())
+            self._domains[ref.domain.lower()] += 1
             task = asyncio.create_task(self._execute(ref), name=f"audit-{ref.id}")
             self._tasks[ref.id] = task
         return len(started)
@@ -152,7 +158,9 @@ class AuditWorker:
             log.exception("audit run %s could not be recorded", run.id)
         finally:
             self._tasks.pop(run.id, None)
-            self._domains.discard(run.domain.lower())
+            self._domains[run.domain.lower()] -= 1
+            if self._domains[run.domain.lower()] <= 0:
+                del self._domains[run.domain.lower()]
             self._wake.set()
 
     async def _audit(self, run: RunRef) -> tuple[dict[str, Any], EventData]:

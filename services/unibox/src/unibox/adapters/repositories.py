@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
@@ -35,8 +35,10 @@ class ProjectedLead:
 class LeadProjection:
     """email → lead, from leads.LeadUpserted (newest version wins; a delete keeps a tombstone)."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, table: Table = lead_projection) -> None:
+        """`table`: the live `lead_projection`, or a table of its shape being rebuilt (unibox.ops)."""
         self.session = session
+        self.table = table
 
     async def apply(self, snapshot: LeadSnapshot, *, deleted: bool, at: datetime) -> bool:
         """Upserts the snapshot unless a newer (or equal) version is already stored; True when applied."""
@@ -50,21 +52,20 @@ class LeadProjection:
             "deleted": deleted,
             "updated_at": at,
         }
-        stmt = _insert(self.session, lead_projection).values(**values)
+        stmt = _insert(self.session, self.table).values(**values)
         stmt = stmt.on_conflict_do_update(
             index_elements=["lead_id"],
             set_={k: stmt.excluded[k] for k in ("version", "email", "campaign_id", "status", "deleted", "updated_at")},
-            where=lead_projection.c.version < stmt.excluded.version,
+            where=self.table.c.version < stmt.excluded.version,
         )
         result = await self.session.execute(stmt)
         return bool(getattr(result, "rowcount", 0))
 
     async def find(self, email: str, campaign_id: str | None = None) -> ProjectedLead | None:
         """The live lead with this address; with several, the one linked to `campaign_id`, else the newest."""
+        t = self.table
         rows = (await self.session.execute(
-            select(lead_projection).where(lead_projection.c.email == email.strip().lower(),
-                                          lead_projection.c.deleted.is_(False))
-            .order_by(lead_projection.c.updated_at.desc())
+            select(t).where(t.c.email == email.strip().lower(), t.c.deleted.is_(False)).order_by(t.c.updated_at.desc())
         )).mappings().all()
         if not rows:
             return None
@@ -73,24 +74,22 @@ class LeadProjection:
 
     async def open_candidates(self, lead_statuses: Sequence[str], limit: int) -> list[ProjectedLead]:
         """Linked leads whose open was not announced yet for their campaign, least recently checked first."""
+        t = self.table
         seen = select(opens_seen.c.lead_id).where(
-            and_(opens_seen.c.lead_id == lead_projection.c.lead_id,
-                 opens_seen.c.campaign_id == lead_projection.c.campaign_id)
+            and_(opens_seen.c.lead_id == t.c.lead_id, opens_seen.c.campaign_id == t.c.campaign_id)
         ).exists()
         rows = (await self.session.execute(
-            select(lead_projection)
-            .where(lead_projection.c.deleted.is_(False), lead_projection.c.email.is_not(None),
-                   lead_projection.c.campaign_id.is_not(None), lead_projection.c.status.in_(list(lead_statuses)),
-                   ~seen)
-            .order_by(lead_projection.c.opens_checked_at.is_not(None), lead_projection.c.opens_checked_at,
-                      lead_projection.c.lead_id)
+            select(t)
+            .where(t.c.deleted.is_(False), t.c.email.is_not(None), t.c.campaign_id.is_not(None),
+                   t.c.status.in_(list(lead_statuses)), ~seen)
+            .order_by(t.c.opens_checked_at.is_not(None), t.c.opens_checked_at, t.c.lead_id)
             .limit(limit)
         )).mappings().all()
         return [_projected(r) for r in rows]
 
     async def mark_checked(self, lead_id: UUID, at: datetime) -> None:
         await self.session.execute(
-            update(lead_projection).where(lead_projection.c.lead_id == lead_id).values(opens_checked_at=at)
+            update(self.table).where(self.table.c.lead_id == lead_id).values(opens_checked_at=at)
         )
 
 

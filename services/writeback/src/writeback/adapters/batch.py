@@ -77,6 +77,35 @@ class StagedBatch:
         await repo.insert_attempts(run.new_rows)
 
 
+# The projection's part of each event, shared by the live consumers (`_Run.apply`, which adds the writebacks)
+# and the rebuild of the projection from the topics (writeback.ops), so both apply the same rules.
+PROJECTED = (LeadUpserted, LeadPushed, LeadRemovedFromCampaign, AuditCompleted)
+
+
+def project(state: LeadState, item: Decoded) -> bool:
+    """Applies a LeadUpserted, LeadPushed, LeadRemovedFromCampaign or AuditCompleted to the lead's state by the
+    newest-wins rules of `domain.projection`; True when the state changed."""
+    event = item.event
+    if isinstance(event, LeadUpserted):
+        return apply_snapshot(state, event)
+    if isinstance(event, LeadPushed):
+        return apply_pushed(state, event)
+    if isinstance(event, LeadRemovedFromCampaign):
+        return apply_removed(state, event)
+    if isinstance(event, AuditCompleted):
+        return project_audit(state, item, event) is AuditOrder.NEWER
+    return False
+
+
+def project_audit(state: LeadState, item: Decoded, event: AuditCompleted) -> AuditOrder:
+    """An AuditCompleted newer than the lead's audit becomes it (with the envelope's event and correlation id)."""
+    order = order_audit(state, event)
+    if order is AuditOrder.NEWER:
+        env = item.envelope
+        apply_audit(state, event, event_id=env.event_id, correlation_id=env.correlation_id or env.event_id)
+    return order
+
+
 class _Run:
     """The in-memory pass over one batch."""
 
@@ -90,22 +119,14 @@ class _Run:
     def apply(self, item: Decoded, state: LeadState) -> None:
         event = item.event
         changed = False
-        if isinstance(event, LeadUpserted):
-            changed = apply_snapshot(state, event)
-        elif isinstance(event, LeadPushed):
-            changed = apply_pushed(state, event)
-        elif isinstance(event, LeadRemovedFromCampaign):
-            changed = apply_removed(state, event)
+        if isinstance(event, LeadUpserted | LeadPushed | LeadRemovedFromCampaign):
+            changed = project(state, item)
         elif isinstance(event, AuditCompleted):
-            order = order_audit(state, event)
+            order = project_audit(state, item, event)
             if order is AuditOrder.STALE:
                 log.info("stale AuditCompleted ignored", extra={"fields": {"audit_run_id": str(event.audit_run_id)}})
                 return
-            if order is AuditOrder.NEWER:
-                env = item.envelope
-                apply_audit(state, event, event_id=env.event_id, correlation_id=env.correlation_id or env.event_id)
-                changed = True
-            changed = self._writeback(state, item, kind="auto") or changed
+            changed = self._writeback(state, item, kind="auto") or order is AuditOrder.NEWER
         elif isinstance(event, WritebackRequested):
             if event.request_id in self.known:
                 return  # this operator request was already handled (replay)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import RowMapping
 
 from contracts.writeback import WritebackCompleted, WritebackFailed
 from copywriter import Tone
-from plusvibe.errors import CircuitOpenError, PlusVibeError, RateLimitedError
+from plusvibe.errors import AmbiguousSendError, CircuitOpenError, PlusVibeError, RateLimitedError
 from plusvibe.errors import TransientError as PlusVibeTransient
 from plusvibe.port import PlusVibePort
 from servicekit.errors import is_transient
@@ -105,7 +105,8 @@ class DeliveryWorker:
                 return None
             await uow.session.execute(update(a).where(a.c.id == row["id"]).values(
                 lease_until=now + timedelta(seconds=self._settings.delivery_lease_s),
-                attempts=a.c.attempts + 1, first_try_at=row["first_try_at"] or now, updated_at=now))
+                attempts=a.c.attempts + 1, first_try_at=row["first_try_at"] or now, updated_at=now,
+                maybe_applied=True))
             await uow.commit()
         return row
 
@@ -114,14 +115,28 @@ class DeliveryWorker:
             inputs = CopyInputs.from_json(row["inputs"])
             steps = await self._steps.steps(row["campaign_id"])
             variables = build_variables(inputs, steps=steps, tone=self._tone)
-            self.calls += 1
-            await self._port.update_lead_variables(row["email"], variables, campaign_id=row["campaign_id"])
+            if not (row["maybe_applied"] and await self._holds_already(row, variables)):
+                self.calls += 1
+                await self._port.update_lead_variables(row["email"], variables, campaign_id=row["campaign_id"],
+                                                      at_most_once=True)
         except Exception as exc:  # every outcome is recorded; only these two kinds are worth retrying
             transient = isinstance(exc, PlusVibeTransient) or (
                 not isinstance(exc, PlusVibeError | PayloadError) and is_transient(exc))
             await self._retry_or_fail(row, exc, transient=transient)
             return
         await self._finish(row, variables, steps)
+
+    async def _holds_already(self, row: RowMapping, variables: dict[str, str]) -> bool:
+        """Does PlusVibe already hold these variables for the lead in this campaign (the previous call of this
+        attempt was applied before its answer was lost)?"""
+        rows = await self._port.get_lead(row["email"], campaign_id=row["campaign_id"])
+        held = any(r.campaign in ("", row["campaign_id"]) and
+                   all(str(r.variable(k) if r.variable(k) is not None else "") == v for k, v in variables.items())
+                   for r in rows)
+        if held:
+            log.info("writeback %s: PlusVibe already holds the variables of the cut-off call; not sent again",
+                     row["id"])
+        return held
 
     async def _finish(self, row: RowMapping, variables: dict[str, str], steps: int) -> None:
         now = _now()
@@ -158,7 +173,8 @@ class DeliveryWorker:
         async with self._uow() as uow:
             status = (await uow.session.execute(
                 select(a.c.status).where(a.c.id == row["id"]).with_for_update())).scalar_one()
-            values: dict[str, Any] = {"lease_until": None, "updated_at": now, "error": error}
+            values: dict[str, Any] = {"lease_until": None, "updated_at": now, "error": error,
+                                      "maybe_applied": row["maybe_applied"] or _maybe_applied(exc)}
             if status == st.PENDING and transient and within_budget:
                 values["next_try_at"] = now + timedelta(seconds=delay)
                 log.warning("writeback delivery failed, retrying in %.2fs: %s", delay, error)
@@ -176,3 +192,14 @@ class DeliveryWorker:
     def _publish(uow: WritebackUnitOfWork, row: RowMapping, data: WritebackCompleted | WritebackFailed) -> None:
         envelope = new_envelope(data, correlation_id=row["correlation_id"])
         uow.add_envelope(envelope.model_copy(update={"causation_id": row["causation_event_id"]}))
+
+
+def _maybe_applied(exc: BaseException) -> bool:
+    """Could the failed call have changed the lead in PlusVibe? Only when the request may have reached it and no
+    answer proves otherwise (an HTTP error status is such proof; so is a refused connection or the open breaker,
+    which the client reports as errors without a status)."""
+    if isinstance(exc, AmbiguousSendError):
+        return True
+    if isinstance(exc, PlusVibeError):
+        return False
+    return not isinstance(exc, PayloadError)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text, Uuid
+from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text, Uuid, false
 
 from servicekit.db import JsonType, UTCDateTime
 
@@ -63,6 +63,9 @@ writeback_attempts = Table(
     Column("causation_event_id", Uuid, nullable=True),
     Column("correlation_id", Uuid, nullable=True),
     Column("traceparent", String(55), nullable=True),  # W3C trace context of the causing event
+    # The last PlusVibe call of this attempt may have been applied (worker died in it, or the connection was
+    # lost after sending): the next try reads the lead back before sending again.
+    Column("maybe_applied", Boolean, nullable=False, default=False, server_default=false()),
 )
 Index("ix_writeback_attempts_lead", writeback_attempts.c.lead_id, writeback_attempts.c.created_at)
 Index("ix_writeback_attempts_request", writeback_attempts.c.request_id, unique=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.bulk import bulk_insert, bulk_update
@@ -22,8 +22,10 @@ _MISSING = object()
 
 
 class WritebackRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, projection: Table = lead_projection) -> None:
+        """`projection`: the live `lead_projection`, or a table of its shape being rebuilt (writeback.ops)."""
         self.session = session
+        self.table = projection
         # The projection rows as `lock_states` read them: `save_states` writes only the columns that changed.
         self._loaded: dict[UUID, dict[str, Any]] = {}
 
@@ -31,16 +33,19 @@ class WritebackRepository:
     def _dialect(self) -> str:
         return self.session.get_bind().dialect.name
 
-    async def lock_states(self, lead_ids: Iterable[UUID], now: datetime) -> dict[UUID, LeadState]:
+    async def lock_states(self, lead_ids: Iterable[UUID], now: datetime,
+                          times: Mapping[UUID, datetime] | None = None) -> dict[UUID, LeadState]:
         """The projection rows of these leads, created when missing and locked until commit (sorted, so two
-        batches lock in the same order)."""
+        batches lock in the same order). A created row's `updated_at` is `now`, or its lead's time in `times`."""
         ids = sorted(set(lead_ids), key=str)
         if not ids:
             return {}
-        fresh = [{"lead_id": i, "snapshot_version": 0, "deleted": False, "updated_at": now} for i in ids]
-        await bulk_insert(self.session, lead_projection, fresh, on_conflict_do_nothing=["lead_id"])
-        query = (select(*(lead_projection.c[name] for name in _STATE_FIELDS))
-                 .where(one_of(lead_projection.c.lead_id, ids, self._dialect)).order_by(lead_projection.c.lead_id).with_for_update())
+        t = self.table
+        fresh = [{"lead_id": i, "snapshot_version": 0, "deleted": False,
+                  "updated_at": times.get(i, now) if times else now} for i in ids]
+        await bulk_insert(self.session, t, fresh, on_conflict_do_nothing=["lead_id"])
+        query = (select(*(t.c[name] for name in _STATE_FIELDS))
+                 .where(one_of(t.c.lead_id, ids, self._dialect)).order_by(t.c.lead_id).with_for_update())
         rows = (await self.session.execute(query)).mappings().all()
         states: dict[UUID, LeadState] = {}
         for row in rows:
@@ -50,18 +55,20 @@ class WritebackRepository:
             self._loaded[row["lead_id"]] = values
         return states
 
-    async def save_states(self, states: Iterable[LeadState], now: datetime) -> None:
+    async def save_states(self, states: Iterable[LeadState], now: datetime,
+                          times: Mapping[UUID, datetime] | None = None) -> None:
         """Writes the columns that changed since `lock_states` read the rows (it created or locked every one
         in this transaction). A LeadUpserted changes a few contact columns, so the ~1 KB audit profile is not
-        written back on every snapshot."""
+        written back on every snapshot. `updated_at` is `now`, or the lead's time in `times`."""
         rows = []
         for state in states:
             loaded = self._loaded.get(state.lead_id, {})
             changed = {name: value for name in _STATE_FIELDS
                        if (value := getattr(state, name)) != loaded.get(name, _MISSING)}
             if changed:
-                rows.append({"lead_id": state.lead_id, **changed, "updated_at": now})
-        await bulk_update(self.session, lead_projection, rows, key=["lead_id"])
+                at = times.get(state.lead_id, now) if times else now
+                rows.append({"lead_id": state.lead_id, **changed, "updated_at": at})
+        await bulk_update(self.session, self.table, rows, key=["lead_id"])
 
     async def attempt_heads(self, attempt_ids: Iterable[UUID]) -> dict[UUID, tuple[str, str]]:
         """(status, dedupe_key) of the given attempts."""
@@ -92,7 +99,7 @@ class WritebackRepository:
             )
 
     async def projection(self, lead_id: UUID) -> Mapping[str, Any] | None:
-        query = select(lead_projection).where(lead_projection.c.lead_id == lead_id)
+        query = select(self.table).where(self.table.c.lead_id == lead_id)
         row = (await self.session.execute(query)).mappings().first()
         return dict(row) if row is not None else None
 
