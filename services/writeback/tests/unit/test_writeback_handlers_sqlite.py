@@ -204,11 +204,7 @@ async def test_an_update_whose_answer_was_lost_is_read_back_not_sent_again(
     fake.cut_off_after_applying = 1
     await apply(service, lead_upserted(lead), lead_pushed(lead, CAMPAIGN, "jo@acme.test"))
     await apply(service, audit_completed(lead))
-    for _ in range(50):
-        await service.delivery.drain()
-        if await published(service):
-            break
-        await _sleep(0.02)
+    await _deliver_until_announced(service)
     [event] = await published(service)
     assert event.event_type == "WritebackCompleted" and event.data["delivered"] is True
     assert len(fake.updates) == 1 and fake.read_backs == 1  # applied once, then confirmed by reading it back
@@ -227,11 +223,7 @@ async def test_a_read_back_that_does_not_find_the_variables_sends_them(
     fake.fail_with = [AmbiguousSendError("connection lost after sending; outcome unknown")]
     await apply(service, lead_upserted(lead), lead_pushed(lead, CAMPAIGN, "jo@acme.test"))
     await apply(service, audit_completed(lead))
-    for _ in range(50):
-        await service.delivery.drain()
-        if await published(service):
-            break
-        await _sleep(0.02)
+    await _deliver_until_announced(service)
     [event] = await published(service)
     assert event.event_type == "WritebackCompleted"
     assert len(fake.updates) == 1 and fake.read_backs == 1
@@ -258,6 +250,15 @@ async def test_transient_errors_beyond_the_budget_end_in_writeback_failed(
         assert fake.updates == []
     finally:
         await svc.runtime.dispose()
+
+
+async def _deliver_until_announced(service: WritebackService) -> None:
+    """Runs the delivery worker until an outcome is published (a retry waits out its backoff first)."""
+    for _ in range(50):
+        await service.delivery.drain()
+        if await published(service):
+            return
+        await _sleep(0.02)
 
 
 async def _sleep(s: float) -> None:
