@@ -7,8 +7,8 @@ update them in the PlusVibe simulator (5 req/s for the whole account, 0.3 s late
 applied and then cut off before the answer). While the
 leads flow, at observed progress marks (leads whose new variables are applied):
 
-- SIGKILL the audits, writeback and leads consumers twice each (writeback's both times while a PlusVibe update is
-  in flight), each service's relay once (at 16 %);
+- SIGKILL the audits, writeback and leads consumers twice each (writeback's first time while a PlusVibe update is
+  in flight, the second too when one is still to come), each service's relay once (at 16 %);
 - SIGSTOP leads' consumers for 15 s (past their session timeout: the group moves on without them), then SIGCONT
   (at 24 %);
 - a second writeback consumers process joins the group at 30 %, and is SIGKILLed (leaves without a goodbye) at
@@ -214,11 +214,18 @@ async def _faults(chaos: ChaosSystem, sim: httpx.AsyncClient, leads: Leads, sinc
                           timeout_s=300 + total / 5, interval_s=0.1)
         return f"{share:.0%} applied"
 
-    async def at_update_in_flight(share: float) -> str:
+    async def at_update_in_flight(share: float, *, required: bool = True) -> str:
+        """`required=False`: when no update comes within 30 s (a small run may have delivered every linked lead
+        by then), the kill happens anyway and its mark says so."""
         mark = await at(share)
         await chaos.until(lambda: chaos.ready("writeback-consumers"), "writeback-consumers ready", timeout_s=120)
-        await chaos.until(lambda: in_flight(sim, UPDATE), "a PlusVibe update in flight", timeout_s=120,
-                          interval_s=0.02)
+        try:
+            await chaos.until(lambda: in_flight(sim, UPDATE), "a PlusVibe update in flight",
+                              timeout_s=120 if required else 30, interval_s=0.02)
+        except AssertionError:
+            if required:
+                raise
+            return mark + ", no PlusVibe update left to cut"
         return mark + ", a PlusVibe update in flight"
 
     latency = PLUSVIBE_WEATHER
@@ -239,7 +246,7 @@ async def _faults(chaos: ChaosSystem, sim: httpx.AsyncClient, leads: Leads, sinc
     mark = await at(0.38)
     await chaos.kill("audits-consumers", mark=mark)
     await chaos.kill("leads-consumers", mark=mark)
-    await chaos.kill("writeback-consumers", mark=await at_update_in_flight(0.42))
+    await chaos.kill("writeback-consumers", mark=await at_update_in_flight(0.42, required=False))
     outage_mark = await at(0.50)
     outage = [{"path": "/api/v1/*", "status": 503, "times": None}]
     await chaos.set_plusvibe_faults(sim, outage + latency)
