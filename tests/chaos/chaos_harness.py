@@ -49,7 +49,8 @@ class ChaosSystem:
     _members: collections.Counter[str] = field(default_factory=collections.Counter)
 
     # ------------------------------------------------------------------ processes
-    def _note(self, kind: str, target: str, mark: str) -> None:
+    def note(self, kind: str, target: str, mark: str) -> None:
+        """Records a fault injected here or by the test itself (e.g. the PlusVibe outage's start and end)."""
         fault = Fault(round(time.monotonic() - self.started, 2), kind, target, mark)
         self.faults.append(fault)
         print(f"[chaos] {fault.at_s:8.2f}s {kind:<12} {target:<24} at {mark}", flush=True)
@@ -67,7 +68,7 @@ class ChaosSystem:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.popen.pid, signal.SIGKILL)
         proc.popen.wait(10)
-        self._note("sigkill", name, mark)
+        self.note("sigkill", name, mark)
         if restart:
             self.system.start_process(name)
 
@@ -75,13 +76,13 @@ class ChaosSystem:
         proc = self._proc(name)
         assert proc.popen is not None
         os.killpg(proc.popen.pid, signal.SIGSTOP)
-        self._note("sigstop", name, mark)
+        self.note("sigstop", name, mark)
 
     def resume(self, name: str, *, mark: str) -> None:
         proc = self._proc(name)
         assert proc.popen is not None
         os.killpg(proc.popen.pid, signal.SIGCONT)
-        self._note("sigcont", name, mark)
+        self.note("sigcont", name, mark)
 
     async def add_member(self, name: str, service: str, *, mark: str) -> str:
         """Starts one more process of `name`'s role (same command and environment, its own health port) and
@@ -95,14 +96,14 @@ class ChaosSystem:
             if key.endswith("_WORKER_HEALTH_PORT"):
                 env[key] = str(free_port())
         self.system._spawn(replace(template, name=member, env=env, popen=None))
-        self._note("join", member, mark)
+        self.note("join", member, mark)
 
         async def joined() -> bool:
             now = await self.group_members(service)
             return bool(now) and all(now.get(g, 0) > n for g, n in before.items())
 
         await self.until(joined, f"{member} in every {service} group", timeout_s=120, interval_s=0.5)
-        self._note("joined", member, "every group rebalanced")
+        self.note("joined", member, "every group rebalanced")
         return member
 
     async def ready(self, name: str) -> bool:
@@ -141,10 +142,10 @@ class ChaosSystem:
         """kill -9 the broker, leave it down `down_s`, start it again on the same log directories (the start
         returns once the broker answers)."""
         await asyncio.to_thread(self.broker.run, "kill")
-        self._note("broker-kill", "kafka", mark)
+        self.note("broker-kill", "kafka", mark)
         await asyncio.sleep(down_s)
         await asyncio.to_thread(self.broker.start)
-        self._note("broker-start", "kafka", mark)
+        self.note("broker-start", "kafka", mark)
 
     # ------------------------------------------------------------------ PlusVibe (the simulator's fault plan)
     async def set_plusvibe_faults(self, sim: httpx.AsyncClient, rules: list[dict[str, Any]]) -> None:

@@ -19,6 +19,7 @@ Judged:
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import uuid
@@ -87,7 +88,7 @@ async def read_topics(bootstrap: str, prefix: str, *, timeout_s: float = 120.0) 
         await consumer.seek_to_beginning(*parts)
         ends = await consumer.end_offsets(parts)
         remaining = {tp for tp in parts if ends[tp] > 0}
-        async with _deadline(timeout_s, f"reading {len(parts)} partitions"):
+        async with asyncio.timeout(timeout_s):
             while remaining:
                 batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
                 for tp, items in batch.items():
@@ -104,23 +105,6 @@ async def read_topics(bootstrap: str, prefix: str, *, timeout_s: float = 120.0) 
     finally:
         await consumer.stop()
     return records, dlq
-
-
-class _deadline:
-    def __init__(self, timeout_s: float, what: str) -> None:
-        import asyncio
-
-        self._timeout = asyncio.timeout(timeout_s)
-        self._what = what
-
-    async def __aenter__(self) -> None:
-        await self._timeout.__aenter__()
-
-    async def __aexit__(self, *exc: Any) -> bool | None:
-        try:
-            return await self._timeout.__aexit__(*exc)
-        except TimeoutError as error:
-            raise AssertionError(f"timed out {self._what}") from error
 
 
 async def record(history: History, *, bootstrap: str, prefix: str, dsn: str, schemas: dict[str, str],

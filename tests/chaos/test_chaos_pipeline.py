@@ -251,13 +251,13 @@ async def _faults(chaos: ChaosSystem, sim: httpx.AsyncClient, leads: Leads, sinc
     outage = [{"path": "/api/v1/*", "status": 503, "times": None}]
     await chaos.set_plusvibe_faults(sim, outage + latency)
     outage_window.append(time.time())
-    chaos._note("outage-start", "plusvibe 503", outage_mark)
+    chaos.note("outage-start", "plusvibe 503", outage_mark)
     outage_end = time.monotonic() + OUTAGE_S
     await chaos.kill(member, mark=await at(0.60), restart=False)
     await asyncio.sleep(max(0.0, outage_end - time.monotonic()))
     await chaos.set_plusvibe_faults(sim, latency)
     outage_window.append(time.time())
-    chaos._note("outage-end", "plusvibe 503", f"after {OUTAGE_S:.0f}s")
+    chaos.note("outage-end", "plusvibe 503", f"after {OUTAGE_S:.0f}s")
     await chaos.kill_broker(mark=await at(0.70))
     return time.monotonic()
 

@@ -131,8 +131,7 @@ class DeliveryWorker:
         attempt was applied before its answer was lost)?"""
         rows = await self._port.get_lead(row["email"], campaign_id=row["campaign_id"])
         held = any(r.campaign in ("", row["campaign_id"]) and
-                   all(str(r.variable(k) if r.variable(k) is not None else "") == v for k, v in variables.items())
-                   for r in rows)
+                   all(_as_text(r.variable(k)) == v for k, v in variables.items()) for r in rows)
         if held:
             log.info("writeback %s: PlusVibe already holds the variables of the cut-off call; not sent again",
                      row["id"])
@@ -203,3 +202,7 @@ def _maybe_applied(exc: BaseException) -> bool:
     if isinstance(exc, PlusVibeError):
         return False
     return not isinstance(exc, PayloadError)
+
+
+def _as_text(value: object) -> str:
+    return "" if value is None else str(value)
