@@ -32,11 +32,18 @@ class KitKafkaBroker(KafkaBroker):
     async def start(self) -> None:
         try:
             await start_client(super().start, self._kit_bootstrap, self._kit_security,
-                               what=f"Kafka broker client {self.config.client_id!r}", wait_s=startup_wait_s())
+                               what=f"Kafka broker client {self.config.client_id!r}", wait_s=startup_wait_s(),
+                               reset=self._stop_quietly)
         except Exception:
             with contextlib.suppress(Exception):
                 await super().stop()
             raise
+
+    async def _stop_quietly(self) -> None:
+        """Undoes a start the broker cut short: the producer and every subscriber's consumer are built anew by the
+        next `start()`."""
+        with contextlib.suppress(Exception):
+            await super().stop()
 
 
 def create_broker(bootstrap_servers: str, *, client_id: str, security: KafkaSecurity | None = None) -> KafkaBroker:

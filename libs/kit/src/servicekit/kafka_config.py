@@ -395,36 +395,55 @@ def _refused(address: str) -> bool:
         return False
 
 
-async def wait_for_listener(bootstrap: str, wait_s: float, *, what: str) -> None:
-    """Returns once some bootstrap address accepts TCP connections, or after `wait_s` (the start then fails and
-    explains why). Checked before the client starts: an aiokafka client is not restarted after a failed start."""
+async def wait_for_listener(bootstrap: str, deadline: float, *, what: str) -> None:
+    """Returns once some bootstrap address accepts TCP connections, or at `deadline` (event-loop time; the start
+    then fails and explains why)."""
     addresses = [a.strip() for a in bootstrap.split(",") if a.strip()]
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait_s
     delay = 0.25
-    while addresses and all([await asyncio.to_thread(_refused, a) for a in addresses]):
+    while addresses and await _all_refuse(addresses):
         if loop.time() + delay > deadline:
             return
-        log.warning("%s: Kafka at %s refuses connections; waiting (up to %.0fs in all)", what, bootstrap, wait_s)
+        log.warning("%s: Kafka at %s refuses connections; waiting (%.0fs left)", what, bootstrap,
+                    deadline - loop.time())
         await asyncio.sleep(delay)
         delay = min(delay * 2, 5.0)
 
 
+async def _all_refuse(addresses: list[str]) -> bool:
+    return all([await asyncio.to_thread(_refused, a) for a in addresses])
+
+
 async def start_client(start: Callable[[], Awaitable[object]], bootstrap: str, security: KafkaSecurity | None,
-                       *, what: str, wait_s: float = 0.0) -> None:
+                       *, what: str, wait_s: float = 0.0,
+                       reset: Callable[[], Awaitable[object]] | None = None) -> None:
     """Runs a client's `start()`; when it fails, raises `KafkaStartupError` naming the cause (aiokafka only says
-    "Unable to bootstrap" after logging the real reason). `wait_s`: first wait that long for a broker that refuses
-    connections (workers pass `startup_wait_s()`; the ops tools fail at once)."""
-    if wait_s > 0:
-        await wait_for_listener(bootstrap, wait_s, what=what)
-    try:
-        await start()
-    except Exception as exc:
-        sec = resolve(security)
+    "Unable to bootstrap" after logging the real reason).
+
+    `wait_s`: how long to wait out a broker that refuses connections (workers pass `startup_wait_s()`; the ops
+    tools fail at once). The wait covers the whole start, not only its first connection: a broker that dies while
+    the client is starting (it accepted the check, then went away) is waited for too. `reset` undoes a failed
+    start so `start()` can run again; without it a failed start is final."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    addresses = [a.strip() for a in bootstrap.split(",") if a.strip()]
+    while True:
+        if wait_s > 0:
+            await wait_for_listener(bootstrap, deadline, what=what)
         try:
-            reason = await diagnose(bootstrap, sec)
-        except Exception as probe_exc:  # the diagnosis must never hide the original failure
-            reason = f"(no diagnosis: {type(probe_exc).__name__}: {probe_exc})"
-        message = f"{what} could not connect to Kafka at {bootstrap} ({sec.describe()}): {reason or exc}"
-        log.error(message)
-        raise KafkaStartupError(message) from exc
+            await start()
+            return
+        except Exception as exc:
+            if reset is not None and loop.time() < deadline and addresses and await _all_refuse(addresses):
+                log.warning("%s: Kafka at %s went away during the start (%s); starting again", what, bootstrap,
+                            type(exc).__name__)
+                await reset()
+                continue
+            sec = resolve(security)
+            try:
+                reason = await diagnose(bootstrap, sec)
+            except Exception as probe_exc:  # the diagnosis must never hide the original failure
+                reason = f"(no diagnosis: {type(probe_exc).__name__}: {probe_exc})"
+            message = f"{what} could not connect to Kafka at {bootstrap} ({sec.describe()}): {reason or exc}"
+            log.error(message)
+            raise KafkaStartupError(message) from exc

@@ -165,7 +165,9 @@ class KitProducer(AIOKafkaProducer):  # type: ignore[misc]  # aiokafka ships no 
     async def start(self) -> None:
         try:
             await start_client(super().start, self._kit_bootstrap, self._kit_security,
-                               what=f"Kafka producer {self._kit_client_id!r}", wait_s=startup_wait_s())
+                               what=f"Kafka producer {self._kit_client_id!r}", wait_s=startup_wait_s(),
+                               # a producer's start fails in its bootstrap, before it holds anything: run it again
+                               reset=_noop)
         except Exception:
             await super().stop()  # no half-started client (and no "Unclosed AIOKafkaProducer" warning)
             raise
