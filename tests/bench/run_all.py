@@ -1,6 +1,8 @@
 """Runs the benchmarks and prints their figures (nothing is asserted; targets are printed beside them).
 
-    .venv/bin/python tests/bench/run_all.py                      # everything (< 15 min on 2 cores)
+    .venv/bin/python tests/bench/run_all.py                      # everything (< 15 min on 2 cores without
+                                                                 # replay + bootstrap at 100,000 events each)
+    .venv/bin/python tests/bench/run_all.py --only replay,bootstrap --set replay_events=3000 --set bootstrap_leads=3000
     .venv/bin/python tests/bench/run_all.py --only pipeline,read
     .venv/bin/python tests/bench/run_all.py --profile leads-consumers   # pyinstrument reports in the log dir
 
@@ -17,6 +19,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,11 +27,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_audits
+import bench_bootstrap
 import bench_ceilings
 import bench_pipeline
 import bench_plusvibe
 import bench_push
 import bench_read
+import bench_replay
 import bench_template_check
 from _common import loadavg, machine
 
@@ -40,6 +45,8 @@ BENCHES = {
     "read": bench_read.run,
     "audits": bench_audits.run,
     "template-check": bench_template_check.run,
+    "replay": bench_replay.run,
+    "bootstrap": bench_bootstrap.run,
 }
 
 
@@ -119,7 +126,46 @@ def table(results: dict[str, Any]) -> list[str]:
             if line.lstrip().startswith(("raw httpx", "engine full", "engine fetch", "100 audits")):
                 label, _, value = line.rpartition(":")
                 row("audits", label.strip(), value.strip(), "", "", None)
+    _replay_rows(results, row)
+    _bootstrap_rows(results, row)
     return rows
+
+
+# The `row` closure of `table`: bench, figure, measured, beside it, target, met.
+Row = Callable[[str, str, Any, str, str, bool | None], None]
+
+
+def _replay_rows(results: dict[str, Any], row: Row) -> None:
+    p = results.get("replay", {})
+    if not p:
+        return
+    n = p.get("events")
+    for label, raw, what in (("replay_audit", "raw_audit", f"replay of {n} AuditCompleted, inbox has seen all"),
+                             ("replay_snapshot", "raw_snapshot", f"replay of {n} lead snapshots (on_lead_upserted)")):
+        ratio = p.get(f"{label}_ratio_to_raw")
+        row("replay", what, f"{p.get(f'{label}_events_per_s')} events/s ({p.get(f'{label}_after_first_s')} s "
+            f"after the first batch, {p.get(f'{label}_s')} s from start)",
+            f"raw consume {p.get(f'{raw}_events_per_s')} events/s → ratio {ratio}", "≥ 25 % of raw consume",
+            bool(ratio is not None and ratio >= 0.25))
+    row("replay", f"window replay (reset to the middle: {p.get('window_audit_records')} records)",
+        f"{p.get('window_audit_events_per_s')} events/s", f"ratio to raw {p.get('window_audit_ratio_to_raw')}", "",
+        None)
+    changes, calls = p.get("state_changes"), p.get("plusvibe_requests_during_replays")
+    row("replay", "writeback tables changed / PlusVibe requests during the replays",
+        f"{changes} / {calls}" if changes is not None else None,
+        f"first pass: {p.get('first_pass_applied')} applied at {p.get('first_pass_events_per_s')} events/s, "
+        f"{p.get('first_pass_plusvibe_calls')} PlusVibe calls", "0 / 0", changes == 0 and calls == 0)
+
+
+def _bootstrap_rows(results: dict[str, Any], row: Row) -> None:
+    b = results.get("bootstrap", {})
+    if not b:
+        return
+    row("bootstrap", f"example subscriber from scratch, {b.get('leads')} lead snapshots",
+        f"{b.get('subscriber_s')} s, {b.get('subscriber_events_per_s')} records/s"
+        + (" (**timed out**)" if b.get("subscriber_timed_out") else ""),
+        f"raw consume {b.get('raw_s')} s, {b.get('raw_events_per_s')} records/s → ratio {b.get('ratio_to_raw')}",
+        "", None)
 
 
 def markdown(results: dict[str, Any], meta: dict[str, Any]) -> str:

@@ -52,6 +52,7 @@ LEADS = int(os.environ.get("CHAOS_LEADS", "300"))
 LINKED_EVERY = 10  # every 10th lead is in a campaign
 START_RATE = float(os.environ.get("CHAOS_START_RATE", "6"))  # leads started per second through the API
 OUTAGE_S = float(os.environ.get("CHAOS_OUTAGE_S", "8"))
+BROKER_DOWN_S = float(os.environ.get("CHAOS_BROKER_DOWN_S", "2"))  # the broker stays dead this long, then restarts
 DRAIN_S = float(os.environ.get("CHAOS_DRAIN_S", "60"))  # lag 0 and no backlog within this after the last fault
 PV_LATENCY_S = 0.3
 PAUSE_S = 15.0  # longer than a consumer's session timeout (10 s)
@@ -258,7 +259,14 @@ async def _faults(chaos: ChaosSystem, sim: httpx.AsyncClient, leads: Leads, sinc
     await chaos.set_plusvibe_faults(sim, latency)
     outage_window.append(time.time())
     chaos.note("outage-end", "plusvibe 503", f"after {OUTAGE_S:.0f}s")
-    await chaos.kill_broker(mark=await at(0.70))
+    mark = await at(0.70)
+    frozen = os.environ.get("CHAOS_FREEZE_ACROSS_BROKER", "")
+    if frozen:
+        chaos.pause(frozen, mark=mark)
+    await chaos.kill_broker(mark=mark, down_s=BROKER_DOWN_S)
+    if frozen:
+        await asyncio.sleep(PAUSE_S)
+        chaos.resume(frozen, mark=f"{PAUSE_S:.0f}s after the broker restarted")
     return time.monotonic()
 
 

@@ -7,6 +7,7 @@ import asyncio
 import socket
 
 import pytest
+
 from servicekit.kafka_config import KafkaStartupError, start_client
 
 
