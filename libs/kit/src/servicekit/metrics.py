@@ -61,6 +61,15 @@ CONFLICTING_DUPLICATES = Counter("consumer_conflicting_duplicates",
                                  ["group"], registry=REGISTRY)
 
 
+MEMBERSHIP_RESTARTS = Counter("consumer_membership_restarts",
+                              "Group members restarted because their (re)join stalled "
+                              "(servicekit.membership_watchdog).", ["group"], registry=REGISTRY)
+
+
+def record_membership_restart(group: str) -> None:
+    MEMBERSHIP_RESTARTS.labels(group=group).inc()
+
+
 def record_conflicting_duplicate(group: str) -> None:
     CONFLICTING_DUPLICATES.labels(group=group).inc()
 

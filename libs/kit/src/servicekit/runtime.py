@@ -27,6 +27,7 @@ from servicekit.broker import create_broker
 from servicekit.consumer import EventConsumer, Prepare, broker_dlq_publisher, subscribe
 from servicekit.db import create_engine, is_postgres
 from servicekit.events import Decoded
+from servicekit.membership_watchdog import MembershipWatchdog, stall_s
 from servicekit.migrate import upgrade
 from servicekit.relay import OutboxRelay, make_producer, stop_producer
 from servicekit.settings import ServiceSettings
@@ -191,9 +192,16 @@ async def run_consumers_until_stopped(runtime: ServiceRuntime[Any], stop: asynci
     broker = runtime.get_broker()
     await broker.start()
     settle_heap()
+    watch = None
+    if stall_s() > 0:
+        watchdog = MembershipWatchdog(broker.subscribers, stall_after_s=stall_s())
+        watch = asyncio.create_task(watchdog.run(stop))
     try:
         await stop.wait()
     finally:
+        if watch is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(watch, 10)
         await broker.stop()
 
 

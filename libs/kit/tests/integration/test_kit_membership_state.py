@@ -1,0 +1,108 @@
+"""The watchdog reads aiokafka's private subscription state (servicekit.membership_watchdog.rejoining); this pins
+that reading to the installed aiokafka on the real broker: a member is joining while its group rebalances and
+settled after it, and a member the group gives no partition (two members, one partition) is settled too."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from servicekit.membership_watchdog import rejoining
+
+pytestmark = pytest.mark.kafka
+
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+
+
+async def _settled(consumers: list[AIOKafkaConsumer], poll: list[AIOKafkaConsumer],
+                   timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while any(rejoining(c) for c in consumers) or sum(len(c.assignment()) for c in consumers) != 1:
+        assert time.monotonic() < deadline, "the group did not settle"
+        for c in poll:  # a member is polled as a service polls it (one poller per consumer)
+            await c.getmany(timeout_ms=50)
+        await asyncio.sleep(0.05)
+
+
+async def test_joining_then_settled_and_an_idle_member_is_settled(topic_prefix: str) -> None:
+    topic, group = f"{topic_prefix}membership", f"{topic_prefix}membership.group"
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        await admin.close()
+    first = AIOKafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, group_id=group, session_timeout_ms=10_000)
+    second = AIOKafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, group_id=group, session_timeout_ms=10_000)
+    await first.start()  # returns once this first member's join is done
+    try:
+        assert not rejoining(first) and len(first.assignment()) == 1
+        seen: list[bool] = []
+
+        async def watch_first() -> None:
+            while True:
+                seen.append(rejoining(first))
+                await first.getmany(timeout_ms=10)
+
+        watcher = asyncio.create_task(watch_first())
+        await second.start()  # the group rebalances: the first member has to join again
+        try:
+            await _settled([first, second], poll=[second])  # the watcher polls the first
+            watcher.cancel()
+            assert any(seen) and not rejoining(first)  # joining during the rebalance, settled after it
+            idle = first if not first.assignment() else second
+            assert idle.assignment() == set() and not rejoining(idle)  # an idle member is not a stall
+        finally:
+            watcher.cancel()
+            await second.stop()
+    finally:
+        await first.stop()
+
+
+async def test_a_replaced_subscriber_consumes_again_as_a_new_member(topic_prefix: str) -> None:
+    """What the watchdog does to a stalled member (stop, start) leaves a FastStream subscriber consuming, under a
+    new member id."""
+    from faststream.kafka import KafkaBroker
+
+    from servicekit.membership_watchdog import MembershipWatchdog
+
+    topic, group = f"{topic_prefix}membership-restart", f"{topic_prefix}membership-restart.group"
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 2, 1)])
+    finally:
+        await admin.close()
+    broker = KafkaBroker(BOOTSTRAP, apply_types=False)
+    got: list[bytes] = []
+
+    @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest")
+    async def handle(body: bytes) -> None:
+        got.append(body)
+
+    subscriber = broker.subscribers[0]
+    await broker.start()
+    try:
+        await broker.publish(b"before", topic=topic)
+        await _until(lambda: got == [b"before"])
+        member = subscriber.consumer._coordinator.member_id  # type: ignore[attr-defined]
+        watchdog = MembershipWatchdog([subscriber], stall_after_s=0)
+        await watchdog._restart(subscriber, stalled_s=0)
+        await broker.publish(b"after", topic=topic)
+        await _until(lambda: got == [b"before", b"after"])
+        assert subscriber.consumer._coordinator.member_id != member  # type: ignore[attr-defined]
+    finally:
+        await broker.stop()
+
+
+async def _until(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
