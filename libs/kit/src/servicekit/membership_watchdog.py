@@ -1,6 +1,6 @@
 """Restarts a subscriber whose consumer-group (re)join has not settled for `KAFKA_REJOIN_STALL_S` (default 120 s).
 
-Why: in two of three full-size chaos runs (10,000 leads, the broker killed -9 and restarted under load), one group
+Why: in two full-size chaos runs (10,000 leads, the broker killed -9 and restarted under load), one group
 member never got its partitions back: it kept rejoining for minutes while its lag grew, and nothing in the process
 noticed (its loops were all alive, so liveness said ok). The cause is below the kit (aiokafka's coordinator or the
 broker's); a fresh member (a new aiokafka consumer, a new member id, a new JoinGroup) is what an operator would do
