@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,3 +294,15 @@ def machine() -> dict[str, str]:
 
 def loadavg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def run_standalone(run: Callable[[dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]) -> None:
+    """`python tests/bench/bench_<name>.py key=value ...`: one benchmark alone, its figures printed as JSON (the
+    keys as `run_all.py --set` takes them; logs in a new temporary directory)."""
+    import tempfile
+
+    ctx: dict[str, Any] = {"log_dir": tempfile.mkdtemp(prefix="bench-")}
+    for arg in sys.argv[1:]:
+        key, value = arg.split("=", 1)
+        ctx[key] = value
+    print(json.dumps(asyncio.run(run(ctx)), indent=1, default=str))

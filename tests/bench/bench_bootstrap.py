@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import KAFKA, PY, REPO, Procs, processes, run_id, schemas_and_topics, service_env
+from _common import KAFKA, PY, REPO, Procs, processes, run_id, run_standalone, schemas_and_topics, service_env
 from bench_replay import Timing, produce, raw_consume, snapshot_envelopes, snapshot_leads
 
 from contracts.topics import LEAD_UPSERTED
@@ -124,12 +124,4 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    import json
-    import sys
-    import tempfile
-
-    ctx: dict[str, Any] = {"log_dir": tempfile.mkdtemp(prefix="bench-")}
-    for arg in sys.argv[1:]:
-        k, v = arg.split("=", 1)
-        ctx[k] = v
-    print(json.dumps(asyncio.run(run(ctx)), indent=1, default=str))
+    run_standalone(run)

@@ -21,6 +21,7 @@ from _common import (
     processes,
     raw_dsn,
     run_id,
+    run_standalone,
     schemas_and_topics,
     service_env,
     simulator_campaigns,
@@ -115,12 +116,4 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    import json
-    import sys
-    import tempfile
-
-    ctx: dict[str, Any] = {"log_dir": tempfile.mkdtemp(prefix="bench-")}
-    for arg in sys.argv[1:]:
-        k, v = arg.split("=", 1)
-        ctx[k] = v
-    print(json.dumps(asyncio.run(run(ctx)), indent=1, default=str))
+    run_standalone(run)

@@ -4,7 +4,6 @@ p50/p99 at a fixed 200 req/s (open model, scheduled on a clock) and peak req/s (
 
 from __future__ import annotations
 
-import asyncio
 import random
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from _common import (
     processes,
     raw_dsn,
     run_id,
+    run_standalone,
     schemas_and_topics,
     service_env,
     spawn_api,
@@ -84,12 +84,4 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    import json
-    import sys
-    import tempfile
-
-    ctx: dict[str, Any] = {"log_dir": tempfile.mkdtemp(prefix="bench-")}
-    for arg in sys.argv[1:]:
-        k, v = arg.split("=", 1)
-        ctx[k] = v
-    print(json.dumps(asyncio.run(run(ctx)), indent=1, default=str))
+    run_standalone(run)

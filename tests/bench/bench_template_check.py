@@ -5,7 +5,6 @@ how long detection takes at most: one check interval plus one pass. Beside it, t
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from _common import (
     SIM_WORKSPACE,
     processes,
     run_id,
+    run_standalone,
     schemas_and_topics,
     simulator_campaigns,
     spawn_simulator,
@@ -98,12 +98,4 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    import json
-    import sys
-    import tempfile
-
-    ctx: dict[str, Any] = {"log_dir": tempfile.mkdtemp(prefix="bench-")}
-    for arg in sys.argv[1:]:
-        k, v = arg.split("=", 1)
-        ctx[k] = v
-    print(json.dumps(asyncio.run(run(ctx)), indent=1, default=str))
+    run_standalone(run)

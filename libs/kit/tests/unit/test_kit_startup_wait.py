@@ -52,56 +52,47 @@ async def test_a_start_cut_short_by_a_vanishing_broker_is_run_again_once_it_list
     assert len(servers) == 2  # the second start ran against the restarted listener
 
 
+class FailingStart:
+    """A client start that always fails with `error`, counting its calls."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.calls = 0
+
+    async def __call__(self) -> None:
+        self.calls += 1
+        raise self.error
+
+
+async def _no_reset() -> None:
+    return None
+
+
 async def test_without_reset_a_failed_start_is_final() -> None:
-    port = _free_port()
-    starts = 0
-
-    async def start() -> None:
-        nonlocal starts
-        starts += 1
-        raise ConnectionRefusedError("Connect call failed")
-
+    start = FailingStart(ConnectionRefusedError("Connect call failed"))
     with pytest.raises(KafkaStartupError, match="connection refused"):
-        await start_client(start, f"127.0.0.1:{port}", None, what="test client", wait_s=0.5)
-    assert starts == 1
+        await start_client(start, f"127.0.0.1:{_free_port()}", None, what="test client", wait_s=0.5)
+    assert start.calls == 1
 
 
 async def test_the_wait_ends_at_its_deadline_with_the_reason() -> None:
-    port = _free_port()
-    starts = 0
-
-    async def start() -> None:
-        nonlocal starts
-        starts += 1
-        raise ConnectionRefusedError("Connect call failed")
-
-    async def reset() -> None:
-        return None
-
+    start = FailingStart(ConnectionRefusedError("Connect call failed"))
     loop = asyncio.get_running_loop()
     began = loop.time()
     with pytest.raises(KafkaStartupError, match="connection refused"):
-        await start_client(start, f"127.0.0.1:{port}", None, what="test client", wait_s=1.0, reset=reset)
+        await start_client(start, f"127.0.0.1:{_free_port()}", None, what="test client", wait_s=1.0,
+                           reset=_no_reset)
     assert 0.5 <= loop.time() - began < 5.0
-    assert starts >= 1
+    assert start.calls >= 1
 
 
 async def test_a_failure_that_is_not_a_refusal_is_not_retried() -> None:
     port = _free_port()
-    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", port)
-    starts = 0
-
-    async def start() -> None:
-        nonlocal starts
-        starts += 1
-        raise RuntimeError("authentication failed")
-
-    async def reset() -> None:
-        return None
-
+    server = await _listen(port)
+    start = FailingStart(RuntimeError("authentication failed"))
     try:
         with pytest.raises(KafkaStartupError):
-            await start_client(start, f"127.0.0.1:{port}", None, what="test client", wait_s=10, reset=reset)
+            await start_client(start, f"127.0.0.1:{port}", None, what="test client", wait_s=10, reset=_no_reset)
     finally:
         server.close()
-    assert starts == 1
+    assert start.calls == 1
