@@ -67,11 +67,19 @@ def table(results: dict[str, Any]) -> list[str]:
                         f"{'—' if met is None else ('yes' if met else '**no**')} |")
 
     c = results.get("ceilings", {})
-    row("ceilings", "broker produce→consume, 1 KB, acks=all idempotent", f"{c.get('broker_ceiling_msgs_per_s')} msg/s",
-        f"produce only {c.get('broker_produce_msgs_per_s')} msg/s", "(ceiling)", None)
-    row("ceilings", f"DB insert+update tx ({c.get('db_connections')} conns)", f"{c.get('db_ceiling_tx_per_s')} tx/s",
-        "", "(ceiling)", None)
-    row("ceilings", "min(broker/3, DB/2)", f"{c.get('ceiling_leads_per_s')} leads/s", "", "(ceiling)", None)
+    sizes = ", ".join(f"{t} {n} B" for t, n in c.get("broker_record_bytes") or [])
+    row("ceilings", f"broker: the pipeline's {c.get('broker_records_per_lead')} records per lead ({sizes}), produce→"
+        "consume, acks=all idempotent", _median(c.get("broker_records_per_s"), "records/s"),
+        f"produce only {_median(c.get('broker_produce_records_per_s'), 'records/s')}", "(ceiling)", None)
+    row("ceilings", f"DB: consumer batches of {c.get('db_batch')} records (inbox, lock, update, outbox), "
+        f"{c.get('db_connections')} conns + {c.get('db_relays')} relays",
+        _median(c.get("db_records_per_s"), "records/s"),
+        f"{_median(c.get('db_tx_per_s'), 'tx/s')}; relays marked {_median(c.get('db_relayed_rows_per_s'), 'rows/s')}",
+        "(ceiling)", None)
+    row("ceilings", f"min(broker/{c.get('broker_records_per_lead')}, DB/{c.get('db_records_per_lead')}) of the medians",
+        f"{c.get('ceiling_leads_per_s')} leads/s",
+        f"broker {c.get('ceiling_broker_leads_per_s')}, DB {c.get('ceiling_db_leads_per_s')} leads/s "
+        f"({c.get('ceiling_reps')} reps after a warm-up)", "(ceiling)", None)
     p = results.get("pipeline", {})
     if p:
         rate = p.get("pipeline_leads_per_s")
@@ -85,7 +93,7 @@ def table(results: dict[str, Any]) -> list[str]:
             "", "", None)
         row("pipeline", "CPU per lead during the burst (ms)",
             f"{p.get('burst_cpu_ms_per_lead')}; total {p.get('burst_cpu_ms_per_lead_total')} ms/lead, "
-            f"{p.get('burst_cores_busy')} cores busy",
+            f"{p.get('burst_cores_busy')} cores busy; broker warmed with {p.get('broker_warmup_records')} records",
             f"batches replayed record by record: {p.get('batch_fallbacks')}", "", None)
         rl = p.get("rate_latency", {})
         row("pipeline", f"latency at {p.get('rate_leads_per_s')} leads/s for {p.get('rate_seconds')} s",
@@ -129,6 +137,14 @@ def table(results: dict[str, Any]) -> list[str]:
     _replay_rows(results, row)
     _bootstrap_rows(results, row)
     return rows
+
+
+def _median(figure: dict[str, Any] | None, unit: str) -> str | None:
+    """A ceiling's median with the spread of its repetitions beside it."""
+    if not figure:
+        return None
+    return (f"{figure['median']} {unit} (spread {figure['spread']:.0%}: {figure['min']}–{figure['max']}, "
+            f"{len(figure['reps'])} reps)")
 
 
 # The `row` closure of `table`: bench, figure, measured, beside it, target, met.
@@ -191,7 +207,8 @@ async def main() -> int:
     parser.add_argument("--log-dir", default=None, help="service logs (default: a temporary directory)")
     parser.add_argument("--profile", default="", help="process names to run under pyinstrument, e.g. leads-api")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a size, e.g. pipeline_burst=2000 pipeline_rate_seconds=20 push_leads=2000")
+                        help="override a size, e.g. pipeline_burst=2000 pipeline_rate_seconds=20 push_leads=2000 "
+                        "ceiling_reps=5")
     args = parser.parse_args()
     only = [x.strip() for x in args.only.split(",") if x.strip()]
     unknown = set(only) - set(BENCHES)
