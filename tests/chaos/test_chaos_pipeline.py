@@ -44,6 +44,7 @@ from history import History, judge, record
 from kafka_private_broker import PrivateBroker
 
 from outreach_local.demo_sites import SITES
+from plusvibe.simulator.state import SimulatorState
 from servicekit.ops.offsets import consumer_lag
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
@@ -279,6 +280,12 @@ async def _lag(bootstrap: str, prefix: str) -> int:
     return sum(r.lag for r in rows if not r.topic.endswith(".dlq"))
 
 
+async def _webhooks_pending(sim: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """The simulator's webhooks not delivered yet that it will still try (it gives up after its max attempts)."""
+    deliveries = (await sim.get("/_sim/deliveries")).json()
+    return [d for d in deliveries if not d["delivered"] and d["attempts"] < SimulatorState.webhook_max_attempts]
+
+
 async def _backlog(dsn: str, schemas: dict[str, str]) -> int:
     conn = await asyncpg.connect(dsn)
     try:
@@ -354,13 +361,20 @@ async def test_the_pipeline_under_kills_loses_duplicates_and_misses_nothing(
     sent = (await sim.post("/_sim/tick", json={"count": 1}, timeout=900)).json()["sent"]
     empty = (await sim.get("/_sim/empty-placeholders")).json()
     # The push and the sends set off their own work (LeadPushed, EMAIL_SENT webhooks → activity events),
-    # proportional to the leads: given time in proportion.
+    # proportional to the leads: given time in proportion. The simulator delivers its webhooks in the
+    # background, so "drained" only counts once it has none left to deliver: a webhook that arrives after a
+    # drained check starts a chain (unibox → leads → LeadUpserted) the history would otherwise catch half-done.
+
+    async def webhooks_delivered_and_drained() -> bool:
+        return not await _webhooks_pending(sim) and await drained()
+
     try:
-        await harness.until(drained, "lag 0 and no outbox backlog after the push", timeout_s=DRAIN_S + LEADS / 10,
-                            interval_s=1.0)
+        await harness.until(webhooks_delivered_and_drained, "webhooks delivered, lag 0 and no outbox backlog after "
+                            "the push", timeout_s=DRAIN_S + LEADS / 10, interval_s=1.0)
     except AssertionError:
         lagging = [r for r in await consumer_lag(harness.broker.bootstrap, prefix=config.topic_prefix) if r.lag]
-        print(f"[chaos] still lagging: {lagging[:20]}; outbox backlog {await _backlog(dsn, schemas)}", flush=True)
+        print(f"[chaos] still lagging: {lagging[:20]}; outbox backlog {await _backlog(dsn, schemas)}; "
+              f"webhooks pending {len(await _webhooks_pending(sim))}", flush=True)
         raise
 
     history = await record(History(), bootstrap=harness.broker.bootstrap, prefix=config.topic_prefix, dsn=dsn,
