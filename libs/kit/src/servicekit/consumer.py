@@ -30,10 +30,20 @@ from opentelemetry.trace import SpanKind
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from contracts.envelope import Envelope
 from contracts.topics import TopicSpec
 from servicekit.dlq import DlqPublish, park
 from servicekit.errors import is_transient
-from servicekit.events import Decoded, PoisonMessage, decode_record, header_dict, payload_digest
+from servicekit.events import (
+    Decoded,
+    PoisonMessage,
+    decode_body,
+    decode_record_envelope,
+    header_dict,
+    header_event_id,
+    payload_digest,
+    record_digest,
+)
 from servicekit.logging import log_context
 from servicekit.metrics import REGISTRY, record_conflicting_duplicate
 from servicekit.retry import backoff_delays
@@ -67,6 +77,10 @@ class ConflictingPayload(Exception):
     """A record reuses the event id of an applied event but carries another payload."""
 
 
+_CONFLICT = ConflictingPayload(
+    "event_id reused with a different payload; the first payload was applied, this one is rejected")
+
+
 @dataclass(eq=False)  # identity: the live-consumer set holds each instance once
 class EventConsumer(Generic[U]):
     """Applies records of one topic for one consumer group through `handle`."""
@@ -81,6 +95,8 @@ class EventConsumer(Generic[U]):
     expected_types: frozenset[str] | None = None
     prepare: Prepare[U] | None = None
     stats: ConsumerStats = field(default_factory=ConsumerStats)
+    # Whether the next batch first looks its records up in the inbox (`_skip_records_applied_before`).
+    _look_up_first: bool = field(default=True, init=False)
 
     def __post_init__(self) -> None:
         if self.expected_types is None:
@@ -89,11 +105,14 @@ class EventConsumer(Generic[U]):
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         self.stats.batches += 1
-        decoded: list[tuple[ConsumerRecord[Any, Any], Decoded]] = []
-        for record in records:
+        pending = [(record, record_digest(record.key, record.value, record.headers)) for record in records]
+        if self._look_up_first:
+            pending = await self._skip_records_applied_before(pending)
+        decoded: list[tuple[ConsumerRecord[Any, Any], Envelope, str]] = []
+        for record, fingerprint in pending:
             try:
-                decoded.append((record, decode_record(record.value, record.key, record.headers,
-                                                      expected_types=self.expected_types)))
+                decoded.append((record, decode_record_envelope(record.value, record.key, record.headers,
+                                                               expected_types=self.expected_types), fingerprint))
             except PoisonMessage as exc:
                 await self._park(record, exc)
         if not decoded:
@@ -105,33 +124,74 @@ class EventConsumer(Generic[U]):
             except Exception:
                 self.stats.batch_fallbacks += 1
                 log.warning("batch failed; replaying it record by record", exc_info=True)
-        for record, item in decoded:
-            await self._apply_one(record, item)
+        for item in decoded:
+            await self._apply_one(item)
 
-    async def _apply(self, items: Sequence[tuple[ConsumerRecord[Any, Any], Decoded]]) -> None:
-        applied = duplicates = 0
-        conflicting: list[ConsumerRecord[Any, Any]] = []
+    async def _skip_records_applied_before(
+        self, pending: list[tuple[ConsumerRecord[Any, Any], str]],
+    ) -> list[tuple[ConsumerRecord[Any, Any], str]]:
+        """Replays at ops speed: the records this group applied before, found by the event id their headers state
+        and the digest of the whole record stored with the claim, are skipped without being decoded (the same
+        record gets the same verdict). One read per batch, made only while batches keep meeting duplicates (after
+        a start, a rebalance, a replay); a batch of new events turns it off, a duplicate found later turns it on."""
+        ids = [header_event_id(record.headers) for record, _ in pending]
+        wanted = [event_id for event_id in ids if event_id is not None]
+        if not wanted:
+            return pending
         async with self.uow_factory() as uow:
-            item_digests = [payload_digest(item.envelope) for _, item in items]
+            stored = await uow.inbox_records(self.group, wanted)
+        left = []
+        for (record, fingerprint), event_id in zip(pending, ids, strict=True):
+            if event_id is not None and stored.get(event_id) == fingerprint:
+                self.stats.duplicates += 1
+            else:
+                left.append((record, fingerprint))
+        self._look_up_first = len(left) < len(pending)
+        return left
+
+    async def _apply(self, items: Sequence[tuple[ConsumerRecord[Any, Any], Envelope, str]]) -> None:
+        """One transaction: the batch's claims and the claims it finds already there in one statement; the bodies
+        of the new events only are validated (a replay of applied events skips that), then they are handled."""
+        applied = duplicates = 0
+        rejected: list[tuple[ConsumerRecord[Any, Any], BaseException]] = []
+        async with self.uow_factory() as uow:
+            item_digests = [payload_digest(envelope) for _, envelope, _ in items]
             digests: dict[UUID, str] = {}
-            for (_, item), digest in zip(items, item_digests, strict=True):
-                digests.setdefault(item.envelope.event_id, digest)  # the first occurrence is the one claimed
+            record_digests: dict[UUID, str] = {}
+            for (_, envelope, fingerprint), digest in zip(items, item_digests, strict=True):
+                digests.setdefault(envelope.event_id, digest)  # the first occurrence is the one claimed
+                record_digests.setdefault(envelope.event_id, fingerprint)
             # One inbox statement for the batch; an id seen twice in the batch is handled once.
-            fresh = await uow.claim_inbox_many(
-                self.group, [(item.envelope.event_id, item.envelope.event_type) for _, item in items], digests)
-            seen_before = {item.envelope.event_id: digest for (_, item), digest in zip(items, item_digests, strict=True)
-                           if item.envelope.event_id not in fresh}
-            reused = await uow.inbox_conflicts(self.group, seen_before) if seen_before else set()
-            todo = []
-            for (record, item), digest in zip(items, item_digests, strict=True):
-                event_id = item.envelope.event_id
+            fresh, known = await uow.claim_inbox_batch(
+                self.group, [(envelope.event_id, envelope.event_type) for _, envelope, _ in items], digests,
+                record_digests)
+            raced = {envelope.event_id: digest for (_, envelope, _), digest in zip(items, item_digests, strict=True)
+                     if envelope.event_id not in fresh and envelope.event_id not in known}
+            reused = await uow.inbox_conflicts(self.group, raced) if raced else set()
+            todo: list[tuple[ConsumerRecord[Any, Any], Decoded]] = []
+            unhandleable: dict[UUID, PoisonMessage] = {}
+            for (record, envelope, _), digest in zip(items, item_digests, strict=True):
+                event_id = envelope.event_id
                 if event_id in fresh:
                     fresh.discard(event_id)
-                    todo.append((record, item))
+                    try:
+                        todo.append((record, decode_body(envelope)))
+                    except PoisonMessage as invalid_body:
+                        unhandleable[event_id] = invalid_body
+                        rejected.append((record, invalid_body))
+                elif event_id in unhandleable and digest == digests[event_id]:
+                    rejected.append((record, unhandleable[event_id]))  # each copy of a poison record is parked
+                elif event_id in known:
+                    stored = known[event_id]
+                    if stored is None or stored == digest:
+                        duplicates += 1
+                    else:
+                        rejected.append((record, _CONFLICT))
                 elif event_id in reused or digest != digests[event_id]:
-                    conflicting.append(record)  # the id was reused for another payload: parked, never applied
+                    rejected.append((record, _CONFLICT))  # the id was reused for another payload: never applied
                 else:
-                    duplicates += 1
+                    duplicates += 1  # repeated in the batch (or claimed by another member meanwhile)
+            await uow.unclaim_inbox(self.group, list(unhandleable))
             if self.prepare is not None and todo:
                 await self.prepare([item for _, item in todo], uow)
             for record, item in todo:
@@ -145,18 +205,21 @@ class EventConsumer(Generic[U]):
             await uow.commit()
         self.stats.applied += applied
         self.stats.duplicates += duplicates
-        for record in conflicting:  # after the commit: a batch that is retried does not park them twice
-            self.stats.conflicts += 1
-            record_conflicting_duplicate(self.group)
-            await self._park(record, ConflictingPayload(
-                "event_id reused with a different payload; the first payload was applied, this one is rejected"))
+        if duplicates:
+            self._look_up_first = True
+        for record, reason in rejected:  # after the commit: a batch that is retried does not park them twice
+            if reason is _CONFLICT:
+                self.stats.conflicts += 1
+                record_conflicting_duplicate(self.group)
+            await self._park(record, reason)
 
-    async def _apply_one(self, record: ConsumerRecord[Any, Any], item: Decoded) -> None:
+    async def _apply_one(self, item: tuple[ConsumerRecord[Any, Any], Envelope, str]) -> None:
+        record = item[0]
         deadline = time.monotonic() + self.transient_budget_s
         delays = backoff_delays()
         while True:
             try:
-                await self._apply([(record, item)])
+                await self._apply([item])
                 return
             except Exception as exc:
                 if is_transient(exc) and time.monotonic() < deadline:

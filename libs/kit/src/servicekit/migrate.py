@@ -44,6 +44,21 @@ def downgrade_kit_tables_v2() -> None:
     op.drop_column("inbox", "payload_sha256")
 
 
+def upgrade_kit_tables_v3() -> None:
+    """Kit tables v3: `inbox.record_sha256`. Idempotent like v2."""
+    from alembic import op
+
+    columns = {c["name"] for c in inspect(op.get_bind()).get_columns("inbox")}
+    if "record_sha256" not in columns:
+        op.add_column("inbox", Column("record_sha256", String(64), nullable=True))
+
+
+def downgrade_kit_tables_v3() -> None:
+    from alembic import op
+
+    op.drop_column("inbox", "record_sha256")
+
+
 def _config(script_location: str, connection: Connection | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", script_location)

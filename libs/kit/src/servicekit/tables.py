@@ -48,5 +48,9 @@ inbox = Table(
     # The body's digest (`servicekit.events.payload_digest`): a later record with this event id and another
     # digest is a conflicting reuse of the id, not a duplicate. NULL for rows claimed before kit tables v2.
     Column("payload_sha256", String(64), nullable=True),
+    # The whole record's digest (`servicekit.events.record_digest`: key, value and headers): a later record
+    # with this id and this digest is the same record again, skipped without being decoded (a replay).
+    # NULL for rows claimed before kit tables v3.
+    Column("record_sha256", String(64), nullable=True),
     PrimaryKeyConstraint("consumer_group", "event_id", name="pk_inbox"),
 )

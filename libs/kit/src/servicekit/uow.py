@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
-from sqlalchemy import select, text
+from sqlalchemy import Boolean, String, Uuid, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -23,6 +23,21 @@ from servicekit.tables import inbox, outbox
 from servicekit.tracing import inject_traceparent
 
 TopicNamer = Callable[[str], str]
+
+# `UnitOfWork.claim_inbox_batch` on PostgreSQL: the claims (arrays, one fixed statement for any batch size) and
+# the ids claimed before, with their digests, in one round trip. Written as SQL text: SQLAlchemy's Core cannot
+# express an INSERT … ON CONFLICT … RETURNING inside a CTE selected together with another table.
+_CLAIM_AND_KNOWN = text(
+    "WITH claimed AS ("
+    " INSERT INTO inbox (consumer_group, event_id, event_type, processed_at, payload_sha256, record_sha256)"
+    " SELECT * FROM unnest(CAST(:groups AS VARCHAR[]), CAST(:ids AS UUID[]), CAST(:types AS VARCHAR[]),"
+    " CAST(:times AS TIMESTAMPTZ[]), CAST(:digests AS VARCHAR[]), CAST(:records AS VARCHAR[]))"
+    " ON CONFLICT (consumer_group, event_id) DO NOTHING RETURNING event_id)"
+    " SELECT event_id, CAST(NULL AS VARCHAR) AS payload_sha256, true AS is_new FROM claimed"
+    " UNION ALL"
+    " SELECT event_id, payload_sha256, false FROM inbox"
+    " WHERE consumer_group = :group AND event_id = ANY(CAST(:ids AS UUID[]))",
+).columns(event_id=Uuid(), payload_sha256=String(), is_new=Boolean())
 
 
 def outbox_channel(schema: str | None) -> str:
@@ -192,14 +207,18 @@ class UnitOfWork:
                                                        digests={event_id: digest} if digest else None)
 
     async def claim_inbox_many(self, consumer_group: str, events: Sequence[tuple[UUID, str]],
-                               digests: Mapping[UUID, str] | None = None) -> set[UUID]:
+                               digests: Mapping[UUID, str] | None = None,
+                               record_digests: Mapping[UUID, str] | None = None) -> set[UUID]:
         """`claim_inbox` for a whole batch in one statement (PostgreSQL; 200 rows per statement on SQLite).
         Returns the ids recorded now; the others were already processed (duplicates). `digests` (event id →
-        `payload_digest`) are stored with the claims so a later reuse of an id can be told apart."""
+        `payload_digest`) are stored with the claims so a later reuse of an id can be told apart;
+        `record_digests` (event id → `record_digest`) so a later read of the same record can be skipped."""
         now = datetime.now(UTC)
         digests = digests or {}
+        record_digests = record_digests or {}
         rows = [{"consumer_group": consumer_group, "event_id": event_id, "event_type": event_type,
-                 "processed_at": now, "payload_sha256": digests.get(event_id)} for event_id, event_type in events]
+                 "processed_at": now, "payload_sha256": digests.get(event_id),
+                 "record_sha256": record_digests.get(event_id)} for event_id, event_type in events]
         if self.dialect == "postgresql":  # one fixed statement for any batch size
             return set(await unnest_insert(self.session, inbox, rows,
                                            on_conflict_do_nothing=("consumer_group", "event_id"),
@@ -211,6 +230,56 @@ class UnitOfWork:
                     .returning(inbox.c.event_id))
             claimed.update((await self.session.execute(stmt)).scalars())
         return claimed
+
+    async def claim_inbox_batch(self, consumer_group: str, events: Sequence[tuple[UUID, str]],
+                                digests: Mapping[UUID, str], record_digests: Mapping[UUID, str] | None = None,
+                                ) -> tuple[set[UUID], dict[UUID, str | None]]:
+        """`claim_inbox_many`, and in the same round trip the claims that existed before it: returns the ids
+        recorded now and, for ids already claimed, their stored digest (None for claims older than kit tables
+        v2). An id in neither was claimed by a concurrent transaction after this statement's snapshot (another
+        member during a rebalance): `inbox_conflicts` tells whether it conflicts. On PostgreSQL one statement
+        (the INSERT in a CTE; the outer SELECT sees the table as it was before it); elsewhere two."""
+        if not events:
+            return set(), {}
+        if self.dialect != "postgresql":
+            fresh = await self.claim_inbox_many(consumer_group, events, digests, record_digests)
+            others = [event_id for event_id, _ in events if event_id not in fresh]
+            return fresh, await self.inbox_digests(consumer_group, others)
+        now = datetime.now(UTC)
+        ids = [event_id for event_id, _ in events]
+        result = await self.session.execute(_CLAIM_AND_KNOWN, {
+            "groups": [consumer_group] * len(events), "ids": ids, "types": [event_type for _, event_type in events],
+            "times": [now] * len(events), "digests": [digests.get(event_id) for event_id in ids],
+            "records": [(record_digests or {}).get(event_id) for event_id in ids], "group": consumer_group})
+        fresh, known = set(), {}
+        for event_id, digest, is_new in result:
+            if is_new:
+                fresh.add(event_id)
+            else:
+                known[event_id] = digest
+        return fresh, known
+
+    async def inbox_digests(self, consumer_group: str, event_ids: Sequence[UUID]) -> dict[UUID, str | None]:
+        """The stored digest of each of these ids this group has claimed (None: claimed before kit tables v2)."""
+        if not event_ids:
+            return {}
+        stmt = select(inbox.c.event_id, inbox.c.payload_sha256).where(
+            inbox.c.consumer_group == consumer_group, one_of(inbox.c.event_id, list(event_ids), self.dialect))
+        return {row.event_id: row.payload_sha256 for row in (await self.session.execute(stmt)).all()}
+
+    async def inbox_records(self, consumer_group: str, event_ids: Sequence[UUID]) -> dict[UUID, str | None]:
+        """The stored record digest of each of these ids this group has claimed (None: before kit tables v3)."""
+        if not event_ids:
+            return {}
+        stmt = select(inbox.c.event_id, inbox.c.record_sha256).where(
+            inbox.c.consumer_group == consumer_group, one_of(inbox.c.event_id, list(event_ids), self.dialect))
+        return {row.event_id: row.record_sha256 for row in (await self.session.execute(stmt)).all()}
+
+    async def unclaim_inbox(self, consumer_group: str, event_ids: Sequence[UUID]) -> None:
+        """Takes back claims made in this transaction (events found unhandleable after claiming them)."""
+        if event_ids:
+            await self.session.execute(inbox.delete().where(
+                inbox.c.consumer_group == consumer_group, one_of(inbox.c.event_id, list(event_ids), self.dialect)))
 
     async def inbox_conflicts(self, consumer_group: str, digests: Mapping[UUID, str]) -> set[UUID]:
         """The ids, among already-claimed ones, whose stored digest differs from the given one: the id was

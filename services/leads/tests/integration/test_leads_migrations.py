@@ -22,7 +22,7 @@ async def test_processes_starting_together_migrate_the_schema_once(pg_database: 
                            for _ in range(4)))
     engine = create_engine(pg_database.url, schema=pg_database.schema)
     async with engine.connect() as conn:
-        assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0004"
+        assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0005"
     await engine.dispose()
 
 
@@ -51,16 +51,35 @@ async def test_kit_tables_v2_adds_the_inbox_digest_to_a_v1_inbox_and_keeps_its_c
     old_claim = uuid.uuid4()
     async with engine.begin() as conn:
         # Revision 0001 creates the kit tables in their current shape; a schema made before v2 lacks the column.
-        await conn.execute(text("ALTER TABLE inbox DROP COLUMN payload_sha256"))
+        await conn.execute(text("ALTER TABLE inbox DROP COLUMN payload_sha256, DROP COLUMN record_sha256"))
         await conn.execute(text("INSERT INTO inbox (consumer_group, event_id, event_type, processed_at) "
                                 "VALUES ('g', :id, 'AuditCompleted', now())"), {"id": old_claim})
     await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS)
     async with engine.connect() as conn:
-        rows = (await conn.execute(text("SELECT event_id, payload_sha256 FROM inbox"))).all()
+        rows = (await conn.execute(text("SELECT event_id, payload_sha256, record_sha256 FROM inbox"))).all()
         head = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
     await engine.dispose()
-    assert head == "0004"
-    assert [tuple(r) for r in rows] == [(old_claim, None)]
+    assert head == "0005"
+    assert [tuple(r) for r in rows] == [(old_claim, None, None)]
+
+
+async def test_kit_tables_v3_adds_the_record_digest_to_a_v2_inbox_and_keeps_its_claims(pg_database: Database) -> None:
+    await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS, revision="0004")
+    engine = create_engine(pg_database.url, schema=pg_database.schema)
+    old_claim = uuid.uuid4()
+    async with engine.begin() as conn:
+        # Revision 0001 creates the kit tables in their current shape; a schema made before v3 lacks the column.
+        await conn.execute(text("ALTER TABLE inbox DROP COLUMN record_sha256"))
+        await conn.execute(text("INSERT INTO inbox (consumer_group, event_id, event_type, processed_at, "
+                                "payload_sha256) VALUES ('g', :id, 'AuditCompleted', now(), :digest)"),
+                           {"id": old_claim, "digest": "a" * 64})
+    await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT event_id, payload_sha256, record_sha256 FROM inbox"))).all()
+        head = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+    await engine.dispose()
+    assert head == "0005"
+    assert [tuple(r) for r in rows] == [(old_claim, "a" * 64, None)]
 
 
 async def test_the_send_dry_run_tables_are_added_to_a_schema_with_leads_without_loss(pg_database: Database) -> None:
