@@ -139,7 +139,7 @@ class EventConsumer(Generic[U]):
         if not wanted:
             return pending
         async with self.uow_factory() as uow:
-            stored = await uow.inbox_records(self.group, wanted)
+            stored = await uow.inbox_digests(self.group, wanted, whole_record=True)
         left = []
         for (record, fingerprint), event_id in zip(pending, ids, strict=True):
             if event_id is not None and stored.get(event_id) == fingerprint:

@@ -259,21 +259,16 @@ class UnitOfWork:
                 known[event_id] = digest
         return fresh, known
 
-    async def inbox_digests(self, consumer_group: str, event_ids: Sequence[UUID]) -> dict[UUID, str | None]:
-        """The stored digest of each of these ids this group has claimed (None: claimed before kit tables v2)."""
+    async def inbox_digests(self, consumer_group: str, event_ids: Sequence[UUID], *,
+                            whole_record: bool = False) -> dict[UUID, str | None]:
+        """The stored digest of each of these ids this group has claimed: of the payload, or with `whole_record`
+        of the record (None: claimed before kit tables v2, resp. v3)."""
         if not event_ids:
             return {}
-        stmt = select(inbox.c.event_id, inbox.c.payload_sha256).where(
+        column = inbox.c.record_sha256 if whole_record else inbox.c.payload_sha256
+        stmt = select(inbox.c.event_id, column).where(
             inbox.c.consumer_group == consumer_group, one_of(inbox.c.event_id, list(event_ids), self.dialect))
-        return {row.event_id: row.payload_sha256 for row in (await self.session.execute(stmt)).all()}
-
-    async def inbox_records(self, consumer_group: str, event_ids: Sequence[UUID]) -> dict[UUID, str | None]:
-        """The stored record digest of each of these ids this group has claimed (None: before kit tables v3)."""
-        if not event_ids:
-            return {}
-        stmt = select(inbox.c.event_id, inbox.c.record_sha256).where(
-            inbox.c.consumer_group == consumer_group, one_of(inbox.c.event_id, list(event_ids), self.dialect))
-        return {row.event_id: row.record_sha256 for row in (await self.session.execute(stmt)).all()}
+        return {event_id: digest for event_id, digest in (await self.session.execute(stmt)).all()}
 
     async def unclaim_inbox(self, consumer_group: str, event_ids: Sequence[UUID]) -> None:
         """Takes back claims made in this transaction (events found unhandleable after claiming them)."""
