@@ -20,14 +20,21 @@ class PermanentError(Exception):
     transient = False
 
 
+# PostgreSQL's verdicts that retrying the transaction can cure: deadlock detected, serialization failure (two
+# batches touching the same rows in another order, or a conflict under REPEATABLE READ / SERIALIZABLE).
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for faults worth retrying. Libraries can opt in with a `transient = True` attribute
-    (the PlusVibe client's rate-limit, 5xx, timeout and circuit-open errors do)."""
+    (the PlusVibe client's rate-limit, 5xx, timeout and circuit-open errors do). Database faults: a lost
+    connection, a pool timeout, a deadlock or a serialization failure, in any service."""
     flag = getattr(exc, "transient", None)
     if isinstance(flag, bool):
         return flag
     if isinstance(exc, OperationalError | PoolTimeoutError | ConnectionError | TimeoutError | asyncio.TimeoutError):
         return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated
+                                        or getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES):
         return True
     return isinstance(exc, OSError)

@@ -49,9 +49,14 @@ def new_envelope(
     workspace_id: str | None = None,
     correlation_id: uuid.UUID | None = None,
     causation: Envelope | None = None,
+    causation_id: uuid.UUID | None = None,
     occurred_at: datetime | None = None,
 ) -> Envelope:
-    """Wraps an event body. Correlation flows from the causing event unless given; lead_id defaults to the body's."""
+    """Wraps an event body. Correlation flows from the causing event unless given; lead_id defaults to the body's.
+    The cause is the causing envelope or, when only its id was kept (a worker acting later on a stored request),
+    `causation_id`; not both."""
+    if causation is not None and causation_id is not None:
+        raise ValueError("give the causing envelope or its id, not both")
     if lead_id is None:
         candidate = getattr(data, "lead_id", None)
         lead_id = candidate if isinstance(candidate, uuid.UUID) else None
@@ -70,7 +75,7 @@ def new_envelope(
         lead_id=lead_id,
         workspace_id=workspace_id,
         correlation_id=correlation_id,
-        causation_id=causation.event_id if causation is not None else None,
+        causation_id=causation.event_id if causation is not None else causation_id,
         data=data.model_dump(mode="json"),
     )
 

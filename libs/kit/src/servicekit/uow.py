@@ -155,14 +155,15 @@ class UnitOfWork:
         *,
         lead_id: UUID | None = None,
         causation: Envelope | None = None,
+        causation_id: UUID | None = None,
         correlation_id: UUID | None = None,
         workspace_id: str | None = None,
         key: str | None = None,
     ) -> Envelope:
-        """Writes the event to the outbox inside this transaction; the relay publishes it after commit."""
-        envelope = new_envelope(
-            data, lead_id=lead_id, causation=causation, correlation_id=correlation_id, workspace_id=workspace_id
-        )
+        """Writes the event to the outbox inside this transaction; the relay publishes it after commit. The cause
+        is the causing envelope or its id (`servicekit.events.new_envelope`)."""
+        envelope = new_envelope(data, lead_id=lead_id, causation=causation, causation_id=causation_id,
+                                correlation_id=correlation_id, workspace_id=workspace_id)
         self.add_envelope(envelope, key=key)
         return envelope
 

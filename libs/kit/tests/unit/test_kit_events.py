@@ -102,3 +102,18 @@ def test_a_new_envelope_is_what_validation_would_have_built() -> None:
     assert env.lead_id is not None and env.lead_id == body.lead_id  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="timezone-aware"):
         new_envelope(decode(encode(cause)).event, occurred_at=datetime(2026, 1, 2))
+
+
+def test_the_cause_is_the_causing_envelope_or_its_id_not_both() -> None:
+    from servicekit.events import new_envelope
+
+    cause = audit_requested("cause.test")
+    body = decode(encode(audit_requested("effect.test"))).event
+    by_envelope = new_envelope(body, causation=cause)
+    assert by_envelope.causation_id == cause.event_id
+    assert by_envelope.correlation_id == (cause.correlation_id or cause.event_id)
+    kept_id = uuid.uuid4()
+    by_id = new_envelope(body, causation_id=kept_id, correlation_id=cause.correlation_id)
+    assert (by_id.causation_id, by_id.correlation_id) == (kept_id, cause.correlation_id)
+    with pytest.raises(ValueError, match="not both"):
+        new_envelope(body, causation=cause, causation_id=kept_id)

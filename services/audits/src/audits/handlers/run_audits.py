@@ -29,7 +29,6 @@ from audits.handlers.outcomes import RunRef
 from audits.settings import AuditsSettings
 from contracts.audits import AuditStarted
 from contracts.envelope import EventData
-from servicekit.events import new_envelope
 from servicekit.retry import backoff_delays
 from servicekit.tracing import continued_from
 
@@ -46,9 +45,9 @@ def _ref(row: AuditRunRow) -> RunRef:
 
 def announce(uow: AuditsUnitOfWork, run: RunRef, data: EventData) -> None:
     """Outbox write of an event caused by the run's AuditRequested (same correlation id, same trace)."""
-    envelope = new_envelope(data, correlation_id=run.correlation_id, workspace_id=run.workspace_id)
-    with continued_from(run.traceparent, f"announce {envelope.event_type}"):
-        uow.add_envelope(envelope.model_copy(update={"causation_id": run.request_event_id}))
+    with continued_from(run.traceparent, f"announce {data.EVENT_TYPE}"):
+        uow.publish(data, correlation_id=run.correlation_id, workspace_id=run.workspace_id,
+                    causation_id=run.request_event_id)
 
 
 class AuditWorker:

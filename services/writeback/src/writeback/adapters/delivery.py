@@ -28,7 +28,6 @@ from plusvibe.errors import AmbiguousSendError, CircuitOpenError, PlusVibeError,
 from plusvibe.errors import TransientError as PlusVibeTransient
 from plusvibe.port import PlusVibePort
 from servicekit.errors import is_transient
-from servicekit.events import new_envelope
 from servicekit.tracing import continued_from
 from servicekit.uow import OutboxSignal
 from writeback.adapters.orm import writeback_attempts as attempts_t
@@ -189,8 +188,7 @@ class DeliveryWorker:
 
     @staticmethod
     def _publish(uow: WritebackUnitOfWork, row: RowMapping, data: WritebackCompleted | WritebackFailed) -> None:
-        envelope = new_envelope(data, correlation_id=row["correlation_id"])
-        uow.add_envelope(envelope.model_copy(update={"causation_id": row["causation_event_id"]}))
+        uow.publish(data, correlation_id=row["correlation_id"], causation_id=row["causation_event_id"])
 
 
 def _maybe_applied(exc: BaseException) -> bool:
