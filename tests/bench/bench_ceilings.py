@@ -41,7 +41,7 @@ from contracts.topics import TOPIC_BY_EVENT_TYPE, TopicSpec
 # The cost model: what one lead costs in bench_pipeline's burst (an unlinked `audit_queued` lead, AuditCompleted
 # published by the bench; the leads and writeback consumers and relays of services/*/bootstrap.py).
 #   Produced, 6 records: AuditCompleted (the bench), WritebackCompleted (writeback's relay), LeadStatusChanged and
-#   LeadUpserted twice (leads' relay: `audit_complete`, then `email_generated`; leads/handlers/lead_changes.py).
+#   LeadUpserted twice (leads' relay: `audit_complete`, then `email_generated`; leads/adapters/lead_changes.py).
 #   Consumed, 5 records: AuditCompleted by leads and by writeback, WritebackCompleted by leads, both LeadUpserted by
 #   writeback (nothing consumes LeadStatusChanged in the bench).
 # The broker ceiling produces and consumes each of the 6 records once (one consume more per lead than the

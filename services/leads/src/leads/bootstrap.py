@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import cast
 
 from contracts import topics
+from leads.adapters.batch_locks import lock_batch_leads
 from leads.adapters.campaigns import CampaignDirectory
 from leads.adapters.plusvibe_gateway import UnconfiguredPlusVibe
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.handlers import on_audit_events, on_email_activity_received, on_writeback_events
-from leads.handlers.batch_locks import lock_batch_leads
 from leads.handlers.check_campaign_templates import check_campaign_templates
 from leads.settings import LeadsSettings
 from plusvibe.client import PlusVibeClient

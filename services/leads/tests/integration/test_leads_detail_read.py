@@ -9,8 +9,8 @@ from typing import Any
 from leads_testkit import Harness
 from sqlalchemy import text
 
-from leads import views
 from leads.entrypoints import schemas as s
+from leads.entrypoints import views
 
 
 async def _audited_lead_with_writeback(harness: Harness) -> uuid.UUID:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leads.handlers.errors import Refusal
+from leads.domain.refusals import Refusal
 
 
 class UnconfiguredPlusVibe:

@@ -13,9 +13,10 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from copywriter import Tone
-from leads import views
 from leads.bootstrap import LeadsService, bootstrap
+from leads.domain.refusals import Refusal
 from leads.entrypoints import schemas as s
+from leads.entrypoints import views
 from leads.handlers import (
     campaign_membership,
     generate_email,
@@ -25,7 +26,6 @@ from leads.handlers import (
     start_audit,
 )
 from leads.handlers.create_lead import CreateLead, create_lead
-from leads.handlers.errors import Refusal
 from leads.handlers.update_lead import UpdateLead, normalise_all, normalise_status, update_lead
 from leads.settings import LeadsSettings
 from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from contracts.leads import LeadCompletedInCampaign, LeadRemovedFromCampaign
 from contracts.status import LeadStatus
+from leads.adapters.lead_changes import announce
 from leads.adapters.uow import LeadsUnitOfWork
-from leads.handlers.errors import Refusal, not_found
-from leads.handlers.lead_changes import announce
+from leads.domain.refusals import Refusal, not_found
 from plusvibe.port import PlusVibePort
 
 COMPLETABLE = {LeadStatus.CONVERTED.value, LeadStatus.REPLIED.value}

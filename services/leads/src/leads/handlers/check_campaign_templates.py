@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from contracts.leads import LeadSendAtRisk, SendProblem, WritebackRequested
 from leads.adapters.campaigns import CampaignDirectory, CampaignInfo
+from leads.adapters.lead_changes import announce
 from leads.adapters.orm import CampaignTemplatesRow, LeadRow, PushLedgerRow
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.lead_payload import standard_fields
@@ -33,7 +34,6 @@ from leads.domain.readiness import (
 from leads.domain.send_dry_run.campaign import TemplateFault, dry_run
 from leads.domain.send_dry_run.context import CUSTOM_PREFIX, LeadObject, StorageRule
 from leads.handlers.custom_storage import storage_rule
-from leads.handlers.lead_changes import announce
 from leads.handlers.send_check import snapshot
 
 log = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from contracts.status import LeadStatus
+from leads.adapters.lead_changes import announce
 from leads.adapters.orm import LeadRow
 from leads.adapters.uow import LeadsUnitOfWork
-from leads.handlers.lead_changes import announce
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from copywriter import LeadFacts, Tone, generate_sequence
 from leads.adapters.orm import AuditRunRow
 from leads.adapters.uow import LeadsUnitOfWork
-from leads.handlers.errors import Refusal, not_found
+from leads.domain.refusals import Refusal, not_found
 
 
 async def generate_email(lead_id: uuid.UUID, *, tone: str, steps: int, uow: LeadsUnitOfWork) -> list[uuid.UUID]:

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 from contracts.audits import AuditCompleted, AuditEvent, AuditFailed, AuditStarted
 from contracts.status import LeadStatus
+from leads.adapters.lead_changes import announce, apply_status
 from leads.adapters.orm import AuditRunRow, LeadRow
+from leads.adapters.runs import newest_run, run_ref
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain import transitions
-from leads.handlers.lead_changes import announce, apply_status
-from leads.handlers.runs import newest_run, run_ref
 from servicekit.events import Decoded
 
 

@@ -7,10 +7,10 @@ from collections.abc import Collection
 
 from contracts.status import LeadStatus
 from contracts.unibox import EmailActivityReceived
+from leads.adapters.lead_changes import announce, apply_status
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain import transitions
 from leads.domain.transitions import ActivityKind, EmailActivity
-from leads.handlers.lead_changes import announce, apply_status
 from servicekit.events import Decoded
 
 _KIND = {

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 from contracts.status import LeadStatus
 from contracts.writeback import WritebackCompleted, WritebackFailed
+from leads.adapters.lead_changes import announce, apply_status
+from leads.adapters.runs import newest_run, run_ref
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain import transitions
-from leads.handlers.lead_changes import announce, apply_status
-from leads.handlers.runs import newest_run, run_ref
 from servicekit.events import Decoded
 
 

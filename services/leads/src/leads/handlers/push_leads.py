@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from contracts.leads import LeadPushed
 from copywriter import Tone
 from leads.adapters.campaigns import CampaignDirectory, CampaignInfo
+from leads.adapters.lead_changes import announce
 from leads.adapters.orm import PushLedgerRow
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.readiness import ProblemReport, Refused
+from leads.domain.refusals import Refusal
 from leads.domain.send_dry_run.context import LeadObject, StorageRule
 from leads.handlers.custom_storage import AUTO, detect_storage_rule, storage_rule
-from leads.handlers.errors import Refusal
-from leads.handlers.lead_changes import announce
 from leads.handlers.send_check import judge, refuse_broken_templates
 from plusvibe.errors import NotFoundError
 from plusvibe.models import AddLeadsResult, LeadIn

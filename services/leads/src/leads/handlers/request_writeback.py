@@ -11,7 +11,7 @@ from sqlalchemy import select
 from contracts.leads import WritebackRequested
 from leads.adapters.orm import AuditRunRow
 from leads.adapters.uow import LeadsUnitOfWork
-from leads.handlers.errors import Refusal, not_found
+from leads.domain.refusals import Refusal, not_found
 
 
 async def request_writeback(lead_id: uuid.UUID, *, actor: str, uow: LeadsUnitOfWork) -> uuid.UUID:

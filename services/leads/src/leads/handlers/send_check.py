@@ -9,9 +9,9 @@ from leads.adapters.campaigns import CampaignInfo
 from leads.adapters.orm import LeadRow
 from leads.domain.lead_payload import LeadFields
 from leads.domain.readiness import ASSUMED_SENDER, LeadSnapshot, ReadinessResult, SendTarget, check_readiness
+from leads.domain.refusals import Refusal
 from leads.domain.send_dry_run.campaign import TemplateFault
 from leads.domain.send_dry_run.context import StorageRule
-from leads.handlers.errors import Refusal
 
 
 def snapshot(lead: LeadRow) -> LeadSnapshot:

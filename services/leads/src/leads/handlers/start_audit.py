@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 from contracts.leads import AuditRequested
 from contracts.status import LeadStatus
+from leads.adapters.lead_changes import announce, apply_status
 from leads.adapters.orm import AuditRunRow
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain import transitions
-from leads.handlers.errors import Refusal, not_found
-from leads.handlers.lead_changes import announce, apply_status
+from leads.domain.refusals import Refusal, not_found
 
 
 def auditable_domain(domain: str | None) -> str | None:

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts.status import LeadStatus
+from leads.adapters.lead_changes import announce, apply_status
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain import transitions
-from leads.handlers.errors import Refusal, not_found
-from leads.handlers.lead_changes import announce, apply_status
+from leads.domain.refusals import Refusal, not_found
 
 EDITABLE = ("company_name", "domain", "first_name", "last_name", "email", "title", "phone", "notes")
 
