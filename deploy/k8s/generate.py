@@ -79,8 +79,8 @@ MIN_INSYNC = 2
 LAG_THRESHOLD = 100
 MIGRATE_WAIT_TIMEOUT_S = 300
 # Database connections the own loops of each service's consumers process hold at most at once, with the default
-# settings: `loop_connections(service)` of services/<service>/src/<service>/entrypoints/consumers.py, which the
-# process passes to servicekit.pooling.size_pool (tests/deploy/test_deploy_connection_budget.py checks they agree).
+# settings: what its bootstrap registers (`runtime.add_loop(..., connections=N)`), which
+# servicekit.pooling.size_pool counts (tests/deploy/test_deploy_connection_budget.py checks they agree).
 CONSUMER_LOOP_CONNECTIONS = {
     "audits": 2,  # the audit worker: its poll and one outcome being recorded
     "leads": 1,  # the template check

@@ -215,9 +215,8 @@ class Writeback:
 async def writeback(schema: str, prefix: str, sim: str) -> AsyncIterator[Writeback]:
     from plusvibe.settings import PlusVibeSettings
     from servicekit.pooling import size_pool
+    from servicekit.runtime import kit_loops, run_loops
     from writeback.bootstrap import bootstrap
-    from writeback.entrypoints.consumers import loop_connections
-    from writeback.entrypoints.workers import run_workers
     from writeback.settings import WritebackSettings
 
     logging.getLogger("faststream").setLevel(logging.WARNING)  # a line per batch otherwise
@@ -226,20 +225,17 @@ async def writeback(schema: str, prefix: str, sim: str) -> AsyncIterator[Writeba
     pv = PlusVibeSettings(base_url=f"{sim}/api/v1", api_key=SIM_KEY, workspace_id=SIM_WORKSPACE,
                           requests_per_second=SIM_RATE, limit_store="process")
     service = bootstrap(settings, plusvibe_settings=pv)
-    size_pool(service.runtime, "consumers", loop_connections=loop_connections(service))
+    size_pool(service.runtime, "consumers")
     stop = asyncio.Event()
-    task = asyncio.create_task(run_workers(service, stop, consumers=True, relay=False))
+    task = asyncio.create_task(run_loops(service.runtime, stop, kit_loops(service.runtime, consumers=True,
+                                                                          relay=False)))
     try:
         yield Writeback(service, stop, task)
     finally:
         stop.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 60)
-        aclose = getattr(service.plusvibe, "aclose", None)
-        if aclose is not None:
-            with contextlib.suppress(Exception):
-                await aclose()
-        await service.runtime.dispose()
+        await service.runtime.dispose()  # closes the PlusVibe client the bootstrap built
 
 
 # ---------------------------------------------------------------------------------------------- checks

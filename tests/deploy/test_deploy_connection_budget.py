@@ -5,8 +5,8 @@
 - the runbook's tables are exactly the ones deploy/k8s/budget.py computes from the render (they cannot drift);
 - every container that talks to the database carries its pool as `<SERVICE>_DB_POOL_SIZE` (the name its
   service's settings read), and the figure is what the process would choose itself: the entrypoint's own
-  derivation (servicekit.pooling.size_pool with the entrypoint's `loop_connections`, on the bootstrapped
-  service, whose consumers are counted) equals the manifest's.
+  derivation (servicekit.pooling.size_pool on the bootstrapped service, whose consumers and registered loops
+  are counted) equals the manifest's.
 """
 
 from __future__ import annotations
@@ -121,11 +121,9 @@ def test_each_container_pool_is_the_figure_its_process_derives(rendered: dict[st
             figures = [e["value"] for e in container["env"] if e["name"].endswith("DB_POOL_SIZE")]
             assert [e["name"] for e in container["env"] if e["name"].endswith("DB_POOL_SIZE")] == [env_name]
             svc = _bootstrapped(service, tmp_path)
-            loops = 0
             if process == "consumers":
                 assert len(svc.runtime.consumers) == len(groups.get(service, {}))
-                loops = importlib.import_module(f"{service}.entrypoints.consumers").loop_connections(svc)
-            derived = size_pool(svc.runtime, process, loop_connections=loops)
+            derived = size_pool(svc.runtime, process)  # the consumers' pool counts the loops the bootstrap registered
             assert figures == [str(derived)], (overlay, service, process)
 
 

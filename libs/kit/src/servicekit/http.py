@@ -24,7 +24,7 @@ from servicekit.auth import load_api_keys
 from servicekit.health import ReadinessCheck, close_checks, database_check, health_router, kafka_check
 from servicekit.metrics import install_metrics
 from servicekit.rate_limit import RATE_LIMITED_RESPONSES, RateLimitMiddleware
-from servicekit.runtime import ServiceRuntime, run_consumers_until_stopped, run_relay_until_stopped, settle_heap
+from servicekit.runtime import ServiceRuntime, kit_loops, settle_heap
 from servicekit.tracing import TraceMiddleware, configure_tracing, spans_recorded
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,8 @@ def create_service_app(
     check_broker: bool = True,
     fast_routes: Sequence[FastRoute] = (),
 ) -> FastAPI:
-    """`embedded_workers` runs the consumers and the outbox relay inside the API process (tests, demos).
+    """`embedded_workers` runs the consumers, the service's own loops and the outbox relay inside the API process
+    (tests, demos).
     `fast_routes` see `FastRoute`. `check_broker` reports the broker on /health/ready (never gating it)."""
     # Readiness gates on the database only: every write lands in the outbox in the same transaction, so the
     # API keeps accepting writes while the broker is away and the relay publishes them once it is back.
@@ -105,11 +106,11 @@ def create_service_app(
         # the loaded framework while requests wait (a 0.2 s pause each on this machine) — see settle_heap.
         settle_heap()
         stop = asyncio.Event()
-        tasks: list[asyncio.Task[None]] = []
-        if embedded_workers:
-            tasks.append(asyncio.create_task(run_relay_until_stopped(runtime, stop)))
-            if runtime.consumers:
-                tasks.append(asyncio.create_task(run_consumers_until_stopped(runtime, stop)))
+        # Embedded, the API runs what the consumers and relay processes run, the service's own loops included.
+        loops = kit_loops(runtime, consumers=True, relay=True) if embedded_workers else {}
+        if not runtime.consumers:
+            loops.pop("consumers", None)
+        tasks = [asyncio.create_task(loop(stop)) for loop in loops.values()]
         try:
             yield
         finally:

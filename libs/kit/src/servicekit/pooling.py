@@ -2,7 +2,7 @@
 at start, that the database keeps sessions (docs/KUBERNETES-RUNBOOK.md "Connection budget").
 
     service = bootstrap(configure_logs=True)
-    size_pool(service.runtime, "consumers", loop_connections=...)   # before anything connects
+    size_pool(service.runtime, "consumers")   # before anything connects
     asyncio.run(checked(service.runtime, serve_worker(service.runtime, consumers=True, relay=False)))
 
 APIs: `size_pool(runtime, "api")` before `create_app(...)`, and `checked_app(app, runtime)` around the app.
@@ -25,16 +25,19 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def size_pool(runtime: ServiceRuntime[Any], process: Process, *, loop_connections: int = 0) -> int:
+def size_pool(runtime: ServiceRuntime[Any], process: Process, *, loop_connections: int | None = None) -> int:
     """Gives the runtime's engine the pool of `process` (servicekit.db.pool_size_for: a consumers process counts
-    the consumer subscribers the bootstrap registered and the `loop_connections` of its own loops), unless
-    `db_pool_size` is set (`<SVC>_DB_POOL_SIZE` / `DB_POOL_SIZE`). Returns the size.
+    the consumer subscribers the bootstrap registered and the connections of the service's own loops, by default
+    those their registrations state: `ServiceRuntime.loop_connections`), unless `db_pool_size` is set
+    (`<SVC>_DB_POOL_SIZE` / `DB_POOL_SIZE`). Returns the size.
 
     The bootstrap builds the engine before it registers the consumers, so the engine is rebuilt here: it has
     not connected yet (SQLAlchemy connects on first use) and nothing holds it yet — `create_service_app`,
     the relay and the worker health read `runtime.engine` when they start, sessions go through
     `runtime.sessions`, which is re-bound. Call it before any of them."""
     settings = runtime.settings
+    if loop_connections is None:
+        loop_connections = runtime.loop_connections()
     size = settings.db_pool_size or pool_size_for(process, subscribers=len(runtime.consumers),
                                                   loop_connections=loop_connections)
     url = settings.resolved_database_url()

@@ -62,6 +62,19 @@ def migration_permission_message(service: str, url: str, schema: str, exc: DBAPI
             f"DB_RUNTIME_ROLE={role}; then start the service with MIGRATE_ON_START=false.")
 
 
+# A loop a worker process runs until `stop` is set (consumers, relay, a service's own worker or jobs).
+Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class ServiceLoop:
+    """A service's own loop (an audit worker, a delivery worker, periodic jobs) and the database connections it
+    holds at most at once (the consumers process's pool counts them)."""
+
+    run: Loop
+    connections: int
+
+
 @dataclass
 class ServiceRuntime(Generic[U]):
     settings: ServiceSettings
@@ -73,6 +86,8 @@ class ServiceRuntime(Generic[U]):
     uow_kwargs: dict[str, Any] = field(default_factory=dict)
     broker: KafkaBroker | None = None
     consumers: list[EventConsumer[U]] = field(default_factory=list)
+    loops: dict[str, ServiceLoop] = field(default_factory=dict)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @classmethod
     def create(cls, settings: ServiceSettings, uow_class: type[U], *, migrations: str | None,
@@ -143,8 +158,33 @@ class ServiceRuntime(Generic[U]):
         self.consumers.append(consumer)
         return consumer
 
+    def add_loop(self, name: str, loop: Loop, *, connections: int) -> None:
+        """Registers one of the service's own loops. It runs beside the consumers, wherever they run: in the
+        consumers process (`serve_worker(consumers=True)`) and in an API with embedded workers alike;
+        `connections` is what it holds of the database pool at most at once."""
+        if name in self.loops or name in ("consumers", "relay"):
+            raise ValueError(f"a loop named {name!r} is already registered")
+        self.loops[name] = ServiceLoop(loop, connections)
+
+    def loop_connections(self) -> int:
+        """Database connections the service's own loops hold at most at once, together."""
+        return sum(loop.connections for loop in self.loops.values())
+
+    def add_closer(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Registers a client to close when the process ends (a PlusVibe client's connection pool), before the
+        database engine; in reverse order of registration."""
+        self.closers.append(close)
+
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        closers, self.closers = self.closers, []
+        try:
+            for close in reversed(closers):
+                try:
+                    await close()
+                except Exception:  # one client failing to close must not keep the others (or the engine) open
+                    log.warning("closing a client failed", exc_info=True)
+        finally:
+            await self.engine.dispose()
 
 
 def settle_heap() -> None:
@@ -213,27 +253,37 @@ def stop_event_on_signals() -> asyncio.Event:
     return stop
 
 
-# A loop a worker process runs until `stop` is set (consumers, relay, a service's own worker or jobs).
-Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 async def run_every(interval_s: float, job: Callable[[], Awaitable[object]], stop: asyncio.Event, name: str) -> None:
     """A periodic job as a loop: runs `job` now and then every `interval_s` until `stop`; a failing run is logged,
-    never fatal."""
-    while not stop.is_set():
-        try:
-            await job()
-        except Exception:
-            log.exception("periodic job %s failed", name)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval_s)
+    never fatal. A run still going when `stop` is set is cancelled (its transaction rolls back), so a process
+    ends promptly even while a job waits out a dependency's retries; jobs are written to be run again."""
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        while not stop.is_set():
+            run = asyncio.ensure_future(job())
+            await asyncio.wait({run, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not run.done():
+                run.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await run
+                return
+            if not run.cancelled() and (failure := run.exception()) is not None:
+                log.error("periodic job %s failed", name, exc_info=failure)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(stopped), interval_s)
+    finally:
+        stopped.cancel()
 
 
 def kit_loops(runtime: ServiceRuntime[Any], *, consumers: bool, relay: bool) -> dict[str, Loop]:
-    """The kit's loops a worker process may run, by the names its health endpoints report."""
+    """The loops a worker process runs, by the names its health endpoints report: with `consumers`, the
+    consumers and the service's own loops (`ServiceRuntime.add_loop`); with `relay`, the outbox relay."""
     loops: dict[str, Loop] = {}
     if consumers:
         loops["consumers"] = lambda stop: run_consumers_until_stopped(runtime, stop)
+        loops.update((name, loop.run) for name, loop in runtime.loops.items())
     if relay:
         loops["relay"] = lambda stop: run_relay_until_stopped(runtime, stop)
     return loops
@@ -259,20 +309,15 @@ async def run_loops(runtime: ServiceRuntime[Any], stop: asyncio.Event, loops: Ma
                 await task
 
 
-async def serve_worker(runtime: ServiceRuntime[Any], *, consumers: bool, relay: bool,
-                       extra_loops: Mapping[str, Loop] | None = None,
-                       on_exit: Callable[[], Awaitable[None]] | None = None) -> None:
-    """The body of a worker process: migrate, then run the consumers and/or the relay, plus the service's own
-    `extra_loops` (an audit worker, a delivery worker, periodic jobs), until SIGTERM; then `on_exit` (close
-    the service's clients) and the engine."""
+async def serve_worker(runtime: ServiceRuntime[Any], *, consumers: bool, relay: bool) -> None:
+    """The body of a worker process: migrate, then run the consumers with the service's own loops and/or the
+    relay (`kit_loops`) until SIGTERM; then close the service's clients and the engine (`dispose`)."""
     configure_tracing(runtime.settings.service_name)
     await runtime.migrate()
     stop = stop_event_on_signals()
-    loops = {**kit_loops(runtime, consumers=consumers, relay=relay), **(extra_loops or {})}
+    loops = kit_loops(runtime, consumers=consumers, relay=relay)
     log.info("worker started", extra={"fields": {"loops": sorted(loops)}})
     try:
         await run_loops(runtime, stop, loops)
     finally:
-        if on_exit is not None:
-            await on_exit()
         await runtime.dispose()

@@ -1,5 +1,5 @@
 """The composition root of the audits service: settings → runtime (engine, UoW, broker, the AuditRequested
-consumer), the resolver, the limiter and the audit worker. Nothing is created at import time; tests call
+consumer), the resolver, the limiter and the audit worker (a loop of the runtime). Nothing is created at import time; tests call
 `bootstrap(settings, resolver=fake)`."""
 
 from __future__ import annotations
@@ -17,9 +17,13 @@ from audits.settings import AuditsSettings
 from contracts import topics
 from servicekit.auth import ApiKey, load_api_keys
 from servicekit.logging import configure_logging
-from servicekit.runtime import ServiceRuntime, serve_worker
+from servicekit.runtime import ServiceRuntime
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
+# The audit worker holds a connection only to claim runs (one poll at a time) and to record an outcome (a short
+# transaction when an audit ends, never during the audit): one for each; an outcome finishing at the same
+# moment as another waits milliseconds for the pool, and its recording retries if it ever waits out the timeout.
+AUDIT_WORKER_CONNECTIONS = 2
 
 
 @dataclass
@@ -52,12 +56,8 @@ def bootstrap(
                          limiter=limiter, dialer=dialer)
     runtime.add_consumer(topics.AUDIT_REQUESTED, "on_audit_requested", on_audit_requested.handle,
                          max_records=settings.consumer_max_records)
+    # Beside the consumer: the worker that runs the claimed audits (it finishes those in flight, each bounded
+    # by the budget, before the process ends).
+    runtime.add_loop("audit-worker", worker.run, connections=AUDIT_WORKER_CONNECTIONS)
     return AuditsService(settings=settings, engine_settings=engine_settings, runtime=runtime, resolver=resolver,
                          limiter=limiter, worker=worker, api_keys=load_api_keys(settings.api_keys_json))
-
-
-async def serve_consumers(service: AuditsService) -> None:
-    """The consumers process: migrate, then the AuditRequested consumer (kit) and the audit worker until
-    SIGTERM/SIGINT; the worker finishes its audits in flight (each bounded by the budget) before the engine
-    is disposed."""
-    await serve_worker(service.runtime, consumers=True, relay=False, extra_loops={"audit-worker": service.worker.run})

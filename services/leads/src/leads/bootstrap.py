@@ -3,6 +3,7 @@ PlusVibe client. Nothing is created at import time; tests call `bootstrap(settin
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
 from servicekit.auth import ApiKey, load_api_keys
 from servicekit.logging import configure_logging
-from servicekit.runtime import Loop, ServiceRuntime, run_every
+from servicekit.runtime import ServiceRuntime, run_every
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 
@@ -44,20 +45,23 @@ class LeadsService:
         """The PlusVibe workspace this deployment serves ("" when PlusVibe is not configured)."""
         return self.plusvibe_settings.workspace_id if self.plusvibe_settings is not None else ""
 
-    def loops(self) -> dict[str, Loop]:
-        """The service's own loops, run by the consumers process beside the consumers: the periodic check of
-        campaigns edited after enrolment (handlers/check_campaign_templates.py), when PlusVibe is configured."""
-        interval = self.settings.template_check_interval_s
-        if interval <= 0 or not self.plusvibe_configured:
-            return {}
+    def register_loops(self) -> None:
+        """The service's own loops, beside the consumers: the periodic check of campaigns edited after enrolment
+        (handlers/check_campaign_templates.py), when PlusVibe is configured and the interval is above 0 (read
+        when the loop starts, so a test may shorten it after the bootstrap)."""
+        if self.settings.template_check_interval_s <= 0 or not self.plusvibe_configured:
+            return
 
         async def check() -> object:
             return await check_campaign_templates(self.runtime.uow, self.campaigns,
                                                   configured_storage=self.settings.plusvibe_custom_storage,
                                                   workspace_id=self.workspace_id)
 
-        return {"template-check": lambda stop: run_every(interval, check, stop, "template-check")}
+        async def template_check(stop: asyncio.Event) -> None:
+            await run_every(self.settings.template_check_interval_s, check, stop, "template-check")
 
+        # Each run is one transaction at a time: one connection.
+        self.runtime.add_loop("template-check", template_check, connections=1)
 
 def bootstrap(
     settings: LeadsSettings | None = None,
@@ -93,7 +97,7 @@ def bootstrap(
         functools.partial(on_email_activity_received.on_email_activity_received,
                           converting_labels=frozenset(settings.converting_labels)),
     )
-    return LeadsService(
+    service = LeadsService(
         settings=settings,
         runtime=runtime,
         plusvibe=plusvibe,
@@ -101,3 +105,5 @@ def bootstrap(
         campaigns=CampaignDirectory(plusvibe, ttl_s=settings.campaign_cache_ttl_s),
         api_keys=load_api_keys(settings.api_keys_json),
     )
+    service.register_loops()
+    return service

@@ -223,7 +223,7 @@ async def test_the_template_check_loop_detects_an_edit_within_its_interval(harne
     svc = harness.service
     svc.settings.template_check_interval_s = 0.5
     stop = asyncio.Event()
-    (loop,) = svc.loops().values()
+    loop = svc.runtime.loops["template-check"].run
     task = asyncio.create_task(loop(stop))
     try:
         await asyncio.sleep(1.0)

@@ -1,7 +1,9 @@
-"""The only composition root of the unibox service."""
+"""The only composition root of the unibox service: runtime, the LeadUpserted projection consumer, the PlusVibe
+client and the periodic jobs (a loop of the runtime)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from unibox.adapters.thread_cache import TtlCache
 from unibox.adapters.uow import UniboxUnitOfWork
 from unibox.domain.threads import Thread
 from unibox.handlers import on_lead_upserted
+from unibox.handlers.periodic_jobs import PERIODIC_JOB_CONNECTIONS, run_periodic_jobs
 from unibox.settings import UniboxSettings
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
@@ -52,10 +55,15 @@ def bootstrap(settings: UniboxSettings | None = None, *, plusvibe: PlusVibePort 
         configure_logging(settings.service_name, settings.log_level, json_output=settings.log_json)
     runtime = ServiceRuntime.create(settings, UniboxUnitOfWork, migrations=MIGRATIONS)
     runtime.add_consumer(LEAD_UPSERTED, "on_lead_upserted", on_lead_upserted.handle)
-    return UniboxService(
+    service = UniboxService(
         settings=settings,
         runtime=runtime,
         plusvibe=plusvibe if plusvibe is not None else make_plusvibe_client(plusvibe_settings),
         threads_cache=TtlCache(settings.threads_cache_ttl_s),
         api_keys=load_api_keys(settings.api_keys_json),
     )
+    # Beside the consumer: the opens poller and the webhook sweeper.
+    runtime.add_loop("periodic-jobs", functools.partial(run_periodic_jobs, uows=runtime.uow, plusvibe=service.plusvibe,
+                                                        settings=settings), connections=PERIODIC_JOB_CONNECTIONS)
+    runtime.add_closer(service.aclose)
+    return service

@@ -1,4 +1,5 @@
-"""The composition root: runtime, PlusVibe client, step cache, consumers and the delivery worker."""
+"""The composition root: runtime, PlusVibe client, step cache, consumers and the delivery worker (a loop of the
+runtime)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,13 @@ def bootstrap(settings: WritebackSettings | None = None, *, plusvibe: PlusVibePo
     delivery_signal = OutboxSignal()
     runtime = ServiceRuntime.create(s, WritebackUnitOfWork, migrations=MIGRATIONS, tone=tone,
                                     delivery_signal=delivery_signal)
-    port: PlusVibePort = plusvibe or PlusVibeClient(plusvibe_settings or PlusVibeSettings())
+    port: PlusVibePort
+    if plusvibe is None:
+        client = PlusVibeClient(plusvibe_settings or PlusVibeSettings())
+        runtime.add_closer(client.aclose)  # built here, closed here; an injected port belongs to its caller
+        port = client
+    else:
+        port = plusvibe
     runtime.add_consumer(LEAD_UPSERTED, "on_lead_upserted", functools.partial(on_lead_upserted.handle))
     runtime.add_consumer(LEAD_PUSHED, "on_lead_pushed", functools.partial(on_lead_pushed.handle))
     runtime.add_consumer(LEAD_REMOVED_FROM_CAMPAIGN, "on_lead_removed_from_campaign",
@@ -62,4 +69,7 @@ def bootstrap(settings: WritebackSettings | None = None, *, plusvibe: PlusVibePo
     runtime.add_consumer(WRITEBACK_REQUESTED, "on_writeback_requested",
                          functools.partial(on_writeback_requested.handle))
     worker = DeliveryWorker(runtime.uow, port, StepCache(port, s.step_cache_ttl_s), s, tone, delivery_signal)
+    # Beside the consumers: the delivery worker. Each of its parallel sends claims and records in short
+    # transactions of its own (never during the PlusVibe call): one connection per send at most.
+    runtime.add_loop("delivery", worker.run, connections=s.delivery_concurrency)
     return WritebackService(settings=s, runtime=runtime, plusvibe=port, delivery=worker)

@@ -12,10 +12,10 @@ from writeback_testkit import TOPICS, ServiceRunner
 
 from plusvibe.simulator.state import SimulatorState
 from plusvibe.testing import Sim, fresh_sim, running_simulator
+from servicekit.runtime import kit_loops, run_loops
 from servicekit.testing import Database
 from servicekit.topic_admin import ensure_topics
 from writeback.bootstrap import WritebackService, bootstrap
-from writeback.entrypoints.workers import run_workers
 from writeback.settings import WritebackSettings
 
 
@@ -48,13 +48,12 @@ def run_service(pg_database: Database, kafka_bootstrap: str, topics: str, sim: S
         svc = bootstrap(settings, plusvibe_settings=sim.settings(**(plusvibe or {})))
         await svc.runtime.migrate()
         stop = asyncio.Event()
-        task = asyncio.create_task(run_workers(svc, stop, consumers=True, relay=True))
+        task = asyncio.create_task(run_loops(svc.runtime, stop, kit_loops(svc.runtime, consumers=True, relay=True)))
         try:
             yield svc
         finally:
             stop.set()
             await asyncio.wait_for(task, 30)
-            await svc.plusvibe.aclose()  # type: ignore[attr-defined]
-            await svc.runtime.dispose()
+            await svc.runtime.dispose()  # closes the PlusVibe client the bootstrap built
 
     return run

@@ -3,11 +3,8 @@ page `GET /r/{slug}` (no key: the 192-bit slug is the capability)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -97,21 +94,6 @@ def create_app(
     app = create_service_app(svc.runtime, title="Audits API", routers=[build_router(svc)],
                              embedded_workers=embedded_workers)
     app.state.service = svc
-    if embedded_workers:
-        kit_lifespan = app.router.lifespan_context
-
-        @contextlib.asynccontextmanager
-        async def lifespan(a: FastAPI) -> AsyncIterator[None]:
-            async with kit_lifespan(a):  # migrations first, disposal last
-                stop = asyncio.Event()
-                worker = asyncio.create_task(svc.worker.run(stop))
-                try:
-                    yield
-                finally:
-                    stop.set()
-                    await worker
-
-        app.router.lifespan_context = lifespan
     return app
 
 

@@ -3,13 +3,11 @@ PlusVibe webhook receiver (shared secret instead of an API key)."""
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
 import logging
 import math
 import re
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response
@@ -192,17 +190,6 @@ def create_app(settings: UniboxSettings | None = None, *, embedded_workers: bool
     svc = service or bootstrap(settings, configure_logs=settings is None and not overrides, **overrides)
     app = create_service_app(svc.runtime, title="unibox", routers=[unibox_router(svc), webhook_router(svc)],
                              embedded_workers=embedded_workers)
-    inner = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
-        async with inner(a):
-            try:
-                yield
-            finally:
-                await svc.aclose()
-
-    app.router.lifespan_context = lifespan
     app.state.service = svc
     return app
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,7 +15,6 @@ from servicekit.http import ApiError, create_service_app
 from servicekit.logging import configure_logging
 from servicekit.pooling import checked_app, size_pool
 from writeback.bootstrap import WritebackService, bootstrap
-from writeback.entrypoints.workers import run_workers
 from writeback.handlers import get_lead_status
 from writeback.settings import WritebackSettings
 
@@ -94,23 +90,8 @@ def create_app(settings: WritebackSettings | None = None, *, embedded_workers: b
                service: WritebackService | None = None, **overrides: Any) -> FastAPI:
     """`embedded_workers` also runs the consumers, the delivery worker and the relay in this process."""
     svc = service or bootstrap(settings, **overrides)
-    app = create_service_app(svc.runtime, title="writeback", routers=[router(svc)], embedded_workers=False)
-    if embedded_workers:
-        kit_lifespan = app.router.lifespan_context
-
-        @contextlib.asynccontextmanager
-        async def lifespan(a: FastAPI) -> AsyncIterator[None]:
-            async with kit_lifespan(a):  # migrations first, disposal last
-                stop = asyncio.Event()
-                task = asyncio.create_task(run_workers(svc, stop, consumers=True, relay=True))
-                try:
-                    yield
-                finally:
-                    stop.set()
-                    await asyncio.gather(task, return_exceptions=True)
-
-        app.router.lifespan_context = lifespan
-    return app
+    return create_service_app(svc.runtime, title="writeback", routers=[router(svc)],
+                              embedded_workers=embedded_workers)
 
 
 def app_factory() -> FastAPI:

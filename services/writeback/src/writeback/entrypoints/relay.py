@@ -6,8 +6,8 @@ import asyncio
 
 from servicekit.logging import configure_logging
 from servicekit.pooling import checked, size_pool
+from servicekit.runtime import serve_worker
 from writeback.bootstrap import bootstrap
-from writeback.entrypoints.workers import serve
 
 
 def main() -> None:
@@ -15,7 +15,7 @@ def main() -> None:
     s = service.settings
     configure_logging(s.service_name, s.log_level, json_output=s.log_json)
     size_pool(service.runtime, "relay")
-    asyncio.run(checked(service.runtime, serve(service, consumers=False, relay=True)))
+    asyncio.run(checked(service.runtime, serve_worker(service.runtime, consumers=False, relay=True)))
 
 
 if __name__ == "__main__":
