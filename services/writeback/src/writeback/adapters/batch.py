@@ -17,7 +17,6 @@ from uuid import UUID
 
 from contracts.audits import AuditCompleted
 from contracts.leads import LeadPushed, LeadRemovedFromCampaign, LeadUpserted, WritebackRequested
-from contracts.writeback import WritebackCompleted
 from copywriter import Tone
 from servicekit.events import Decoded
 from servicekit.tracing import continued_from, traceparent_now
@@ -173,13 +172,8 @@ class _Run:
             row.update(status=st.UNLINKED, variables=variables, payload_hash=payload_hash(variables),
                        payload_keys=sorted(variables), steps=1, next_try_at=None, completed_at=self.now,
                        error=None if state.campaign_id is None or state.deleted else "contact_email_missing")
-            self.uow.publish(
-                WritebackCompleted(lead_id=state.lead_id, audit_run_id=state.audit_run_id,
-                                   audit_requested_at=state.audit_requested_at, variables=variables,
-                                   delivered=False, campaign_id=row["campaign_id"], steps=1,
-                                   completed_at=self.now, request_id=request_id),
-                causation=env,
-            )
+            self.uow.publish(st.completed(row, variables=variables, delivered=False, steps=1, at=self.now),
+                             causation=env)
         else:
             self.batch.wake_delivery = True
         self.new_rows.append(row)

@@ -147,10 +147,7 @@ class DeliveryWorker:
                                       "updated_at": now, "error": None}
             if status == st.PENDING:
                 values.update(status=st.DELIVERED, delivered=True, completed_at=now, next_try_at=None)
-                self._publish(uow, row, WritebackCompleted(
-                    lead_id=row["lead_id"], audit_run_id=row["audit_run_id"],
-                    audit_requested_at=row["audit_requested_at"], variables=variables, delivered=True,
-                    campaign_id=row["campaign_id"], steps=steps, completed_at=now, request_id=row["request_id"]))
+                self._publish(uow, row, st.completed(row, variables=variables, delivered=True, steps=steps, at=now))
             await uow.session.execute(update(a).where(a.c.id == row["id"]).values(**values))
             await uow.commit()
 
