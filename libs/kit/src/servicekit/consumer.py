@@ -150,8 +150,9 @@ class EventConsumer(Generic[U]):
         return left
 
     async def _apply(self, items: Sequence[tuple[ConsumerRecord[Any, Any], Envelope, str]]) -> None:
-        """One transaction: the batch's claims and the claims it finds already there in one statement; the bodies
-        of the new events only are validated (a replay of applied events skips that), then they are handled."""
+        """One transaction: the batch's claims (and, when some event was claimed before, the stored digests of
+        those); the bodies of the new events only are validated (a replay of applied events skips that), then
+        they are handled."""
         applied = duplicates = 0
         rejected: list[tuple[ConsumerRecord[Any, Any], BaseException]] = []
         async with self.uow_factory() as uow:
@@ -161,7 +162,7 @@ class EventConsumer(Generic[U]):
             for (_, envelope, fingerprint), digest in zip(items, item_digests, strict=True):
                 digests.setdefault(envelope.event_id, digest)  # the first occurrence is the one claimed
                 record_digests.setdefault(envelope.event_id, fingerprint)
-            # One inbox statement for the batch; an id seen twice in the batch is handled once.
+            # One inbox statement for a batch of new events; an id seen twice in the batch is handled once.
             fresh, known = await uow.claim_inbox_batch(
                 self.group, [(envelope.event_id, envelope.event_type) for _, envelope, _ in items], digests,
                 record_digests)
