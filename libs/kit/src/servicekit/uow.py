@@ -224,8 +224,9 @@ class UnitOfWork:
         and, for ids already claimed, their stored payload digest (None for claims older than kit tables v2).
         A batch of new events is one statement; the lookup runs only when some id was claimed before. (One
         statement for both, an INSERT in a CTE beside a SELECT, measured slower at 50 leads/s: p99 196–250 ms
-        against 186–203 ms on a noisy machine.) An id in neither was claimed by a concurrent transaction
-        between the two (another member during a rebalance): `inbox_conflicts` tells whether it conflicts."""
+        against 186–203 ms on a noisy machine.) The lookup is a later statement, so it sees every claim that
+        made the INSERT skip an id: an id is in one of the two unless another transaction took its claim back
+        (`unclaim_inbox`) in between."""
         if not events:
             return set(), {}
         fresh = await self.claim_inbox_many(consumer_group, events, digests, record_digests)
