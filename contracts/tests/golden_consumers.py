@@ -5,8 +5,8 @@ SQLite settings and a stand-in PlusVibe port (nothing connects: the engine stays
 unstarted); its `runtime.consumers` are the kit's `EventConsumer`s with the topic and the `expected_types` their
 records are decoded with, so a consumer added, moved or narrowed in a bootstrap is judged without this file
 changing. `replay` then hands the records to the consumer's own `process`: whatever the kit does to a record
-before a handler sees it (decoding, checks, the inbox) is what is judged, with only the service's handler (and its
-per-batch `prepare`, which need the service's tables) replaced by a recorder.
+before a handler sees it (decoding, checks, the inbox) is what is judged, with only the service's handler (which needs the
+service's tables) replaced by a recorder.
 
 Outside the repository: `examples/lead_subscriber` is the consumer other teams copy; it validates records with
 the published JSON Schemas and reads the CloudEvents headers, importing nothing from the platform.
@@ -30,7 +30,7 @@ from golden_corpus import GoldenRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.envelope import DLQ_HEADER_ERROR, DLQ_HEADER_OFFSET
-from servicekit.consumer import ConsumerStats, EventConsumer
+from servicekit.consumer import ConsumerStats, EventConsumer, each
 from servicekit.db import create_engine
 from servicekit.events import Decoded
 from servicekit.settings import ServiceSettings
@@ -105,7 +105,7 @@ async def replay(consumer: EventConsumer[Any], records: Sequence[GoldenRecord], 
         async def dead_letter(value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
             result.parked.append(f"{records[int(headers[DLQ_HEADER_OFFSET])].path.name}: {headers[DLQ_HEADER_ERROR]}")
 
-        probe = dataclasses.replace(consumer, handle=handle, prepare=None, uow_factory=lambda: UnitOfWork(sessions),
+        probe = dataclasses.replace(consumer, handle=each(handle), uow_factory=lambda: UnitOfWork(sessions),
                                     dlq_publish=dead_letter, stats=ConsumerStats())
         await probe.process([consumer_record(record, offset) for offset, record in enumerate(records)])
     finally:

@@ -17,7 +17,8 @@ import logging
 import time
 import types
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -37,6 +38,7 @@ from servicekit.errors import is_transient
 from servicekit.events import (
     Decoded,
     PoisonMessage,
+    RecordSource,
     decode_body,
     decode_record_envelope,
     header_dict,
@@ -53,10 +55,47 @@ from servicekit.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 U = TypeVar("U", bound=UnitOfWork)
+# A handler of one event, called inside the batch's transaction (`each` calls it for every new event in order).
 Handler = Callable[[Decoded, U], Awaitable[None]]
-# Called once per batch, inside its transaction, with the new (non-duplicate) events before they are handled:
-# e.g. lock every row the batch will touch in one sorted statement, so concurrent batches never deadlock.
-Prepare = Callable[[Sequence[Decoded], U], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class batch_handler(Generic[U]):  # lower case: used as a decorator
+    """Marks a handler of a batch's new (non-duplicate) events at once, in order, inside the batch's transaction:
+    e.g. locking every row the batch touches in one sorted statement, or applying the events set-wise with a few
+    multi-row statements; `consuming(item)` opens each event's consume span and log context.
+    `runtime.add_consumer` takes either kind; without the mark a handler takes one event (`Handler`)."""
+
+    handle: Callable[[Sequence[Decoded], U], Awaitable[None]]
+
+    async def __call__(self, items: Sequence[Decoded], uow: U, /) -> None:
+        await self.handle(items, uow)
+
+
+def each(handle: Handler[U]) -> batch_handler[U]:
+    """The batch handler calling `handle` for every event in order, each inside its consume span."""
+
+    async def handle_each(items: Sequence[Decoded], uow: U) -> None:
+        for item in items:
+            with consuming(item):
+                await handle(item, uow)
+
+    return batch_handler(handle_each)
+
+
+def as_batch_handler(handle: Handler[U] | batch_handler[U]) -> batch_handler[U]:
+    return handle if isinstance(handle, batch_handler) else each(handle)
+
+
+@contextmanager
+def consuming(item: Decoded) -> Iterator[None]:
+    """The consume span of one event (continuing the trace its record's headers carry) and its log context."""
+    env, source = item.envelope, item.source
+    with continued_span(f"consume {env.event_type}", source.headers if source else {}, kind=SpanKind.CONSUMER,
+                        group=source.group if source else "", topic=source.topic if source else ""), \
+            log_context(event_id=env.event_id, event_type=env.event_type, lead_id=env.lead_id,
+                        correlation_id=env.correlation_id):
+        yield
 
 
 @dataclass
@@ -87,13 +126,12 @@ class EventConsumer(Generic[U]):
 
     group: str
     topic: TopicSpec
-    handle: Handler[U]
+    handle: batch_handler[U]
     uow_factory: Callable[[], U]
     dlq_topic: str
     dlq_publish: DlqPublish
     transient_budget_s: float = 600.0
     expected_types: frozenset[str] | None = None
-    prepare: Prepare[U] | None = None
     stats: ConsumerStats = field(default_factory=ConsumerStats)
     # Whether the next batch first looks its records up in the inbox (`_skip_records_applied_before`).
     _look_up_first: bool = field(default=True, init=False)
@@ -166,17 +204,15 @@ class EventConsumer(Generic[U]):
             fresh, known = await uow.claim_inbox_batch(
                 self.group, [(envelope.event_id, envelope.event_type) for _, envelope, _ in items], digests,
                 record_digests)
-            raced = {envelope.event_id: digest for (_, envelope, _), digest in zip(items, item_digests, strict=True)
-                     if envelope.event_id not in fresh and envelope.event_id not in known}
-            reused = await uow.inbox_conflicts(self.group, raced) if raced else set()
-            todo: list[tuple[ConsumerRecord[Any, Any], Decoded]] = []
+            todo: list[Decoded] = []
             unhandleable: dict[UUID, PoisonMessage] = {}
             for (record, envelope, _), digest in zip(items, item_digests, strict=True):
                 event_id = envelope.event_id
                 if event_id in fresh:
                     fresh.discard(event_id)
                     try:
-                        todo.append((record, decode_body(envelope)))
+                        todo.append(decode_body(envelope, RecordSource(record.topic, self.group,
+                                                                       header_dict(record.headers))))
                     except PoisonMessage as invalid_body:
                         unhandleable[event_id] = invalid_body
                         rejected.append((record, invalid_body))
@@ -188,21 +224,16 @@ class EventConsumer(Generic[U]):
                         duplicates += 1
                     else:
                         rejected.append((record, _CONFLICT))
-                elif event_id in reused or digest != digests[event_id]:
+                elif digest != digests[event_id]:
                     rejected.append((record, _CONFLICT))  # the id was reused for another payload: never applied
                 else:
-                    duplicates += 1  # repeated in the batch (or claimed by another member meanwhile)
+                    # Repeated in the batch. (Or, in theory, claimed and taken back by another member between the
+                    # claim and the lookup: that member parks the record, which it found unhandleable.)
+                    duplicates += 1
             await uow.unclaim_inbox(self.group, list(unhandleable))
-            if self.prepare is not None and todo:
-                await self.prepare([item for _, item in todo], uow)
-            for record, item in todo:
-                env = item.envelope
-                with continued_span(f"consume {env.event_type}", header_dict(record.headers), kind=SpanKind.CONSUMER,
-                                    group=self.group, topic=record.topic), \
-                        log_context(event_id=env.event_id, event_type=env.event_type, lead_id=env.lead_id,
-                                    correlation_id=env.correlation_id):
-                    await self.handle(item, uow)
-                    applied += 1
+            if todo:
+                await self.handle(todo, uow)
+                applied = len(todo)
             await uow.commit()
         self.stats.applied += applied
         self.stats.duplicates += duplicates

@@ -131,9 +131,21 @@ def header_dict(raw: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordSource:
+    """Where a consumed event came from: its topic, the consumer group applying it, the record's headers (the
+    trace context the producer wrote)."""
+
+    topic: str
+    group: str
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class Decoded:
     envelope: Envelope
     event: EventData
+    # Set by the consumers (`servicekit.consumer`), for the consume span of the event (`consuming`).
+    source: RecordSource | None = None
 
 
 def payload_digest(envelope: Envelope) -> str:
@@ -208,14 +220,14 @@ def decode_envelope(value: bytes | None, *, expected_types: frozenset[str] | Non
     return envelope
 
 
-def decode_body(envelope: Envelope) -> Decoded:
+def decode_body(envelope: Envelope, source: RecordSource | None = None) -> Decoded:
     """An envelope from `decode_envelope` → envelope + typed body; PoisonMessage when the body is invalid."""
     model = EVENT_MODELS[envelope.event_type]
     try:
         event = model.model_validate(envelope.data)
     except ValidationError as exc:
         raise PoisonMessage(f"invalid {envelope.event_type} body: {_first_error(exc)}") from exc
-    return Decoded(envelope=envelope, event=event)
+    return Decoded(envelope=envelope, event=event, source=source)
 
 
 def decode_record(value: bytes | None, key: bytes | None, headers: Sequence[tuple[str, bytes]] | None, *,

@@ -24,9 +24,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from servicekit.broker import create_broker
-from servicekit.consumer import EventConsumer, Prepare, broker_dlq_publisher, subscribe
+from servicekit.consumer import EventConsumer, Handler, as_batch_handler, batch_handler, broker_dlq_publisher, subscribe
 from servicekit.db import create_engine, is_postgres
-from servicekit.events import Decoded
 from servicekit.membership_watchdog import MembershipWatchdog, stall_s
 from servicekit.migrate import upgrade
 from servicekit.relay import OutboxRelay, make_producer, stop_producer
@@ -135,23 +134,22 @@ class ServiceRuntime(Generic[U]):
             self.broker = create_broker(self.settings.kafka_bootstrap_servers, client_id=self.settings.service_name)
         return self.broker
 
-    def add_consumer(self, topic_spec: Any, handler_name: str,
-                     handle: Callable[[Decoded, U], Any], *, expected_types: frozenset[str] | None = None,
-                     max_records: int | None = None, prepare: Prepare[U] | None = None) -> EventConsumer[U]:
-        """Subscribes `handle` to a registry topic with consumer group `<service>.<handler_name>`; `prepare`
-        runs once per batch before its events are handled (see `servicekit.consumer.Prepare`)."""
+    def add_consumer(self, topic_spec: Any, handler_name: str, handle: Handler[U] | batch_handler[U], *,
+                     expected_types: frozenset[str] | None = None,
+                     max_records: int | None = None) -> EventConsumer[U]:
+        """Subscribes `handle` to a registry topic with consumer group `<service>.<handler_name>`: a handler of one
+        event, or of the batch's events at once when marked `@batch_handler` (see `servicekit.consumer`)."""
         broker = self.get_broker()
         s = self.settings
         consumer: EventConsumer[U] = EventConsumer(
             group=f"{s.kafka_topic_prefix}{s.service_name}.{handler_name}",
             topic=topic_spec,
-            handle=handle,
+            handle=as_batch_handler(handle),
             uow_factory=self.uow,
             dlq_topic=s.dlq_topic(topic_spec),
             dlq_publish=broker_dlq_publisher(broker),
             transient_budget_s=s.consumer_transient_budget_s,
             expected_types=expected_types,
-            prepare=prepare,
         )
         subscribe(broker, consumer, topic_name=s.topic(topic_spec), max_records=max_records or s.consumer_max_records,
                   batch_timeout_ms=s.consumer_batch_timeout_ms)

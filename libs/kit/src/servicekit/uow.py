@@ -68,6 +68,7 @@ class UnitOfWork:
         self._session: AsyncSession | None = None
         self._pending_outbox = 0
         self._outbox_rows: list[dict[str, object]] = []
+        self._after_commit: list[Callable[[], None]] = []
         self.published: list[Envelope] = []
 
     def engine(self) -> AsyncEngine:
@@ -91,6 +92,7 @@ class UnitOfWork:
         self._session = self._session_factory()
         self._pending_outbox = 0
         self._outbox_rows = []
+        self._after_commit = []
         self.published = []
         await self._open()
         return self
@@ -127,11 +129,20 @@ class UnitOfWork:
         if self._pending_outbox and self._signal is not None:
             self._signal.notify()
         self._pending_outbox = 0
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Runs `callback` once this transaction has committed (not if it rolls back): e.g. waking a loop that
+        works on what the transaction wrote."""
+        self._after_commit.append(callback)
 
     async def rollback(self) -> None:
         await self.session.rollback()
         self._pending_outbox = 0
         self._outbox_rows = []
+        self._after_commit = []
         self.published = []
 
     def publish(
@@ -249,14 +260,3 @@ class UnitOfWork:
         if event_ids:
             await self.session.execute(inbox.delete().where(
                 inbox.c.consumer_group == consumer_group, one_of(inbox.c.event_id, list(event_ids), self.dialect)))
-
-    async def inbox_conflicts(self, consumer_group: str, digests: Mapping[UUID, str]) -> set[UUID]:
-        """The ids, among already-claimed ones, whose stored digest differs from the given one: the id was
-        reused for another payload. Claims stored without a digest (before kit tables v2) never conflict."""
-        if not digests:
-            return set()
-        stmt = select(inbox.c.event_id, inbox.c.payload_sha256).where(
-            inbox.c.consumer_group == consumer_group, one_of(inbox.c.event_id, list(digests), self.dialect))
-        rows = (await self.session.execute(stmt)).all()
-        return {row.event_id for row in rows
-                if row.payload_sha256 is not None and row.payload_sha256 != digests[row.event_id]}

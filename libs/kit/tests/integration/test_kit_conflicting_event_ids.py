@@ -85,11 +85,14 @@ async def test_claims_stored_without_a_digest_never_conflict(sqlite_database: Da
             assert await uow.claim_inbox("g", env.event_id, env.event_type)  # as before kit tables v2
             assert await uow.claim_inbox("g", new_id, env.event_type, digest=payload_digest(env))
             await uow.commit()
+        claims = [(env.event_id, env.event_type), (new_id, env.event_type)]
+        digests = {env.event_id: payload_digest(other), new_id: payload_digest(other)}
         async with UnitOfWork(sessions) as uow:
-            assert await uow.inbox_conflicts("g", {env.event_id: payload_digest(other)}) == set()
-            assert await uow.inbox_conflicts("g", {new_id: payload_digest(env)}) == set()
-            assert await uow.inbox_conflicts("g", {new_id: payload_digest(other)}) == {new_id}
-            assert await uow.inbox_conflicts("other-group", {new_id: payload_digest(other)}) == set()
+            # The consumer compares what is stored: None (a claim from before v2) is a duplicate, never a conflict.
+            assert await uow.claim_inbox_batch("g", claims, digests) == (
+                set(), {env.event_id: None, new_id: payload_digest(env)})
+        async with UnitOfWork(sessions) as uow:
+            assert await uow.claim_inbox_batch("other-group", claims, digests) == ({env.event_id, new_id}, {})
     finally:
         await engine.dispose()
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from contracts.leads import AuditRequested
 from contracts.topics import AUDIT_REQUESTED
 from servicekit.broker import create_broker
-from servicekit.consumer import EventConsumer, broker_dlq_publisher, subscribe
+from servicekit.consumer import EventConsumer, broker_dlq_publisher, each, subscribe
 from servicekit.db import create_engine
 from servicekit.events import Decoded
 from servicekit.relay import OutboxRelay, make_producer
@@ -76,7 +76,7 @@ def build_consumer(engine: AsyncEngine, broker, prefix: str, crash_marker: Path 
     return EventConsumer(
         group=f"{prefix}{GROUP}",
         topic=AUDIT_REQUESTED,
-        handle=make_handler(crash_marker),
+        handle=each(make_handler(crash_marker)),
         uow_factory=lambda: UnitOfWork(sessions),
         dlq_topic=f"{prefix}{AUDIT_REQUESTED.dlq}",
         dlq_publish=broker_dlq_publisher(broker),

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import cast
 
 from contracts import topics
-from leads.adapters.batch_locks import lock_batch_leads
+from leads.adapters.batch_locks import with_batch_leads_locked
 from leads.adapters.campaigns import CampaignDirectory
 from leads.adapters.plusvibe_gateway import UnconfiguredPlusVibe
 from leads.adapters.uow import LeadsUnitOfWork
@@ -82,16 +82,16 @@ def bootstrap(
         else:
             plusvibe = cast(PlusVibePort, UnconfiguredPlusVibe())
             plusvibe_settings = None
-    runtime.add_consumer(topics.AUDIT_STARTED, "on_audit_started", on_audit_events.on_audit_started,
-                         prepare=lock_batch_leads)
-    runtime.add_consumer(topics.AUDIT_COMPLETED, "on_audit_completed", on_audit_events.on_audit_completed,
-                         prepare=lock_batch_leads)
-    runtime.add_consumer(topics.AUDIT_FAILED, "on_audit_failed", on_audit_events.on_audit_failed,
-                         prepare=lock_batch_leads)
+    runtime.add_consumer(topics.AUDIT_STARTED, "on_audit_started",
+                         with_batch_leads_locked(on_audit_events.on_audit_started))
+    runtime.add_consumer(topics.AUDIT_COMPLETED, "on_audit_completed",
+                         with_batch_leads_locked(on_audit_events.on_audit_completed))
+    runtime.add_consumer(topics.AUDIT_FAILED, "on_audit_failed",
+                         with_batch_leads_locked(on_audit_events.on_audit_failed))
     runtime.add_consumer(topics.WRITEBACK_COMPLETED, "on_writeback_completed",
-                         on_writeback_events.on_writeback_completed, prepare=lock_batch_leads)
-    runtime.add_consumer(topics.WRITEBACK_FAILED, "on_writeback_failed", on_writeback_events.on_writeback_failed,
-                         prepare=lock_batch_leads)
+                         with_batch_leads_locked(on_writeback_events.on_writeback_completed))
+    runtime.add_consumer(topics.WRITEBACK_FAILED, "on_writeback_failed",
+                         with_batch_leads_locked(on_writeback_events.on_writeback_failed))
     runtime.add_consumer(
         topics.EMAIL_ACTIVITY_RECEIVED, "on_email_activity_received",
         functools.partial(on_email_activity_received.on_email_activity_received,

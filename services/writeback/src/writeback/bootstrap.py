@@ -1,9 +1,8 @@
-"""The composition root: runtime, PlusVibe client, step cache, consumers and the delivery worker (a loop of the
-runtime)."""
+"""The composition root: runtime, PlusVibe client, step cache, the consumers (each event's handler in
+`handlers/on_<event>.py`, applying its batch set-wise) and the delivery loop (`handlers/deliver_writebacks.py`)."""
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
 from servicekit.runtime import ServiceRuntime
 from servicekit.uow import OutboxSignal
-from writeback.adapters.delivery import DeliveryWorker
 from writeback.adapters.steps import StepCache
 from writeback.adapters.uow import WritebackUnitOfWork
 from writeback.handlers import (
@@ -31,6 +29,7 @@ from writeback.handlers import (
     on_lead_upserted,
     on_writeback_requested,
 )
+from writeback.handlers.deliver_writebacks import DeliveryWorker
 from writeback.settings import WritebackSettings
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
@@ -61,13 +60,13 @@ def bootstrap(settings: WritebackSettings | None = None, *, plusvibe: PlusVibePo
         port = client
     else:
         port = plusvibe
-    runtime.add_consumer(LEAD_UPSERTED, "on_lead_upserted", functools.partial(on_lead_upserted.handle))
-    runtime.add_consumer(LEAD_PUSHED, "on_lead_pushed", functools.partial(on_lead_pushed.handle))
+    runtime.add_consumer(LEAD_UPSERTED, "on_lead_upserted", on_lead_upserted.handle)
+    runtime.add_consumer(LEAD_PUSHED, "on_lead_pushed", on_lead_pushed.handle)
     runtime.add_consumer(LEAD_REMOVED_FROM_CAMPAIGN, "on_lead_removed_from_campaign",
-                         functools.partial(on_lead_removed_from_campaign.handle))
-    runtime.add_consumer(AUDIT_COMPLETED, "on_audit_completed", functools.partial(on_audit_completed.handle))
+                         on_lead_removed_from_campaign.handle)
+    runtime.add_consumer(AUDIT_COMPLETED, "on_audit_completed", on_audit_completed.handle)
     runtime.add_consumer(WRITEBACK_REQUESTED, "on_writeback_requested",
-                         functools.partial(on_writeback_requested.handle))
+                         on_writeback_requested.handle)
     worker = DeliveryWorker(runtime.uow, port, StepCache(port, s.step_cache_ttl_s), s, tone, delivery_signal)
     # Beside the consumers: the delivery worker. Each of its parallel sends claims and records in short
     # transactions of its own (never during the PlusVibe call): one connection per send at most.

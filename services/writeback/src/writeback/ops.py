@@ -8,7 +8,7 @@
 (`WRITEBACK_DATABASE_URL` / `DATABASE_URL`, `WRITEBACK_DB_SCHEMA`).
 
 The fresh table is `lead_projection`'s ORM table under the new name. Each batch of records goes through the
-live consumers' code: `WritebackRepository.lock_states` creates and reads the rows, `batch.project` applies the
+live consumers' code: `WritebackRepository.lock_states` creates and reads the rows, `domain.projection.project` applies the
 newest-wins rules of `domain.projection`, `save_states` writes the changed columns. What the rebuild leaves
 out is what the live consumers do besides the projection: no writeback attempt, no event, no PlusVibe call.
 
@@ -46,9 +46,9 @@ from servicekit.db import create_engine, is_postgres
 from servicekit.events import Decoded
 from servicekit.ops.rebuild import RebuildSpec
 from servicekit.ops.switchover import fresh_table
-from writeback.adapters.batch import PROJECTED, project
 from writeback.adapters.orm import lead_projection
 from writeback.adapters.repository import WritebackRepository
+from writeback.domain.projection import PROJECTED, project
 from writeback.settings import WritebackSettings
 
 TOPICS = (LEAD_PUSHED.name, LEAD_REMOVED_FROM_CAMPAIGN.name, LEAD_UPSERTED.name, AUDIT_COMPLETED.name)
@@ -71,7 +71,7 @@ def rebuild_spec(table_name: str, settings: WritebackSettings | None = None) -> 
             staged.append(item)
 
     async def flush(conn: AsyncConnection) -> None:
-        """The batch set-wise, as the live consumers apply theirs (StagedBatch.flush), in the batch's
+        """The batch set-wise, as the live consumers apply theirs (adapters.lead_batch), in the batch's
         transaction."""
         items = list(staged)
         staged.clear()
@@ -88,7 +88,7 @@ def rebuild_spec(table_name: str, settings: WritebackSettings | None = None) -> 
             changed: dict[UUID, datetime] = {}
             for item in items:
                 state = states[item.event.lead_id]  # type: ignore[attr-defined]
-                if project(state, item):
+                if project(state, item.event, item.envelope):
                     changed[state.lead_id] = item.envelope.occurred_at
             await repo.save_states((states[i] for i in sorted(changed, key=str)), now, times=changed)
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -58,12 +59,14 @@ async def service(sqlite_database: Database, fake: FakePlusVibe) -> AsyncIterato
 
 
 async def apply(service: WritebackService, *events: EventData | Decoded, group: str = "test") -> None:
-    """What the kit's consumer does for one batch: inbox claim + handler per record, one commit."""
+    """What the kit's consumers do for a batch, in one transaction: the inbox claims, then each run of events of
+    one type (one topic's batch) through that event's batch handler."""
     items = [e if isinstance(e, Decoded) else decoded(e) for e in events]
     async with service.runtime.uow() as uow:
-        for item in items:
-            if await uow.claim_inbox(group, item.envelope.event_id, item.envelope.event_type):
-                await HANDLERS[item.envelope.event_type](item, uow)
+        fresh = [item for item in items
+                 if await uow.claim_inbox(group, item.envelope.event_id, item.envelope.event_type)]
+        for event_type, run in itertools.groupby(fresh, key=lambda item: item.envelope.event_type):
+            await HANDLERS[event_type](list(run), uow)
         await uow.commit()
 
 

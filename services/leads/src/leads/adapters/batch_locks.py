@@ -1,5 +1,5 @@
-"""Prepares a consumer batch of lead events: locks its leads up front, in id order, in one statement, and
-loads their audit runs in one more.
+"""Lead events handled a batch at a time: the batch's leads are locked up front, in id order, in one statement,
+and their audit runs loaded in one more.
 
 The audit and writeback consumers each hold their batch's lead rows until the batch commits. Locking them
 one by one in arrival order let two batches over the same leads wait on each other (PostgreSQL deadlock →
@@ -14,7 +14,19 @@ import uuid
 from collections.abc import Sequence
 
 from leads.adapters.uow import LeadsUnitOfWork
+from servicekit.consumer import Handler, batch_handler, each
 from servicekit.events import Decoded
+
+
+def with_batch_leads_locked(handle: Handler[LeadsUnitOfWork]) -> batch_handler[LeadsUnitOfWork]:
+    """The batch handler of a lead event: locks the batch's leads (`lock_batch_leads`), then `handle`s each event."""
+    handle_each = each(handle)
+
+    async def handle_batch(items: Sequence[Decoded], uow: LeadsUnitOfWork) -> None:
+        await lock_batch_leads(items, uow)
+        await handle_each(items, uow)
+
+    return batch_handler(handle_batch)
 
 
 async def lock_batch_leads(items: Sequence[Decoded], uow: LeadsUnitOfWork) -> None:

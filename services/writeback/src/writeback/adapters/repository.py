@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, or_, select, update
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.bulk import bulk_insert, bulk_update
@@ -108,3 +109,34 @@ class WritebackRepository:
         query = select(t).where(t.c.lead_id == lead_id).order_by(t.c.created_at.desc()).limit(1)
         row = (await self.session.execute(query)).mappings().first()
         return dict(row) if row is not None else None
+
+    async def lease_due_attempt(self, now: datetime, *, lease_s: float) -> RowMapping | None:
+        """The pending attempt due soonest, leased for `lease_s` (its try counted, marked maybe applied until its
+        outcome is recorded); None when nothing is due. Never a second attempt of a lead whose older call is in
+        flight: PlusVibe always ends with the newest payload. Rows locked by another sender are skipped."""
+        a = writeback_attempts
+        other = writeback_attempts.alias("other")
+        in_flight = (select(other.c.id)
+                     .where(other.c.lead_id == a.c.lead_id, other.c.id != a.c.id, other.c.lease_until > now)
+                     .exists())
+        query = (select(a)
+                 .where(a.c.status == st.PENDING, a.c.next_try_at <= now,
+                        or_(a.c.lease_until.is_(None), a.c.lease_until < now), ~in_flight)
+                 .order_by(a.c.next_try_at).limit(1).with_for_update(skip_locked=True, of=a))
+        row = (await self.session.execute(query)).mappings().first()
+        if row is None:
+            return None
+        await self.session.execute(update(a).where(a.c.id == row["id"]).values(
+            lease_until=now + timedelta(seconds=lease_s), attempts=a.c.attempts + 1,
+            first_try_at=row["first_try_at"] or now, updated_at=now, maybe_applied=True))
+        return row
+
+    async def lock_attempt_status(self, attempt_id: UUID) -> str:
+        t = writeback_attempts
+        status: str = (await self.session.execute(
+            select(t.c.status).where(t.c.id == attempt_id).with_for_update())).scalar_one()
+        return status
+
+    async def update_attempt(self, attempt_id: UUID, values: Mapping[str, Any]) -> None:
+        t = writeback_attempts
+        await self.session.execute(update(t).where(t.c.id == attempt_id).values(**values))

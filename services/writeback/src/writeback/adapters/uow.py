@@ -1,4 +1,5 @@
-"""The writeback unit of work: repositories on the session, and the staged batch flushed at commit."""
+"""The writeback unit of work: repositories on the session, the service's tone, and the signal that wakes the
+delivery loop (`LeadBatch.save` rings it after a commit that left a linked lead's attempt pending)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from copywriter import DEFAULT_TONE, Tone
 from servicekit.uow import OutboxSignal, UnitOfWork
-from writeback.adapters.batch import StagedBatch
 from writeback.adapters.repository import WritebackRepository
 
 
@@ -18,16 +18,6 @@ class WritebackUnitOfWork(UnitOfWork):
         super().__init__(session_factory, **kwargs)
         self.tone = tone
         self.delivery_signal = delivery_signal
-        self.batch = StagedBatch(tone)
 
     async def _open(self) -> None:
         self.repo = WritebackRepository(self.session)
-        self.batch = StagedBatch(self.tone)
-
-    async def commit(self) -> None:
-        # Two batches touching the same leads may deadlock or conflict: the kit retries those (is_transient).
-        await self.batch.flush(self, self.repo)
-        await super().commit()
-        if self.batch.wake_delivery and self.delivery_signal is not None:
-            self.delivery_signal.notify()
-        self.batch.wake_delivery = False

@@ -8,6 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 from contracts.audits import AuditCompleted
+from contracts.envelope import Envelope, EventData
 from contracts.leads import LeadPushed, LeadRemovedFromCampaign, LeadUpserted
 from writeback.domain.payload import CopyInputs, digest
 
@@ -134,3 +135,31 @@ def dedupe_key(audit_run_id: UUID, inputs: CopyInputs, target: Target | None) ->
     """Identifies "the same writeback": same run, same copy inputs, same destination."""
     where = None if target is None else [target.campaign_id, target.email.strip().lower()]
     return digest([str(audit_run_id), inputs.fingerprint(), where])
+
+
+# The events the projection is made of: applied by the live consumers (which add the writebacks) and by the
+# rebuild of the projection from the topics (writeback.ops), with the same rules.
+PROJECTED = (LeadUpserted, LeadPushed, LeadRemovedFromCampaign, AuditCompleted)
+
+
+def project(state: LeadState, event: EventData, envelope: Envelope) -> bool:
+    """Applies a LeadUpserted, LeadPushed, LeadRemovedFromCampaign or AuditCompleted to the lead's state by the
+    newest-wins rules above; True when the state changed."""
+    if isinstance(event, LeadUpserted):
+        return apply_snapshot(state, event)
+    if isinstance(event, LeadPushed):
+        return apply_pushed(state, event)
+    if isinstance(event, LeadRemovedFromCampaign):
+        return apply_removed(state, event)
+    if isinstance(event, AuditCompleted):
+        return project_audit(state, event, envelope) is AuditOrder.NEWER
+    return False
+
+
+def project_audit(state: LeadState, event: AuditCompleted, envelope: Envelope) -> AuditOrder:
+    """An AuditCompleted newer than the lead's audit becomes it (with the envelope's event and correlation id)."""
+    order = order_audit(state, event)
+    if order is AuditOrder.NEWER:
+        apply_audit(state, event, event_id=envelope.event_id,
+                    correlation_id=envelope.correlation_id or envelope.event_id)
+    return order

@@ -1,13 +1,21 @@
-"""LeadUpserted → staged on the batch; applied set-wise (newest wins) when the kit commits the batch."""
+"""LeadUpserted → the lead's contact and campaign link in the projection (newest snapshot wins); no writeback."""
 
 from __future__ import annotations
 
-from contracts.leads import LeadUpserted
+from collections.abc import Sequence
+
+from servicekit.consumer import batch_handler
 from servicekit.events import Decoded
+from writeback.adapters.lead_batch import apply_in_batch
 from writeback.adapters.uow import WritebackUnitOfWork
+from writeback.domain.projection import LeadState
+from writeback.domain.writebacks import BatchPlan
 
 
-async def handle(item: Decoded, uow: WritebackUnitOfWork) -> None:
-    if not isinstance(item.event, LeadUpserted):
-        raise TypeError(f"expected LeadUpserted, got {type(item.event).__name__}")
-    uow.batch.stage(item)
+def _apply(plan: BatchPlan, state: LeadState, item: Decoded) -> None:
+    plan.project(state, item.event, item.envelope)
+
+
+@batch_handler
+async def handle(items: Sequence[Decoded], uow: WritebackUnitOfWork) -> None:
+    await apply_in_batch(items, uow, _apply)

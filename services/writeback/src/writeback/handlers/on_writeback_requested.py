@@ -1,13 +1,27 @@
-"""WritebackRequested → staged on the batch; applied set-wise (newest wins) when the kit commits the batch."""
+"""WritebackRequested (an operator's "PlusVibe Writeback") → a writeback of the lead's current copy to the
+requested campaign (or its own), once per request id, even when the copy was written back before."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from contracts.leads import WritebackRequested
+from servicekit.consumer import batch_handler
 from servicekit.events import Decoded
+from servicekit.tracing import traceparent_now
+from writeback.adapters.lead_batch import apply_in_batch
 from writeback.adapters.uow import WritebackUnitOfWork
+from writeback.domain.projection import LeadState
+from writeback.domain.writebacks import BatchPlan
 
 
-async def handle(item: Decoded, uow: WritebackUnitOfWork) -> None:
-    if not isinstance(item.event, WritebackRequested):
-        raise TypeError(f"expected WritebackRequested, got {type(item.event).__name__}")
-    uow.batch.stage(item)
+def _apply(plan: BatchPlan, state: LeadState, item: Decoded) -> None:
+    event = item.event
+    if not isinstance(event, WritebackRequested):
+        raise TypeError(f"expected WritebackRequested, got {type(event).__name__}")
+    plan.writeback_requested(state, event, item.envelope, traceparent_now())
+
+
+@batch_handler
+async def handle(items: Sequence[Decoded], uow: WritebackUnitOfWork) -> None:
+    await apply_in_batch(items, uow, _apply)

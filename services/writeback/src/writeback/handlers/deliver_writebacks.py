@@ -1,4 +1,4 @@
-"""The delivery worker: sends pending linked writebacks to PlusVibe OUTSIDE any consumer transaction.
+"""Use case (a loop of the service): deliver pending linked writebacks, i.e. send them to PlusVibe OUTSIDE any consumer transaction.
 
 The consumer commits a `pending` attempt (with its inbox row) in the batch transaction; this worker claims
 it with a short transaction (lease), calls `/lead/data/update` through the shared client (limiter,
@@ -19,7 +19,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from contracts.writeback import WritebackCompleted, WritebackFailed
@@ -30,7 +29,6 @@ from plusvibe.port import PlusVibePort
 from servicekit.errors import is_transient
 from servicekit.tracing import continued_from
 from servicekit.uow import OutboxSignal
-from writeback.adapters.orm import writeback_attempts as attempts_t
 from writeback.adapters.steps import StepCache
 from writeback.adapters.uow import WritebackUnitOfWork
 from writeback.domain import attempts as st
@@ -86,27 +84,10 @@ class DeliveryWorker:
         return True
 
     async def _claim(self) -> RowMapping | None:
-        now = _now()
-        a = attempts_t
-        other = attempts_t.alias("other")
-        # Never two sends of one lead in flight: a newer attempt waits until the older call has returned,
-        # so PlusVibe always ends with the newest payload.
-        in_flight = (select(other.c.id)
-                     .where(other.c.lead_id == a.c.lead_id, other.c.id != a.c.id, other.c.lease_until > now)
-                     .exists())
-        query = (select(a)
-                 .where(a.c.status == st.PENDING, a.c.next_try_at <= now,
-                        or_(a.c.lease_until.is_(None), a.c.lease_until < now), ~in_flight)
-                 .order_by(a.c.next_try_at).limit(1).with_for_update(skip_locked=True, of=a))
         async with self._uow() as uow:
-            row = (await uow.session.execute(query)).mappings().first()
-            if row is None:
-                return None
-            await uow.session.execute(update(a).where(a.c.id == row["id"]).values(
-                lease_until=now + timedelta(seconds=self._settings.delivery_lease_s),
-                attempts=a.c.attempts + 1, first_try_at=row["first_try_at"] or now, updated_at=now,
-                maybe_applied=True))
-            await uow.commit()
+            row = await uow.repo.lease_due_attempt(_now(), lease_s=self._settings.delivery_lease_s)
+            if row is not None:
+                await uow.commit()
         return row
 
     async def _deliver(self, row: RowMapping) -> None:
@@ -138,17 +119,15 @@ class DeliveryWorker:
 
     async def _finish(self, row: RowMapping, variables: dict[str, str], steps: int) -> None:
         now = _now()
-        a = attempts_t
         async with self._uow() as uow:
-            status = (await uow.session.execute(
-                select(a.c.status).where(a.c.id == row["id"]).with_for_update())).scalar_one()
+            status = await uow.repo.lock_attempt_status(row["id"])
             values: dict[str, Any] = {"variables": variables, "payload_hash": payload_hash(variables),
                                       "payload_keys": sorted(variables), "steps": steps, "lease_until": None,
                                       "updated_at": now, "error": None}
             if status == st.PENDING:
                 values.update(status=st.DELIVERED, delivered=True, completed_at=now, next_try_at=None)
                 self._publish(uow, row, st.completed(row, variables=variables, delivered=True, steps=steps, at=now))
-            await uow.session.execute(update(a).where(a.c.id == row["id"]).values(**values))
+            await uow.repo.update_attempt(row["id"], values)
             await uow.commit()
 
     async def _retry_or_fail(self, row: RowMapping, exc: BaseException, *, transient: bool) -> None:
@@ -164,10 +143,8 @@ class DeliveryWorker:
         first = row["first_try_at"] or now
         within_budget = (now + timedelta(seconds=delay) - first).total_seconds() <= s.delivery_retry_budget_s
         error = f"{type(exc).__name__}: {exc}"[:500]
-        a = attempts_t
         async with self._uow() as uow:
-            status = (await uow.session.execute(
-                select(a.c.status).where(a.c.id == row["id"]).with_for_update())).scalar_one()
+            status = await uow.repo.lock_attempt_status(row["id"])
             values: dict[str, Any] = {"lease_until": None, "updated_at": now, "error": error,
                                       "maybe_applied": row["maybe_applied"] or _maybe_applied(exc)}
             if status == st.PENDING and transient and within_budget:
@@ -180,7 +157,7 @@ class DeliveryWorker:
                     lead_id=row["lead_id"], audit_run_id=row["audit_run_id"],
                     audit_requested_at=row["audit_requested_at"], error=error, attempts=tries,
                     failed_at=now, request_id=row["request_id"]))
-            await uow.session.execute(update(a).where(and_(a.c.id == row["id"])).values(**values))
+            await uow.repo.update_attempt(row["id"], values)
             await uow.commit()
 
     @staticmethod

@@ -1,0 +1,64 @@
+"""The leads one consumer batch touches, read and written set-wise inside the batch's transaction.
+
+`LeadBatch.load` locks the projection rows of every lead in the batch with ONE query (sorted, so concurrent
+batches lock in the same order; two batches that still conflict are retried by the kit) and reads their newest
+attempts and the operator requests already handled; the handler applies its events in order in memory (the rules
+of `domain`); `save` writes projections, attempts and outbox rows with a few multi-row statements. A batch of 500
+unlinked leads is a handful of round trips instead of 500 × several.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from contracts.leads import WritebackRequested
+from servicekit.consumer import consuming
+from servicekit.events import Decoded
+from writeback.adapters.uow import WritebackUnitOfWork
+from writeback.domain.projection import LeadState
+from writeback.domain.writebacks import AttemptHead, BatchPlan
+
+
+@dataclass
+class LeadBatch:
+    uow: WritebackUnitOfWork
+    states: dict[UUID, LeadState]
+    plan: BatchPlan
+
+    @classmethod
+    async def load(cls, uow: WritebackUnitOfWork, items: Sequence[Decoded]) -> LeadBatch:
+        now = datetime.now(UTC)
+        repo = uow.repo
+        states = await repo.lock_states([item.event.lead_id for item in items
+                                         if hasattr(item.event, "lead_id")], now)
+        heads = {k: AttemptHead(*v) for k, v in (await repo.attempt_heads(
+            s.last_attempt_id for s in states.values() if s.last_attempt_id is not None)).items()}
+        known = await repo.known_requests(
+            item.event.request_id for item in items if isinstance(item.event, WritebackRequested))
+        return cls(uow, dict(states), BatchPlan(now, uow.tone, heads, known))
+
+    def state(self, item: Decoded) -> LeadState:
+        return self.states[item.event.lead_id]  # type: ignore[attr-defined]
+
+    async def save(self) -> None:
+        plan, repo = self.plan, self.uow.repo
+        await repo.save_states((self.states[i] for i in sorted(plan.dirty, key=str)), plan.now)
+        await repo.supersede(plan.superseded, plan.now)
+        await repo.insert_attempts(plan.new_rows)
+        for event, cause in plan.completed:
+            self.uow.publish(event, causation=cause)
+        if plan.to_deliver and self.uow.delivery_signal is not None:
+            self.uow.after_commit(self.uow.delivery_signal.notify)
+
+
+async def apply_in_batch(items: Sequence[Decoded], uow: WritebackUnitOfWork,
+                         apply: Callable[[BatchPlan, LeadState, Decoded], None]) -> None:
+    """Loads the batch's leads, `apply`s each event in order (inside its consume span), saves what changed."""
+    batch = await LeadBatch.load(uow, items)
+    for item in items:
+        with consuming(item):
+            apply(batch.plan, batch.state(item), item)
+    await batch.save()
