@@ -6,7 +6,8 @@ one-shot), run by a role allowed DDL, so the services themselves can run with a 
   use of it (schema usage, DML on every table and sequence, also for tables later migrations create), and run
   the service's extra steps (e.g. the PlusVibe slot table);
 - `--wait`: only wait, with the runtime role, until the schema is at this image's head (an initContainer), at
-  most `MIGRATE_WAIT_TIMEOUT_S` (300) seconds; exit 1 if it never is.
+  most `MIGRATE_WAIT_TIMEOUT_S` (300) seconds; exit 1 if it never is. The head is the service history's and
+  the kit history's (servicekit.kit_migrations): an image whose only change is a kit revision waits for it too.
 """
 
 from __future__ import annotations
@@ -40,11 +41,12 @@ def head_revision(script_location: str) -> str | None:
     return ScriptDirectory.from_config(cfg).get_current_head()
 
 
-async def current_revision(url: str, schema: str | None) -> str | None:
+async def current_revision(url: str, schema: str | None, *, version_table: str = "alembic_version") -> str | None:
     engine = create_engine(url, schema=schema)
+    opts = {"version_table": version_table}
     try:
         async with engine.connect() as conn:
-            return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+            return await conn.run_sync(lambda c: MigrationContext.configure(c, opts=opts).get_current_revision())
     finally:
         await engine.dispose()
 
@@ -79,21 +81,29 @@ async def migrate_main(runtime: Any, argv: Sequence[str] | None = None, *,
     head = head_revision(runtime.migrations)
     try:
         if args.wait:
+            from servicekit.kit_migrations import KIT_MIGRATIONS, KIT_VERSION_TABLE
+
+            kit_head = head_revision(KIT_MIGRATIONS)
             timeout = float(os.environ.get("MIGRATE_WAIT_TIMEOUT_S", "300"))
             deadline = time.monotonic() + timeout
             while True:
                 try:
                     current = await current_revision(url, schema)
+                    kit_current = await current_revision(url, schema, version_table=KIT_VERSION_TABLE)
                 except Exception as exc:  # not reachable yet, or the schema is not there yet
-                    current = f"unavailable ({type(exc).__name__})"
-                if current == head:
+                    current = kit_current = f"unavailable ({type(exc).__name__})"
+                if current == head and kit_current == kit_head:
                     print(f"[migrate] {settings.service_name}: schema at head {head}", flush=True)
                     return 0
                 if time.monotonic() > deadline:
                     name = settings.service_name
                     shown = current if current is not None else "no revision (never migrated)"
+                    wanted = head
+                    if current == head:  # only the kit's tables are behind (the new image brings a kit revision)
+                        shown = f"{shown} with kit tables at {kit_current or 'no revision'}"
+                        wanted = f"{head} with kit tables at {kit_head}"
                     print(f"[migrate] {name}: schema {schema or 'main'!r} is at {shown}, not this image's head "
-                          f"{head}, after {timeout:g} s; has the migration step (python -m {name}.entrypoints.migrate "
+                          f"{wanted}, after {timeout:g} s; has the migration step (python -m {name}.entrypoints.migrate "
                           "with the DDL role) run?", file=sys.stderr, flush=True)
                     return 1
                 await asyncio.sleep(2)

@@ -1,4 +1,5 @@
-"""The leads migrations: concurrent start-up of several processes, and the legacy `sent` normalisation."""
+"""The leads migrations: concurrent start-up of several processes, the legacy `sent` normalisation, and a schema
+made before the kit tables had their own history (servicekit.kit_migrations) adopted by it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from sqlalchemy import text
 
 from leads.bootstrap import MIGRATIONS
 from servicekit.db import create_engine
+from servicekit.kit_migrations import KIT_MIGRATIONS
 from servicekit.migrate import upgrade
+from servicekit.migrate_cli import head_revision
 from servicekit.testing import Database
 
 pytestmark = [pytest.mark.postgres]
@@ -50,16 +53,19 @@ async def test_kit_tables_v2_adds_the_inbox_digest_to_a_v1_inbox_and_keeps_its_c
     engine = create_engine(pg_database.url, schema=pg_database.schema)
     old_claim = uuid.uuid4()
     async with engine.begin() as conn:
-        # Revision 0001 creates the kit tables in their current shape; a schema made before v2 lacks the column.
+        # The kit tables are created in their current shape; a schema made before v2 (and before the kit
+        # history, whose baseline now adds the column) lacks the column and the kit's version table.
         await conn.execute(text("ALTER TABLE inbox DROP COLUMN payload_sha256, DROP COLUMN record_sha256"))
+        await conn.execute(text("DROP TABLE kit_alembic_version"))
         await conn.execute(text("INSERT INTO inbox (consumer_group, event_id, event_type, processed_at) "
                                 "VALUES ('g', :id, 'AuditCompleted', now())"), {"id": old_claim})
     await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS)
     async with engine.connect() as conn:
         rows = (await conn.execute(text("SELECT event_id, payload_sha256, record_sha256 FROM inbox"))).all()
         head = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+        kit_head = (await conn.execute(text("SELECT version_num FROM kit_alembic_version"))).scalar_one()
     await engine.dispose()
-    assert head == "0005"
+    assert (head, kit_head) == ("0005", head_revision(KIT_MIGRATIONS))
     assert [tuple(r) for r in rows] == [(old_claim, None, None)]
 
 
@@ -68,8 +74,10 @@ async def test_kit_tables_v3_adds_the_record_digest_to_a_v2_inbox_and_keeps_its_
     engine = create_engine(pg_database.url, schema=pg_database.schema)
     old_claim = uuid.uuid4()
     async with engine.begin() as conn:
-        # Revision 0001 creates the kit tables in their current shape; a schema made before v3 lacks the column.
+        # The kit tables are created in their current shape; a schema made before v3 (and before the kit
+        # history, whose baseline now adds the column) lacks the column and the kit's version table.
         await conn.execute(text("ALTER TABLE inbox DROP COLUMN record_sha256"))
+        await conn.execute(text("DROP TABLE kit_alembic_version"))
         await conn.execute(text("INSERT INTO inbox (consumer_group, event_id, event_type, processed_at, "
                                 "payload_sha256) VALUES ('g', :id, 'AuditCompleted', now(), :digest)"),
                            {"id": old_claim, "digest": "a" * 64})
@@ -77,8 +85,9 @@ async def test_kit_tables_v3_adds_the_record_digest_to_a_v2_inbox_and_keeps_its_
     async with engine.connect() as conn:
         rows = (await conn.execute(text("SELECT event_id, payload_sha256, record_sha256 FROM inbox"))).all()
         head = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+        kit_head = (await conn.execute(text("SELECT version_num FROM kit_alembic_version"))).scalar_one()
     await engine.dispose()
-    assert head == "0005"
+    assert (head, kit_head) == ("0005", head_revision(KIT_MIGRATIONS))
     assert [tuple(r) for r in rows] == [(old_claim, "a" * 64, None)]
 
 

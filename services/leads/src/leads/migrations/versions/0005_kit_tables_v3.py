@@ -1,12 +1,15 @@
 """Kit tables v3: the inbox keeps each claimed record's digest (key, value, headers), so a replay of records
 already applied skips them without decoding them.
 
+Now a no-op: the kit history (servicekit.kit_migrations, its baseline `kit0001`) owns the kit tables and
+adds `inbox.record_sha256` where missing, before this history runs. The revision stays because its id is recorded
+in deployed `alembic_version` tables. A no-op rather than a call into the kit: `upgrade()` has run the kit
+history by then, and no service file depends on how the kit tables change (a later change is a kit revision).
+
 Revision ID: 0005
 Revises: 0004
 """
 from collections.abc import Sequence
-
-from servicekit.migrate import downgrade_kit_tables_v3, upgrade_kit_tables_v3
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -15,8 +18,9 @@ depends_on: Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    upgrade_kit_tables_v3()
+    pass
 
 
 def downgrade() -> None:
-    downgrade_kit_tables_v3()
+    # The kit history owns the column: leaving this revision keeps it.
+    pass
