@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from leads.bootstrap import MIGRATIONS
-from servicekit.db import create_engine
-from servicekit.migrate import upgrade
+from servicekit.process.db import create_engine
+from servicekit.process.migrate import upgrade
 from servicekit.testing import Database
 
 pytestmark = [pytest.mark.postgres]

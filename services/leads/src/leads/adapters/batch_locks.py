@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 
 from leads.adapters.uow import LeadsUnitOfWork
-from servicekit.events import Decoded
+from servicekit.messaging.events import Decoded
 
 
 async def lock_batch_leads(items: Sequence[Decoded], uow: LeadsUnitOfWork) -> None:

@@ -18,9 +18,9 @@ from uuid import UUID
 from contracts.audits import AuditCompleted
 from contracts.leads import LeadPushed, LeadRemovedFromCampaign, LeadUpserted, WritebackRequested
 from copywriter import Tone
-from servicekit.events import Decoded
-from servicekit.tracing import continued_from, traceparent_now
-from servicekit.uow import UnitOfWork
+from servicekit.messaging.events import Decoded
+from servicekit.messaging.uow import UnitOfWork
+from servicekit.process.tracing import continued_from, traceparent_now
 from writeback.adapters.repository import WritebackRepository
 from writeback.domain import attempts as st
 from writeback.domain.payload import build_variables, payload_hash

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contracts.audits import AuditCompleted
-from servicekit.events import Decoded
+from servicekit.messaging.events import Decoded
 from writeback.adapters.uow import WritebackUnitOfWork
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contracts.leads import WritebackRequested
-from servicekit.events import Decoded
+from servicekit.messaging.events import Decoded
 from writeback.adapters.uow import WritebackUnitOfWork
 
 

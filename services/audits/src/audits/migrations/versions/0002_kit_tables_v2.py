@@ -5,7 +5,7 @@ Revises: 0001
 """
 from collections.abc import Sequence
 
-from servicekit.migrate import downgrade_kit_tables_v2, upgrade_kit_tables_v2
+from servicekit.process.migrate import downgrade_kit_tables_v2, upgrade_kit_tables_v2
 
 revision: str = "0002"
 down_revision: str | None = "0001"

@@ -6,7 +6,7 @@ Revises: 0004
 """
 from collections.abc import Sequence
 
-from servicekit.migrate import downgrade_kit_tables_v3, upgrade_kit_tables_v3
+from servicekit.process.migrate import downgrade_kit_tables_v3, upgrade_kit_tables_v3
 
 revision: str = "0005"
 down_revision: str | None = "0004"
