@@ -1,17 +1,18 @@
 """Rebuilding a projection: read topics from the beginning into a fresh table, compare it with the live one,
 then swap the two (outreach_ops.switchover).
 
-The kit knows no projection; a service supplies a `RebuildSpec`. Two real ones exist, used by the CLI
-(`outreach-ops rebuild writeback.ops:rebuild_spec --table lead_projection_rebuild`, then `rebuild-compare` and
-`rebuild-swap` with the same arguments; docs/KUBERNETES-RUNBOOK.md, "Rebuilding a projection"):
+The tooling knows no projection; a service supplies a `RebuildSpec` (servicekit.messaging.rebuild_spec). Two
+real ones exist, used by the CLI (`outreach-ops rebuild writeback.ops:rebuild_spec --table
+lead_projection_rebuild`, then `rebuild-compare` and `rebuild-swap` with the same arguments;
+docs/KUBERNETES-RUNBOOK.md, "Rebuilding a projection"):
 
 - `writeback.ops:rebuild_spec`, writeback's per-lead projection from LeadUpserted, LeadPushed,
   LeadRemovedFromCampaign and AuditCompleted, applied set-wise per batch by the live consumers' own code;
 - `unibox.ops:rebuild_spec`, unibox's email→lead projection from LeadUpserted, through the live upsert.
 
-A service exposes a factory `(table_name) -> RebuildSpec` in an importable module; the kit imports it by name
-only, so no kit module depends on a service. Records of different topics are not ordered relative to each
-other, so the handler must be newest-wins per lead (as live consumers already are); `sequential=True` reads
+A service exposes a factory `(table_name) -> RebuildSpec` in an importable module; the tooling imports it by
+name only, so neither it nor the kit depends on a service. Records of different topics are not ordered relative
+to each other, so the handler must be newest-wins per lead (as live consumers already are); `sequential=True` reads
 the topics one after the other in the spec's order where a projection's rules need a particular order (see
 writeback.ops). Records that do not decode are counted and skipped (live consumers dead-lettered them
 already).
