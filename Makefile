@@ -20,16 +20,16 @@ test: setup  ## everything: lint, types, import rules, contracts, the images, th
 
 lint:
 	.venv/bin/ruff check .
-	.venv/bin/mypy -p contracts -p servicekit -p plusvibe -p copywriter -p leads -p audits -p writeback -p unibox -p outreach_local -p dashboard
+	.venv/bin/mypy -p contracts -p servicekit -p outreach_ops -p plusvibe -p copywriter -p leads -p audits -p writeback -p unibox -p outreach_local -p dashboard
 	.venv/bin/mypy examples/lead_subscriber
 	.venv/bin/lint-imports
-	$(PY) -m servicekit.schema_compat --check
+	$(PY) -m outreach_ops.schema_compat --check
 
 unit: setup  ## fast tests that need no broker or database
 	$(PY) -m pytest -q -m "not kafka and not postgres and not e2e"
 
 asyncapi:
-	$(PY) -m servicekit.asyncapi -o docs/asyncapi.json
+	$(PY) -m outreach_ops.asyncapi -o docs/asyncapi.json
 
 openapi:
 	env -u DATABASE_URL $(PY) -m outreach_local.openapi -o docs/openapi
@@ -37,7 +37,7 @@ openapi:
 docs: asyncapi openapi  ## regenerate the committed API documents (a test checks they are current)
 
 schemas:  ## refresh JSON Schema snapshots after an additive contract change (refuses breaking ones)
-	$(PY) -m servicekit.schema_compat --write
+	$(PY) -m outreach_ops.schema_compat --write
 
 chaos: setup  ## full size: the pipeline under kills (10,000 leads, 60 s PlusVibe outage) and 1 % poison among 10,000
 	CHAOS_LEADS=$${CHAOS_LEADS:-10000} CHAOS_OUTAGE_S=$${CHAOS_OUTAGE_S:-60} CHAOS_START_RATE=$${CHAOS_START_RATE:-40} \

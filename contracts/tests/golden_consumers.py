@@ -30,12 +30,12 @@ from golden_corpus import GoldenRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.envelope import DLQ_HEADER_ERROR, DLQ_HEADER_OFFSET
-from servicekit.consumer import ConsumerStats, EventConsumer, each
-from servicekit.db import create_engine
-from servicekit.events import Decoded
-from servicekit.settings import ServiceSettings
-from servicekit.tables import kit_metadata
-from servicekit.uow import UnitOfWork
+from servicekit.messaging.consumer import ConsumerStats, EventConsumer, each
+from servicekit.messaging.events import Decoded
+from servicekit.messaging.uow import UnitOfWork
+from servicekit.process.db import create_engine
+from servicekit.process.settings import ServiceSettings
+from servicekit.process.tables import kit_metadata
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 EXAMPLE_SUBSCRIBER: Final = ROOT / "examples" / "lead_subscriber" / "lead_subscriber.py"

@@ -11,7 +11,7 @@ test (test_contracts_golden_corpus.py) decodes every fixture with the current co
 
 Each file is the record exactly as the producer path hands it to Kafka: the event is written to a real outbox
 (`UnitOfWork.add_envelope`, SQLite) and published by the real `OutboxRelay` to a capturing producer, so the
-value is `servicekit.events.encode`'s bytes, the headers are `headers_for` plus the `traceparent` the outbox
+value is `servicekit.messaging.events.encode`'s bytes, the headers are `headers_for` plus the `traceparent` the outbox
 copies from the current trace, and the key is the relay's. Name: `<EventType>.v<EVENT_VERSION>.<variant>.json`;
 content: `{"topic", "key", "headers": {name: value}, "value": "<the envelope JSON, byte for byte>"}` (header
 values are UTF-8 on the wire; their order is not significant: PostgreSQL's JSONB outbox column does not keep it).
@@ -52,11 +52,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.envelope import HEADER_EVENT_ID, Envelope
 from contracts.registry import EVENT_MODELS
-from servicekit.db import create_engine
-from servicekit.events import new_envelope
-from servicekit.relay import OutboxRelay
-from servicekit.tables import kit_metadata
-from servicekit.uow import UnitOfWork
+from servicekit.messaging.events import new_envelope
+from servicekit.messaging.relay import OutboxRelay
+from servicekit.messaging.uow import UnitOfWork
+from servicekit.process.db import create_engine
+from servicekit.process.tables import kit_metadata
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 

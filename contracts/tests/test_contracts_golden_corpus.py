@@ -33,7 +33,7 @@ from golden_corpus import (
 from contracts.envelope import Envelope
 from contracts.registry import EVENT_MODELS
 from contracts.topics import LEAD_UPSERTED, TOPIC_BY_EVENT_TYPE, TOPIC_BY_NAME
-from servicekit.events import decode, encode
+from servicekit.messaging.events import decode, encode
 
 PATHS = fixture_paths()
 GENERATE = ".venv/bin/python contracts/tests/golden_generate.py"

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from contracts.envelope import EventData
 from contracts.registry import EVENT_MODELS
-from servicekit.schema_compat import SNAPSHOT_DIR, breaking_changes, check, current_schemas
+from outreach_ops.schema_compat import SNAPSHOT_DIR, breaking_changes, check, current_schemas
 
 
 def test_every_contract_has_a_committed_snapshot_and_none_is_broken() -> None:

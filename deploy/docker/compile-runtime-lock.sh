@@ -4,7 +4,7 @@
 # themselves (each image installs its own with --no-deps). Run after changing a package's `dependencies`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-local_packages=(outreach-contracts outreach-kit outreach-plusvibe outreach-copy outreach-leads outreach-audits
+local_packages=(outreach-contracts outreach-kit outreach-ops outreach-plusvibe outreach-copy outreach-leads outreach-audits
                 outreach-writeback outreach-unibox outreach-dashboard)
 args=()
 for p in "${local_packages[@]}"; do args+=(--no-emit-package "$p"); done

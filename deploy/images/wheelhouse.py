@@ -30,7 +30,11 @@ IMAGES = {
     "dashboard": "services/dashboard",
     "plusvibe-simulator": "libs/plusvibe",
 }
-LOCAL_DIRS = ("contracts", "libs/kit", "libs/plusvibe", "libs/copy", "services/leads", "services/audits",
+# The ops tooling (`outreach-ops`, `python -m outreach_ops.topic_admin`) rides in every service image beside the
+# service, for `kubectl exec` and the topic-creating init container; no service package depends on it.
+TOOLS = "libs/ops"
+TOOL_IMAGES = ("leads", "audits", "writeback", "unibox", "dashboard")
+LOCAL_DIRS = ("contracts", "libs/kit", "libs/ops", "libs/plusvibe", "libs/copy", "services/leads", "services/audits",
               "services/writeback", "services/unibox", "services/dashboard")
 
 
@@ -64,6 +68,14 @@ def local_closure(directory: str) -> list[str]:
     return sorted(needed)
 
 
+def image_dirs(image: str) -> list[str]:
+    """The package directories an image installs: its package's closure, and the ops tooling's in a service image."""
+    dirs = set(local_closure(IMAGES[image]))
+    if image in TOOL_IMAGES:
+        dirs |= set(local_closure(TOOLS))
+    return sorted(dirs)
+
+
 def _run(argv: list[str]) -> None:
     print("[wheelhouse] " + " ".join(argv[:6]) + (" ..." if len(argv) > 6 else ""), flush=True)
     subprocess.run(argv, check=True, cwd=ROOT)
@@ -89,8 +101,8 @@ def local(out: Path, uv: str) -> None:
         _run([uv, "build", "--quiet", "--wheel", "--out-dir", str(out), str(ROOT / directory)])
     wheels = {normalise(w.name.split("-")[0]): w.name for w in out.glob("*.whl")}
     dir_dist = {d: n for n, d in DIST_DIR.items()}
-    for image, directory in IMAGES.items():
-        names = [wheels[dir_dist[d]] for d in local_closure(directory)]
+    for image in IMAGES:
+        names = [wheels[dir_dist[d]] for d in image_dirs(image)]
         (out / f"{image}.txt").write_text(" ".join(f"/wheels/local/{n}" for n in names) + "\n")
 
 

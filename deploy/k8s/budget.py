@@ -6,9 +6,9 @@
 
 Per Deployment that talks to the database (its container takes the runtime DATABASE_URL from `outreach-secrets`):
 - the pool: `<SERVICE>_DB_POOL_SIZE` of its container (deploy/k8s/generate.py writes the kit's figure for the
-  process type; servicekit.db.pool_size_for). A pool never overflows (servicekit.db.create_engine), so it is the
+  process type; servicekit.process.db.pool_size_for). A pool never overflows (servicekit.process.db.create_engine), so it is the
   most the process holds;
-- its connections outside the pool: the relay's LISTEN (servicekit.relay), the PlusVibe client's shared send-slot
+- its connections outside the pool: the relay's LISTEN (servicekit.messaging.relay), the PlusVibe client's shared send-slot
   store (plusvibe.slots.PostgresSlots, one connection) where the container has PlusVibe credentials;
 - its replicas: `spec.replicas`, or the min/max of the HorizontalPodAutoscaler / KEDA ScaledObject scaling it;
 - the rollout surge at max scale: a RollingUpdate starts up to maxSurge (default 25 %, rounded up) new pods
@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from servicekit.db import RELAY_LISTEN_CONNECTIONS
+from servicekit.process.db import RELAY_LISTEN_CONNECTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -48,7 +48,7 @@ DB_SECRET = "outreach-secrets"  # the runtime DATABASE_URL (base/kustomization.y
 POOL_ENV = re.compile(r"^(?:[A-Z][A-Z0-9]*_)?DB_POOL_SIZE$")
 PLUSVIBE_ENV = "PLUSVIBE_API_KEY"  # appended by base/plusvibe-credentials.yaml
 PLUSVIBE_SLOT_CONNECTIONS = 1  # plusvibe.slots.PostgresSlots: one connection per process
-MIGRATION_JOB_CONNECTIONS = 2  # alembic's (servicekit.migrate) + the notifier of the session check (servicekit.db)
+MIGRATION_JOB_CONNECTIONS = 2  # alembic's (servicekit.process.migrate) + the notifier of the session check (servicekit.process.db)
 OPERATOR_CONNECTIONS = 5  # psql sessions and the ops CLI (rebuilds run in a service pod with the service's URL)
 DEFAULT_MAX_SURGE = "25%"
 # PostgreSQL's defaults where the server's command line does not set them.

@@ -8,7 +8,7 @@ calls in services/<service>/src/<service>/bootstrap.py: the code is the list of 
 Deployments of base/ (their names and container names).
 
 - base/kafka-topics.yaml: one Strimzi `KafkaTopic` (kafka.strimzi.io/v1) per registry topic and per DLQ;
-  partitions, retention and cleanup policy come from `servicekit.topic_admin.new_topics`, the same function that
+  partitions, retention and cleanup policy come from `outreach_ops.topic_admin.new_topics`, the same function that
   creates the topics for docker-compose and the local broker, so the three never disagree.
 - base/kafka-users.yaml: one `KafkaUser` per service (SCRAM-SHA-512, simple authorization) whose ACLs allow what
   its processes do and nothing else (see `service_acls`), and `outreach-ops` for the DLQ commands of the ops CLI.
@@ -40,10 +40,10 @@ from typing import Any
 import yaml
 
 from contracts import topics as registry
-from servicekit.consumer_groups import ConsumerGroup
-from servicekit.consumer_groups import consumer_groups as read_consumer_groups
-from servicekit.db import pool_size_for
-from servicekit.topic_admin import new_topics
+from outreach_ops.topic_admin import new_topics
+from servicekit.messaging.consumer_groups import ConsumerGroup
+from servicekit.messaging.consumer_groups import consumer_groups as read_consumer_groups
+from servicekit.process.db import pool_size_for
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -72,7 +72,7 @@ OPS_DEPLOYMENT = "outreach-ops"
 KEDA_USER = "outreach-keda"
 KEDA_TRIGGER_AUTH = "outreach-kafka"
 KEDA_CONFIGMAP = "outreach-keda-kafka"
-REDRIVE_GROUP_PREFIX = "ops.redrive."  # servicekit.ops.dlq.redrive_group
+REDRIVE_GROUP_PREFIX = "ops.redrive."  # servicekit.messaging.dlq_depth.redrive_group
 # Production durability; the dev overlay patches both down to its single broker.
 REPLICAS = 3
 MIN_INSYNC = 2
@@ -80,7 +80,7 @@ LAG_THRESHOLD = 100
 MIGRATE_WAIT_TIMEOUT_S = 300
 # Database connections the own loops of each service's consumers process hold at most at once, with the default
 # settings: what its bootstrap registers (`runtime.add_loop(..., connections=N)`), which
-# servicekit.pooling.size_pool counts (tests/deploy/test_deploy_connection_budget.py checks they agree).
+# servicekit.process.pooling.size_pool counts (tests/deploy/test_deploy_connection_budget.py checks they agree).
 CONSUMER_LOOP_CONNECTIONS = {
     "audits": 2,  # the audit worker: its poll and one outcome being recorded
     "leads": 1,  # the template check
@@ -180,7 +180,7 @@ def service_acls(service: str, groups: list[ConsumerGroup]) -> list[dict[str, An
     """What the service's processes do on the broker, and nothing more:
     - the relay publishes the registry topics whose producer is this service: Write (+ Describe, metadata);
     - its consumers read the topics they subscribe to (Read) and park poison records in each one's DLQ
-      (`<topic>.dlq`, servicekit.dlq / EventConsumer.dlq_topic): Write on those DLQs;
+      (`<topic>.dlq`, servicekit.messaging.dlq / EventConsumer.dlq_topic): Write on those DLQs;
     - its consumer groups are `<service>.<handler>`: Read on the group prefix `<service>.` (join, commit,
       fetch offsets; the replay of the ops CLI commits there too);
     - the API's /metrics reads the lag of those groups (covered above) and how far the DLQ redrive cursor
@@ -342,8 +342,8 @@ def migration_jobs() -> list[dict[str, Any]]:
 
 
 def pool_size(target: PodTarget, groups: dict[str, list[ConsumerGroup]]) -> int:
-    """The kit's pool for the Deployment's process type (servicekit.db.pool_size_for): what the process would
-    choose itself (servicekit.pooling.size_pool), written into the Deployment so the budget is in the manifests."""
+    """The kit's pool for the Deployment's process type (servicekit.process.db.pool_size_for): what the process would
+    choose itself (servicekit.process.pooling.size_pool), written into the Deployment so the budget is in the manifests."""
     if target.component == "api":
         return pool_size_for("api")
     if target.component == "relay":

@@ -182,7 +182,7 @@ metadata_ok() {
   local config=() module=aiokafka
   if secured; then
     config=("$CLIENT_PROPS")
-    module=servicekit.kafka_config
+    module=servicekit.messaging.kafka_config
   fi
   if [ -x "$PY" ] && "$PY" -c "import aiokafka, $module" 2>/dev/null; then
     "$PY" -c '
@@ -192,7 +192,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 async def probe() -> None:
     options = {}
     if len(sys.argv) > 2:
-        from servicekit.kafka_config import client_options, read_command_config
+        from servicekit.messaging.kafka_config import client_options, read_command_config
         options = client_options(read_command_config(sys.argv[2]))
     admin = AIOKafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=5000, **options)
     await admin.start()

@@ -55,7 +55,7 @@ cmd_run() {
   for pair in $PGBOUNCER_USERS; do
     printf '"%s" "%s"\n' "${pair%%:*}" "${pair#*:}" >>"$dir/userlist.txt"
   done
-  # No ignore_startup_parameters: the services send no search_path startup parameter (servicekit.db sets it
+  # No ignore_startup_parameters: the services send no search_path startup parameter (servicekit.process.db sets it
   # with SET after connecting; PgBouncer would refuse the parameter, or drop it when told to ignore it).
   # server_reset_query (DISCARD ALL, the default, run in session mode only) clears a client's session state
   # before its server connection serves the next client.

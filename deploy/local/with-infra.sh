@@ -30,5 +30,5 @@ fi
 
 export KAFKA_BOOTSTRAP_SERVERS=${KAFKA_BOOTSTRAP_SERVERS:-$(bash deploy/local/kafka.sh bootstrap)}
 export TEST_DATABASE_URL=${TEST_DATABASE_URL:-$(bash deploy/local/postgres.sh url outreach_test)}
-.venv/bin/python -m servicekit.topic_admin --bootstrap "$KAFKA_BOOTSTRAP_SERVERS"
+.venv/bin/python -m outreach_ops.topic_admin --bootstrap "$KAFKA_BOOTSTRAP_SERVERS"
 "$@"

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from plusvibe.settings import PlusVibeSettings
-from servicekit.auth import hash_key
+from servicekit.web.auth import hash_key
 
 SERVICES: tuple[str, ...] = ("leads", "audits", "writeback", "unibox")
 # Every scope each service checks; a key holding only the other services' scopes must get 403.

@@ -40,12 +40,12 @@ from contracts.topics import (
     WRITEBACK_COMPLETED,
     WRITEBACK_FAILED,
 )
+from outreach_ops.topic_admin import ensure_topics
 from plusvibe.simulator.faults import FaultRule
 from plusvibe.simulator.state import SimulatorState
 from plusvibe.testing import Sim, fresh_sim, running_simulator
-from servicekit.events import new_envelope
+from servicekit.messaging.events import new_envelope
 from servicekit.testing import Database, publish_envelopes, publish_raw, wait_until
-from servicekit.topic_admin import ensure_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 # The key, and a distinctive part of it (a mask that keeps a prefix or suffix would still give that away).

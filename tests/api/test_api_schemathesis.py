@@ -20,12 +20,12 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from contracts.topics import ALL_TOPICS
+from outreach_ops.topic_admin import ensure_topics
 from plusvibe.limits import reset_registry
 from plusvibe.simulator.state import SimulatorState
 from plusvibe.testing import FAST_RATE, Sim, running_simulator
-from servicekit.db import drop_schema, ensure_schema
+from servicekit.process.db import drop_schema, ensure_schema
 from servicekit.testing import new_topic_prefix
-from servicekit.topic_admin import ensure_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

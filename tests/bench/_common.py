@@ -35,9 +35,9 @@ SIM_WORKSPACE = "65f3c92d3dbe5dbb35374a9a"  # the simulator's demo seed
 
 
 def raw_dsn(url: str = DB_URL) -> str:
-    """asyncpg's DSN form of the SQLAlchemy URL, with the services' TLS choice (`servicekit.db.tls_needless`:
+    """asyncpg's DSN form of the SQLAlchemy URL, with the services' TLS choice (`servicekit.process.db.tls_needless`:
     none on loopback), so ceilings and bare endpoints connect exactly as the services do."""
-    from servicekit.db import tls_needless
+    from servicekit.process.db import tls_needless
 
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     if tls_needless(url):
@@ -129,7 +129,7 @@ def processes(log_dir: Path) -> Iterator[Procs]:
 def service_env(*, prefix: str, schemas: dict[str, str], sim_url: str | None = None,
                 sim_rate: float = 5.0, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a service process, as the launcher builds it (one schema per service)."""
-    from servicekit.auth import hash_key
+    from servicekit.web.auth import hash_key
 
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("LEADS_", "AUDITS_", "WRITEBACK_", "UNIBOX_", "PLUSVIBE_"))}
@@ -210,7 +210,7 @@ async def wait_http(url: str, procs: Procs, *, timeout_s: float = 60.0) -> None:
 # ---------------------------------------------------------------------------------------------- schemas, topics
 async def migrate(service: str, schema: str) -> None:
     """Creates the schema and runs the service's own migrations (what its processes do at start)."""
-    from servicekit.db import ensure_schema
+    from servicekit.process.db import ensure_schema
 
     await ensure_schema(DB_URL, schema)
     if service == "leads":
@@ -235,14 +235,14 @@ async def migrate(service: str, schema: str) -> None:
 async def schemas_and_topics(rid: str, services: tuple[str, ...], *, topics: bool = True
                              ) -> AsyncIterator[tuple[dict[str, str], str]]:
     """Fresh schemas `bench_<rid>_<svc>` (migrated) and topics `b<rid>.*`; dropped/deleted afterwards."""
-    from servicekit.db import drop_schema
+    from servicekit.process.db import drop_schema
 
     prefix = f"b{rid}."
     schemas = {svc: f"bench_{rid}_{svc}" for svc in services}
     try:
         if topics:
             from contracts.topics import ALL_TOPICS
-            from servicekit.topic_admin import ensure_topics
+            from outreach_ops.topic_admin import ensure_topics
 
             await ensure_topics(KAFKA, ALL_TOPICS, prefix=prefix)
         for svc, schema in schemas.items():

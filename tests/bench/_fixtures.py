@@ -17,8 +17,8 @@ from contracts.common import AuditProfile, CategoryScores
 from contracts.envelope import Envelope
 from copywriter import LeadFacts, Tone, body_variables
 from leads.adapters.orm import AuditRunRow, LeadRow
-from servicekit.db import create_engine
-from servicekit.events import new_envelope
+from servicekit.messaging.events import new_envelope
+from servicekit.process.db import create_engine
 
 CHUNK = 1000
 

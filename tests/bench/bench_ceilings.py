@@ -5,10 +5,10 @@ shape the services do it:
   topics with the registry's partitions by producers configured like the outbox relay's (acks=all, idempotent,
   no linger, the relay's batch of 500 in flight, then awaited), consumed in fetches of up to 500 records with
   an offset commit per fetch; records/s.
-- database: transactions shaped like a consumer batch (servicekit.consumer + uow): B records per transaction as
+- database: transactions shaped like a consumer batch (servicekit.messaging.consumer + uow): B records per transaction as
   multi-row statements (inbox claim, lock of the effect rows, effect update, outbox insert + NOTIFY) on as many
   connections as the pipeline's busy subscribers, while relays select and mark the outbox rows sent on their
-  own connections (servicekit.relay); records/s and tx/s.
+  own connections (servicekit.messaging.relay); records/s and tx/s.
 
 Each ceiling runs one unmeasured warm-up round first (which also warms the broker's JIT), then `ceiling_reps`
 measured rounds; the median, min, max and spread ((max - min) / median) of the rounds are reported, and the
@@ -65,7 +65,7 @@ DB_WARMUP_S = 2.0
 BUSY_SUBSCRIBERS = 4
 RELAYS = 2  # one per service
 EFFECT_ROWS = 10_000  # the leads of bench_pipeline's burst
-RELAY_POLL_S = 0.05  # servicekit.relay.OutboxRelay.poll_interval_s
+RELAY_POLL_S = 0.05  # servicekit.messaging.relay.OutboxRelay.poll_interval_s
 CHANNEL = "outbox_ceiling"
 
 Record = tuple[str, bytes, list[tuple[str, bytes]]]  # topic, value, headers; the key is the lead's id
@@ -86,7 +86,7 @@ def pipeline_envelopes() -> list[Envelope]:
     from leads.adapters.orm import AuditRunRow, LeadRow
     from leads.adapters.snapshot import lead_snapshot
     from leads.domain.transitions import ACTOR_AUDITS, ACTOR_WRITEBACK, TransitionReason
-    from servicekit.events import new_envelope
+    from servicekit.messaging.events import new_envelope
 
     variables = ready_variables(steps=1)  # writeback's payload of an unlinked lead: 1 step
     leads, runs = lead_rows(1, tag="ceiling", status="email_generated", audited=True, variables=variables)
@@ -137,9 +137,9 @@ async def broker_clients(prefix: str, envelopes: list[Envelope]) -> AsyncIterato
     is the caller's), relay-like producers and one consumer assigned every partition."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-    from servicekit.kafka_config import producer_options
+    from outreach_ops.topic_admin import ensure_topics
+    from servicekit.messaging.kafka_config import producer_options
     from servicekit.testing import envelope_record
-    from servicekit.topic_admin import ensure_topics
 
     specs: dict[str, TopicSpec] = {e.event_type: TOPIC_BY_EVENT_TYPE[e.event_type] for e in envelopes}
     await ensure_topics(KAFKA, specs.values(), prefix=prefix, include_dlq=False)
@@ -224,7 +224,7 @@ async def broker_ceiling(leads: int, reps: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- database
-# Tables shaped like servicekit.tables (inbox, outbox) and an effect table keyed by uuid with a jsonb payload.
+# Tables shaped like servicekit.process.tables (inbox, outbox) and an effect table keyed by uuid with a jsonb payload.
 DDL = """
 CREATE TABLE inbox (consumer_group varchar(200) NOT NULL, event_id uuid NOT NULL, event_type varchar(100) NOT NULL,
     processed_at timestamptz NOT NULL, payload_sha256 varchar(64), CONSTRAINT pk_inbox PRIMARY KEY (consumer_group, event_id));
@@ -234,7 +234,7 @@ CREATE TABLE outbox (id bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE, ev
 CREATE INDEX ix_outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
 CREATE TABLE effect (id uuid PRIMARY KEY, version int NOT NULL, payload jsonb NOT NULL, updated_at timestamptz NOT NULL);
 """
-# unnest()-based multi-row statements, as servicekit.bulk issues them (one fixed statement per table, each column one
+# unnest()-based multi-row statements, as servicekit.process.bulk issues them (one fixed statement per table, each column one
 # array parameter: prepared once per connection, one round trip per statement), not executemany (a round trip's
 # worth of protocol per row).
 INBOX = ("INSERT INTO inbox (consumer_group, event_id, event_type, processed_at, payload_sha256) SELECT * FROM "
@@ -312,7 +312,7 @@ async def consumer_batches(conn: Any, shape: BatchShape, group: str, keys: list[
 
 
 async def relay(conn: Any, batch: int, counts: Counts) -> None:
-    """servicekit.relay.OutboxRelay.publish_once without the produce: claim a batch of unsent rows, mark them sent;
+    """servicekit.messaging.relay.OutboxRelay.publish_once without the produce: claim a batch of unsent rows, mark them sent;
     woken by the NOTIFY of a commit or the poll tick when a batch was not full."""
     woken = asyncio.Event()
     await conn.add_listener(CHANNEL, lambda *_: woken.set())

@@ -50,7 +50,7 @@ class Publisher:
     def __init__(self, topic: str) -> None:
         from aiokafka import AIOKafkaProducer
 
-        from servicekit.kafka_config import producer_options
+        from servicekit.messaging.kafka_config import producer_options
 
         self.topic = topic
         self.producer = AIOKafkaProducer(bootstrap_servers=KAFKA, **producer_options("bench-audits"))

@@ -48,8 +48,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from contracts.envelope import Envelope
 from contracts.leads import LeadPushed, LeadUpserted
 from contracts.topics import AUDIT_COMPLETED, LEAD_PUSHED, LEAD_UPSERTED, TopicSpec
-from servicekit.consumer import EventConsumer
-from servicekit.events import new_envelope
+from servicekit.messaging.consumer import EventConsumer
+from servicekit.messaging.events import new_envelope
 
 if TYPE_CHECKING:
     from writeback.bootstrap import WritebackService
@@ -87,7 +87,7 @@ def snapshot_leads(n: int, *, tag: str, complete: bool) -> tuple[list[dict[str, 
 
 async def produce(topic: str, envelopes: Iterable[Envelope]) -> int:
     """Sends the envelopes as the relay would (key, CloudEvents headers, acks=all idempotent); returns the count."""
-    from servicekit.kafka_config import producer_options
+    from servicekit.messaging.kafka_config import producer_options
     from servicekit.testing import envelope_record
 
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, **{**producer_options("bench-replay"), "linger_ms": 5})
@@ -214,8 +214,8 @@ class Writeback:
 @contextlib.asynccontextmanager
 async def writeback(schema: str, prefix: str, sim: str) -> AsyncIterator[Writeback]:
     from plusvibe.settings import PlusVibeSettings
-    from servicekit.pooling import size_pool
-    from servicekit.runtime import kit_loops, run_loops
+    from servicekit.process.pooling import size_pool
+    from servicekit.process.runtime import kit_loops, run_loops
     from writeback.bootstrap import bootstrap
     from writeback.settings import WritebackSettings
 

@@ -118,7 +118,7 @@ class ChaosSystem:
 
     async def group_members(self, service: str) -> dict[str, int]:
         """Members of each of `service`'s consumer groups that are Stable (a rebalance finished), by group."""
-        from servicekit.ops.kafka import admin_client, describe_group, list_groups
+        from servicekit.messaging.kafka_admin import admin_client, describe_group, list_groups
 
         prefix = self.system.config.topic_prefix
         out: dict[str, int] = {}

@@ -46,8 +46,8 @@ from history import History, judge, record
 from kafka_private_broker import PrivateBroker
 
 from outreach_local.demo_sites import SITES
+from outreach_ops.offsets import consumer_lag
 from plusvibe.simulator.state import SimulatorState
-from servicekit.ops.offsets import consumer_lag
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 

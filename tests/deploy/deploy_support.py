@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from servicekit.settings import ServiceSettings
+from servicekit.process.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"

@@ -236,8 +236,8 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 
 
 def test_the_pod_monitor_scrapes_exactly_the_service_processes(rendered: dict[str, Docs]) -> None:
-    """The APIs (servicekit.http.create_service_app) serve /metrics on `http`, the workers on `health`
-    (servicekit.worker_health); the dashboard, the ops shell and the migration Jobs are not scraped."""
+    """The APIs (servicekit.web.http.create_service_app) serve /metrics on `http`, the workers on `health`
+    (servicekit.process.worker_health); the dashboard, the ops shell and the migration Jobs are not scraped."""
     docs = rendered["prod"]
     monitor = _one(docs, "PodMonitor")
     deployments = objects(docs, "Deployment")
@@ -250,8 +250,8 @@ def test_the_pod_monitor_scrapes_exactly_the_service_processes(rendered: dict[st
         ports = {p["name"] for c in deployments[name]["spec"]["template"]["spec"]["containers"]
                  for p in c.get("ports", [])}
         assert len(ports & set(endpoints)) == 1, (name, ports)  # scraped once, on the port that serves it
-    assert "install_metrics(app, runtime)" in (KIT_SOURCE / "http.py").read_text()
-    assert '"/metrics"' in (KIT_SOURCE / "worker_health.py").read_text()
+    assert "install_metrics(app, runtime)" in (KIT_SOURCE / "web" / "http.py").read_text()
+    assert '"/metrics"' in (KIT_SOURCE / "process" / "worker_health.py").read_text()
 
 
 def test_monitoring_objects_are_valid_for_the_prometheus_operator_crds(rendered: dict[str, Docs]) -> None:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from deploy_support import K8S, ROOT, SERVICES
 
 from contracts.topics import ALL_TOPICS
-from servicekit import topic_admin
+from outreach_ops import topic_admin
 
 TOP_LEVEL = {"name", "services", "volumes", "networks", "configs", "secrets"}
 SERVICE_KEYS = {"image", "build", "command", "entrypoint", "environment", "env_file", "ports", "volumes",
@@ -142,7 +142,7 @@ def test_services_start_after_the_topics_and_their_migration(compose: dict[str, 
 def test_topic_init_creates_every_registry_topic_on_the_services_broker(compose: dict[str, Any]) -> None:
     services = compose["services"]
     init = services["topics-init"]
-    assert init["command"][:3] == ["python", "-m", "servicekit.topic_admin"]
+    assert init["command"][:3] == ["python", "-m", "outreach_ops.topic_admin"]
     bootstrap = init["command"][init["command"].index("--bootstrap") + 1]
     # The job takes its topic list from the registry: no topic is named in the file, none may be filtered.
     assert not any(t.name in json.dumps(init) for t in ALL_TOPICS)

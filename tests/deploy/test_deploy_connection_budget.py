@@ -5,7 +5,7 @@
 - the runbook's tables are exactly the ones deploy/k8s/budget.py computes from the render (they cannot drift);
 - every container that talks to the database carries its pool as `<SERVICE>_DB_POOL_SIZE` (the name its
   service's settings read), and the figure is what the process would choose itself: the entrypoint's own
-  derivation (servicekit.pooling.size_pool on the bootstrapped service, whose consumers and registered loops
+  derivation (servicekit.process.pooling.size_pool on the bootstrapped service, whose consumers and registered loops
   are counted) equals the manifest's.
 """
 
@@ -21,7 +21,7 @@ from deploy_support import K8S, OVERLAYS, SERVICES, groups_from_code, objects, s
 
 from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
-from servicekit.pooling import size_pool
+from servicekit.process.pooling import size_pool
 
 sys.path.insert(0, str(K8S))
 import budget  # deploy/k8s/budget.py

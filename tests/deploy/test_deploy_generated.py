@@ -14,7 +14,7 @@ import yaml
 from deploy_support import K8S, groups_from_code
 
 from contracts import topics as registry
-from servicekit.topic_admin import new_topics
+from outreach_ops.topic_admin import new_topics
 
 
 def _load(path: Path) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ IMAGES = {  # image -> the package directory whose runtime it builds
     **{svc: f"services/{svc}" for svc in (*SERVICES, "dashboard")},
     "plusvibe-simulator": "libs/plusvibe",
 }
-LOCAL_DIRS = ("contracts", "libs/kit", "libs/plusvibe", "libs/copy", *(f"services/{s}" for s in SERVICES),
+LOCAL_DIRS = ("contracts", "libs/kit", "libs/ops", "libs/plusvibe", "libs/copy", *(f"services/{s}" for s in SERVICES),
               "services/dashboard")
 
 
@@ -70,6 +70,14 @@ def test_each_image_installs_exactly_the_local_packages_it_needs(image: str) -> 
     wheelhouse = _wheelhouse()
     assert wheelhouse.IMAGES[image] == IMAGES[image]
     assert set(wheelhouse.local_closure(IMAGES[image])) == _local_closure(IMAGES[image])
+    tools = _local_closure("libs/ops") if image != "plusvibe-simulator" else set()
+    assert set(wheelhouse.image_dirs(image)) == _local_closure(IMAGES[image]) | tools
+
+
+def test_no_service_depends_on_the_ops_tooling() -> None:
+    """The images carry `outreach-ops` beside the service; the service's own closure never includes it."""
+    for image, directory in IMAGES.items():
+        assert "libs/ops" not in _local_closure(directory), image
 
 
 def test_one_dockerfile_slim_public_base_non_root_health_checked_hermetic() -> None:

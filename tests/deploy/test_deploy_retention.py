@@ -11,7 +11,7 @@ import pytest
 from deploy_support import OVERLAYS, ROOT, objects
 
 from contracts import topics as registry
-from servicekit.topic_admin import new_topics
+from outreach_ops.topic_admin import new_topics
 
 DAY_MS = 24 * 3600 * 1000
 

@@ -1,6 +1,6 @@
 """Every worker Deployment (consumers, relay) in every overlay is probed on the health port its process opens:
 the probes name a declared containerPort, and the container's env makes the service's settings bind that port
-on all interfaces (servicekit.worker_health)."""
+on all interfaces (servicekit.process.worker_health)."""
 
 from __future__ import annotations
 

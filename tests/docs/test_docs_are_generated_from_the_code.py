@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from outreach_local.openapi import SERVICES, build
-from servicekit.asyncapi import build_document
-from servicekit.consumer_groups import consumer_groups
+from outreach_ops.asyncapi import build_document
+from servicekit.messaging.consumer_groups import consumer_groups
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,9 +16,9 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from contracts.envelope import Envelope
 from contracts.topics import ALL_TOPICS
-from servicekit.consumer_groups import consumer_groups
-from servicekit.events import headers_for
-from servicekit.tracing import inject_traceparent
+from servicekit.messaging.consumer_groups import consumer_groups
+from servicekit.messaging.events import headers_for
+from servicekit.process.tracing import inject_traceparent
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT: dict[str, Any] = json.loads((ROOT / "docs" / "asyncapi.json").read_text())

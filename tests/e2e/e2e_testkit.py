@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from outreach_local.system import SERVICES, LocalSystem, SystemConfig
-from servicekit.db import drop_schema
+from servicekit.process.db import drop_schema
 from servicekit.testing import forget_topics_at_session_end
 
 

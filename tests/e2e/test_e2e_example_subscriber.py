@@ -17,8 +17,8 @@ from e2e_testkit import E2E
 from test_e2e_seed_flow import create, lead, until
 
 from contracts.topics import LEAD_STATUS_CHANGED, LEAD_UPSERTED
+from outreach_ops.topic_admin import ensure_topics
 from servicekit.testing import publish_raw, read_topic
-from servicekit.topic_admin import ensure_topics
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]

@@ -56,7 +56,7 @@ async def lag(bootstrap: str, group: str, topic: str) -> int:
 def ops(e2e: E2E, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": e2e.config.kafka_bootstrap,
            "KAFKA_TOPIC_PREFIX": e2e.config.topic_prefix}
-    return subprocess.run([sys.executable, "-m", "servicekit.ops", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "outreach_ops", *args], env=env, capture_output=True, text=True,
                           timeout=120)
 
 

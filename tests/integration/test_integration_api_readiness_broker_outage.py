@@ -5,7 +5,7 @@ A private broker (never the shared one) is stopped under a running leads API wit
 - the API keeps answering writes (201): each lands in the outbox in the same transaction as the lead;
 - its `/health/ready` stays 200, `"status": "degraded"` (the database gates, the broker is only reported),
   so its pods stay in their Service;
-- a worker's readiness (the same checks, the broker gating: servicekit.worker_health) is 503 meanwhile;
+- a worker's readiness (the same checks, the broker gating: servicekit.process.worker_health) is 503 meanwhile;
 - the outbox holds the unsent rows; once the broker is back on the same state dir the relay — never
   restarted — publishes every one of them, and a plain consumer finds each lead's LeadUpserted.
 
@@ -33,15 +33,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.topics import ALL_TOPICS, LEAD_UPSERTED
+from outreach_ops.topic_admin import ensure_topics
 from plusvibe.settings import PlusVibeSettings
-from servicekit.auth import hash_key
-from servicekit.events import decode
-from servicekit.health import ReadinessCheck, close_checks, readiness
-from servicekit.runtime import ServiceRuntime, run_relay_until_stopped
-from servicekit.tables import outbox
+from servicekit.messaging.events import decode
+from servicekit.process.readiness import ReadinessCheck, close_checks, readiness
+from servicekit.process.runtime import ServiceRuntime, run_relay_until_stopped
+from servicekit.process.tables import outbox
+from servicekit.process.worker_health import readiness_checks
 from servicekit.testing import Database
-from servicekit.topic_admin import ensure_topics
-from servicekit.worker_health import readiness_checks
+from servicekit.web.auth import hash_key
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

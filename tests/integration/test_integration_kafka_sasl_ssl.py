@@ -25,14 +25,14 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from contracts.topics import ALL_TOPICS, LEAD_UPSERTED
+from outreach_ops.cli import app as ops_app
+from outreach_ops.topic_admin import ensure_topics
 from plusvibe.settings import PlusVibeSettings
-from servicekit.auth import hash_key
-from servicekit.kafka_config import PLAINTEXT, KafkaSecurity, KafkaStartupError, read_command_config
-from servicekit.ops.cli import app as ops_app
-from servicekit.relay import make_producer
-from servicekit.runtime import run_consumers_until_stopped, run_relay_until_stopped
+from servicekit.messaging.kafka_config import PLAINTEXT, KafkaSecurity, KafkaStartupError, read_command_config
+from servicekit.messaging.relay import make_producer
+from servicekit.process.runtime import run_consumers_until_stopped, run_relay_until_stopped
 from servicekit.testing import Database, fresh_schema
-from servicekit.topic_admin import ensure_topics
+from servicekit.web.auth import hash_key
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

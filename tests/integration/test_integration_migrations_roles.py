@@ -38,13 +38,13 @@ from sqlalchemy.engine import make_url
 
 from contracts.topics import ALL_TOPICS
 from outreach_local.system import free_port
+from outreach_ops.topic_admin import ensure_topics
 from plusvibe.settings import PlusVibeSettings
 from plusvibe.slots import TABLE as SLOT_TABLE
 from plusvibe.slots import PostgresSlots, asyncpg_dsn
-from servicekit.auth import hash_key
-from servicekit.migrate_cli import current_revision, head_revision, migrate_main
-from servicekit.runtime import MigrationStartupError, run_consumers_until_stopped
-from servicekit.topic_admin import ensure_topics
+from servicekit.process.migrate_cli import current_revision, head_revision, migrate_main
+from servicekit.process.runtime import MigrationStartupError, run_consumers_until_stopped
+from servicekit.web.auth import hash_key
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 

@@ -39,16 +39,16 @@ from contracts.topics import AUDIT_REQUESTED
 from leads.bootstrap import bootstrap as leads_bootstrap
 from leads.entrypoints.http import create_app as leads_app
 from leads.settings import LeadsSettings
+from outreach_ops.topic_admin import ensure_topics
 from plusvibe.port import PlusVibePort
-from servicekit.db import SessionPoolingRequired, check_session_pooling, create_engine
-from servicekit.events import new_envelope
-from servicekit.pooling import checked_app, size_pool
-from servicekit.runtime import ServiceRuntime, run_relay_until_stopped
-from servicekit.settings import ServiceSettings
-from servicekit.tables import outbox
+from servicekit.messaging.events import new_envelope
+from servicekit.messaging.uow import UnitOfWork, outbox_channel
+from servicekit.process.db import SessionPoolingRequired, check_session_pooling, create_engine
+from servicekit.process.pooling import checked_app, size_pool
+from servicekit.process.runtime import ServiceRuntime, run_relay_until_stopped
+from servicekit.process.settings import ServiceSettings
+from servicekit.process.tables import outbox
 from servicekit.testing import Database, read_topic, wait_until
-from servicekit.topic_admin import ensure_topics
-from servicekit.uow import UnitOfWork, outbox_channel
 
 pytestmark = [pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]

@@ -55,7 +55,7 @@ from contracts.envelope import MAX_RECORD_BYTES, EventData
 from contracts.leads import LeadUpserted
 from contracts.status import LeadStatus
 from contracts.topics import AUDIT_COMPLETED, LEAD_UPSERTED, TopicSpec
-from servicekit.events import encode, headers_for, kafka_headers, new_envelope
+from servicekit.messaging.events import encode, headers_for, kafka_headers, new_envelope
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 POISON_RATE = 0.01

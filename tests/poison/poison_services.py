@@ -21,10 +21,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.exc import DBAPIError
 
 from outreach_local.system import SERVICES, free_port
-from servicekit.db import create_engine
-from servicekit.kafka_config import PRODUCER_SAFETY
-from servicekit.ops.dlq import DlqEntry, dlq_depths, inspect_dlq
-from servicekit.ops.offsets import PartitionLag, consumer_lag
+from outreach_ops.dlq import DlqEntry, inspect_dlq
+from outreach_ops.offsets import PartitionLag, consumer_lag
+from servicekit.messaging.dlq_depth import dlq_depths
+from servicekit.messaging.kafka_config import PRODUCER_SAFETY
+from servicekit.process.db import create_engine
 from servicekit.testing import Database
 
 

@@ -61,9 +61,9 @@ from contracts.topics import (
     WRITEBACK_FAILED,
     WRITEBACK_REQUESTED,
 )
-from servicekit.ops.offsets import PartitionLag
+from outreach_ops.offsets import PartitionLag
+from outreach_ops.topic_admin import ensure_topics
 from servicekit.testing import Database
-from servicekit.topic_admin import ensure_topics
 from unibox.adapters.orm import lead_projection as unibox_leads
 from writeback.adapters.orm import lead_projection as writeback_leads
 from writeback.adapters.orm import writeback_attempts

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from contracts.envelope import Envelope
 from contracts.leads import AuditRequested
-from servicekit.events import encode, headers_for, kafka_headers, new_envelope
+from servicekit.messaging.events import encode, headers_for, kafka_headers, new_envelope
 
 
 def audit_requested(domain: str = "example.test", lead_id: uuid.UUID | None = None) -> Envelope:

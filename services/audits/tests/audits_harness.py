@@ -16,7 +16,7 @@ from contracts import topics
 from contracts.envelope import Envelope
 from contracts.leads import AuditRequested
 from contracts.topics import TopicSpec
-from servicekit.events import decode, new_envelope
+from servicekit.messaging.events import decode, new_envelope
 from servicekit.testing import publish_envelopes, read_topic
 
 API_KEY = "audits-test-key"

@@ -21,12 +21,12 @@ from copywriter import LeadFacts, Tone, body_variables
 from leads.bootstrap import LeadsService, bootstrap
 from leads.entrypoints.http import create_app
 from leads.settings import LeadsSettings
+from outreach_ops.topic_admin import ensure_topics
 from plusvibe.simulator.state import SimulatorState
 from plusvibe.testing import Sim, fresh_sim, running_simulator
-from servicekit.auth import hash_key
-from servicekit.events import new_envelope
+from servicekit.messaging.events import new_envelope
 from servicekit.testing import Database, new_topic_prefix, publish_envelopes
-from servicekit.topic_admin import ensure_topics
+from servicekit.web.auth import hash_key
 
 API_KEY = "leads-test-key"
 

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from plusvibe.testing import Sim
-from servicekit.auth import hash_key
 from servicekit.testing import Database
+from servicekit.web.auth import hash_key
 from unibox.settings import UniboxSettings
 
 READ_KEY = "unibox-read-key"

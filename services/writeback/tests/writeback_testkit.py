@@ -24,7 +24,7 @@ from contracts.topics import (
 )
 from plusvibe.errors import AmbiguousSendError, NotFoundError
 from plusvibe.models import LeadRow
-from servicekit.events import Decoded, new_envelope
+from servicekit.messaging.events import Decoded, new_envelope
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 # Every topic writeback consumes or produces (created per test with the test's prefix).

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from servicekit.db import drop_schema, ensure_schema
+from servicekit.process.db import drop_schema, ensure_schema
 
 if TYPE_CHECKING:
     from contracts.envelope import Envelope
@@ -189,7 +189,7 @@ async def publish_raw(
     """Publishes (key, value, headers) records as they are, including bytes that are not events (poison)."""
     from aiokafka import AIOKafkaProducer
 
-    from servicekit.kafka_config import PRODUCER_SAFETY
+    from servicekit.messaging.kafka_config import PRODUCER_SAFETY
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_SAFETY)
     await producer.start()
@@ -204,7 +204,7 @@ async def publish_raw(
 
 def envelope_record(envelope: Envelope) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
     """(key, value, headers) of an envelope as the relay would publish it."""
-    from servicekit.events import encode, headers_for, kafka_headers
+    from servicekit.messaging.events import encode, headers_for, kafka_headers
 
     key = str(envelope.lead_id).encode() if envelope.lead_id else None
     return key, encode(envelope), kafka_headers(headers_for(envelope))
@@ -232,7 +232,7 @@ async def run_ops(*args: str, env: dict[str, str] | None = None, timeout_s: floa
     from pathlib import Path
 
     script = Path(sys.executable).with_name("outreach-ops")
-    command = [str(script)] if script.exists() else [sys.executable, "-c", "from servicekit.ops.cli import main; main()"]
+    command = [str(script)] if script.exists() else [sys.executable, "-c", "from outreach_ops.cli import main; main()"]
     proc = await asyncio.create_subprocess_exec(
         *command, *args, env={**os.environ, "COLUMNS": "200", **(env or {})},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
@@ -248,7 +248,7 @@ async def run_ops(*args: str, env: dict[str, str] | None = None, timeout_s: floa
 async def committed_total(bootstrap: str, group: str) -> int:
     """The sum of a consumer group's committed offsets over every partition (how many records it has consumed
     of topics that started at offset 0)."""
-    from servicekit.ops.kafka import admin_client, committed_offsets
+    from servicekit.messaging.kafka_admin import admin_client, committed_offsets
 
     async with admin_client(bootstrap) as admin:
         return sum(offset for offset, _ in (await committed_offsets(admin, group)).values())
@@ -261,7 +261,7 @@ async def differing_rows(engine: Any, live: Any, fresh_name: str, *, ignore: Seq
     each differing column]}); a row in one table only differs with (row, None) or (None, row)."""
     from sqlalchemy import select
 
-    from servicekit.ops.switchover import fresh_table
+    from servicekit.messaging.rebuild_spec import fresh_table
 
     fresh = fresh_table(live, fresh_name)
     key = [c.name for c in live.primary_key.columns]

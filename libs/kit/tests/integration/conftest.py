@@ -8,7 +8,7 @@ import pytest
 from kit_apps.counter_service import create_tables
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from servicekit.db import create_engine
+from servicekit.process.db import create_engine
 from servicekit.testing import Database
 
 

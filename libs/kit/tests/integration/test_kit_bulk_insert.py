@@ -1,4 +1,4 @@
-"""`servicekit.bulk.unnest_insert` on PostgreSQL: every column type the kit's tables use round-trips, conflicts
+"""`servicekit.process.bulk.unnest_insert` on PostgreSQL: every column type the kit's tables use round-trips, conflicts
 are skipped (also within one statement) and only inserted keys are returned, and the folded NOTIFY reaches a
 listener once per committed transaction — never for a rolled-back one."""
 
@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from servicekit.bulk import unnest_insert
-from servicekit.db import create_engine, tls_needless
-from servicekit.tables import inbox, kit_metadata, outbox
+from servicekit.process.bulk import unnest_insert
+from servicekit.process.db import create_engine, tls_needless
+from servicekit.process.tables import inbox, kit_metadata, outbox
 from servicekit.testing import Database
 
 pytestmark = [pytest.mark.postgres]

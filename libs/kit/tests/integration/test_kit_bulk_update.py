@@ -1,4 +1,4 @@
-"""`servicekit.bulk.unnest_update` / `bulk_update` / `flush_changed_rows`: many rows changed by ONE statement on
+"""`servicekit.process.bulk.unnest_update` / `bulk_update` / `flush_changed_rows`: many rows changed by ONE statement on
 PostgreSQL, the same rows as the ORM's own flush (compared on twin schemas), and the portable path on SQLite."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from sqlalchemy import Boolean, Integer, MetaData, String, Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from servicekit.bulk import bulk_update, flush_changed_rows, unnest_update
-from servicekit.db import JsonType, UTCDateTime, create_engine
+from servicekit.process.bulk import bulk_update, flush_changed_rows, unnest_update
+from servicekit.process.db import JsonType, UTCDateTime, create_engine
 from servicekit.testing import Database
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

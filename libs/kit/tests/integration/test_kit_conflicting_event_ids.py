@@ -15,14 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts.envelope import DLQ_HEADER_ERROR_CLASS, Envelope
 from contracts.topics import AUDIT_REQUESTED
-from servicekit.broker import create_broker
-from servicekit.consumer import subscribe
-from servicekit.db import create_engine
-from servicekit.events import encode, payload_digest
-from servicekit.metrics import CONFLICTING_DUPLICATES
+from outreach_ops.topic_admin import ensure_topics
+from servicekit.messaging.broker import create_broker
+from servicekit.messaging.consumer import subscribe
+from servicekit.messaging.events import encode, payload_digest
+from servicekit.messaging.uow import UnitOfWork
+from servicekit.process.db import create_engine
+from servicekit.process.metrics import CONFLICTING_DUPLICATES
 from servicekit.testing import Database, publish_raw, read_topic
-from servicekit.topic_admin import ensure_topics
-from servicekit.uow import UnitOfWork
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 

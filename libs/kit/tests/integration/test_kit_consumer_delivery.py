@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import DLQ_HEADER_ERROR_CLASS, DLQ_HEADER_OFFSET, DLQ_HEADER_PARTITION, DLQ_HEADER_TOPIC
 from contracts.topics import AUDIT_REQUESTED
-from servicekit.broker import create_broker
-from servicekit.consumer import subscribe
-from servicekit.events import encode
-from servicekit.guard import broker_violations
+from outreach_ops.topic_admin import ensure_topics
+from servicekit.messaging.broker import create_broker
+from servicekit.messaging.consumer import subscribe
+from servicekit.messaging.events import encode
+from servicekit.messaging.guard import broker_violations
 from servicekit.testing import Database, publish_raw, read_topic
-from servicekit.topic_admin import ensure_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 TESTS_DIR = Path(__file__).resolve().parents[1]
@@ -153,8 +153,8 @@ async def test_configured_brokers_have_no_ack_first_subscriber_and_a_safe_produc
 ) -> None:
     from faststream.middlewares import AckPolicy
 
-    from servicekit.kafka_config import PRODUCER_SAFETY
-    from servicekit.relay import make_producer
+    from servicekit.messaging.kafka_config import PRODUCER_SAFETY
+    from servicekit.messaging.relay import make_producer
 
     broker = create_broker(kafka_bootstrap, client_id="guard")
     subscribe(broker, build_consumer(engine, broker, topic_prefix, None), topic_name="x")

@@ -15,11 +15,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.topics import AUDIT_REQUESTED
-from servicekit.broker import create_broker
-from servicekit.consumer import _note_lag, subscribe
+from outreach_ops.topic_admin import ensure_topics
+from servicekit.messaging.broker import create_broker
+from servicekit.messaging.consumer import _note_lag, subscribe
+from servicekit.process.worker_health import WorkerHealth, start_health_server
 from servicekit.testing import publish_raw, wait_until
-from servicekit.topic_admin import ensure_topics
-from servicekit.worker_health import WorkerHealth, start_health_server
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

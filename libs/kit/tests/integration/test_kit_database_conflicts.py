@@ -11,8 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from servicekit.db import create_engine
-from servicekit.errors import is_transient
+from servicekit.process.db import create_engine
+from servicekit.process.errors import is_transient
 from servicekit.testing import Database
 
 pytestmark = [pytest.mark.postgres]

@@ -1,5 +1,5 @@
 """The engine's PostgreSQL connections: the service's schema on the search path, and no TLS on loopback
-(`servicekit.db.tls_needless`) while a URL that asks for TLS gets it."""
+(`servicekit.process.db.tls_needless`) while a URL that asks for TLS gets it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from servicekit.db import create_engine
+from servicekit.process.db import create_engine
 from servicekit.testing import Database
 
 pytestmark = [pytest.mark.postgres]
@@ -105,8 +105,8 @@ async def test_one_of_selects_the_given_values_with_one_statement_text(backend: 
     from sqlalchemy import insert, select
     from sqlalchemy.dialects import postgresql
 
-    from servicekit.db import one_of
-    from servicekit.tables import inbox, kit_metadata
+    from servicekit.process.db import one_of
+    from servicekit.process.tables import inbox, kit_metadata
 
     db = pg_database if backend == "postgresql" else sqlite_database
     engine = create_engine(db.url, schema=db.schema if backend == "postgresql" else None)

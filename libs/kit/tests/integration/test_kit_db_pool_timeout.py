@@ -11,10 +11,10 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from servicekit.db import create_engine
-from servicekit.http import install_error_handlers
-from servicekit.settings import ServiceSettings
+from servicekit.process.db import create_engine
+from servicekit.process.settings import ServiceSettings
 from servicekit.testing import Database
+from servicekit.web.http import install_error_handlers
 
 
 def test_pool_timeout_setting_defaults_to_a_few_seconds() -> None:

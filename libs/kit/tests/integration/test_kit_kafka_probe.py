@@ -12,7 +12,7 @@ import socket
 
 import pytest
 
-from servicekit.health import KafkaProbe, readiness
+from servicekit.process.readiness import KafkaProbe, readiness
 
 pytestmark = pytest.mark.kafka
 

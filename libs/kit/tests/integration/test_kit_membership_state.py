@@ -1,4 +1,4 @@
-"""The watchdog reads aiokafka's private subscription state (servicekit.membership_watchdog.rejoining); this pins
+"""The watchdog reads aiokafka's private subscription state (servicekit.messaging.membership_watchdog.rejoining); this pins
 that reading to the installed aiokafka on the real broker: a member is joining while its group rebalances and
 settled after it, and a member the group gives no partition (two members, one partition) is settled too."""
 
@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from servicekit.membership_watchdog import rejoining
+from servicekit.messaging.membership_watchdog import rejoining
 
 pytestmark = pytest.mark.kafka
 
@@ -70,7 +70,7 @@ async def test_a_replaced_subscriber_consumes_again_as_a_new_member(topic_prefix
     new member id."""
     from faststream.kafka import KafkaBroker
 
-    from servicekit.membership_watchdog import MembershipWatchdog
+    from servicekit.messaging.membership_watchdog import MembershipWatchdog
 
     topic, group = f"{topic_prefix}membership-restart", f"{topic_prefix}membership-restart.group"
     admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)

@@ -1,8 +1,8 @@
-"""The kit tables' own Alembic history (servicekit.kit_migrations), run by `servicekit.migrate.upgrade` before a
+"""The kit tables' own Alembic history (servicekit.kit_migrations), run by `servicekit.process.migrate.upgrade` before a
 service's history, on real PostgreSQL (and SQLite, which the services' unit tests migrate):
 
 - a fresh schema migrated with a service's history has the kit tables exactly as before the kit history (as
-  `servicekit.tables` creates them), in either order of the two histories, and the kit history at its head;
+  `servicekit.process.tables` creates them), in either order of the two histories, and the kit history at its head;
 - a schema migrated the old way (the service's history alone: no `kit_alembic_version`), with rows in the outbox
   and the inbox, keeps every row when migrated the new way, also one made before the inbox's v2/v3 columns;
 - going below the kit history's baseline drops nothing; `migrate --wait` waits for the kit history's head too;
@@ -28,11 +28,11 @@ from alembic.config import Config
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from servicekit.db import create_engine
 from servicekit.kit_migrations import KIT_MIGRATIONS, KIT_VERSION_TABLE
-from servicekit.migrate import upgrade
-from servicekit.migrate_cli import current_revision, head_revision, migrate_main
-from servicekit.tables import kit_metadata
+from servicekit.process.db import create_engine
+from servicekit.process.migrate import upgrade
+from servicekit.process.migrate_cli import current_revision, head_revision, migrate_main
+from servicekit.process.tables import kit_metadata
 from servicekit.testing import Database, fresh_schema
 
 pytestmark = [pytest.mark.postgres]
@@ -76,7 +76,7 @@ async def shape_of(db: Database) -> dict[str, Any]:
 
 
 async def reference_shape(db: Database) -> dict[str, Any]:
-    """The kit tables as `servicekit.tables` makes them (what every service's first revision made before the kit
+    """The kit tables as `servicekit.process.tables` makes them (what every service's first revision made before the kit
     history: `kit_metadata.create_all`)."""
     engine = create_engine(db.url, schema=db.schema)
     try:

@@ -20,12 +20,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts.topics import AUDIT_REQUESTED
-from servicekit.db import create_engine
-from servicekit.relay import OutboxRelay, make_producer
-from servicekit.tables import outbox
+from outreach_ops.topic_admin import ensure_topics
+from servicekit.messaging.relay import OutboxRelay, make_producer
+from servicekit.messaging.uow import UnitOfWork
+from servicekit.process.db import create_engine
+from servicekit.process.tables import outbox
 from servicekit.testing import Database, read_topic
-from servicekit.topic_admin import ensure_topics
-from servicekit.uow import UnitOfWork
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 TESTS_DIR = Path(__file__).resolve().parents[1]

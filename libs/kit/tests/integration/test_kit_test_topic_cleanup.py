@@ -7,8 +7,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.topics import AUDIT_REQUESTED, LEAD_UPSERTED
+from outreach_ops.topic_admin import ensure_topics
 from servicekit.testing import delete_prefixed_topics, new_topic_prefix, wait_until
-from servicekit.topic_admin import ensure_topics
 
 pytestmark = [pytest.mark.kafka]
 

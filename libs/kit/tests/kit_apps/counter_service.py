@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts.leads import AuditRequested
 from contracts.topics import AUDIT_REQUESTED
-from servicekit.broker import create_broker
-from servicekit.consumer import EventConsumer, broker_dlq_publisher, each, subscribe
-from servicekit.db import create_engine
-from servicekit.events import Decoded
-from servicekit.relay import OutboxRelay, make_producer
-from servicekit.tables import kit_metadata
-from servicekit.uow import UnitOfWork
+from servicekit.messaging.broker import create_broker
+from servicekit.messaging.consumer import EventConsumer, broker_dlq_publisher, each, subscribe
+from servicekit.messaging.events import Decoded
+from servicekit.messaging.relay import OutboxRelay, make_producer
+from servicekit.messaging.uow import UnitOfWork
+from servicekit.process.db import create_engine
+from servicekit.process.tables import kit_metadata
 
 metadata = MetaData()
 effects = Table(

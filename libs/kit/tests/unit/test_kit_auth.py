@@ -4,7 +4,7 @@ import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
-from servicekit.auth import hash_key, load_api_keys, require_scope
+from servicekit.web.auth import hash_key, load_api_keys, require_scope
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@ import random
 
 from sqlalchemy.exc import OperationalError
 
-from servicekit.errors import PermanentError, TransientError, is_transient
-from servicekit.retry import backoff_delays
+from servicekit.messaging.retry import backoff_delays
+from servicekit.process.errors import PermanentError, TransientError, is_transient
 
 
 def test_backoff_grows_to_the_cap_with_jitter() -> None:

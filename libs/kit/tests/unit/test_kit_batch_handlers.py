@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.envelope import Envelope
 from contracts.topics import AUDIT_REQUESTED
-from servicekit.consumer import EventConsumer, as_batch_handler, batch_handler
-from servicekit.db import create_engine
-from servicekit.events import Decoded
-from servicekit.tables import kit_metadata
+from servicekit.messaging.consumer import EventConsumer, as_batch_handler, batch_handler
+from servicekit.messaging.events import Decoded
+from servicekit.messaging.uow import UnitOfWork
+from servicekit.process.db import create_engine
+from servicekit.process.tables import kit_metadata
 from servicekit.testing import Database
-from servicekit.uow import UnitOfWork
 
 GROUP = "kit.batch-handlers"
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from contracts.envelope import Envelope
 from contracts.registry import EVENT_MODELS
-from servicekit.events import encode, headers_for, kafka_headers
+from servicekit.messaging.events import encode, headers_for, kafka_headers
 
 _offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
 _moments = st.builds(lambda dt, tz: dt.replace(tzinfo=UTC).astimezone(tz),

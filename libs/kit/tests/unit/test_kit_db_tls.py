@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from servicekit.db import tls_needless
+from servicekit.process.db import tls_needless
 
 
 @pytest.mark.parametrize("url", [

@@ -9,8 +9,8 @@ from aiokafka import ConsumerRecord
 from kit_factories import audit_requested
 
 from contracts.envelope import DLQ_HEADER_HEADERS_DROPPED, DLQ_HEADER_OFFSET, DLQ_HEADER_VALUE_TRUNCATED
-from servicekit.dlq import DLQ_RECORD_LIMIT, park, record_size
-from servicekit.events import PoisonMessage, headers_for, kafka_headers
+from servicekit.messaging.dlq import DLQ_RECORD_LIMIT, park, record_size
+from servicekit.messaging.events import PoisonMessage, headers_for, kafka_headers
 
 ENVELOPE = audit_requested()
 KEY = str(ENVELOPE.lead_id).encode()

@@ -4,7 +4,7 @@ import uuid
 import pytest
 from kit_factories import audit_requested, record_of
 
-from servicekit.events import PoisonMessage, decode, decode_record, encode, headers_for
+from servicekit.messaging.events import PoisonMessage, decode, decode_record, encode, headers_for
 
 
 def test_round_trips_an_envelope_with_its_typed_body() -> None:
@@ -91,7 +91,7 @@ def test_a_new_envelope_is_what_validation_would_have_built() -> None:
     from datetime import UTC, datetime
 
     from contracts.envelope import Envelope
-    from servicekit.events import new_envelope
+    from servicekit.messaging.events import new_envelope
 
     cause = audit_requested("cause.test")
     body = decode(encode(audit_requested("shop.test"))).event
@@ -105,7 +105,7 @@ def test_a_new_envelope_is_what_validation_would_have_built() -> None:
 
 
 def test_the_cause_is_the_causing_envelope_or_its_id_not_both() -> None:
-    from servicekit.events import new_envelope
+    from servicekit.messaging.events import new_envelope
 
     cause = audit_requested("cause.test")
     body = decode(encode(audit_requested("effect.test"))).event

@@ -10,9 +10,10 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.responses import Response
 
-from servicekit.http import ApiError, FastRoute, FastRouteMiddleware, install_error_handlers
-from servicekit.metrics import HTTP_LATENCY, REGISTRY, HttpLatencyMiddleware
-from servicekit.tracing import TraceMiddleware, configure_tracing, current_trace_id
+from servicekit.process.metrics import HTTP_LATENCY, REGISTRY
+from servicekit.process.tracing import TraceMiddleware, configure_tracing, current_trace_id
+from servicekit.web.http import ApiError, FastRoute, FastRouteMiddleware, install_error_handlers
+from servicekit.web.metrics import HttpLatencyMiddleware
 
 
 def _app(calls: list[str], *, fast: bool = True) -> FastAPI:

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from faststream.kafka import KafkaBroker
 
-from servicekit.consumer import _fetch_batch, subscribe
+from servicekit.messaging.consumer import _fetch_batch, subscribe
 
 
 class TP(NamedTuple):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from servicekit.membership_watchdog import MembershipWatchdog, rejoining
+from servicekit.messaging.membership_watchdog import MembershipWatchdog, rejoining
 
 STALL_S = 120.0
 

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, FastAPI
 
-from servicekit.http import install_error_handlers
-from servicekit.metrics import HTTP_RATE_LIMITED
-from servicekit.rate_limit import RATE_LIMITED_RESPONSES, RateLimitMiddleware, retry_after_s
+from servicekit.process.metrics import HTTP_RATE_LIMITED
+from servicekit.web.http import install_error_handlers
+from servicekit.web.rate_limit import RATE_LIMITED_RESPONSES, RateLimitMiddleware, retry_after_s
 
 KEY_A = "rate-test-key-a"
 KEY_B = "rate-test-key-b"

@@ -1,4 +1,4 @@
-"""`servicekit.health.readiness`: gating checks answer 503, `informational` ones only 200 "degraded"; every
+"""`servicekit.process.readiness.readiness`: gating checks answer 503, `informational` ones only 200 "degraded"; every
 outcome is the gauge readiness_check_up. And a `KafkaProbe` that cannot reach a broker keeps no client."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import socket
 import httpx
 from fastapi import FastAPI
 
-from servicekit.health import KafkaProbe, ReadinessCheck, health_router, readiness
-from servicekit.metrics import REGISTRY
+from servicekit.process.metrics import REGISTRY
+from servicekit.process.readiness import KafkaProbe, ReadinessCheck, readiness
+from servicekit.web.health import health_router
 
 
 def ok() -> ReadinessCheck:
@@ -79,7 +80,7 @@ async def test_a_failing_gating_check_is_503_whatever_the_informational_ones_say
 
 
 async def test_without_informational_checks_every_failure_gates() -> None:
-    """A worker's readiness (servicekit.worker_health): the broker gates too."""
+    """A worker's readiness (servicekit.process.worker_health): the broker gates too."""
     status, body = await readiness({"database": ok(), "kafka": failing()})
     assert (status, body["status"]) == (503, "unavailable")
 

@@ -10,7 +10,7 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from servicekit.events import header_event_id, record_digest
+from servicekit.messaging.events import header_event_id, record_digest
 
 names = st.text(min_size=1, max_size=12)
 header = st.tuples(names, st.binary(max_size=40))

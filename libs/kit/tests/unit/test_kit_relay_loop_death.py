@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from servicekit import runtime as runtime_module
-from servicekit.runtime import run_relay_until_stopped
+from servicekit.process import runtime as runtime_module
+from servicekit.process.runtime import run_relay_until_stopped
 
 
 class FakeProducer:

@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from servicekit.http import create_service_app
-from servicekit.pooling import size_pool
-from servicekit.runtime import ServiceRuntime, kit_loops, run_every
-from servicekit.settings import ServiceSettings
-from servicekit.uow import UnitOfWork
+from servicekit.messaging.uow import UnitOfWork
+from servicekit.process.pooling import size_pool
+from servicekit.process.runtime import ServiceRuntime, kit_loops, run_every
+from servicekit.process.settings import ServiceSettings
+from servicekit.web.http import create_service_app
 
 
 def _runtime(tmp_path: Path) -> ServiceRuntime[UnitOfWork]:
@@ -52,7 +52,7 @@ async def test_loops_are_registered_once_and_counted_in_the_consumers_pool(tmp_p
 @pytest.mark.parametrize("embedded", [True, False])
 async def test_an_api_with_embedded_workers_runs_the_loops_and_stops_them(tmp_path: Path, embedded: bool,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    import servicekit.runtime as runtime_module
+    import servicekit.process.runtime as runtime_module
 
     async def no_relay(runtime: object, stop: asyncio.Event) -> None:
         await stop.wait()

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from servicekit.kafka_config import KafkaStartupError, start_client
+from servicekit.messaging.kafka_config import KafkaStartupError, start_client
 
 
 def _free_port() -> int:

@@ -7,7 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from servicekit.tracing import configure_tracing, continued_span, current_trace_id, inject_traceparent, record_spans
+from servicekit.process.tracing import (
+    configure_tracing,
+    continued_span,
+    current_trace_id,
+    inject_traceparent,
+    record_spans,
+)
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 UPSTREAM_SPAN = "00f067aa0ba902b7"

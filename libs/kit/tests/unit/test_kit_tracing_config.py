@@ -9,7 +9,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from servicekit.tracing import NoRootClientSpans, span_exporters
+from servicekit.process.tracing import NoRootClientSpans, span_exporters
 
 
 @pytest.mark.parametrize(("env", "expected"), [

@@ -6,10 +6,10 @@ from kit_factories import audit_requested
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from servicekit.db import create_engine
-from servicekit.tables import inbox, outbox
+from servicekit.messaging.uow import UnitOfWork
+from servicekit.process.db import create_engine
+from servicekit.process.tables import inbox, outbox
 from servicekit.testing import Database
-from servicekit.uow import UnitOfWork
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from servicekit import runtime as runtime_module
-from servicekit.health import ReadinessCheck
-from servicekit.runtime import ServiceRuntime, serve_worker
-from servicekit.settings import ServiceSettings
-from servicekit.uow import UnitOfWork
-from servicekit.worker_health import (
+from servicekit.messaging.uow import UnitOfWork
+from servicekit.process import runtime as runtime_module
+from servicekit.process.readiness import ReadinessCheck
+from servicekit.process.runtime import ServiceRuntime, serve_worker
+from servicekit.process.settings import ServiceSettings
+from servicekit.process.worker_health import (
     WorkerHealth,
     WorkerHealthServer,
     readiness_checks,

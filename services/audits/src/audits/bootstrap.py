@@ -15,9 +15,9 @@ from audits.handlers import on_audit_requested
 from audits.handlers.run_audits import AuditWorker
 from audits.settings import AuditsSettings
 from contracts import topics
-from servicekit.auth import ApiKey, load_api_keys
-from servicekit.logging import configure_logging
-from servicekit.runtime import ServiceRuntime
+from servicekit.process.logging import configure_logging
+from servicekit.process.runtime import ServiceRuntime
+from servicekit.web.auth import ApiKey, load_api_keys
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 # The audit worker holds a connection only to claim runs (one poll at a time) and to record an outcome (a short

@@ -28,7 +28,7 @@ from pydantic_settings import SettingsConfigDict
 
 from audits.engine import AuditEngineSettings, Ports
 from audits.engine.settings import parse_allowlist
-from servicekit.settings import ServiceSettings
+from servicekit.process.settings import ServiceSettings
 
 
 class AuditsSettings(ServiceSettings):

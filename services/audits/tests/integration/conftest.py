@@ -16,9 +16,9 @@ from audits.bootstrap import bootstrap
 from audits.engine import Ports
 from audits.entrypoints.http import create_app
 from audits.settings import AuditsSettings
-from servicekit.auth import hash_key
+from outreach_ops.topic_admin import ensure_topics
 from servicekit.testing import Database
-from servicekit.topic_admin import ensure_topics
+from servicekit.web.auth import hash_key
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from audits.bootstrap import AuditsService, bootstrap
 from audits.engine import Ports
 from audits.handlers.on_audit_requested import new_report_slug
 from audits.settings import AuditsSettings
-from servicekit.tables import outbox
+from servicekit.process.tables import outbox
 from servicekit.testing import Database
 
 

@@ -13,8 +13,8 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from dashboard.security import SECURITY_HEADERS
-from servicekit.logging import configure_logging
-from servicekit.tracing import TraceMiddleware
+from servicekit.process.logging import configure_logging
+from servicekit.process.tracing import TraceMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
 SHELL = STATIC_DIR / "index.html"

@@ -43,14 +43,14 @@ from leads.entrypoints.http import create_app as create_leads
 from leads.handlers.check_campaign_templates import CheckReport, check_campaign_templates
 from leads.settings import LeadsSettings
 from outreach_local.gateway import create_gateway
+from outreach_ops.topic_admin import ensure_topics
 from plusvibe.limits import reset_registry
 from plusvibe.simulator.state import SimulatorState
 from plusvibe.testing import FAST_RATE, Sim, free_port, running_simulator
-from servicekit.auth import hash_key
-from servicekit.db import drop_schema, ensure_schema
-from servicekit.events import new_envelope
+from servicekit.messaging.events import new_envelope
+from servicekit.process.db import drop_schema, ensure_schema
 from servicekit.testing import new_topic_prefix, publish_envelopes
-from servicekit.topic_admin import ensure_topics
+from servicekit.web.auth import hash_key
 from unibox.bootstrap import bootstrap as bootstrap_unibox
 from unibox.entrypoints.http import create_app as create_unibox
 from unibox.settings import UniboxSettings

@@ -11,7 +11,7 @@ import pytest
 from dashboard_browser.dashboard_testkit import CHROMIUM, CHROMIUM_ARGS, run_async
 
 from outreach_local.system import SERVICES, LocalSystem, SystemConfig
-from servicekit.db import drop_schema
+from servicekit.process.db import drop_schema
 from servicekit.testing import forget_topics_at_session_end
 
 

@@ -20,9 +20,9 @@ from leads.settings import LeadsSettings
 from plusvibe.client import PlusVibeClient
 from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
-from servicekit.auth import ApiKey, load_api_keys
-from servicekit.logging import configure_logging
-from servicekit.runtime import ServiceRuntime, run_every
+from servicekit.process.logging import configure_logging
+from servicekit.process.runtime import ServiceRuntime, run_every
+from servicekit.web.auth import ApiKey, load_api_keys
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 

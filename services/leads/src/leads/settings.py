@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic_settings import SettingsConfigDict
 
-from servicekit.settings import ServiceSettings
+from servicekit.process.settings import ServiceSettings
 
 
 class LeadsSettings(ServiceSettings):

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import text
 
 from leads.bootstrap import MIGRATIONS
-from servicekit.db import create_engine
 from servicekit.kit_migrations import KIT_MIGRATIONS
-from servicekit.migrate import upgrade
-from servicekit.migrate_cli import head_revision
+from servicekit.process.db import create_engine
+from servicekit.process.migrate import upgrade
+from servicekit.process.migrate_cli import head_revision
 from servicekit.testing import Database
 
 pytestmark = [pytest.mark.postgres]

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from contracts.topics import AUDIT_COMPLETED, EMAIL_ACTIVITY_RECEIVED, LEAD_UPSERTED, WRITEBACK_COMPLETED
 from contracts.unibox import EmailActivityReceived
-from servicekit.events import new_envelope
+from servicekit.messaging.events import new_envelope
 from servicekit.testing import read_topic, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -36,7 +36,7 @@ async def test_audit_completed_links_the_run_and_sets_audit_complete(harness: Ha
     event = audit_completed(lead["id"], run_id, requested_at, grade="B")
     await harness.publish(AUDIT_COMPLETED, event)
     await wait_until(lambda: _status_is(harness, lead["id"], "audit_complete"), what="audit_complete")
-    # The batch path writes the run's changed columns itself (servicekit.bulk.flush_changed_rows) and preloads
+    # The batch path writes the run's changed columns itself (servicekit.process.bulk.flush_changed_rows) and preloads
     # runs without their profile: the new profile must still be stored.
     async with harness.service.runtime.engine.connect() as conn:
         stored = (await conn.execute(text("SELECT profile, grade, status FROM audit_runs WHERE id = :id"),

@@ -11,9 +11,9 @@ from typing import Any
 from contracts.topics import LEAD_UPSERTED
 from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
-from servicekit.auth import ApiKey, load_api_keys
-from servicekit.logging import configure_logging
-from servicekit.runtime import ServiceRuntime
+from servicekit.process.logging import configure_logging
+from servicekit.process.runtime import ServiceRuntime
+from servicekit.web.auth import ApiKey, load_api_keys
 from unibox.adapters.plusvibe import make_plusvibe_client
 from unibox.adapters.thread_cache import TtlCache
 from unibox.adapters.uow import UniboxUnitOfWork

@@ -27,10 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from contracts.leads import LeadUpserted
 from contracts.topics import LEAD_UPSERTED
-from servicekit.db import create_engine, is_postgres
-from servicekit.events import Decoded
-from servicekit.ops.rebuild import RebuildSpec
-from servicekit.ops.switchover import fresh_table
+from servicekit.messaging.events import Decoded
+from servicekit.messaging.rebuild_spec import RebuildSpec, fresh_table
+from servicekit.process.db import create_engine, is_postgres
 from unibox.adapters.orm import lead_projection
 from unibox.adapters.repositories import LeadProjection
 from unibox.settings import UniboxSettings

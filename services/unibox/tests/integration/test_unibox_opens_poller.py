@@ -14,7 +14,7 @@ from contracts.common import Contact, LeadSnapshot
 from contracts.status import LeadStatus
 from plusvibe.client import PlusVibeClient
 from plusvibe.testing import Sim
-from servicekit.tables import outbox
+from servicekit.process.tables import outbox
 from servicekit.testing import Database
 from unibox.bootstrap import bootstrap
 from unibox.handlers.poll_opens import poll_opens_once

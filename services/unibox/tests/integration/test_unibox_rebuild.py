@@ -24,12 +24,12 @@ from contracts.envelope import Envelope
 from contracts.leads import LeadUpserted
 from contracts.status import LeadStatus
 from contracts.topics import LEAD_UPSERTED
-from servicekit.db import create_engine
-from servicekit.events import new_envelope
-from servicekit.ops.switchover import fresh_table
-from servicekit.runtime import run_consumers_until_stopped
+from outreach_ops.topic_admin import ensure_topics
+from servicekit.messaging.events import new_envelope
+from servicekit.messaging.rebuild_spec import fresh_table
+from servicekit.process.db import create_engine
+from servicekit.process.runtime import run_consumers_until_stopped
 from servicekit.testing import Database, committed_total, differing_rows, publish_envelopes, run_ops, wait_until
-from servicekit.topic_admin import ensure_topics
 from unibox.adapters.orm import lead_projection
 from unibox.bootstrap import UniboxService, bootstrap
 from unibox.ops import NOT_DERIVED

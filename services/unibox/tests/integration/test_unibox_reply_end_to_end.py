@@ -13,11 +13,11 @@ from sqlalchemy import select
 from unibox_testkit import WRITE, enrol, settings_for
 
 from contracts.topics import REPLY_SENT
+from outreach_ops.topic_admin import ensure_topics
 from plusvibe.client import PlusVibeClient
 from plusvibe.simulator.faults import FaultRule
 from plusvibe.testing import Sim
 from servicekit.testing import Database, read_topic
-from servicekit.topic_admin import ensure_topics
 from unibox.adapters.orm import reply_intents
 from unibox.domain.sanitise import sanitise_html
 

@@ -9,7 +9,7 @@ from unibox_testkit import READ, WRITE, enrol, settings_for
 
 from plusvibe.client import PlusVibeClient
 from plusvibe.testing import Sim
-from servicekit.tables import outbox
+from servicekit.process.tables import outbox
 from servicekit.testing import Database
 
 XSS_REPLY = '<p>Thanks, <b>send it</b></p><script>alert(1)</script><img src=x onerror="alert(1)">'

@@ -16,14 +16,14 @@ from contracts.common import Contact, LeadSnapshot
 from contracts.leads import LeadUpserted
 from contracts.status import LeadStatus
 from contracts.topics import EMAIL_ACTIVITY_RECEIVED, LEAD_UPSERTED
+from outreach_ops.topic_admin import ensure_topics
 from plusvibe.client import PlusVibeClient
 from plusvibe.settings import PlusVibeSettings
 from plusvibe.simulator.state import SimulatorState
 from plusvibe.simulator.webhooks import SECRET_HEADER
 from plusvibe.testing import Sim
-from servicekit.events import encode, headers_for, kafka_headers, new_envelope
+from servicekit.messaging.events import encode, headers_for, kafka_headers, new_envelope
 from servicekit.testing import Database, publish_raw, read_topic
-from servicekit.topic_admin import ensure_topics
 from unibox.bootstrap import UniboxService
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]

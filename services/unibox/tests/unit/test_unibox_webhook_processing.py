@@ -15,7 +15,7 @@ from contracts.common import Contact, LeadSnapshot
 from contracts.status import LeadStatus
 from plusvibe.client import PlusVibeClient
 from plusvibe.settings import PlusVibeSettings
-from servicekit.tables import outbox
+from servicekit.process.tables import outbox
 from servicekit.testing import Database
 from unibox.bootstrap import UniboxService, bootstrap
 from unibox.handlers.receive_webhook import receive, sweep

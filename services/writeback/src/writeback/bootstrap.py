@@ -18,8 +18,8 @@ from copywriter import Tone
 from plusvibe.client import PlusVibeClient
 from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
-from servicekit.runtime import ServiceRuntime
-from servicekit.uow import OutboxSignal
+from servicekit.messaging.uow import OutboxSignal
+from servicekit.process.runtime import ServiceRuntime
 from writeback.adapters.steps import StepCache
 from writeback.adapters.uow import WritebackUnitOfWork
 from writeback.handlers import (

@@ -42,10 +42,9 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from contracts.topics import AUDIT_COMPLETED, LEAD_PUSHED, LEAD_REMOVED_FROM_CAMPAIGN, LEAD_UPSERTED
-from servicekit.db import create_engine, is_postgres
-from servicekit.events import Decoded
-from servicekit.ops.rebuild import RebuildSpec
-from servicekit.ops.switchover import fresh_table
+from servicekit.messaging.events import Decoded
+from servicekit.messaging.rebuild_spec import RebuildSpec, fresh_table
+from servicekit.process.db import create_engine, is_postgres
 from writeback.adapters.orm import lead_projection
 from writeback.adapters.repository import WritebackRepository
 from writeback.domain.projection import PROJECTED, project

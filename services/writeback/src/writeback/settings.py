@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from servicekit.settings import ServiceSettings
+from servicekit.process.settings import ServiceSettings
 
 
 class WritebackSettings(ServiceSettings):

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from writeback_testkit import TOPICS, ServiceRunner
 
+from outreach_ops.topic_admin import ensure_topics
 from plusvibe.simulator.state import SimulatorState
 from plusvibe.testing import Sim, fresh_sim, running_simulator
-from servicekit.runtime import kit_loops, run_loops
+from servicekit.process.runtime import kit_loops, run_loops
 from servicekit.testing import Database
-from servicekit.topic_admin import ensure_topics
 from writeback.bootstrap import WritebackService, bootstrap
 from writeback.settings import WritebackSettings
 

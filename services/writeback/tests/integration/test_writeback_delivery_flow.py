@@ -22,8 +22,8 @@ from contracts.envelope import Envelope
 from contracts.profile import PROFILE_KEYS, body_keys
 from contracts.topics import WRITEBACK_COMPLETED
 from plusvibe.testing import Sim
-from servicekit.auth import hash_key
 from servicekit.testing import Database, read_topic, wait_until
+from servicekit.web.auth import hash_key
 from writeback.entrypoints.http import create_app
 from writeback.settings import WritebackSettings
 

@@ -40,8 +40,8 @@ from contracts.topics import (
     TOPIC_BY_EVENT_TYPE,
 )
 from plusvibe.testing import Sim
-from servicekit.db import create_engine
-from servicekit.ops.switchover import fresh_table
+from servicekit.messaging.rebuild_spec import fresh_table
+from servicekit.process.db import create_engine
 from servicekit.testing import Database, committed_total, differing_rows, run_ops, wait_until
 from writeback.adapters.orm import lead_projection, writeback_attempts
 from writeback.ops import NOT_DERIVED

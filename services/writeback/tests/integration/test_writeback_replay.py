@@ -12,7 +12,7 @@ from writeback_testkit import T0, ServiceRunner, audit_completed, enrol, lead_up
 
 from contracts.topics import WRITEBACK_COMPLETED
 from plusvibe.testing import Sim
-from servicekit.tables import outbox
+from servicekit.process.tables import outbox
 from servicekit.testing import read_topic, wait_until
 from writeback.bootstrap import WritebackService
 

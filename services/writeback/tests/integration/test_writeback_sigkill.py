@@ -18,8 +18,8 @@ from writeback_testkit import audit_completed, enrol, lead_upserted, publish, up
 
 from contracts.envelope import Envelope
 from plusvibe.testing import Sim
-from servicekit.db import create_engine
-from servicekit.tables import outbox
+from servicekit.process.db import create_engine
+from servicekit.process.tables import outbox
 from servicekit.testing import Database, wait_until
 from writeback.adapters.orm import lead_projection, writeback_attempts
 

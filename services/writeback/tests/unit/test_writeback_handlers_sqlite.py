@@ -23,8 +23,8 @@ from writeback_testkit import (
 from contracts.envelope import Envelope, EventData
 from contracts.profile import PROFILE_KEYS, body_keys
 from plusvibe.errors import PermanentError, TransientError
-from servicekit.events import Decoded
-from servicekit.tables import outbox
+from servicekit.messaging.events import Decoded
+from servicekit.process.tables import outbox
 from servicekit.testing import Database
 from writeback.adapters.orm import writeback_attempts
 from writeback.bootstrap import WritebackService, bootstrap

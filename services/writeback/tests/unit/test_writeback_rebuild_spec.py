@@ -12,9 +12,8 @@ from sqlalchemy import select
 from writeback_testkit import T0, audit_completed, decoded, lead_pushed, lead_upserted, writeback_requested
 
 from contracts.topics import AUDIT_COMPLETED, LEAD_PUSHED, LEAD_REMOVED_FROM_CAMPAIGN, LEAD_UPSERTED
-from servicekit.events import Decoded
-from servicekit.ops.rebuild import RebuildSpec
-from servicekit.ops.switchover import fresh_table
+from servicekit.messaging.events import Decoded
+from servicekit.messaging.rebuild_spec import RebuildSpec, fresh_table
 from servicekit.testing import Database
 from writeback.adapters.orm import lead_projection
 from writeback.domain.projection import LeadState, apply_pushed, apply_snapshot

@@ -28,7 +28,7 @@ from typing import Self
 import httpx
 
 from outreach_local.demo_sites import SITES, plan_ports, txt_records
-from servicekit.auth import hash_key
+from servicekit.web.auth import hash_key
 
 SERVICES = ("leads", "audits", "writeback", "unibox")
 SIM_WORKSPACE = "65f3c92d3dbe5dbb35374a9a"  # the simulator's demo seed
@@ -321,7 +321,7 @@ class LocalSystem:
 
     def start(self) -> Self:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "servicekit.topic_admin", "--bootstrap", self.config.kafka_bootstrap,
+        subprocess.run([sys.executable, "-m", "outreach_ops.topic_admin", "--bootstrap", self.config.kafka_bootstrap,
                         "--prefix", self.config.topic_prefix], check=True, capture_output=not self.echo)
         first, workers, last = self._plan()
         try:

@@ -1,7 +1,7 @@
 """The kit tables as the kit history's first revision (`kit0001`) creates them: kit tables v3, frozen.
 
 Never edit this file: a change of the kit tables is a new revision of the kit history (servicekit.kit_migrations),
-which adds to what this creates. A service's first revision (`servicekit.migrate.create_kit_tables`) creates the
+which adds to what this creates. A service's first revision (`servicekit.process.migrate.create_kit_tables`) creates the
 same, so the two meet in either order: whichever runs first creates the tables, the other finds them.
 """
 
@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from servicekit.db import JsonType, UTCDateTime
+from servicekit.process.db import JsonType, UTCDateTime
 
 _metadata = MetaData()
 _Id = BigInteger().with_variant(Integer(), "sqlite")

@@ -1,7 +1,7 @@
 from alembic import context
 
 from servicekit.kit_migrations import KIT_VERSION_TABLE
-from servicekit.migrate import run_migrations
-from servicekit.tables import kit_metadata
+from servicekit.process.migrate import run_migrations
+from servicekit.process.tables import kit_metadata
 
 run_migrations(context, kit_metadata, version_table=KIT_VERSION_TABLE)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Index, Integer, MetaData, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from servicekit.db import JsonType, UTCDateTime
+from servicekit.process.db import JsonType, UTCDateTime
 
 metadata = MetaData()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audits.adapters.runs import AuditRunRepository
-from servicekit.uow import UnitOfWork
+from servicekit.messaging.uow import UnitOfWork
 
 
 class AuditsUnitOfWork(UnitOfWork):

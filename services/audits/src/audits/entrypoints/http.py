@@ -17,9 +17,9 @@ from audits.domain.result import AuditResult
 from audits.entrypoints import schemas as s
 from audits.entrypoints.report_page import not_found_page, render_report
 from audits.settings import AuditsSettings
-from servicekit.auth import ApiKey, require_scope
-from servicekit.http import ApiError, create_service_app
-from servicekit.pooling import checked_app, size_pool
+from servicekit.process.pooling import checked_app, size_pool
+from servicekit.web.auth import ApiKey, require_scope
+from servicekit.web.http import ApiError, create_service_app
 
 _SLUG: Final = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 REPORT_HEADERS: Final = {

@@ -1,10 +1,10 @@
-"""`python -m audits.entrypoints.migrate [--wait]`: the audits schema's migrations as their own step (servicekit.migrate_cli)."""
+"""`python -m audits.entrypoints.migrate [--wait]`: the audits schema's migrations as their own step (servicekit.process.migrate_cli)."""
 
 import asyncio
 import sys
 
 from audits.bootstrap import bootstrap
-from servicekit.migrate_cli import migrate_main
+from servicekit.process.migrate_cli import migrate_main
 
 
 def main() -> None:

@@ -3,8 +3,8 @@
 import asyncio
 
 from audits.bootstrap import bootstrap
-from servicekit.pooling import checked, size_pool
-from servicekit.runtime import serve_worker
+from servicekit.process.pooling import checked, size_pool
+from servicekit.process.runtime import serve_worker
 
 
 def main() -> None:

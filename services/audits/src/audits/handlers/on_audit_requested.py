@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from audits.adapters.runs import QUEUED
 from audits.adapters.uow import AuditsUnitOfWork
 from contracts.leads import AuditRequested
-from servicekit.errors import PermanentError
-from servicekit.events import Decoded
-from servicekit.tracing import traceparent_now
+from servicekit.messaging.events import Decoded
+from servicekit.process.errors import PermanentError
+from servicekit.process.tracing import traceparent_now
 
 
 def new_report_slug() -> str:

@@ -29,8 +29,8 @@ from audits.handlers.outcomes import RunRef
 from audits.settings import AuditsSettings
 from contracts.audits import AuditStarted
 from contracts.envelope import EventData
-from servicekit.retry import backoff_delays
-from servicekit.tracing import continued_from
+from servicekit.messaging.retry import backoff_delays
+from servicekit.process.tracing import continued_from
 
 log = logging.getLogger(__name__)
 

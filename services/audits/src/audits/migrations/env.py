@@ -1,6 +1,6 @@
 from alembic import context
 
 from audits.adapters.orm import metadata
-from servicekit.migrate import run_migrations
+from servicekit.process.migrate import run_migrations
 
 run_migrations(context, metadata)

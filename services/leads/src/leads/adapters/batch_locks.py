@@ -14,8 +14,8 @@ import uuid
 from collections.abc import Sequence
 
 from leads.adapters.uow import LeadsUnitOfWork
-from servicekit.consumer import Handler, batch_handler, each
-from servicekit.events import Decoded
+from servicekit.messaging.consumer import Handler, batch_handler, each
+from servicekit.messaging.events import Decoded
 
 
 def with_batch_leads_locked(handle: Handler[LeadsUnitOfWork]) -> batch_handler[LeadsUnitOfWork]:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from servicekit.db import JsonType, UTCDateTime
+from servicekit.process.db import JsonType, UTCDateTime
 
 metadata = MetaData()
 

@@ -21,8 +21,8 @@ from leads.adapters.orm import (
     PushLedgerRow,
     StatusHistoryRow,
 )
-from servicekit.bulk import bulk_insert, flush_changed_rows
-from servicekit.db import one_of
+from servicekit.process.bulk import bulk_insert, flush_changed_rows
+from servicekit.process.db import one_of
 
 HISTORY: Table = StatusHistoryRow.__table__  # type: ignore[assignment]
 EMAILS: Table = OutreachEmailRow.__table__  # type: ignore[assignment]
@@ -164,7 +164,7 @@ class LeadRepository:
     async def write_for_commit(self) -> None:
         """At commit: the changed leads and runs as one UPDATE per table and set of changed columns on
         PostgreSQL (the ORM's flush would send an UPDATE per row), then the staged rows. Only at commit:
-        the rows written leave the session (see `servicekit.bulk.flush_changed_rows`)."""
+        the rows written leave the session (see `servicekit.process.bulk.flush_changed_rows`)."""
         changed = [obj for obj in self.session.dirty if isinstance(obj, LeadRow | AuditRunRow)]
         await flush_changed_rows(self.session, changed)
         await self.flush_staged()

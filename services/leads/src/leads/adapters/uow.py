@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from leads.adapters.repository import LeadRepository
-from servicekit.uow import UnitOfWork
+from servicekit.messaging.uow import UnitOfWork
 
 
 class LeadsUnitOfWork(UnitOfWork):

@@ -4,8 +4,8 @@ the service's own loops the bootstrap registered (the check of campaigns edited 
 import asyncio
 
 from leads.bootstrap import bootstrap
-from servicekit.pooling import checked, size_pool
-from servicekit.runtime import serve_worker
+from servicekit.process.pooling import checked, size_pool
+from servicekit.process.runtime import serve_worker
 
 
 def main() -> None:

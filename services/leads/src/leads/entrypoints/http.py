@@ -30,9 +30,9 @@ from leads.handlers.update_lead import UpdateLead, normalise_all, normalise_stat
 from leads.settings import LeadsSettings
 from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError
 from plusvibe.port import PlusVibePort
-from servicekit.auth import ApiKey, require_scope
-from servicekit.http import ApiError, FastRoute, create_service_app
-from servicekit.pooling import checked_app, size_pool
+from servicekit.process.pooling import checked_app, size_pool
+from servicekit.web.auth import ApiKey, require_scope
+from servicekit.web.http import ApiError, FastRoute, create_service_app
 
 T = TypeVar("T")
 STATUS_FOR = {"not_found": 404, "conflict": 409, "invalid": 422, "unavailable": 503}
@@ -90,7 +90,7 @@ def _clean_url(scope_check: Callable[[Request], Awaitable[ApiKey]]) -> Callable[
 
 
 def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
-    """The API's routes, and the hot ones also served as kit fast routes (servicekit.http.FastRoute)."""
+    """The API's routes, and the hot ones also served as kit fast routes (servicekit.web.http.FastRoute)."""
     read = _clean_url(require_scope(svc.api_keys, "leads:read"))
     write = _clean_url(require_scope(svc.api_keys, "leads:write"))
     uow = svc.runtime.uow

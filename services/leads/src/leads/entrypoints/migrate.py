@@ -1,11 +1,11 @@
-"""`python -m leads.entrypoints.migrate [--wait]`: the leads schema's migrations as their own step (servicekit.migrate_cli)."""
+"""`python -m leads.entrypoints.migrate [--wait]`: the leads schema's migrations as their own step (servicekit.process.migrate_cli)."""
 
 import asyncio
 import sys
 
 from leads.bootstrap import bootstrap
 from plusvibe.slots import ensure_table
-from servicekit.migrate_cli import migrate_main
+from servicekit.process.migrate_cli import migrate_main
 
 
 async def plusvibe_slot_table(url: str, role: str | None) -> None:

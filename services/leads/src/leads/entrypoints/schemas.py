@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from servicekit.wire import NulFree
+from servicekit.messaging.wire import NulFree
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -20,7 +20,7 @@ class Wire(BaseModel):
 
 
 class WireIn(Wire, NulFree):
-    """A request body (NUL refused, see servicekit.wire)."""
+    """A request body (NUL refused, see servicekit.messaging.wire)."""
 
 
 def normalise_domain(value: str | None) -> str | None:

@@ -12,7 +12,7 @@ from leads.adapters.orm import AuditRunRow, LeadRow
 from leads.adapters.runs import newest_run, run_ref
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain import transitions
-from servicekit.events import Decoded
+from servicekit.messaging.events import Decoded
 
 
 async def _lead_and_run(uow: LeadsUnitOfWork, event: AuditEvent) -> tuple[LeadRow | None, AuditRunRow | None]:

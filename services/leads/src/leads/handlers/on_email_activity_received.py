@@ -11,7 +11,7 @@ from leads.adapters.lead_changes import announce, apply_status
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain import transitions
 from leads.domain.transitions import ActivityKind, EmailActivity
-from servicekit.events import Decoded
+from servicekit.messaging.events import Decoded
 
 _KIND = {
     "sent": ActivityKind.SENT,

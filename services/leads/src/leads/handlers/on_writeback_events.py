@@ -11,7 +11,7 @@ from leads.adapters.lead_changes import announce, apply_status
 from leads.adapters.runs import newest_run, run_ref
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain import transitions
-from servicekit.events import Decoded
+from servicekit.messaging.events import Decoded
 
 
 async def on_writeback_completed(item: Decoded, uow: LeadsUnitOfWork) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text, Uuid
 
-from servicekit.db import JsonType, UTCDateTime
+from servicekit.process.db import JsonType, UTCDateTime
 
 metadata = MetaData()
 

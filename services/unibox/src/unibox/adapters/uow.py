@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from servicekit.uow import UnitOfWork
+from servicekit.messaging.uow import UnitOfWork
 from unibox.adapters.repositories import LeadProjection, OpensSeen, ReplyIntents, WebhookLog
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from servicekit.pooling import checked, size_pool
-from servicekit.runtime import serve_worker
+from servicekit.process.pooling import checked, size_pool
+from servicekit.process.runtime import serve_worker
 from unibox.bootstrap import bootstrap
 
 

@@ -13,10 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response
 
 from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError, TransientError
-from servicekit.auth import require_scope
-from servicekit.http import ApiError, create_service_app
-from servicekit.pooling import checked_app, size_pool
-from servicekit.wire import is_storable_text
+from servicekit.messaging.wire import is_storable_text
+from servicekit.process.pooling import checked_app, size_pool
+from servicekit.web.auth import require_scope
+from servicekit.web.http import ApiError, create_service_app
 from unibox.bootstrap import UniboxService, bootstrap
 from unibox.domain.sanitise import is_email_address
 from unibox.entrypoints.schemas import (

@@ -1,10 +1,10 @@
-"""`python -m unibox.entrypoints.migrate [--wait]`: the unibox schema's migrations as their own step (servicekit.migrate_cli)."""
+"""`python -m unibox.entrypoints.migrate [--wait]`: the unibox schema's migrations as their own step (servicekit.process.migrate_cli)."""
 
 import asyncio
 import sys
 
 from plusvibe.slots import ensure_table
-from servicekit.migrate_cli import migrate_main
+from servicekit.process.migrate_cli import migrate_main
 from unibox.bootstrap import bootstrap
 
 

@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from servicekit.wire import NulFree
+from servicekit.messaging.wire import NulFree
 from unibox.domain.threads import Message, Thread
 
 
@@ -17,7 +17,7 @@ class Wire(BaseModel):
 
 
 class WireIn(Wire, NulFree):
-    """A request body (NUL refused, see servicekit.wire)."""
+    """A request body (NUL refused, see servicekit.messaging.wire)."""
 
 
 class MessageOut(Wire):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from contracts.leads import LeadUpserted
-from servicekit.events import Decoded
+from servicekit.messaging.events import Decoded
 from unibox.adapters.uow import UniboxUnitOfWork
 
 

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from plusvibe.port import PlusVibePort
-from servicekit.runtime import run_every
+from servicekit.process.runtime import run_every
 from unibox.handlers.poll_opens import UowFactory, poll_opens_once
 from unibox.handlers.receive_webhook import sweep
 from unibox.settings import UniboxSettings

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from contracts.leads import WritebackRequested
-from servicekit.consumer import consuming
-from servicekit.events import Decoded
+from servicekit.messaging.consumer import consuming
+from servicekit.messaging.events import Decoded
 from writeback.adapters.uow import WritebackUnitOfWork
 from writeback.domain.projection import LeadState
 from writeback.domain.writebacks import AttemptHead, BatchPlan

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text, Uuid, false
 
-from servicekit.db import JsonType, UTCDateTime
+from servicekit.process.db import JsonType, UTCDateTime
 
 metadata = MetaData()
 

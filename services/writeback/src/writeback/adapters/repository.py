@@ -12,8 +12,8 @@ from sqlalchemy import Table, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.bulk import bulk_insert, bulk_update
-from servicekit.db import one_of
+from servicekit.process.bulk import bulk_insert, bulk_update
+from servicekit.process.db import one_of
 from writeback.adapters.orm import lead_projection, writeback_attempts
 from writeback.domain import attempts as st
 from writeback.domain.projection import LeadState

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from copywriter import DEFAULT_TONE, Tone
-from servicekit.uow import OutboxSignal, UnitOfWork
+from servicekit.messaging.uow import OutboxSignal, UnitOfWork
 from writeback.adapters.repository import WritebackRepository
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from servicekit.logging import configure_logging
-from servicekit.pooling import checked, size_pool
-from servicekit.runtime import serve_worker
+from servicekit.process.logging import configure_logging
+from servicekit.process.pooling import checked, size_pool
+from servicekit.process.runtime import serve_worker
 from writeback.bootstrap import bootstrap
 
 

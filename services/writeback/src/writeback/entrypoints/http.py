@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from servicekit.auth import load_api_keys, require_scope
-from servicekit.http import ApiError, create_service_app
-from servicekit.logging import configure_logging
-from servicekit.pooling import checked_app, size_pool
+from servicekit.process.logging import configure_logging
+from servicekit.process.pooling import checked_app, size_pool
+from servicekit.web.auth import load_api_keys, require_scope
+from servicekit.web.http import ApiError, create_service_app
 from writeback.bootstrap import WritebackService, bootstrap
 from writeback.handlers import get_lead_status
 from writeback.settings import WritebackSettings

@@ -26,9 +26,9 @@ from copywriter import Tone
 from plusvibe.errors import AmbiguousSendError, CircuitOpenError, PlusVibeError, RateLimitedError
 from plusvibe.errors import TransientError as PlusVibeTransient
 from plusvibe.port import PlusVibePort
-from servicekit.errors import is_transient
-from servicekit.tracing import continued_from
-from servicekit.uow import OutboxSignal
+from servicekit.messaging.uow import OutboxSignal
+from servicekit.process.errors import is_transient
+from servicekit.process.tracing import continued_from
 from writeback.adapters.steps import StepCache
 from writeback.adapters.uow import WritebackUnitOfWork
 from writeback.domain import attempts as st

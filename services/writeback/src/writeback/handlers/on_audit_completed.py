@@ -8,9 +8,9 @@ import logging
 from collections.abc import Sequence
 
 from contracts.audits import AuditCompleted
-from servicekit.consumer import batch_handler
-from servicekit.events import Decoded
-from servicekit.tracing import traceparent_now
+from servicekit.messaging.consumer import batch_handler
+from servicekit.messaging.events import Decoded
+from servicekit.process.tracing import traceparent_now
 from writeback.adapters.lead_batch import apply_in_batch
 from writeback.adapters.uow import WritebackUnitOfWork
 from writeback.domain.projection import AuditOrder, LeadState

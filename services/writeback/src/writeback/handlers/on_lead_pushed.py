@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from servicekit.consumer import batch_handler
-from servicekit.events import Decoded
+from servicekit.messaging.consumer import batch_handler
+from servicekit.messaging.events import Decoded
 from writeback.adapters.lead_batch import apply_in_batch
 from writeback.adapters.uow import WritebackUnitOfWork
 from writeback.domain.projection import LeadState

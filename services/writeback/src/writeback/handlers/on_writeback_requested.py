@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from contracts.leads import WritebackRequested
-from servicekit.consumer import batch_handler
-from servicekit.events import Decoded
-from servicekit.tracing import traceparent_now
+from servicekit.messaging.consumer import batch_handler
+from servicekit.messaging.events import Decoded
+from servicekit.process.tracing import traceparent_now
 from writeback.adapters.lead_batch import apply_in_batch
 from writeback.adapters.uow import WritebackUnitOfWork
 from writeback.domain.projection import LeadState

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from servicekit.db import UTCDateTime
-from servicekit.migrate import create_kit_tables
+from servicekit.process.db import UTCDateTime
+from servicekit.process.migrate import create_kit_tables
 
 revision: str = '0001'
 down_revision: str | None = None

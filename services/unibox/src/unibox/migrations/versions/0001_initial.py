@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from servicekit.db import JsonType, UTCDateTime
-from servicekit.migrate import create_kit_tables
+from servicekit.process.db import JsonType, UTCDateTime
+from servicekit.process.migrate import create_kit_tables
 
 revision: str = "0001"
 down_revision: str | None = None
