@@ -17,8 +17,8 @@ from contracts.envelope import DLQ_HEADER_ERROR_CLASS, Envelope
 from contracts.topics import AUDIT_REQUESTED
 from outreach_ops.topic_admin import ensure_topics
 from servicekit.messaging.broker import create_broker
-from servicekit.messaging.consumer import subscribe
 from servicekit.messaging.events import encode, payload_digest
+from servicekit.messaging.subscriber import subscribe
 from servicekit.messaging.uow import UnitOfWork
 from servicekit.process.db import create_engine
 from servicekit.process.metrics import CONFLICTING_DUPLICATES

@@ -20,9 +20,9 @@ from contracts.envelope import DLQ_HEADER_ERROR_CLASS, DLQ_HEADER_OFFSET, DLQ_HE
 from contracts.topics import AUDIT_REQUESTED
 from outreach_ops.topic_admin import ensure_topics
 from servicekit.messaging.broker import create_broker
-from servicekit.messaging.consumer import subscribe
 from servicekit.messaging.events import encode
 from servicekit.messaging.guard import broker_violations
+from servicekit.messaging.subscriber import subscribe
 from servicekit.testing import Database, publish_raw, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -151,15 +151,20 @@ async def test_poison_records_go_to_the_dlq_once_with_origin_headers_and_the_par
 async def test_configured_brokers_have_no_ack_first_subscriber_and_a_safe_producer(
     engine: AsyncEngine, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
-    from faststream.middlewares import AckPolicy
-
     from servicekit.messaging.kafka_config import PRODUCER_SAFETY
     from servicekit.messaging.relay import make_producer
 
     broker = create_broker(kafka_bootstrap, client_id="guard")
     subscribe(broker, build_consumer(engine, broker, topic_prefix, None), topic_name="x")
     assert_safe_broker(broker)
-    assert [s.ack_policy for s in broker.subscribers] == [AckPolicy.NACK_ON_ERROR]
+    # The kit's subscriber is no FastStream subscriber; its member commits only what it applied (no auto commit).
+    [member] = broker.kit_subscribers
+    assert broker.subscribers == [] and member.group_id == f"{topic_prefix}counter.on_audit_requested"
+    kafka = member._member()
+    try:
+        assert kafka._enable_auto_commit is False and kafka._group_id == member.group_id
+    finally:
+        await kafka.stop()
     producer = make_producer(kafka_bootstrap, "guard-relay")
     # aiokafka builds a transaction manager only for an idempotent producer, and stores acks=all as -1.
     assert producer._txn_manager is not None

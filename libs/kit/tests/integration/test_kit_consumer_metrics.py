@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.topics import AUDIT_REQUESTED
 from outreach_ops.topic_admin import ensure_topics
 from servicekit.messaging.broker import create_broker
-from servicekit.messaging.consumer import _note_lag, subscribe
+from servicekit.messaging.subscriber import note_lag, subscribe
 from servicekit.process.worker_health import WorkerHealth, start_health_server
 from servicekit.testing import publish_raw, wait_until
 
@@ -72,7 +72,7 @@ async def test_the_worker_metrics_count_applied_duplicate_and_parked_records_and
 
 
 class _Fetcher:
-    """What `_note_lag` reads from an aiokafka consumer: its assignment and each partition's high watermark."""
+    """What `note_lag` reads from an aiokafka consumer: its assignment and each partition's high watermark."""
 
     def __init__(self, assigned: list[tuple[str, int]], highwater: dict[tuple[str, int], int]) -> None:
         self._assigned = [TopicPartition(t, p) for t, p in assigned]
@@ -89,7 +89,7 @@ def test_the_lag_is_the_high_watermark_minus_the_position_after_the_last_fetched
     lag: dict[tuple[str, int], int] = {("t", 9): 4}  # a partition revoked since: forgotten
     fetcher = _Fetcher([("t", 0), ("t", 1)], {("t", 0): 100, ("t", 1): 7})
     tp0 = fetcher.assignment()[0]
-    _note_lag(fetcher, {tp0: [SimpleNamespace(offset=40), SimpleNamespace(offset=41)]}, lag)
+    note_lag(fetcher, {tp0: [SimpleNamespace(offset=40), SimpleNamespace(offset=41)]}, lag)
     assert lag == {("t", 0): 58}  # 100 - 42; partition 1 not fetched yet: unknown, not 0
-    _note_lag(fetcher, {}, lag)
+    note_lag(fetcher, {}, lag)
     assert lag == {("t", 0): 0, ("t", 1): 0}  # an empty fetch: everything assigned is caught up

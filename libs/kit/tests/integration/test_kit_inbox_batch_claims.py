@@ -20,8 +20,8 @@ from contracts.topics import AUDIT_REQUESTED
 from outreach_ops.topic_admin import ensure_topics
 from servicekit.messaging import consumer as consumer_module
 from servicekit.messaging.broker import create_broker
-from servicekit.messaging.consumer import subscribe
 from servicekit.messaging.events import encode, headers_for, kafka_headers, payload_digest
+from servicekit.messaging.subscriber import subscribe
 from servicekit.messaging.uow import UnitOfWork
 from servicekit.process.db import create_engine
 from servicekit.process.tables import inbox

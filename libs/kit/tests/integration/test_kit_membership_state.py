@@ -8,6 +8,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -66,11 +67,14 @@ async def test_joining_then_settled_and_an_idle_member_is_settled(topic_prefix: 
 
 
 async def test_a_replaced_subscriber_consumes_again_as_a_new_member(topic_prefix: str) -> None:
-    """What the watchdog does to a stalled member (stop, start) leaves a FastStream subscriber consuming, under a
-    new member id."""
-    from faststream.kafka import KafkaBroker
+    """What the watchdog does to a stalled member (stop, start) leaves the kit's subscriber consuming, under a new
+    member id, from the offsets the old member committed."""
+    from aiokafka import AIOKafkaProducer
 
+    from servicekit.messaging.consumer import ConsumerStats
+    from servicekit.messaging.kafka_config import resolve
     from servicekit.messaging.membership_watchdog import MembershipWatchdog
+    from servicekit.messaging.subscriber import GroupSubscriber
 
     topic, group = f"{topic_prefix}membership-restart", f"{topic_prefix}membership-restart.group"
     admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
@@ -79,26 +83,32 @@ async def test_a_replaced_subscriber_consumes_again_as_a_new_member(topic_prefix
         await admin.create_topics([NewTopic(topic, 2, 1)])
     finally:
         await admin.close()
-    broker = KafkaBroker(BOOTSTRAP, apply_types=False)
     got: list[bytes] = []
 
-    @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest")
-    async def handle(body: bytes) -> None:
-        got.append(body)
+    class Recorder:
+        def __init__(self) -> None:
+            self.group, self.stats = group, ConsumerStats()
 
-    subscriber = broker.subscribers[0]
-    await broker.start()
+        async def process(self, records: Any) -> None:
+            got.extend(record.value for record in records)
+
+    subscriber = GroupSubscriber(Recorder(), topic=topic, bootstrap=BOOTSTRAP,  # type: ignore[arg-type]
+                                 security=resolve(None))
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+    await producer.start()
+    await subscriber.start()
     try:
-        await broker.publish(b"before", topic=topic)
+        await producer.send_and_wait(topic, b"before")
         await _until(lambda: got == [b"before"])
-        member = subscriber.consumer._coordinator.member_id  # type: ignore[attr-defined]
+        member = subscriber.consumer._coordinator.member_id  # type: ignore[union-attr]
         watchdog = MembershipWatchdog([subscriber], stall_after_s=0)
         await watchdog._restart(subscriber, stalled_s=0)
-        await broker.publish(b"after", topic=topic)
+        await producer.send_and_wait(topic, b"after")
         await _until(lambda: got == [b"before", b"after"])
-        assert subscriber.consumer._coordinator.member_id != member  # type: ignore[attr-defined]
+        assert subscriber.consumer._coordinator.member_id != member  # type: ignore[union-attr]
     finally:
-        await broker.stop()
+        await subscriber.stop()
+        await producer.stop()
 
 
 async def _until(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:

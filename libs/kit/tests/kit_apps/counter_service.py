@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from contracts.leads import AuditRequested
 from contracts.topics import AUDIT_REQUESTED
 from servicekit.messaging.broker import create_broker
-from servicekit.messaging.consumer import EventConsumer, broker_dlq_publisher, each, subscribe
+from servicekit.messaging.consumer import EventConsumer, broker_dlq_publisher, each
 from servicekit.messaging.events import Decoded
 from servicekit.messaging.relay import OutboxRelay, make_producer
+from servicekit.messaging.subscriber import subscribe
 from servicekit.messaging.uow import UnitOfWork
 from servicekit.process.db import create_engine
 from servicekit.process.tables import kit_metadata

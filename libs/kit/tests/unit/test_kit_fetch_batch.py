@@ -1,4 +1,4 @@
-"""The kit subscribers' fetch: no extra sleep after a fetch that waited its whole timeout, no spinning when a
+"""The kit subscriber's fetch (`GroupSubscriber.fetch`): no extra sleep after a fetch that waited its whole timeout, no spinning when a
 fetch comes back empty at once, records of every partition in one batch, and the lag of each assigned partition
 noted from the fetch (high watermark minus the position after the last record; 0 when a fetch is empty)."""
 
@@ -8,9 +8,9 @@ import asyncio
 import time
 from typing import Any, NamedTuple
 
-from faststream.kafka import KafkaBroker
-
-from servicekit.messaging.consumer import _fetch_batch, subscribe
+from servicekit.messaging.consumer import ConsumerStats
+from servicekit.messaging.kafka_config import resolve
+from servicekit.messaging.subscriber import GroupSubscriber, rewind
 
 
 class TP(NamedTuple):
@@ -46,10 +46,22 @@ class FakeKafka:
 
 async def _timed(kafka: FakeKafka, timeout_ms: int = 100, lag: dict[tuple[str, int], int] | None = None
                  ) -> tuple[tuple[Any, ...], float]:
-    fetch = _fetch_batch(timeout_ms, 7, {} if lag is None else lag)
+    subscriber = _subscriber(timeout_ms, 7)
+    if lag is not None:
+        subscriber.handler.stats.lag = lag
     started = time.monotonic()
-    result = await fetch(object(), kafka)
+    result = await subscriber.fetch(kafka)
     return result, time.monotonic() - started
+
+
+class _Handler:
+    def __init__(self) -> None:
+        self.group, self.stats = "g", ConsumerStats()
+
+
+def _subscriber(timeout_ms: int, max_records: int) -> GroupSubscriber:
+    return GroupSubscriber(_Handler(), topic="t", bootstrap="127.0.0.1:9", security=resolve(None),  # type: ignore[arg-type]
+                           max_records=max_records, batch_timeout_ms=timeout_ms)
 
 
 async def test_an_empty_fetch_that_waited_its_timeout_returns_without_sleeping_again() -> None:
@@ -83,17 +95,19 @@ async def test_the_lag_of_each_fetched_partition_is_its_high_watermark_after_the
     assert lag == {("t", 0): 0, ("t", 1): 0, ("t", 2): 0}
 
 
-async def test_subscribe_installs_the_fetch_on_the_faststream_subscriber() -> None:
-    from kit_apps.counter_service import build_consumer
-    from sqlalchemy.ext.asyncio import create_async_engine
+def test_a_failed_batch_rewinds_each_partition_to_its_first_record_in_the_batch() -> None:
+    class Seeks:
+        def __init__(self) -> None:
+            self.to: dict[Any, int] = {}
 
-    broker = KafkaBroker("127.0.0.1:9", apply_types=False)
-    engine = create_async_engine("sqlite+aiosqlite://")
-    subscribe(broker, build_consumer(engine, broker, "p.", None), topic_name="t", max_records=9, batch_timeout_ms=30)
-    subscriber: Any = broker.subscribers[-1]
-    assert subscriber.get_msg.__func__.__qualname__ == "_fetch_batch.<locals>.get_msg"
-    x = Rec("x", 0)
-    kafka = FakeKafka(wait_s=0.0, batches={P0: [x]})
-    assert await subscriber.get_msg(kafka) == (x,)
-    assert kafka.calls == [(30, 9)]
-    await engine.dispose()
+        def seek(self, tp: Any, offset: int) -> None:
+            self.to[(tp.topic, tp.partition)] = offset
+
+    class R(NamedTuple):
+        topic: str
+        partition: int
+        offset: int
+
+    kafka = Seeks()
+    rewind(kafka, [R("t", 0, 12), R("t", 1, 3), R("t", 0, 10), R("t", 0, 11)])
+    assert kafka.to == {("t", 0): 10, ("t", 1): 3}

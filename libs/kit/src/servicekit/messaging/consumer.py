@@ -1,13 +1,13 @@
-"""Kafka consumers with explicit delivery semantics, on FastStream batch subscribers.
+"""Kafka consumers with explicit delivery semantics (fed by the kit's subscribers, `servicekit.messaging.subscriber`).
 
 For each batch: undecodable records, and records that contradict their envelope (key, headers; see
 `servicekit.messaging.events.check_record`), go to the DLQ; the rest are applied in ONE transaction in which each
 event is first recorded in the inbox (a duplicate is skipped) and then handled. The offsets are committed
-(FastStream `AckPolicy.NACK_ON_ERROR`: ack = commit) only after that transaction commits. If the batch
+(the subscriber's ack policy: commit after `process` returns) only after that transaction commits. If the batch
 fails, it is replayed record by record: transient faults are retried with jittered backoff within a time
 budget, anything else (or an exhausted budget) dead-letters that record only, so a poison message never
 blocks its partition and is never dropped. An exception that escapes (e.g. the DLQ itself is unreachable)
-NACKs the batch: the consumer seeks back and the records are delivered again.
+fails the batch: the subscriber seeks back and the records are delivered again.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import types
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,8 +24,6 @@ from uuid import UUID
 
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 from opentelemetry.trace import SpanKind
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -275,76 +272,6 @@ def broker_dlq_publisher(broker: KafkaBroker) -> DlqPublish:
     return publish
 
 
-def subscribe(
-    broker: KafkaBroker,
-    consumer: EventConsumer[Any],
-    *,
-    topic_name: str,
-    max_records: int = 500,
-    batch_timeout_ms: int = 100,
-) -> Any:
-    """Registers the consumer as a FastStream batch subscriber with an explicit, commit-after-effect ack policy.
-
-    The handler gets the raw records (`raw_records` as the decoder, the broker without FastStream's dependency
-    injection): each record is decoded once, by `servicekit.messaging.events.decode`, not also as JSON by FastStream."""
-
-    async def on_batch(records: tuple[ConsumerRecord[Any, Any], ...]) -> None:
-        await consumer.process(records)
-
-    on_batch.__name__ = f"on_{consumer.group.replace('.', '_').replace('-', '_')}"
-    subscriber = broker.subscriber(
-        topic_name,
-        group_id=consumer.group,
-        batch=True,
-        max_records=max_records,
-        batch_timeout_ms=batch_timeout_ms,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=raw_records,
-        title=consumer.group,
-    )
-    subscriber.get_msg = types.MethodType(  # type: ignore[method-assign]
-        _fetch_batch(batch_timeout_ms, max_records, consumer.stats.lag), subscriber)
-    return subscriber(on_batch)
-
-
-def _fetch_batch(timeout_ms: int, max_records: int,
-                 lag: dict[tuple[str, int], int]) -> Callable[[Any, Any], Awaitable[tuple[Any, ...]]]:
-    """The subscriber's fetch. FastStream's own sleeps another `batch_timeout_ms` after every empty fetch,
-    so at low traffic a record that arrived during that sleep waited up to 100 ms more (p99 of the first hop
-    66 ms at 2 leads/s). This one sleeps only for what is left of the timeout when a fetch came back empty
-    early, which still keeps an idle or paused consumer from spinning."""
-
-    async def get_msg(self: Any, kafka_consumer: Any) -> tuple[Any, ...]:
-        started = time.monotonic()
-        batches = await kafka_consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
-        _note_lag(kafka_consumer, batches, lag)
-        if batches:
-            return tuple(record for records in batches.values() for record in records)
-        left = timeout_ms / 1000 - (time.monotonic() - started)
-        if left > 0:
-            await asyncio.sleep(left)
-        return ()
-
-    return get_msg
-
-
-def _note_lag(kafka_consumer: Any, batches: dict[Any, list[ConsumerRecord[Any, Any]]],
-              lag: dict[tuple[str, int], int]) -> None:
-    """A fetched partition lags its high watermark minus the offset after its last fetched record; an empty
-    fetch means every assigned partition is caught up. Partitions no longer assigned are forgotten."""
-    assigned = {(tp.topic, tp.partition) for tp in kafka_consumer.assignment()}
-    for key in [key for key in lag if key not in assigned]:
-        del lag[key]
-    if not batches:
-        lag.update(dict.fromkeys(assigned, 0))
-        return
-    for tp, records in batches.items():
-        highwater = kafka_consumer.highwater(tp)
-        if highwater is not None and records:
-            lag[(tp.topic, tp.partition)] = max(0, highwater - records[-1].offset - 1)
-
-
 _LIVE_CONSUMERS: weakref.WeakSet[EventConsumer[Any]] = weakref.WeakSet()
 
 
@@ -375,9 +302,3 @@ class ConsumerMetrics(Collector):
 
 
 REGISTRY.register(ConsumerMetrics())
-
-
-async def raw_records(message: KafkaMessage) -> tuple[ConsumerRecord[Any, Any], ...]:
-    """The FastStream decoder of the kit's subscribers: the batch's records as they came from the broker."""
-    raw = message.raw_message
-    return raw if isinstance(raw, tuple) else (raw,)

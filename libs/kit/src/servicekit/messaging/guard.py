@@ -1,6 +1,7 @@
 """Inspects a configured broker for delivery-safety mistakes (used by every service's guard test):
 an ack-first subscriber (at-most-once), a subscriber without a consumer group, a producer that is not
-`acks=all` + idempotent."""
+`acks=all` + idempotent. The kit's own subscribers (`servicekit.messaging.subscriber`) commit after the batch's
+transaction by construction; a FastStream subscriber registered on the broker is checked for its ack policy."""
 
 from __future__ import annotations
 
@@ -26,4 +27,7 @@ def broker_violations(broker: KafkaBroker) -> list[str]:
             problems.append(f"subscriber {name} uses MANUAL acks; the kit's policy is NACK_ON_ERROR")
         if not getattr(sub, "group_id", None):
             problems.append(f"subscriber {sub!r} has no consumer group (offsets would never be committed)")
+    for kit_sub in getattr(broker, "kit_subscribers", ()):
+        if not kit_sub.group_id:
+            problems.append(f"subscriber of {kit_sub.topic} has no consumer group (offsets would never be committed)")
     return problems

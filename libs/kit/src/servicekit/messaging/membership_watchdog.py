@@ -46,7 +46,8 @@ def rejoining(kafka_consumer: Any) -> bool:
 
 
 class MembershipWatchdog:
-    """Watches FastStream Kafka subscribers (`.consumer`, `.start()`, `.stop()`, `.group_id`)."""
+    """Watches subscribers (`.consumer`, the aiokafka member; `.start()`, `.stop()`, `.group_id`): the kit's
+    `servicekit.messaging.subscriber.GroupSubscriber`s."""
 
     def __init__(self, subscribers: Iterable[Any], *, stall_after_s: float,
                  clock: Callable[[], float] = time.monotonic, stop_timeout_s: float = _STOP_TIMEOUT_S) -> None:

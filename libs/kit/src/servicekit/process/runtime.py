@@ -18,22 +18,15 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from faststream.kafka import KafkaBroker
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from servicekit.messaging.broker import create_broker
-from servicekit.messaging.consumer import (
-    EventConsumer,
-    Handler,
-    as_batch_handler,
-    batch_handler,
-    broker_dlq_publisher,
-    subscribe,
-)
+from servicekit.messaging.broker import KitKafkaBroker, create_broker
+from servicekit.messaging.consumer import EventConsumer, Handler, as_batch_handler, batch_handler, broker_dlq_publisher
 from servicekit.messaging.membership_watchdog import MembershipWatchdog, stall_s
 from servicekit.messaging.relay import OutboxRelay, make_producer, stop_producer
+from servicekit.messaging.subscriber import subscribe
 from servicekit.messaging.uow import OutboxSignal, UnitOfWork
 from servicekit.process.db import create_engine, is_postgres
 from servicekit.process.migrate import upgrade
@@ -90,7 +83,7 @@ class ServiceRuntime(Generic[U]):
     migrations: str | None
     signal: OutboxSignal = field(default_factory=OutboxSignal)
     uow_kwargs: dict[str, Any] = field(default_factory=dict)
-    broker: KafkaBroker | None = None
+    broker: KitKafkaBroker | None = None
     consumers: list[EventConsumer[U]] = field(default_factory=list)
     loops: dict[str, ServiceLoop] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -136,7 +129,7 @@ class ServiceRuntime(Generic[U]):
             log.error(message)
             raise MigrationStartupError(message) from None
 
-    def get_broker(self) -> KafkaBroker:
+    def get_broker(self) -> KitKafkaBroker:
         if self.broker is None:
             self.broker = create_broker(self.settings.kafka_bootstrap_servers, client_id=self.settings.service_name)
         return self.broker
@@ -239,7 +232,7 @@ async def run_consumers_until_stopped(runtime: ServiceRuntime[Any], stop: asynci
     settle_heap()
     watch = None
     if stall_s() > 0:
-        watchdog = MembershipWatchdog(broker.subscribers, stall_after_s=stall_s())
+        watchdog = MembershipWatchdog(broker.kit_subscribers, stall_after_s=stall_s())
         watch = asyncio.create_task(watchdog.run(stop))
     try:
         await stop.wait()
