@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import ConsumerStoppedError, KafkaError
+from aiokafka.errors import ConsumerStoppedError, IllegalStateError, KafkaError
 
 from servicekit.messaging.broker import KitKafkaBroker
 from servicekit.messaging.consumer import EventConsumer
@@ -117,7 +117,7 @@ class GroupSubscriber:
                 records = await self.fetch(kafka)
             except ConsumerStoppedError:
                 return
-            except KafkaError:
+            except Exception:  # the broker away, or anything else: the loop must outlive it
                 log.exception("group %s: fetching failed; trying again in %.0fs", self.group_id,
                               _FETCH_ERROR_PAUSE_S)
                 await asyncio.sleep(_FETCH_ERROR_PAUSE_S)
@@ -161,7 +161,10 @@ def rewind(kafka: Any, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         tp = TopicPartition(record.topic, record.partition)
         earliest[tp] = min(record.offset, earliest.get(tp, record.offset))
     for tp, offset in earliest.items():
-        kafka.seek(tp, offset)
+        try:
+            kafka.seek(tp, offset)
+        except IllegalStateError:
+            pass  # no longer assigned (a rebalance): its next owner reads from the last committed offset
 
 
 def note_lag(kafka: Any, batches: dict[Any, list[ConsumerRecord[Any, Any]]], lag: dict[tuple[str, int], int]) -> None:
