@@ -48,17 +48,24 @@ class LeadBatch:
         await repo.save_states((self.states[i] for i in sorted(plan.dirty, key=str)), plan.now)
         await repo.supersede(plan.superseded, plan.now)
         await repo.insert_attempts(plan.new_rows)
-        for event, cause in plan.completed:
-            self.uow.publish(event, causation=cause)
-        if plan.to_deliver and self.uow.delivery_signal is not None:
-            self.uow.after_commit(self.uow.delivery_signal.notify)
 
 
 async def apply_in_batch(items: Sequence[Decoded], uow: WritebackUnitOfWork,
-                         apply: Callable[[BatchPlan, LeadState, Decoded], None]) -> None:
-    """Loads the batch's leads, `apply`s each event in order (inside its consume span), saves what changed."""
+                         apply: Callable[[BatchPlan, LeadState, Decoded], None]) -> BatchPlan:
+    """Loads the batch's leads, `apply`s each event in order (inside its consume span), saves what changed; returns
+    the plan (what the handler announces, and whether the delivery loop has work)."""
     batch = await LeadBatch.load(uow, items)
     for item in items:
         with consuming(item):
             apply(batch.plan, batch.state(item), item)
     await batch.save()
+    return batch.plan
+
+
+def announce_and_wake(plan: BatchPlan, uow: WritebackUnitOfWork) -> None:
+    """Writes each unlinked lead's WritebackCompleted to the outbox, and wakes the delivery loop once the batch has
+    committed when a linked lead's writeback waits for it (`handlers/deliver_writebacks.py`)."""
+    for event, cause in plan.completed:
+        uow.publish(event, causation=cause)
+    if plan.to_deliver and uow.delivery_signal is not None:
+        uow.after_commit(uow.delivery_signal.notify)

@@ -9,7 +9,7 @@ from contracts.leads import WritebackRequested
 from servicekit.messaging.consumer import batch_handler
 from servicekit.messaging.events import Decoded
 from servicekit.process.tracing import traceparent_now
-from writeback.adapters.lead_batch import apply_in_batch
+from writeback.adapters.lead_batch import announce_and_wake, apply_in_batch
 from writeback.adapters.uow import WritebackUnitOfWork
 from writeback.domain.projection import LeadState
 from writeback.domain.writebacks import BatchPlan
@@ -24,4 +24,7 @@ def _apply(plan: BatchPlan, state: LeadState, item: Decoded) -> None:
 
 @batch_handler
 async def handle(items: Sequence[Decoded], uow: WritebackUnitOfWork) -> None:
-    await apply_in_batch(items, uow, _apply)
+    plan = await apply_in_batch(items, uow, _apply)
+    # Produces WritebackCompleted (delivered=false) for each lead not linked to a campaign; a linked lead's
+    # writeback is delivered, and its WritebackCompleted/WritebackFailed produced, by the delivery loop.
+    announce_and_wake(plan, uow)
