@@ -38,7 +38,7 @@ from servicekit.messaging.events import (
     decode_body,
     decode_record_envelope,
     header_dict,
-    header_event_id,
+    header_event_id_text,
     payload_digest,
     record_digest,
 )
@@ -169,12 +169,12 @@ class EventConsumer(Generic[U]):
         and the digest of the whole record stored with the claim, are skipped without being decoded (the same
         record gets the same verdict). One read per batch, made only while batches keep meeting duplicates (after
         a start, a rebalance, a replay); a batch of new events turns it off, a duplicate found later turns it on."""
-        ids = [header_event_id(record.headers) for record, _ in pending]
+        ids = [header_event_id_text(record.headers) for record, _ in pending]
         wanted = [event_id for event_id in ids if event_id is not None]
         if not wanted:
             return pending
         async with self.uow_factory() as uow:
-            stored = await uow.inbox_digests(self.group, wanted, whole_record=True)
+            stored = await uow.inbox_record_digests(self.group, wanted)
         left = []
         for (record, fingerprint), event_id in zip(pending, ids, strict=True):
             if event_id is not None and stored.get(event_id) == fingerprint:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -171,13 +172,19 @@ def record_digest(key: bytes | None, value: bytes | None, headers: Sequence[tupl
     return hashlib.sha256(packed).hexdigest()
 
 
-def header_event_id(headers: Sequence[tuple[str, bytes]] | None) -> uuid.UUID | None:
-    """The event id a record's headers state (`event_id`, else `ce_id`), or None when they state none readable.
-    A hint for finding its inbox claim before decoding; the envelope stays the truth."""
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def header_event_id_text(headers: Sequence[tuple[str, bytes]] | None) -> str | None:
+    """The event id a record's headers state (`event_id`, else `ce_id`) as PostgreSQL writes a uuid as text (lower
+    case, dashed), or None when they state none readable. A hint for finding its inbox claim before decoding; the
+    envelope stays the truth. The relay's headers are in that form already and pass a pattern match; anything else
+    is parsed, then normalised or refused."""
     for name, raw in headers or ():
         if name in (HEADER_EVENT_ID, HEADER_CE_ID):
             try:
-                return uuid.UUID(bytes(raw).decode("ascii") if isinstance(raw, bytes | bytearray) else str(raw))
+                text = bytes(raw).decode("ascii") if isinstance(raw, bytes | bytearray) else str(raw)
+                return text if _CANONICAL_UUID.fullmatch(text) else str(uuid.UUID(text))
             except (ValueError, UnicodeDecodeError):
                 return None
     return None

@@ -10,8 +10,9 @@ The loop is short and uses only aiokafka's public consumer API (`getmany`, `comm
 `assignment`). FastStream remains the broker client that publishes dead letters (`servicekit.messaging.broker`),
 and it starts and stops these subscribers with itself.
 
-The ack policy, explicit: after `EventConsumer.process` returns, the positions fetched so far are committed
-(at-least-once; the inbox makes a redelivery a no-op). If it raises (the DLQ unreachable, the database gone past
+The ack policy, explicit: after `EventConsumer.process` returns, each partition's offset after the batch's last
+record is committed (at-least-once; the inbox makes a redelivery a no-op). The commit travels while the next batch
+is fetched and applied, one commit in flight at most; a stop waits for it. If it raises (the DLQ unreachable, the database gone past
 the consumer's retry budget), each partition of the batch is rewound to its first record of the batch and the
 batch is fetched again. A commit refused because a rebalance took the partitions meanwhile is logged: the next
 owner reads from the last committed offset and its inbox skips what this member applied.
@@ -27,7 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import ConsumerStoppedError, IllegalStateError, KafkaError
+from aiokafka.errors import ConsumerStoppedError, IllegalStateError
 
 from servicekit.messaging.broker import KitKafkaBroker
 from servicekit.messaging.consumer import EventConsumer
@@ -69,6 +70,7 @@ class GroupSubscriber:
         self._client_id = client_id
         self.consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._committing: asyncio.Task[None] | None = None  # the last applied batch's commit, while in flight
         self._running = False
 
     def _member(self) -> AIOKafkaConsumer:
@@ -112,6 +114,14 @@ class GroupSubscriber:
                 await kafka.stop()
 
     async def _run(self, kafka: AIOKafkaConsumer) -> None:
+        try:
+            await self._loop(kafka)
+        finally:
+            committing, self._committing = self._committing, None
+            if committing is not None:
+                await committing  # a stop leaves after the last applied batch's commit was answered
+
+    async def _loop(self, kafka: AIOKafkaConsumer) -> None:
         while self._running:
             try:
                 records = await self.fetch(kafka)
@@ -132,11 +142,18 @@ class GroupSubscriber:
                 rewind(kafka, records)
                 await asyncio.sleep(_FAILED_BATCH_PAUSE_S)
                 continue
-            try:
-                await kafka.commit()
-            except KafkaError as exc:
-                log.warning("group %s: offsets not committed (%s: %s); the partitions' next owner reads them again "
-                            "and skips what was applied", self.group_id, type(exc).__name__, exc)
+            # The batch's offsets are committed while the next batch is fetched and applied: one commit in flight
+            # at most, each answered before the next is sent (so they arrive in order).
+            if self._committing is not None:
+                await self._committing
+            self._committing = asyncio.create_task(self._commit(kafka, batch_offsets(records)))
+
+    async def _commit(self, kafka: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await kafka.commit(offsets)
+        except Exception as exc:
+            log.warning("group %s: offsets not committed (%s: %s); the partitions' next owner reads them again "
+                        "and skips what was applied", self.group_id, type(exc).__name__, exc)
 
     async def fetch(self, kafka: Any) -> tuple[ConsumerRecord[Any, Any], ...]:
         """One batch from every assigned partition, as soon as any is there, noting each partition's lag. After a
@@ -151,6 +168,15 @@ class GroupSubscriber:
         if left > 0:
             await asyncio.sleep(left)
         return ()
+
+
+def batch_offsets(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, int]:
+    """The offsets to commit once a batch is applied: per partition, the one after its last record in the batch."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = max(record.offset + 1, offsets.get(tp, 0))
+    return offsets
 
 
 def rewind(kafka: Any, records: Sequence[ConsumerRecord[Any, Any]]) -> None:

@@ -47,6 +47,10 @@ class OutboxSignal:
         self._event.clear()
 
 
+_INBOX_RECORD_DIGESTS = text(
+    "SELECT event_id::text, record_sha256 FROM inbox WHERE consumer_group = :group AND event_id = ANY(CAST(:ids AS uuid[]))")
+
+
 class UnitOfWork:
     """`async with uow: ...; await uow.commit()`. Leaving the block without commit rolls back.
 
@@ -254,6 +258,18 @@ class UnitOfWork:
         stmt = select(inbox.c.event_id, column).where(
             inbox.c.consumer_group == consumer_group, one_of(inbox.c.event_id, list(event_ids), self.dialect))
         return {event_id: digest for event_id, digest in (await self.session.execute(stmt)).all()}
+
+    async def inbox_record_digests(self, consumer_group: str, event_ids: Sequence[str]) -> dict[str, str | None]:
+        """`inbox_digests(..., whole_record=True)` keyed by the ids as text (`header_event_id_text`): the replay
+        path's one read per batch, with no uuid objects made either way. On PostgreSQL a plain statement (the ids
+        cast to uuid[] by the server); elsewhere through `inbox_digests`."""
+        if not event_ids:
+            return {}
+        if self.dialect != "postgresql":
+            found = await self.inbox_digests(consumer_group, [UUID(i) for i in event_ids], whole_record=True)
+            return {str(event_id): digest for event_id, digest in found.items()}
+        rows = await self.session.execute(_INBOX_RECORD_DIGESTS, {"group": consumer_group, "ids": list(event_ids)})
+        return {event_id: digest for event_id, digest in rows.all()}
 
     async def unclaim_inbox(self, consumer_group: str, event_ids: Sequence[UUID]) -> None:
         """Takes back claims made in this transaction (events found unhandleable after claiming them)."""
