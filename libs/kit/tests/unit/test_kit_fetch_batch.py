@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from servicekit.messaging.consumer import ConsumerStats
 from servicekit.messaging.kafka_config import resolve
-from servicekit.messaging.subscriber import GroupSubscriber, rewind
+from servicekit.messaging.subscriber import GroupSubscriber, batch_offsets, rewind
 
 
 class TP(NamedTuple):
@@ -111,3 +111,5 @@ def test_a_failed_batch_rewinds_each_partition_to_its_first_record_in_the_batch(
     kafka = Seeks()
     rewind(kafka, [R("t", 0, 12), R("t", 1, 3), R("t", 0, 10), R("t", 0, 11)])
     assert kafka.to == {("t", 0): 10, ("t", 1): 3}
+    applied = batch_offsets([R("t", 0, 12), R("t", 1, 3), R("t", 0, 10), R("t", 0, 11)])  # type: ignore[list-item]
+    assert {(tp.topic, tp.partition): offset for tp, offset in applied.items()} == {("t", 0): 13, ("t", 1): 4}

@@ -6,11 +6,6 @@ committed offset is the first record not yet handled, and its metadata lists the
 (records redriven by a filtered run past one it left behind). A run therefore never republishes a record
 an earlier run already republished; the commit follows each published batch, so a crash between a publish
 and its commit can republish that batch once more — the consumers' inbox makes that harmless.
-
-The age of a DLQ is the age of its oldest record not redriven yet (`DlqSummary.oldest_pending_age_s`), from the
-record's broker timestamp: the one the DLQ's time-based retention deletes by, so an alert on it fires before a
-parked record can expire unseen. It is read from the first pending offset of each partition that has pending
-records (one record each, assigned without a consumer group), within a bounded time.
 """
 
 from __future__ import annotations

@@ -170,25 +170,27 @@ class GroupSubscriber:
         return ()
 
 
-def batch_offsets(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, int]:
-    """The offsets to commit once a batch is applied: per partition, the one after its last record in the batch."""
-    offsets: dict[TopicPartition, int] = {}
+def _spans(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, tuple[int, int]]:
+    """Per partition, the first and last offset a batch holds of it."""
+    spans: dict[TopicPartition, tuple[int, int]] = {}
     for record in records:
         tp = TopicPartition(record.topic, record.partition)
-        offsets[tp] = max(record.offset + 1, offsets.get(tp, 0))
-    return offsets
+        first, last = spans.get(tp, (record.offset, record.offset))
+        spans[tp] = (min(first, record.offset), max(last, record.offset))
+    return spans
+
+
+def batch_offsets(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, int]:
+    """The offsets to commit once a batch is applied: per partition, the one after its last record in the batch."""
+    return {tp: last + 1 for tp, (_, last) in _spans(records).items()}
 
 
 def rewind(kafka: Any, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
     """Seeks each partition of a failed batch back to its first record in it, so none is committed past a record
     that was not applied."""
-    earliest: dict[TopicPartition, int] = {}
-    for record in records:
-        tp = TopicPartition(record.topic, record.partition)
-        earliest[tp] = min(record.offset, earliest.get(tp, record.offset))
-    for tp, offset in earliest.items():
+    for tp, (first, _) in _spans(records).items():
         try:
-            kafka.seek(tp, offset)
+            kafka.seek(tp, first)
         except IllegalStateError:
             pass  # no longer assigned (a rebalance): its next owner reads from the last committed offset
 

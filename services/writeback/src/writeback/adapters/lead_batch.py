@@ -38,7 +38,7 @@ class LeadBatch:
             s.last_attempt_id for s in states.values() if s.last_attempt_id is not None)).items()}
         known = await repo.known_requests(
             item.event.request_id for item in items if isinstance(item.event, WritebackRequested))
-        return cls(uow, dict(states), BatchPlan(now, uow.tone, heads, known))
+        return cls(uow, states, BatchPlan(now, uow.tone, heads, known))
 
     def state(self, item: Decoded) -> LeadState:
         return self.states[item.event.lead_id]  # type: ignore[attr-defined]
