@@ -31,6 +31,7 @@ from contracts.common import (
     PlusVibeLeadData,
 )
 from contracts.envelope import EventData
+from contracts.integrations import PlusVibeIntegrationChanged
 from contracts.leads import (
     AuditRequested,
     LeadCompletedInCampaign,
@@ -356,6 +357,24 @@ def thread_marked_read() -> dict[str, Sample]:
     }
 
 
+# --- integrations --------------------------------------------------------------------------------------------
+
+# A Fernet token's shape (version byte, timestamp, IV, ciphertext, HMAC; url-safe base64): the key is only ever
+# sealed on the wire. A fixed text, so the fixture is deterministic; it opens with no KEK.
+SEALED_KEY: Final = ("gAAAAABnRv2k4Xq0b3lT2mV9cW1yZXR1cm5zLW5vdGhpbmctdXNlZnVsLXdpdGhvdXQtdGhlLWtlaw"
+                     "SGVsbG8tcmV2aWV3ZXI9PT0tdGhpcy1pcy1hLWZpeHR1cmUtbm90LWEta2V5LS0tLQ==")
+
+
+def plusvibe_integration_changed() -> dict[str, Sample]:
+    return {
+        "minimal": _bare(PlusVibeIntegrationChanged(workspace="default", connected=False, version=2,
+                                                    changed_at=at(-7200)), -7200),
+        "full": _in_story(PlusVibeIntegrationChanged(workspace="default", connected=True, plusvibe_workspace_id=WORKSPACE,
+                                                     sealed_api_key=SEALED_KEY, key_fingerprint="3f9a1c07d2e4b6a8",
+                                                     version=1, changed_at=at(-86400)), -86400),
+    }
+
+
 # Event type → its variants. A registered type missing here stops the generator (contracts.registry).
 SAMPLES: Final[dict[str, Callable[[], dict[str, Sample]]]] = {
     "LeadUpserted": lead_upserted,
@@ -374,4 +393,5 @@ SAMPLES: Final[dict[str, Callable[[], dict[str, Sample]]]] = {
     "EmailActivityReceived": email_activity_received,
     "ReplySent": reply_sent,
     "ThreadMarkedRead": thread_marked_read,
+    "PlusVibeIntegrationChanged": plusvibe_integration_changed,
 }

@@ -22,7 +22,7 @@ from servicekit.web.auth import hash_key
 SERVICES: tuple[str, ...] = ("leads", "audits", "writeback", "unibox")
 # Every scope each service checks; a key holding only the other services' scopes must get 403.
 SCOPES: dict[str, tuple[str, ...]] = {
-    "leads": ("leads:read", "leads:write"),
+    "leads": ("leads:read", "leads:write", "integrations:write"),
     "audits": ("audits:read",),
     "writeback": ("writeback:read",),
     "unibox": ("unibox:read", "unibox:write"),

@@ -26,6 +26,7 @@ from api_testkit import (
     record_count,
     started,
 )
+from pydantic import SecretStr
 
 from contracts.audits import AuditCompleted
 from contracts.common import AuditProfile, CategoryScores, Contact, LeadSnapshot
@@ -36,11 +37,13 @@ from contracts.topics import (
     ALL_TOPICS,
     AUDIT_COMPLETED,
     LEAD_UPSERTED,
+    PLUSVIBE_INTEGRATION_CHANGED,
     TOPIC_BY_EVENT_TYPE,
     WRITEBACK_COMPLETED,
     WRITEBACK_FAILED,
 )
 from outreach_ops.topic_admin import ensure_topics
+from plusvibe.credentials import new_kek
 from plusvibe.simulator.faults import FaultRule
 from plusvibe.simulator.state import SimulatorState
 from plusvibe.testing import Sim, fresh_sim, running_simulator
@@ -160,6 +163,40 @@ async def test_api_leads_never_reveals_the_canary_plusvibe_key(
 
         await dlq_gets(canary_infra, AUDIT_COMPLETED.name)
         await wait_dlq(canary_infra, AUDIT_COMPLETED.dlq)
+    await assert_canary_nowhere(canary_infra, seen, debug_logs)
+
+
+async def test_api_leads_never_reveals_a_canary_key_connected_under_integrations(
+    canary_infra: Infra, canary_sim: Sim, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    """The key typed into Integrations: listed, connected, used, tested (accepted and refused) — then searched for
+    everywhere, the sealed integration event on its topic included."""
+    seen = Seen()
+    pv = canary_sim.settings(api_key=SecretStr(""), workspace_id="", kek=SecretStr(new_kek()))
+    app = build_app("leads", canary_infra, pv, embedded_workers=True)
+    workspace = canary_sim.workspace_id
+    async with started(app, {"x-api-key": FULL_KEY}) as http:
+        listed = seen.add(await http.post("/api/integrations/plusvibe/workspaces", json={"apiKey": CANARY}))
+        assert workspace in {w["id"] for w in listed.json()}, listed.text
+        connected = seen.add(await http.put("/api/integrations/plusvibe",
+                                            json={"apiKey": CANARY, "workspaceId": workspace}))
+        assert connected.status_code == 200 and connected.json()["keyMasked"] == "…" + CANARY[-4:], connected.text
+        assert seen.add(await http.get("/api/plusvibe/campaigns")).status_code == 200
+        assert sim_accepted_the_canary(canary_sim)
+        seen.add(await http.get("/api/integrations/plusvibe"))
+        fault(canary_sim, 401)
+        refused = seen.add(await http.post("/api/integrations/plusvibe/test"))
+        assert refused.json()["lastError"] == "key rejected", refused.text
+        canary_sim.state.faults.clear()
+        wrong = seen.add(await http.put("/api/integrations/plusvibe",
+                                        json={"apiKey": CANARY + "-revoked", "workspaceId": workspace}))
+        assert wrong.status_code == 400 and wrong.json()["reason"] == "plusvibe_key_rejected"
+        topic = f"{canary_infra.prefix}{PLUSVIBE_INTEGRATION_CHANGED.name}"
+
+        async def announced() -> bool:
+            return await record_count(canary_infra.kafka, topic) >= 1
+
+        await wait_until(announced, timeout_s=30, interval_s=0.2, what="the sealed integration event on its topic")
     await assert_canary_nowhere(canary_infra, seen, debug_logs)
 
 

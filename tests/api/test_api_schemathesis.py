@@ -10,17 +10,20 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from api_testkit import FULL_KEY, SERVICES, WEBHOOK_SECRET, Infra, build_app, openapi_of
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
+from pydantic import SecretStr
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from contracts.topics import ALL_TOPICS
 from outreach_ops.topic_admin import ensure_topics
+from plusvibe.credentials import new_kek
 from plusvibe.limits import reset_registry
 from plusvibe.simulator.state import SimulatorState
 from plusvibe.testing import FAST_RATE, Sim, running_simulator
@@ -85,7 +88,8 @@ def fuzz_apps(postgres_url: str, kafka_bootstrap: str, fuzz_sim: Sim) -> Iterato
                 asyncio.run(ensure_schema(postgres_url, infra.schema))
                 # One key sends every generated case, far beyond 100/s: a 429 would hide the case it refused
                 # (the limit itself is tested in test_api_rate_limit.py; its 429 is documented all the same).
-                app = build_app(service, infra, fuzz_sim.settings(), rate_limit_per_s=0)
+                # A KEK, so Integrations' routes run their whole course (no key stored without one).
+                app = build_app(service, infra, fuzz_sim.settings(kek=SecretStr(new_kek())), rate_limit_per_s=0)
                 assert app.openapi() == DOCUMENTS[service]
                 stack.enter_context(portal.wrap_async_context_manager(app.router.lifespan_context(app)))
                 apps[service] = StartedApp(app)
@@ -111,8 +115,20 @@ def check_case(case: schemathesis.Case[Any], app: StartedApp) -> None:
 @SCHEMAS["leads"].parametrize()
 @HYPOTHESIS
 def test_api_leads_never_answers_5xx_and_matches_its_schema(case: schemathesis.Case[Any],
-                                                            fuzz_apps: dict[str, StartedApp]) -> None:
+                                                            fuzz_apps: dict[str, StartedApp], fuzz_sim: Sim) -> None:
     check_case(case, fuzz_apps["leads"])
+    if (case.method.upper(), case.path) == ("DELETE", "/api/integrations/plusvibe"):
+        # A disconnect is honoured (PlusVibe refused from then on, env key or not): connect the simulator's key
+        # again, so the next cases meet PlusVibe as the others did.
+        asgi._get_portal().call(_reconnect, fuzz_apps["leads"].app, fuzz_sim)
+
+
+async def _reconnect(app: FastAPI, sim: Sim) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+                                 headers={"X-API-Key": FULL_KEY}) as http:
+        r = await http.put("/api/integrations/plusvibe",
+                           json={"apiKey": sim.state.api_key, "workspaceId": sim.workspace_id})
+        assert r.status_code == 200, r.text
 
 
 @SCHEMAS["audits"].parametrize()

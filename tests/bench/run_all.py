@@ -26,6 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import bench_accounts
 import bench_audits
 import bench_bootstrap
 import bench_ceilings
@@ -42,6 +43,7 @@ BENCHES = {
     "pipeline": bench_pipeline.run,
     "plusvibe": bench_plusvibe.run,
     "push": bench_push.run,
+    "accounts": bench_accounts.run,
     "read": bench_read.run,
     "audits": bench_audits.run,
     "template-check": bench_template_check.run,
@@ -114,6 +116,15 @@ def table(results: dict[str, Any]) -> list[str]:
         row("push", f"bulk push of {u.get('leads')} ready leads (batches of 100)",
             f"{u.get('elapsed_s')} s (HTTP {u.get('status')}, {u.get('enrolled')} enrolled, {u.get('http_429')} × 429)",
             f"floor {u.get('floor_s')} s", "≤ 22 s", bool(u.get("elapsed_s") is not None and u["elapsed_s"] <= 22))
+    a = results.get("accounts", {})
+    if a:
+        row("accounts", f"two workspaces × {a.get('leads_per_workspace')} leads pushed at once",
+            f"own keys: ×{a.get('two_keys_ratio_to_one')} of one alone; same key: ×{a.get('same_key_ratio_to_one')}, "
+            f"max {a.get('same_key_max_requests_in_any_second')} req in any 1 s",
+            f"one alone {a.get('one_workspace_s')} s (floor {a.get('floor_one_s')} s)",
+            "own keys ≤ ×1.1; same key ≤ 5 req/s",
+            bool((a.get("two_keys_ratio_to_one") or 99) <= 1.1
+                 and (a.get("same_key_max_requests_in_any_second") or 99) <= a.get("rate_per_key", 5)))
     t = results.get("template-check", {})
     if t:
         row("template-check", f"pass after an edit of a campaign with {t.get('leads')} enrolled leads",

@@ -6,6 +6,7 @@ from typing import Final
 
 from contracts.audits import AuditCompleted, AuditFailed, AuditStarted
 from contracts.envelope import EventData
+from contracts.integrations import PlusVibeIntegrationChanged
 from contracts.leads import (
     AuditRequested,
     LeadCompletedInCampaign,
@@ -38,5 +39,6 @@ EVENT_MODELS: Final[dict[str, type[EventData]]] = {
         EmailActivityReceived,
         ReplySent,
         ThreadMarkedRead,
+        PlusVibeIntegrationChanged,
     )
 }

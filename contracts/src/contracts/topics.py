@@ -1,8 +1,8 @@
 """The topic registry: the single place where topic names exist (docs/ARCHITECTURE.md, Events).
 
-One topic per event type, `<producer>.<event-kebab>.v<major>`, keyed by `lead_id`; each has a
-dead-letter topic `<topic>.dlq`. Deploy manifests, the local broker script and docker-compose's
-init job are generated from this table.
+One topic per event type, `<producer>.<event-kebab>.v<major>`, keyed by `lead_id` (the integration topic by
+workspace); each has a dead-letter topic `<topic>.dlq`. Deploy manifests, the local broker script and
+docker-compose's init job are generated from this table.
 """
 
 from __future__ import annotations
@@ -70,6 +70,10 @@ WRITEBACK_FAILED: Final = _spec("writeback", "writeback-failed", "WritebackFaile
 EMAIL_ACTIVITY_RECEIVED: Final = _spec("unibox", "email-activity-received", "EmailActivityReceived")
 REPLY_SENT: Final = _spec("unibox", "reply-sent", "ReplySent", partitions=3)
 THREAD_MARKED_READ: Final = _spec("unibox", "thread-marked-read", "ThreadMarkedRead", partitions=3)
+# A workspace's PlusVibe integration (the API key sealed, never in clear): keyed by workspace, compacted and kept, so
+# a new consumer learns every workspace's current credentials from offset 0. One partition: a handful of records.
+PLUSVIBE_INTEGRATION_CHANGED: Final = _spec("leads", "plusvibe-integration-changed", "PlusVibeIntegrationChanged",
+                                            partitions=1, compacted=True, days=None)
 
 ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
     LEAD_UPSERTED,
@@ -88,6 +92,7 @@ ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
     EMAIL_ACTIVITY_RECEIVED,
     REPLY_SENT,
     THREAD_MARKED_READ,
+    PLUSVIBE_INTEGRATION_CHANGED,
 )
 
 TOPIC_BY_EVENT_TYPE: Final[dict[str, TopicSpec]] = {t.event_type: t for t in ALL_TOPICS}

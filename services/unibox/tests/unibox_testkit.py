@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contracts.integrations import DEFAULT_WORKSPACE, PlusVibeIntegrationChanged
+from contracts.topics import PLUSVIBE_INTEGRATION_CHANGED
+from plusvibe.credentials import KeyRing, fingerprint
 from plusvibe.testing import Sim
-from servicekit.testing import Database
+from servicekit.messaging.events import new_envelope
+from servicekit.testing import Database, envelope_record, publish_raw
 from servicekit.web.auth import hash_key
 from unibox.settings import UniboxSettings
 
@@ -44,3 +50,21 @@ def enrol(sim: Sim, email: str, campaign: str = "active", **fields: Any) -> None
                                                             "email_cta_1": "Call?"}}]})
 
 
+def integration_changed(version: int, *, keyring: KeyRing | None = None, api_key: str = "",
+                        plusvibe_workspace_id: str = "", workspace: str = DEFAULT_WORKSPACE) -> PlusVibeIntegrationChanged:
+    """What leads announces: connected with `api_key` sealed by `keyring` for `workspace`, or (no key) disconnected."""
+    connected = bool(api_key)
+    return PlusVibeIntegrationChanged(
+        workspace=workspace, connected=connected, plusvibe_workspace_id=plusvibe_workspace_id if connected else "",
+        sealed_api_key=keyring.seal(api_key, context=workspace) if keyring is not None and connected else "",
+        key_fingerprint=fingerprint(api_key) if connected else "", version=version,
+        changed_at=datetime(2026, 11, 1, 12, 0, tzinfo=UTC) + timedelta(seconds=version))
+
+
+async def publish_integrations(bootstrap: str, prefix: str, events: Sequence[PlusVibeIntegrationChanged]) -> None:
+    """Publishes in order to the compacted integration topic, keyed by workspace as leads' relay keys them."""
+    records: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
+    for data in events:
+        _, value, headers = envelope_record(new_envelope(data))
+        records.append((data.workspace.encode(), value, headers))
+    await publish_raw(bootstrap, f"{prefix}{PLUSVIBE_INTEGRATION_CHANGED.name}", records)

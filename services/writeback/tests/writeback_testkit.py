@@ -11,6 +11,7 @@ from typing import Any
 from contracts.audits import AuditCompleted
 from contracts.common import AuditProfile, CategoryScores, Contact, LeadSnapshot
 from contracts.envelope import Envelope, EventData
+from contracts.integrations import DEFAULT_WORKSPACE, PlusVibeIntegrationChanged
 from contracts.leads import LeadPushed, LeadRemovedFromCampaign, LeadUpserted, WritebackRequested
 from contracts.status import LeadStatus
 from contracts.topics import (
@@ -18,10 +19,12 @@ from contracts.topics import (
     LEAD_PUSHED,
     LEAD_REMOVED_FROM_CAMPAIGN,
     LEAD_UPSERTED,
+    PLUSVIBE_INTEGRATION_CHANGED,
     WRITEBACK_COMPLETED,
     WRITEBACK_FAILED,
     WRITEBACK_REQUESTED,
 )
+from plusvibe.credentials import KeyRing, fingerprint
 from plusvibe.errors import AmbiguousSendError, NotFoundError
 from plusvibe.models import LeadRow
 from servicekit.messaging.events import Decoded, new_envelope
@@ -29,7 +32,7 @@ from servicekit.messaging.events import Decoded, new_envelope
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 # Every topic writeback consumes or produces (created per test with the test's prefix).
 TOPICS = (LEAD_UPSERTED, LEAD_PUSHED, LEAD_REMOVED_FROM_CAMPAIGN, AUDIT_COMPLETED, WRITEBACK_REQUESTED,
-          WRITEBACK_COMPLETED, WRITEBACK_FAILED)
+          PLUSVIBE_INTEGRATION_CHANGED, WRITEBACK_COMPLETED, WRITEBACK_FAILED)
 # `async with run_service(**settings) as svc` (fixture of tests/integration/conftest.py).
 ServiceRunner = Callable[..., contextlib.AbstractAsyncContextManager[Any]]
 
@@ -156,3 +159,26 @@ def sim_variables(state: Any, campaign_id: str, email: str) -> dict[str, Any]:
 
 def update_requests(state: Any) -> list[Any]:
     return state.request_log("/api/v1/lead/data/update")  # type: ignore[no-any-return]
+
+
+def integration_changed(version: int, *, keyring: KeyRing | None = None, api_key: str = "",
+                        plusvibe_workspace_id: str = "", workspace: str = DEFAULT_WORKSPACE,
+                        at: datetime = T0) -> PlusVibeIntegrationChanged:
+    """What leads announces: connected with `api_key` sealed by `keyring` for `workspace`, or (no key) disconnected."""
+    connected = bool(api_key)
+    return PlusVibeIntegrationChanged(
+        workspace=workspace, connected=connected, plusvibe_workspace_id=plusvibe_workspace_id if connected else "",
+        sealed_api_key=keyring.seal(api_key, context=workspace) if keyring is not None and connected else "",
+        key_fingerprint=fingerprint(api_key) if connected else "", version=version,
+        changed_at=at + timedelta(seconds=version))
+
+
+async def publish_integrations(bootstrap: str, prefix: str, events: Sequence[PlusVibeIntegrationChanged]) -> None:
+    """Publishes in order to the compacted integration topic, keyed by workspace as leads' relay keys them."""
+    from servicekit.testing import envelope_record, publish_raw
+
+    records: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
+    for data in events:
+        _, value, headers = envelope_record(new_envelope(data))
+        records.append((data.workspace.encode(), value, headers))
+    await publish_raw(bootstrap, f"{prefix}{PLUSVIBE_INTEGRATION_CHANGED.name}", records)

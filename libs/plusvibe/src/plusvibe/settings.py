@@ -22,6 +22,9 @@ class PlusVibeSettings(BaseSettings):
     base_url: str = DEFAULT_BASE_URL
     api_key: SecretStr = SecretStr("")
     workspace_id: str = ""
+    # The key-encryption key(s) that seal stored API keys (plusvibe.credentials): comma-separated, the first seals,
+    # every one opens. Every service that stores or uses a connected integration needs it.
+    kek: SecretStr = SecretStr("")
     # The account limit (requests/second), shared by every process and replica that calls the account
     # (plusvibe.slots): "auto" shares it through PostgreSQL when `limit_database_url` or DATABASE_URL names
     # one, else through a file in OUTREACH_DATA_DIR (the processes of one machine); "process" keeps it to this

@@ -1,4 +1,4 @@
-"""The dashboard's web app: the page shell for /leads, /leads/{id} and /audits/{id}, the static ES modules and
+"""The dashboard's web app: the page shell for /leads, /leads/{id}, /audits/{id} and /integrations, the static ES modules and
 stylesheet, and /health/live. Every response carries the strict security headers."""
 
 from __future__ import annotations
@@ -52,6 +52,10 @@ def create_app() -> FastAPI:
 
     @app.get("/leads", include_in_schema=False)
     async def leads_page() -> FileResponse:
+        return _shell()
+
+    @app.get("/integrations", include_in_schema=False)
+    async def integrations_page() -> FileResponse:
         return _shell()
 
     @app.get("/leads/{lead_id}", include_in_schema=False, response_model=None)

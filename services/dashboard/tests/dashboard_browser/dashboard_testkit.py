@@ -27,6 +27,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from playwright.sync_api import Error as PlaywrightError
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -44,6 +45,7 @@ from leads.handlers.check_campaign_templates import CheckReport, check_campaign_
 from leads.settings import LeadsSettings
 from outreach_local.gateway import create_gateway
 from outreach_ops.topic_admin import ensure_topics
+from plusvibe.credentials import new_kek
 from plusvibe.limits import reset_registry
 from plusvibe.simulator.state import SimulatorState
 from plusvibe.testing import FAST_RATE, Sim, free_port, running_simulator
@@ -158,10 +160,13 @@ class System:
     def check_campaign_templates(self) -> CheckReport:
         """One pass of the leads service's periodic template check, run on the leads server's own event loop."""
         svc = self.leads_service
-        check = check_campaign_templates(svc.runtime.uow, svc.campaigns,
-                                         configured_storage=svc.settings.plusvibe_custom_storage,
-                                         workspace_id=svc.workspace_id)
-        return asyncio.run_coroutine_threadsafe(check, self.leads_loop).result(timeout=30)
+
+        async def check() -> CheckReport:
+            return await check_campaign_templates(svc.runtime.uow, svc.campaigns,
+                                                  configured_storage=svc.settings.plusvibe_custom_storage,
+                                                  workspace_id=await svc.plusvibe_workspace_id())
+
+        return asyncio.run_coroutine_threadsafe(check(), self.leads_loop).result(timeout=30)
 
     def force_legacy_sent(self, lead_id: str) -> None:
         """Rows from before the migration can still hold the deprecated `sent`; the API never writes it."""
@@ -222,15 +227,16 @@ def running_system(postgres_url: str, kafka_bootstrap: str) -> Iterator[System]:
             state.rate_limit_per_s = FAST_RATE
             seeded = state.seed("demo")
             sim = Sim(sim_url, state, seeded["workspace_id"], seeded["campaigns"])
+            pv = sim.settings(kek=SecretStr(new_kek()))  # the KEK lets Integrations store a connected key
             common: dict[str, Any] = {"database_url": postgres_url, "kafka_bootstrap_servers": kafka_bootstrap,
                                       "kafka_topic_prefix": prefix, "consumer_transient_budget_s": 5,
                                       "api_keys_json": keys, "log_json": False, "log_level": "WARNING"}
             leads_service = bootstrap_leads(LeadsSettings(db_schema=leads_schema, plusvibe_custom_storage="verbatim",
-                                                          **common), plusvibe_settings=sim.settings())
+                                                          **common), plusvibe_settings=pv)
             leads = create_leads(service=leads_service, embedded_workers=True)
             leads_loop: list[asyncio.AbstractEventLoop] = []
             unibox = create_unibox(service=bootstrap_unibox(UniboxSettings(db_schema=unibox_schema, **common),
-                                                            plusvibe_settings=sim.settings()), embedded_workers=True)
+                                                            plusvibe_settings=pv), embedded_workers=True)
             with serving(leads, "leads", loops=leads_loop) as leads_url, serving(unibox, "unibox") as unibox_url, \
                     serving(create_dashboard(), "dashboard") as dashboard_url, \
                     serving(audits.app(), "audits-stub") as audits_url:

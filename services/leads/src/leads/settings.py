@@ -23,3 +23,6 @@ class LeadsSettings(ServiceSettings):
     plusvibe_custom_storage: Literal["auto", "verbatim", "prefixed"] = "auto"
     # How often enrolled leads are re-checked against their campaign's current templates (0 = never).
     template_check_interval_s: float = 30.0
+    # How long a process keeps the connected PlusVibe credentials before reading them again: an operator's connect,
+    # key change or disconnect reaches every leads process within this.
+    integration_ttl_s: float = 5.0

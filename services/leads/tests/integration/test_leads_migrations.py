@@ -25,7 +25,7 @@ async def test_processes_starting_together_migrate_the_schema_once(pg_database: 
                            for _ in range(4)))
     engine = create_engine(pg_database.url, schema=pg_database.schema)
     async with engine.connect() as conn:
-        assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0005"
+        assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0006"
     await engine.dispose()
 
 
@@ -65,7 +65,7 @@ async def test_kit_tables_v2_adds_the_inbox_digest_to_a_v1_inbox_and_keeps_its_c
         head = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
         kit_head = (await conn.execute(text("SELECT version_num FROM kit_alembic_version"))).scalar_one()
     await engine.dispose()
-    assert (head, kit_head) == ("0005", head_revision(KIT_MIGRATIONS))
+    assert (head, kit_head) == ("0006", head_revision(KIT_MIGRATIONS))
     assert [tuple(r) for r in rows] == [(old_claim, None, None)]
 
 
@@ -87,7 +87,7 @@ async def test_kit_tables_v3_adds_the_record_digest_to_a_v2_inbox_and_keeps_its_
         head = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
         kit_head = (await conn.execute(text("SELECT version_num FROM kit_alembic_version"))).scalar_one()
     await engine.dispose()
-    assert (head, kit_head) == ("0005", head_revision(KIT_MIGRATIONS))
+    assert (head, kit_head) == ("0006", head_revision(KIT_MIGRATIONS))
     assert [tuple(r) for r in rows] == [(old_claim, "a" * 64, None)]
 
 

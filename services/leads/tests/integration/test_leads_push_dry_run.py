@@ -183,7 +183,7 @@ async def test_a_campaign_edited_after_enrolment_flags_the_lead_and_requests_a_w
 
     async def check() -> Any:
         return await check_campaign_templates(svc.runtime.uow, svc.campaigns, configured_storage="verbatim",
-                                              workspace_id=svc.workspace_id)
+                                              workspace_id=await svc.plusvibe_workspace_id())
 
     first = await check()
     assert first.flagged == []

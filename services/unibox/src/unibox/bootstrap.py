@@ -1,5 +1,6 @@
 """The only composition root of the unibox service: runtime, the LeadUpserted projection consumer, the PlusVibe
-client and the periodic jobs (a loop of the runtime)."""
+client over the connected integration (and its PlusVibeIntegrationChanged consumer) and the periodic jobs (a loop of
+the runtime)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contracts.topics import LEAD_UPSERTED
+from contracts.topics import LEAD_UPSERTED, PLUSVIBE_INTEGRATION_CHANGED
+from plusvibe.connected import ConnectedPlusVibe
 from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
 from servicekit.process.logging import configure_logging
 from servicekit.process.runtime import ServiceRuntime
 from servicekit.web.auth import ApiKey, load_api_keys
-from unibox.adapters.plusvibe import make_plusvibe_client
+from unibox.adapters.plusvibe import connected_plusvibe
 from unibox.adapters.thread_cache import TtlCache
 from unibox.adapters.uow import UniboxUnitOfWork
 from unibox.domain.threads import Thread
-from unibox.handlers import on_lead_upserted
+from unibox.handlers import on_lead_upserted, on_plusvibe_integration_changed
 from unibox.handlers.periodic_jobs import PERIODIC_JOB_CONNECTIONS, run_periodic_jobs
 from unibox.settings import UniboxSettings
 
@@ -32,6 +34,8 @@ class UniboxService:
     plusvibe: PlusVibePort
     threads_cache: TtlCache[list[Thread]]
     api_keys: tuple[ApiKey, ...]
+    # The port over the connected integration (None when a test injected a port of its own).
+    connection: ConnectedPlusVibe | None = None
 
     def uow(self) -> UniboxUnitOfWork:
         return self.runtime.uow()
@@ -45,8 +49,9 @@ class UniboxService:
 def bootstrap(settings: UniboxSettings | None = None, *, plusvibe: PlusVibePort | None = None,
               plusvibe_settings: PlusVibeSettings | None = None, configure_logs: bool = False,
               **overrides: Any) -> UniboxService:
-    """`plusvibe` injects a client or fake; otherwise the real client is built from `PLUSVIBE_*`.
-    Processes (not tests) pass `configure_logs=True` for structured logs."""
+    """`plusvibe` injects a client or fake; otherwise the port calls PlusVibe with the integration connected now
+    (stored from PlusVibeIntegrationChanged, opened with `PLUSVIBE_KEK`), or while none is stored with `PLUSVIBE_*`
+    (or `plusvibe_settings`). Processes (not tests) pass `configure_logs=True` for structured logs."""
     if settings is None:
         settings = UniboxSettings(**overrides)
     elif overrides:
@@ -54,13 +59,22 @@ def bootstrap(settings: UniboxSettings | None = None, *, plusvibe: PlusVibePort 
     if configure_logs:
         configure_logging(settings.service_name, settings.log_level, json_output=settings.log_json)
     runtime = ServiceRuntime.create(settings, UniboxUnitOfWork, migrations=MIGRATIONS)
+    connection: ConnectedPlusVibe | None = None
+    if plusvibe is None:
+        connection = connected_plusvibe(plusvibe_settings or PlusVibeSettings(), runtime.uow,
+                                        ttl_s=settings.integration_ttl_s)
+        plusvibe = connection.as_port()
     runtime.add_consumer(LEAD_UPSERTED, "on_lead_upserted", on_lead_upserted.handle)
+    runtime.add_consumer(PLUSVIBE_INTEGRATION_CHANGED, "on_plusvibe_integration_changed",
+                         functools.partial(on_plusvibe_integration_changed.handle,
+                                           changed=connection.invalidate if connection is not None else None))
     service = UniboxService(
         settings=settings,
         runtime=runtime,
-        plusvibe=plusvibe if plusvibe is not None else make_plusvibe_client(plusvibe_settings),
+        plusvibe=plusvibe,
         threads_cache=TtlCache(settings.threads_cache_ttl_s),
         api_keys=load_api_keys(settings.api_keys_json),
+        connection=connection,
     )
     # Beside the consumer: the opens poller and the webhook sweeper.
     runtime.add_loop("periodic-jobs", functools.partial(run_periodic_jobs, uows=runtime.uow, plusvibe=service.plusvibe,

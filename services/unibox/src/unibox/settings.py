@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.process.settings import ServiceSettings
@@ -30,3 +30,6 @@ class UniboxSettings(ServiceSettings):
     opens_batch_size: int = 50
     opens_campaign_statuses: tuple[str, ...] = ("ACTIVE",)
     opens_lead_statuses: tuple[str, ...] = ("email_generated", "email_sent", "retargeted")
+    # How long a process keeps the connected PlusVibe credentials before reading them again: an operator's connect,
+    # key change or disconnect reaches every unibox process within this.
+    integration_ttl_s: float = Field(default=5.0, gt=0)

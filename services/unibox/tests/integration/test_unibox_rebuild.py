@@ -23,7 +23,7 @@ from contracts.common import Contact, LeadSnapshot
 from contracts.envelope import Envelope
 from contracts.leads import LeadUpserted
 from contracts.status import LeadStatus
-from contracts.topics import LEAD_UPSERTED
+from contracts.topics import LEAD_UPSERTED, PLUSVIBE_INTEGRATION_CHANGED
 from outreach_ops.topic_admin import ensure_topics
 from servicekit.messaging.events import new_envelope
 from servicekit.messaging.rebuild_spec import fresh_table
@@ -90,7 +90,8 @@ async def _publish(bootstrap: str, topic: str, events: list[LeadUpserted]) -> li
 async def test_a_rebuilt_projection_equals_the_live_one_and_takes_over_after_the_swap(
     pg_database: Database, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
-    await ensure_topics(kafka_bootstrap, [LEAD_UPSERTED], prefix=topic_prefix)
+    # Every topic the service consumes: a consumer of a topic that does not exist waits for it.
+    await ensure_topics(kafka_bootstrap, [LEAD_UPSERTED, PLUSVIBE_INTEGRATION_CHANGED], prefix=topic_prefix)
     topic, group = f"{topic_prefix}{LEAD_UPSERTED.name}", f"{topic_prefix}unibox.on_lead_upserted"
     settings = settings_for(pg_database, kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_prefix=topic_prefix)
     stub: Any = object()  # the consumer never calls PlusVibe

@@ -1,4 +1,5 @@
-"""Writeback settings (env prefix `WRITEBACK_`); PlusVibe itself is configured by `PLUSVIBE_*`."""
+"""Writeback settings (env prefix `WRITEBACK_`); PlusVibe itself by the integration connected under Integrations
+(its key opened with `PLUSVIBE_KEK`), or while none is stored by `PLUSVIBE_*`."""
 
 from __future__ import annotations
 
@@ -25,3 +26,6 @@ class WritebackSettings(ServiceSettings):
     delivery_poll_interval_s: float = Field(default=0.25, gt=0)
     # A claimed delivery is invisible to other workers this long (must exceed PlusVibe's total deadline).
     delivery_lease_s: float = Field(default=60.0, gt=0)
+    # How long a process keeps the connected PlusVibe credentials before reading them again: an operator's connect,
+    # key change or disconnect reaches every writeback process within this.
+    integration_ttl_s: float = Field(default=5.0, gt=0)

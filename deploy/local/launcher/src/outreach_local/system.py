@@ -28,6 +28,7 @@ from typing import Self
 import httpx
 
 from outreach_local.demo_sites import SITES, plan_ports, txt_records
+from plusvibe.credentials import new_kek
 from servicekit.web.auth import hash_key
 
 SERVICES = ("leads", "audits", "writeback", "unibox")
@@ -154,6 +155,7 @@ class LocalSystem:
             "PLUSVIBE_API_KEY": c.simulator_api_key,
             "PLUSVIBE_WORKSPACE_ID": SIM_WORKSPACE,
             "PLUSVIBE_REQUESTS_PER_SECOND": str(c.simulator_rate),
+            "PLUSVIBE_KEK": self._kek(),
             "LEADS_PLUSVIBE_CUSTOM_STORAGE": c.custom_storage,
             "PYTHONUNBUFFERED": "1",
         }
@@ -161,6 +163,17 @@ class LocalSystem:
             env["DATABASE_URL"] = c.database_url
         env.update(c.extra_env)
         return env
+
+    def _kek(self) -> str:
+        """The key-encryption key of this state directory (docs/INTEGRATIONS.md): made once, kept beside the data,
+        so keys connected under Integrations still open after a restart."""
+        path = self.config.state_dir / "plusvibe-kek"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(new_kek())
+        return path.read_text().strip()
 
     def _common_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADS_", "AUDITS_", "WRITEBACK_", "UNIBOX_",

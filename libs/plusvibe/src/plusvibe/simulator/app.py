@@ -406,6 +406,24 @@ def _control_routes(app: FastAPI, sim: SimulatorState) -> None:
             sent.extend(sim.tick())
         return {"tick": sim.tick_count, "sent": sent}
 
+    @app.post("/_sim/api-keys")
+    async def add_api_key(request: Request) -> Any:
+        """Another key of the account PlusVibe accepts (an operator created a key)."""
+        key = str((await _json_body(request)).get("key", ""))
+        if not key:
+            raise SimError(400, "key is required")
+        with sim.lock:
+            sim.api_keys.add(key)
+        return {"status": "success"}
+
+    @app.post("/_sim/api-keys/revoke")
+    async def revoke_api_key(request: Request) -> Any:
+        """PlusVibe answers 401 to this key from now on (an operator revoked it)."""
+        key = str((await _json_body(request)).get("key", ""))
+        with sim.lock:
+            sim.api_keys.discard(key)
+        return {"status": "success"}
+
     @app.get("/_sim/faults")
     async def list_faults() -> Any:
         return [r.public() for r in sim.faults.rules()]

@@ -141,3 +141,24 @@ class CampaignTemplatesRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PlusVibeIntegrationRow(Base):
+    """A workspace's PlusVibe integration (docs/INTEGRATIONS.md): the API key only sealed under the deployment's
+    KEK, its masked form, and the outcome of the last check. `version` counts changes (the events carry it)."""
+
+    __tablename__ = "plusvibe_integrations"
+
+    workspace: Mapped[str] = mapped_column(String(100), primary_key=True)
+    connected: Mapped[bool] = mapped_column(Boolean)
+    plusvibe_workspace_id: Mapped[str] = mapped_column(String(100))
+    plusvibe_workspace_name: Mapped[str] = mapped_column(String(300))
+    sealed_api_key: Mapped[str] = mapped_column(Text)
+    key_fingerprint: Mapped[str] = mapped_column(String(64))
+    key_masked: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,19 +1,35 @@
-"""The PlusVibe client as leads uses it: the real client when an API key is configured, otherwise a stand-in
-that refuses every call with `plusvibe_not_configured` (the system never guesses an endpoint)."""
+"""How leads reaches PlusVibe: the credentials of the workspace's stored integration (opened with the deployment's
+KEK), or a refusal with `plusvibe_not_configured` when nothing is connected (the system never guesses an
+endpoint). `plusvibe.connected.ConnectedPlusVibe` calls the resolver and falls back to the environment's key."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
+from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.refusals import Refusal
+from plusvibe.connected import Resolver
+from plusvibe.credentials import Credentials, KeyRing, KeyRingUnavailable, SealError, open_stored
 
 
-class UnconfiguredPlusVibe:
-    """Every attribute is a coroutine that refuses: Integrations have no API key and workspace."""
+def not_configured() -> Refusal:
+    return Refusal("unavailable", "plusvibe_not_configured",
+                   "PlusVibe is not configured: set an API key and workspace under Integrations.")
 
-    def __getattr__(self, name: str) -> Any:
-        async def refuse(*_args: Any, **_kwargs: Any) -> Any:
-            raise Refusal("unavailable", "plusvibe_not_configured",
-                          "PlusVibe is not configured: set an API key and workspace under Integrations.")
 
-        return refuse
+def stored_credentials(uows: Callable[[], LeadsUnitOfWork], workspace: str, keyring: KeyRing | None) -> Resolver:
+    async def resolve() -> Credentials | None:
+        async with uows() as uow:
+            row = await uow.leads.integration(workspace)
+            if row is None or (row.version == 0 and not row.connected):
+                return None  # never connected here: the environment's key, if any
+            connected, sealed, plusvibe_workspace_id = row.connected, row.sealed_api_key, row.plusvibe_workspace_id
+        try:
+            return open_stored(connected=connected, sealed_api_key=sealed,
+                               plusvibe_workspace_id=plusvibe_workspace_id, keyring=keyring, context=workspace)
+        except (KeyRingUnavailable, SealError):
+            raise Refusal("unavailable", "integration_key_unreadable",
+                          "The stored PlusVibe key does not open with this deployment's key-encryption key "
+                          "(PLUSVIBE_KEK); restore the KEK or connect the key again under Integrations.") from None
+
+    return resolve

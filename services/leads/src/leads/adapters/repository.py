@@ -18,6 +18,7 @@ from leads.adapters.orm import (
     CustomStorageRuleRow,
     LeadRow,
     OutreachEmailRow,
+    PlusVibeIntegrationRow,
     PushLedgerRow,
     StatusHistoryRow,
 )
@@ -26,6 +27,7 @@ from servicekit.process.db import one_of
 
 HISTORY: Table = StatusHistoryRow.__table__  # type: ignore[assignment]
 EMAILS: Table = OutreachEmailRow.__table__  # type: ignore[assignment]
+INTEGRATIONS: Table = PlusVibeIntegrationRow.__table__  # type: ignore[assignment]
 
 SORTS = {
     "updated_at": LeadRow.updated_at,
@@ -213,6 +215,17 @@ class LeadRepository:
     # the send dry run's state (docs/TEMPLATES.md)
     async def storage_rule(self, workspace_id: str) -> CustomStorageRuleRow | None:
         return await self.session.get(CustomStorageRuleRow, workspace_id)
+
+    async def integration(self, workspace: str, *, for_update: bool = False) -> PlusVibeIntegrationRow | None:
+        """The workspace's PlusVibe integration; `for_update` creates the (disconnected) row if missing and locks
+        it, so concurrent connects of one workspace apply one after the other."""
+        if for_update:
+            await bulk_insert(self.session, INTEGRATIONS, [dict(
+                workspace=workspace, connected=False, plusvibe_workspace_id="", plusvibe_workspace_name="",
+                sealed_api_key="", key_fingerprint="", key_masked="", version=0, updated_at=datetime.now(UTC))],
+                on_conflict_do_nothing=("workspace",))
+        return await self.session.get(PlusVibeIntegrationRow, workspace, with_for_update=for_update,
+                                      populate_existing=for_update)
 
     async def save_storage_rule(self, workspace_id: str, rule: str, evidence: str, now: datetime) -> None:
         row = await self.session.get(CustomStorageRuleRow, workspace_id)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from copywriter import Tone
 from leads.bootstrap import LeadsService, bootstrap
@@ -20,6 +21,7 @@ from leads.entrypoints import views
 from leads.handlers import (
     campaign_membership,
     generate_email,
+    plusvibe_integration,
     preview_send,
     push_leads,
     request_writeback,
@@ -30,12 +32,14 @@ from leads.handlers.update_lead import UpdateLead, normalise_all, normalise_stat
 from leads.settings import LeadsSettings
 from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError
 from plusvibe.port import PlusVibePort
+from plusvibe.settings import PlusVibeSettings
 from servicekit.process.pooling import checked_app, size_pool
 from servicekit.web.auth import ApiKey, require_scope
 from servicekit.web.http import ApiError, FastRoute, create_service_app
 
 T = TypeVar("T")
-STATUS_FOR = {"not_found": 404, "conflict": 409, "invalid": 422, "unavailable": 503}
+STATUS_FOR = {"not_found": 404, "conflict": 409, "invalid": 422, "unavailable": 503, "rejected": 400,
+              "rate_limited": 429, "unreachable": 502}
 
 
 async def _run(call: Awaitable[T]) -> T:
@@ -218,7 +222,7 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
         ids = [_uuid(i) for i in body.lead_ids]
         outcome = await _run(push_leads.push_leads(
             push_leads.PushLeads(campaign_id=body.campaign_id, lead_ids=ids, partial=partial, actor=actor_of(key),
-                                 tone=Tone(svc.settings.default_tone), workspace_id=svc.workspace_id,
+                                 tone=Tone(svc.settings.default_tone), workspace_id=await _run(svc.plusvibe_workspace_id()),
                                  custom_storage=svc.settings.plusvibe_custom_storage),
             uow=uow(), plusvibe=pv, campaigns=svc.campaigns, new_uow=uow))
         refused = [views.refused_lead_out(r.lead_id, r.status, r.reason, r.remedy, r.message, r.keys, r.problems)
@@ -244,7 +248,7 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
     ) -> s.SendPreviewOut:
         preview = await _run(preview_send.preview_send(
             _uuid(lead_id), campaign_id, uow=uow(), campaigns=svc.campaigns,
-            configured_storage=svc.settings.plusvibe_custom_storage, workspace_id=svc.workspace_id,
+            configured_storage=svc.settings.plusvibe_custom_storage, workspace_id=await _run(svc.plusvibe_workspace_id()),
             tone=Tone(svc.settings.default_tone)))
         return views.send_preview_out(preview)
 
@@ -255,20 +259,61 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
 
     @router.get("/api/plusvibe/integration", response_model=s.IntegrationOut)
     async def integration(_: ApiKey = Depends(read)) -> s.IntegrationOut:
-        cfg = svc.plusvibe_settings
-        if cfg is None:
+        """A live check of the credentials in use (the key's validity and the workspace's name)."""
+        workspace_id = await _run(svc.plusvibe_workspace_id())
+        if not workspace_id:
             return s.IntegrationOut(configured=False, key_valid=None, workspace_id=None, workspace_name=None)
         try:
             workspaces = await pv.authenticate()
         except AuthenticationError:
-            return s.IntegrationOut(configured=True, key_valid=False, workspace_id=cfg.workspace_id, workspace_name=None,
+            return s.IntegrationOut(configured=True, key_valid=False, workspace_id=workspace_id, workspace_name=None,
                                     error="PlusVibe refused the API key.")
         except PlusVibeError as exc:
-            return s.IntegrationOut(configured=True, key_valid=None, workspace_id=cfg.workspace_id, workspace_name=None,
+            return s.IntegrationOut(configured=True, key_valid=None, workspace_id=workspace_id, workspace_name=None,
                                     error=f"PlusVibe unreachable: {type(exc).__name__}")
-        name = next((w.name for w in workspaces if w.id == cfg.workspace_id), None)
-        return s.IntegrationOut(configured=True, key_valid=True, workspace_id=cfg.workspace_id, workspace_name=name,
+        name = next((w.name for w in workspaces if w.id == workspace_id), None)
+        return s.IntegrationOut(configured=True, key_valid=True, workspace_id=workspace_id, workspace_name=name,
                                 error=None if name else "The configured workspace is not on this key.")
+
+    # --- Integrations: connect, test, disconnect (handlers/plusvibe_integration.py) ---------------------------
+    manage = _clean_url(require_scope(svc.api_keys, "integrations:write"))
+    probe = plusvibe_integration.probe_with(svc.plusvibe_settings or PlusVibeSettings())
+
+    def changed(view: plusvibe_integration.IntegrationView) -> s.PlusVibeIntegrationOut:
+        if svc.connection is not None:
+            svc.connection.invalidate()  # this process uses the change at once; the others within the TTL
+        return views.integration_out(view)
+
+    @router.get("/api/integrations/plusvibe", response_model=s.PlusVibeIntegrationOut)
+    async def plusvibe_status(_: ApiKey = Depends(read)) -> s.PlusVibeIntegrationOut:
+        return views.integration_out(await _run(plusvibe_integration.status(
+            uow, workspace=svc.workspace, env=svc.env_credentials())))
+
+    @router.post("/api/integrations/plusvibe/workspaces", response_model=list[s.PlusVibeWorkspaceOut],
+                 responses={400: {"description": "PlusVibe rejected the key."}})
+    async def plusvibe_workspaces(body: s.PlusVibeKeyIn, _: ApiKey = Depends(manage)) -> list[s.PlusVibeWorkspaceOut]:
+        """The PlusVibe workspaces a key reaches (PlusVibe's `/authenticate`); nothing is stored."""
+        found = await _run(plusvibe_integration.reachable_workspaces(probe, SecretStr(body.api_key)))
+        return [s.PlusVibeWorkspaceOut(id=w.id, name=w.name) for w in found]
+
+    @router.put("/api/integrations/plusvibe", response_model=s.PlusVibeIntegrationOut,
+                responses={400: {"description": "PlusVibe rejected the key; nothing was stored."},
+                           422: {"description": "The key cannot reach that workspace; nothing was stored."}})
+    async def plusvibe_connect(body: s.PlusVibeConnectIn, _: ApiKey = Depends(manage)) -> s.PlusVibeIntegrationOut:
+        return changed(await _run(plusvibe_integration.connect(
+            uow, keyring=svc.keyring, probe=probe, api_key=SecretStr(body.api_key),
+            plusvibe_workspace_id=body.workspace_id, workspace=svc.workspace, now=datetime.now(UTC))))
+
+    @router.post("/api/integrations/plusvibe/test", response_model=s.PlusVibeIntegrationOut)
+    async def plusvibe_test(_: ApiKey = Depends(manage)) -> s.PlusVibeIntegrationOut:
+        return views.integration_out(await _run(plusvibe_integration.test_connection(
+            uow, keyring=svc.keyring, probe=probe, workspace=svc.workspace, env=svc.env_credentials(),
+            now=datetime.now(UTC))))
+
+    @router.delete("/api/integrations/plusvibe", response_model=s.PlusVibeIntegrationOut)
+    async def plusvibe_disconnect(_: ApiKey = Depends(manage)) -> s.PlusVibeIntegrationOut:
+        return changed(await _run(plusvibe_integration.disconnect(uow, workspace=svc.workspace,
+                                                                  now=datetime.now(UTC))))
 
     return router, [FastRoute(_route(router, "GET", "/api/leads/{lead_id}"), lead_detail)]
 

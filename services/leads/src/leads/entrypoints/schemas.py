@@ -280,6 +280,41 @@ class IntegrationOut(Wire):
     error: str | None = None
 
 
+# A PlusVibe API key as typed in: printable ASCII without spaces (a pasted newline or space is refused, not stored).
+PlusVibeKey = Field(min_length=8, max_length=200, pattern=r"^[\x21-\x7e]+$")
+
+
+class PlusVibeKeyIn(WireIn):
+    api_key: str = PlusVibeKey
+
+
+class PlusVibeConnectIn(WireIn):
+    api_key: str = PlusVibeKey
+    workspace_id: str = Field(min_length=1, max_length=100)
+
+
+class PlusVibeWorkspaceOut(Wire):
+    id: str
+    name: str
+
+
+class PlusVibeIntegrationOut(Wire):
+    """A workspace's PlusVibe integration as an operator sees it: the key only masked (its last four characters).
+    `source`: `integration` (connected here), `environment` (the deployment's env key, until one is connected) or
+    `none`."""
+
+    source: Literal["integration", "environment", "none"]
+    connected: bool
+    plusvibe_workspace_id: str
+    plusvibe_workspace_name: str
+    key_masked: str
+    version: int
+    connected_at: datetime | None
+    verified_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+
 class Accepted(Wire):
     status: Literal["accepted"] = "accepted"
     audit_run_id: str | None = None

@@ -19,6 +19,7 @@ from leads.adapters.orm import AuditRunRow, LeadRow, OutreachEmailRow, StatusHis
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.readiness import ProblemReport, Ready, Refused
 from leads.entrypoints import schemas as s
+from leads.handlers.plusvibe_integration import IntegrationView
 from leads.handlers.preview_send import SendPreview
 
 
@@ -207,3 +208,11 @@ def send_preview_out(preview: SendPreview) -> s.SendPreviewOut:
         storage_rule=preview.rule.value if preview.rule else "unknown", ready=isinstance(verdict, Ready),
         refusal=refusal, problems=[_problem_out(p) for p in preview.problems],
         steps=[s.PreviewStepOut(step=n, variations=v) for n, v in sorted(steps.items())])
+
+
+def integration_out(view: IntegrationView) -> s.PlusVibeIntegrationOut:
+    return s.PlusVibeIntegrationOut(
+        source=view.source, connected=view.connected, plusvibe_workspace_id=view.plusvibe_workspace_id,
+        plusvibe_workspace_name=view.plusvibe_workspace_name, key_masked=view.key_masked, version=view.version,
+        connected_at=view.connected_at, verified_at=view.verified_at, last_error=view.last_error,
+        last_error_at=view.last_error_at)

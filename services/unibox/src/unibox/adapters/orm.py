@@ -1,10 +1,22 @@
-"""Tables of the unibox schema: the email→lead projection, the inbound webhook log, reply intents and
-the opens already announced."""
+"""Tables of the unibox schema: the email→lead projection, the inbound webhook log, reply intents, the opens
+already announced and the PlusVibe credentials (leads' PlusVibeIntegrationChanged, the API key sealed)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text, Uuid
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
 
+from plusvibe.credential_store import credentials_table
 from servicekit.process.db import JsonType, UTCDateTime
 
 metadata = MetaData()
@@ -77,3 +89,6 @@ opens_seen = Table(
     Column("observed_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("lead_id", "campaign_id", name="pk_opens_seen"),
 )
+
+# The newest PlusVibeIntegrationChanged per platform workspace, the API key still sealed (plusvibe.credential_store).
+plusvibe_credentials = credentials_table(metadata)

@@ -1,10 +1,49 @@
-"""PlusVibe wiring: the real client from `PLUSVIBE_*` settings (pointed at the simulator locally)."""
+"""PlusVibe wiring: the port over the credentials connected now (the workspace's row of `plusvibe_credentials`,
+opened with the deployment's KEK), falling back to `PLUSVIBE_API_KEY` / `PLUSVIBE_WORKSPACE_ID` while nothing is
+stored (pointed at the simulator locally); a disconnected integration refuses every call
+(`plusvibe.connected.ConnectedPlusVibe`)."""
 
 from __future__ import annotations
 
-from plusvibe.client import PlusVibeClient
+from collections.abc import Callable
+
+from contracts.integrations import DEFAULT_WORKSPACE
+from plusvibe.connected import ConnectedPlusVibe
+from plusvibe.credential_store import StoredCredentials, stored_credentials
+from plusvibe.credentials import keyring_or_none
+from plusvibe.errors import AuthenticationError
 from plusvibe.settings import PlusVibeSettings
+from unibox.adapters.uow import UniboxUnitOfWork
 
 
-def make_plusvibe_client(settings: PlusVibeSettings | None = None) -> PlusVibeClient:
-    return PlusVibeClient(settings or PlusVibeSettings())
+class NotConnectedError(AuthenticationError):
+    """No usable PlusVibe credentials: the integration is disconnected (or was never connected and the environment
+    names no key), or its stored key does not open here. No request was sent; an operator must act."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def not_connected() -> NotConnectedError:
+    return NotConnectedError("PlusVibe is not connected: connect an API key and workspace under Integrations.",
+                             reason="plusvibe_not_configured")
+
+
+def unreadable() -> NotConnectedError:
+    return NotConnectedError("The stored PlusVibe key does not open with this deployment's key-encryption key "
+                             "(PLUSVIBE_KEK); set the KEK or connect the key again under Integrations.",
+                             reason="integration_key_unreadable")
+
+
+def connected_plusvibe(settings: PlusVibeSettings, uows: Callable[[], UniboxUnitOfWork], *,
+                       ttl_s: float) -> ConnectedPlusVibe:
+    """A malformed `PLUSVIBE_KEK` fails here, at start-up (`KeyRingUnavailable`)."""
+
+    async def read(workspace: str) -> StoredCredentials | None:
+        async with uows() as uow:
+            return await uow.plusvibe_credentials.get(workspace)
+
+    resolve = stored_credentials(read, keyring_or_none(settings.kek), workspace=DEFAULT_WORKSPACE,
+                                 unreadable=unreadable)
+    return ConnectedPlusVibe(settings, resolve, ttl_s=ttl_s, not_configured=not_connected)

@@ -1,8 +1,11 @@
-"""The unibox unit of work: one transaction with the projection, the webhook log, reply intents and opens."""
+"""The unibox unit of work: one transaction with the projection, the webhook log, reply intents, opens and the
+stored PlusVibe credentials."""
 
 from __future__ import annotations
 
+from plusvibe.credential_store import CredentialStore
 from servicekit.messaging.uow import UnitOfWork
+from unibox.adapters.orm import plusvibe_credentials
 from unibox.adapters.repositories import LeadProjection, OpensSeen, ReplyIntents, WebhookLog
 
 
@@ -11,9 +14,11 @@ class UniboxUnitOfWork(UnitOfWork):
     webhooks: WebhookLog
     replies: ReplyIntents
     opens: OpensSeen
+    plusvibe_credentials: CredentialStore
 
     async def _open(self) -> None:
         self.leads = LeadProjection(self.session)
         self.webhooks = WebhookLog(self.session)
         self.replies = ReplyIntents(self.session)
         self.opens = OpensSeen(self.session)
+        self.plusvibe_credentials = CredentialStore(self.session, plusvibe_credentials)

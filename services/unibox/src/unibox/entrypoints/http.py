@@ -17,6 +17,7 @@ from servicekit.messaging.wire import is_storable_text
 from servicekit.process.pooling import checked_app, size_pool
 from servicekit.web.auth import require_scope
 from servicekit.web.http import ApiError, create_service_app
+from unibox.adapters.plusvibe import NotConnectedError
 from unibox.bootstrap import UniboxService, bootstrap
 from unibox.domain.sanitise import is_email_address
 from unibox.entrypoints.schemas import (
@@ -39,6 +40,8 @@ _THREAD_ID = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
 def _plusvibe_error(exc: PlusVibeError) -> ApiError:
     if isinstance(exc, NotFoundError):
         return ApiError(404, "not_found_in_plusvibe", "PlusVibe does not know this item.")
+    if isinstance(exc, NotConnectedError):  # nothing was sent: no integration connected (or its key unreadable)
+        return ApiError(503, exc.reason, exc.message)
     if isinstance(exc, AuthenticationError):
         return ApiError(502, "plusvibe_auth_failed", "PlusVibe refused the configured credentials.")
     if isinstance(exc, TransientError):

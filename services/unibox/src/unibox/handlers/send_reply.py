@@ -23,6 +23,7 @@ from typing import Any
 from contracts.unibox import ReplySent
 from plusvibe.errors import AmbiguousSendError, AuthenticationError, NotFoundError, PlusVibeError, TransientError
 from plusvibe.port import PlusVibePort
+from unibox.adapters.plusvibe import NotConnectedError
 from unibox.adapters.uow import UniboxUnitOfWork
 from unibox.domain.replies import ReplyDraft, SeenMessage, is_our_reply
 from unibox.domain.sanitise import sanitise_html, sanitise_subject
@@ -137,6 +138,9 @@ async def _send(intent: dict[str, Any], draft: ReplyDraft, *, uows: UowFactory, 
     except NotFoundError as exc:
         await _set_status(uows, intent, "failed", "reply_to_not_found", _safe(exc))
         raise ReplyError(404, "reply_to_not_found", "PlusVibe does not know the message to reply to.") from None
+    except NotConnectedError as exc:  # no request was made: retryable once an operator connects PlusVibe
+        await _set_status(uows, intent, "retryable", exc.reason, _safe(exc))
+        raise ReplyError(503, exc.reason, f"{exc.message} Nothing was sent.") from None
     except AuthenticationError as exc:
         await _set_status(uows, intent, "retryable", "plusvibe_auth_failed", _safe(exc))
         raise ReplyError(502, "plusvibe_auth_failed", "PlusVibe refused the credentials; nothing was sent.") from None

@@ -1,9 +1,11 @@
-"""Tables of the writeback schema: the per-lead projection and the writeback attempts."""
+"""Tables of the writeback schema: the per-lead projection, the writeback attempts and the PlusVibe credentials
+(leads' PlusVibeIntegrationChanged, the API key sealed)."""
 
 from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text, Uuid, false
 
+from plusvibe.credential_store import credentials_table
 from servicekit.process.db import JsonType, UTCDateTime
 
 metadata = MetaData()
@@ -73,3 +75,6 @@ Index("ix_writeback_attempts_request", writeback_attempts.c.request_id, unique=T
 Index("ix_writeback_attempts_due", writeback_attempts.c.next_try_at,
       postgresql_where=writeback_attempts.c.status == "pending",
       sqlite_where=writeback_attempts.c.status == "pending")
+
+# The newest PlusVibeIntegrationChanged per platform workspace, the API key still sealed (plusvibe.credential_store).
+plusvibe_credentials = credentials_table(metadata)

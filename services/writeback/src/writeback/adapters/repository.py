@@ -1,4 +1,5 @@
-"""Set-based access to the projection and the attempts: one statement per batch, not per record."""
+"""Set-based access to the projection and the attempts: one statement per batch, not per record; the stored
+PlusVibe credentials."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The writeback unit of work: repositories on the session, the service's tone, and the signal that wakes the
-delivery loop (`LeadBatch.save` rings it after a commit that left a linked lead's attempt pending)."""
+"""The writeback unit of work: repositories on the session (projection and attempts, the stored PlusVibe
+credentials), the service's tone, and the signal that wakes the delivery loop (`LeadBatch.save` rings it after a
+commit that left a linked lead's attempt pending)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from copywriter import DEFAULT_TONE, Tone
+from plusvibe.credential_store import CredentialStore
 from servicekit.messaging.uow import OutboxSignal, UnitOfWork
+from writeback.adapters.orm import plusvibe_credentials
 from writeback.adapters.repository import WritebackRepository
 
 
@@ -21,3 +24,4 @@ class WritebackUnitOfWork(UnitOfWork):
 
     async def _open(self) -> None:
         self.repo = WritebackRepository(self.session)
+        self.plusvibe_credentials = CredentialStore(self.session, plusvibe_credentials)

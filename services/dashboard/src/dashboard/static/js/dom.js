@@ -54,13 +54,15 @@ export function formatTime(value) {
   return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString();
 }
 
-// A result banner with a Dismiss button. `show(kind, text, items)` lists extra lines (e.g. refused leads).
+// A result banner with a Dismiss button. `show(kind, text, items)` lists extra lines (e.g. refused leads). A
+// message that sends the operator to Integrations links to the page.
 export class Banner {
   constructor(id) {
     this.text = h('div', { class: 'banner-text' });
     this.list = h('ul');
+    this.link = h('a', { href: '/integrations', class: 'banner-link', hidden: true }, 'Open Integrations');
     this.el = h('div', { class: 'banner info', id, role: 'status', 'aria-live': 'polite', hidden: true },
-      h('div', {}, this.text, this.list),
+      h('div', {}, this.text, this.list, this.link),
       h('button', { type: 'button', onclick: () => this.clear() }, 'Dismiss'));
   }
 
@@ -70,6 +72,8 @@ export class Banner {
     this.text.textContent = text;
     replace(this.list, items.map((item) => h('li', {}, item)));
     this.list.hidden = items.length === 0;
+    this.link.hidden = !/Integrations|plusvibe_not_configured|plusvibe_auth_failed/.test(text)
+      || window.location.pathname === '/integrations';
     this.el.hidden = false;
   }
 

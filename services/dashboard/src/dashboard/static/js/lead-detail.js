@@ -233,8 +233,9 @@ export async function renderLeadDetail(app, leadId) {
     const integration = state.integration;
     if (integration && (!integration.configured || integration.keyValid === false)) {
       parts.push(h('p', { class: 'hint', role: 'note' }, integration.configured
-        ? `PlusVibe refused the configured API key${integration.error ? `: ${integration.error}` : ''}. Check Integrations.`
-        : 'PlusVibe is not configured (Integrations: API key and workspace); push, writeback and Unibox need it.'));
+        ? `PlusVibe refused the configured API key${integration.error ? `: ${integration.error}` : ''}. Check `
+        : 'PlusVibe is not configured; push, writeback and Unibox need an API key and workspace under ',
+      h('a', { href: '/integrations' }, 'Integrations'), '.'));
     }
     if (!l.campaignId) {
       if (email) {

@@ -1,4 +1,4 @@
-// The page router: one shell for /leads, /leads/<id> and /audits/<id>; each page module renders into <main>.
+// The page router: one shell for /leads, /leads/<id>, /audits/<id> and /integrations; each page module renders into <main>.
 import { apiKey, setApiKey, takeKeyFromFragment } from './api.js';
 import { h, replace } from './dom.js';
 
@@ -34,11 +34,16 @@ function showKeyForm(message) {
 async function route() {
   const path = window.location.pathname.replace(/\/+$/, '') || '/';
   document.getElementById('nav-leads')?.setAttribute('aria-current', path.startsWith('/leads') ? 'page' : 'false');
+  document.getElementById('nav-integrations')?.setAttribute('aria-current', path === '/integrations' ? 'page' : 'false');
   if (!apiKey()) return showKeyForm();
   let match;
   if (path === '/leads' || path === '/') {
     const { renderLeads } = await import('./leads.js');
     return renderLeads(app);
+  }
+  if (path === '/integrations') {
+    const { renderIntegrations } = await import('./integrations.js');
+    return renderIntegrations(app);
   }
   if ((match = /^\/leads\/([^/]+)$/.exec(path))) {
     const { renderLeadDetail } = await import('./lead-detail.js');

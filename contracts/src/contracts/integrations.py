@@ -1,0 +1,34 @@
+"""Events about a workspace's integrations (published by leads, which owns the Integrations API)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import AwareDatetime, Field
+
+from contracts.common import NonEmptyStr
+from contracts.envelope import EventData
+
+
+class PlusVibeIntegrationChanged(EventData):
+    """A workspace's PlusVibe integration was connected, changed or disconnected. Consumed by every service that
+    calls PlusVibe (writeback, unibox), which keep the newest `version` per workspace.
+
+    The API key travels only **sealed** (`sealed_api_key`: authenticated encryption under the deployment's
+    key-encryption key, bound to `workspace`), never in clear: a copy of this compacted topic reveals nothing
+    without the KEK. Keyed by `workspace`. On a disconnect the key and PlusVibe workspace are empty."""
+
+    PRODUCER: ClassVar[str] = "leads"
+    EVENT_TYPE: ClassVar[str] = "PlusVibeIntegrationChanged"
+    workspace: NonEmptyStr
+    connected: bool
+    plusvibe_workspace_id: str = ""
+    sealed_api_key: str = ""
+    key_fingerprint: str = ""
+    version: int = Field(ge=1)
+    changed_at: AwareDatetime
+
+
+# The platform workspace every integration and event belongs to until workspaces are first-class; the seal context
+# of its sealed API key.
+DEFAULT_WORKSPACE = "default"
