@@ -4,6 +4,7 @@ token never opens, rotation keeps every stored key readable, and a mask never sh
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from plusvibe.connected import ConnectedPlusVibe
+from plusvibe.connected import ConnectedPlusVibe, NotConnectedError
 from plusvibe.credentials import (
     DISCONNECTED,
     Credentials,
@@ -22,7 +23,6 @@ from plusvibe.credentials import (
     mask,
     new_kek,
 )
-from plusvibe.errors import AuthenticationError
 from plusvibe.settings import PlusVibeSettings
 from plusvibe.simulator.state import SimulatorState
 from plusvibe.testing import running_simulator
@@ -105,8 +105,33 @@ async def test_the_port_follows_the_connected_credentials() -> None:
             stored[0] = DISCONNECTED
             port.invalidate()
             before = len(sim.request_log(None))
-            with pytest.raises(AuthenticationError, match="not connected"):
+            with pytest.raises(NotConnectedError, match="not connected"):
                 await port.list_campaigns()
             assert len(sim.request_log(None)) == before  # refused here, nothing sent
         finally:
             await port.aclose()
+
+
+async def test_a_change_made_while_credentials_are_being_read_is_not_lost() -> None:
+    """invalidate() during a read: what that read returns may predate the change, so it is read again."""
+    stored: list[Credentials] = [Credentials(SecretStr("pv-old-key-aaaa"), "ws")]
+    entered, gate = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def resolve() -> Credentials | None:
+        nonlocal calls
+        calls += 1
+        value = stored[0]
+        if calls == 1:
+            entered.set()
+            await gate.wait()
+        return value
+
+    port = ConnectedPlusVibe(PlusVibeSettings(base_url="http://127.0.0.1:9/api/v1"), resolve, ttl_s=60)
+    reading = asyncio.create_task(port.credentials())
+    await entered.wait()
+    stored[0] = DISCONNECTED  # the disconnect commits while the first read is under way
+    port.invalidate()
+    gate.set()
+    assert await reading is None and calls == 2
+    assert await port.credentials() is None and calls == 2  # then cached for the TTL

@@ -20,15 +20,20 @@ from typing import Any, cast
 
 from plusvibe.client import PlusVibeClient
 from plusvibe.credentials import Credentials
-from plusvibe.errors import AuthenticationError
+from plusvibe.errors import TransientError
 from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
 
 Resolver = Callable[[], Awaitable[Credentials | None]]
 
 
+class NotConnectedError(TransientError):
+    """No credentials are connected (disconnected, or nothing connected and no environment key). Nothing was sent.
+    Retryable: work that waits (a pending writeback) goes through once an operator connects a key."""
+
+
 def _not_connected() -> BaseException:
-    return AuthenticationError("PlusVibe is not connected: connect an API key and workspace under Integrations.")
+    return NotConnectedError("PlusVibe is not connected: connect an API key and workspace under Integrations.")
 
 
 class ConnectedPlusVibe:
@@ -43,6 +48,7 @@ class ConnectedPlusVibe:
         self._clients: dict[tuple[str, str], PlusVibeClient] = {}
         self._current: Credentials | None = None
         self._resolved_at = -float("inf")
+        self._generation = 0  # bumped by invalidate(): a resolve that started before it is not kept
         self._lock = asyncio.Lock()
 
     def as_port(self) -> PlusVibePort:
@@ -54,16 +60,22 @@ class ConnectedPlusVibe:
 
     def invalidate(self) -> None:
         """Resolve again on the next call (this process just changed the integration)."""
+        self._generation += 1
         self._resolved_at = -float("inf")
 
     async def credentials(self) -> Credentials | None:
         """The credentials the next call uses (None: not connected)."""
-        if time.monotonic() - self._resolved_at >= self._ttl_s:
+        while time.monotonic() - self._resolved_at >= self._ttl_s:
             async with self._lock:
-                if time.monotonic() - self._resolved_at >= self._ttl_s:
-                    stored = await self._resolve()
-                    self._current = self.env_credentials() if stored is None else stored
-                    self._resolved_at = time.monotonic()
+                if time.monotonic() - self._resolved_at < self._ttl_s:
+                    break
+                generation = self._generation
+                stored = await self._resolve()
+                if generation != self._generation:
+                    continue  # invalidated while reading: what was read may predate the change; read again
+                self._current = self.env_credentials() if stored is None else stored
+                self._resolved_at = time.monotonic()
+                break
         current = self._current
         return current if current is not None and current.connected else None
 

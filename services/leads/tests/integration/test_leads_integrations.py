@@ -283,3 +283,18 @@ async def test_kek_rotation_reseals_the_stored_key_and_announces_it(api: Api) ->
         await reseal(api.service.runtime.uow, keyring=KeyRing([new_kek()]), workspace=DEFAULT_WORKSPACE,
                      now=datetime.now(UTC))
     assert refused.value.reason == "integration_key_unreadable"
+
+
+async def test_connecting_the_same_key_again_reseals_a_token_the_kek_no_longer_opens(api: Api) -> None:
+    body = {"apiKey": KEY, "workspaceId": api.sim.workspace_id}
+    await api.client.put("/api/integrations/plusvibe", json=body)
+    lost = KeyRing([new_kek()]).seal(KEY, context=DEFAULT_WORKSPACE)  # as if sealed under a KEK since dropped
+    async with api.service.runtime.uow() as uow:
+        await uow.session.execute(text("UPDATE plusvibe_integrations SET sealed_api_key = :t"), {"t": lost})
+        await uow.commit()
+    again = await api.client.put("/api/integrations/plusvibe", json=body)
+    assert again.status_code == 200 and again.json()["version"] == 2, again.text
+    row = await api.stored()
+    assert row is not None
+    assert KeyRing([api.kek]).open(row["sealed_api_key"], context=DEFAULT_WORKSPACE).get_secret_value() == KEY
+    assert len(await api.outbox_events()) == 2  # the resealed key announced, so every service's copy opens too

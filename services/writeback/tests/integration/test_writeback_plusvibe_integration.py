@@ -4,6 +4,7 @@ key to the simulator (never the environment's), and refuses every call once the 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -24,9 +25,9 @@ from writeback_testkit import (
 from contracts.envelope import Envelope
 from contracts.integrations import DEFAULT_WORKSPACE
 from contracts.topics import WRITEBACK_COMPLETED, WRITEBACK_FAILED
+from plusvibe.connected import NotConnectedError
 from plusvibe.credential_store import StoredCredentials
 from plusvibe.credentials import KeyRing, fingerprint, new_kek
-from plusvibe.errors import AuthenticationError
 from plusvibe.testing import Sim
 from servicekit.testing import read_topic, wait_until
 from writeback.adapters.orm import plusvibe_credentials
@@ -147,19 +148,26 @@ async def test_writeback_refuses_plusvibe_calls_after_a_disconnect_without_falli
 
         await wait_until(refused, timeout_s=15, what="the disconnect to reach the PlusVibe port")
         seen = len(sim.state.request_log())
-        with pytest.raises(AuthenticationError, match=NOT_CONNECTED):
+        with pytest.raises(NotConnectedError, match=NOT_CONNECTED):
             await svc.plusvibe.update_lead_variables(email, {"audit_grade": "A"}, campaign_id=campaign)
 
+        # A writeback while disconnected waits (retried with backoff), it does not fail, and nothing is sent...
         await _link(svc, kafka_bootstrap, topics, lead, email, campaign)
         await publish(kafka_bootstrap, topics, [audit_completed(lead)])
-        (record,) = await read_topic(kafka_bootstrap, f"{topics}{WRITEBACK_FAILED.name}", expected=1, timeout_s=30)
+        await asyncio.sleep(3.0)
+        assert await read_topic(kafka_bootstrap, f"{topics}{WRITEBACK_FAILED.name}", expected=1, timeout_s=1) == []
+        assert len(sim.state.request_log()) == seen  # nothing reached PlusVibe after the disconnect
+        assert update_requests(sim.state) == []
         row = await _stored(svc)
+        # ...until an operator connects a key again: then it is delivered with that key.
+        await publish_integrations(kafka_bootstrap, topics, [
+            integration_changed(3, keyring=KeyRing([kek]), api_key=key, plusvibe_workspace_id=sim.workspace_id)])
+        (record,) = await read_topic(kafka_bootstrap, f"{topics}{WRITEBACK_COMPLETED.name}", expected=1,
+                                     timeout_s=30)
 
-    failed = Envelope.model_validate_json(record.value).data
-    assert failed["lead_id"] == str(lead) and failed["attempts"] == 1  # permanent: failed at once, not retried
-    assert failed["error"].startswith("AuthenticationError: PlusVibe is not connected")
-    assert len(sim.state.request_log()) == seen  # nothing reached PlusVibe after the disconnect
-    assert update_requests(sim.state) == []
+    completed = Envelope.model_validate_json(record.value).data
+    assert completed["lead_id"] == str(lead) and completed["delivered"] is True
+    assert [(r.status, r.key) for r in update_requests(sim.state)] == [(200, fingerprint(key))]
     assert row is not None
     assert (row.connected, row.sealed_api_key, row.plusvibe_workspace_id, row.key_fingerprint) == (False, "", "", "")
 

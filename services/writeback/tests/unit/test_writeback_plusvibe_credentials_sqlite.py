@@ -10,6 +10,7 @@ import pytest
 from writeback_testkit import decoded, integration_changed
 
 from contracts.integrations import PlusVibeIntegrationChanged
+from plusvibe.connected import NotConnectedError
 from plusvibe.credentials import KeyRing, new_kek
 from plusvibe.errors import AuthenticationError
 from plusvibe.settings import PlusVibeSettings
@@ -59,5 +60,5 @@ async def test_writeback_resolves_env_then_the_newest_stored_integration_then_re
 
     await _apply(service, integration_changed(4))  # disconnected
     assert await _resolved(service) is None
-    with pytest.raises(AuthenticationError, match=r"^PlusVibe is not connected: .*Integrations"):
+    with pytest.raises(NotConnectedError, match=r"^PlusVibe is not connected: .*Integrations"):
         await service.plusvibe.campaign_step_count("any-campaign")

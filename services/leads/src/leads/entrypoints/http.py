@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
 from copywriter import Tone
 from leads.bootstrap import LeadsService, bootstrap
@@ -293,7 +293,7 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
                  responses={400: {"description": "PlusVibe rejected the key."}})
     async def plusvibe_workspaces(body: s.PlusVibeKeyIn, _: ApiKey = Depends(manage)) -> list[s.PlusVibeWorkspaceOut]:
         """The PlusVibe workspaces a key reaches (PlusVibe's `/authenticate`); nothing is stored."""
-        found = await _run(plusvibe_integration.reachable_workspaces(probe, SecretStr(body.api_key)))
+        found = await _run(plusvibe_integration.reachable_workspaces(probe, body.api_key))
         return [s.PlusVibeWorkspaceOut(id=w.id, name=w.name) for w in found]
 
     @router.put("/api/integrations/plusvibe", response_model=s.PlusVibeIntegrationOut,
@@ -301,7 +301,7 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
                            422: {"description": "The key cannot reach that workspace; nothing was stored."}})
     async def plusvibe_connect(body: s.PlusVibeConnectIn, _: ApiKey = Depends(manage)) -> s.PlusVibeIntegrationOut:
         return changed(await _run(plusvibe_integration.connect(
-            uow, keyring=svc.keyring, probe=probe, api_key=SecretStr(body.api_key),
+            uow, keyring=svc.keyring, probe=probe, api_key=body.api_key,
             plusvibe_workspace_id=body.workspace_id, workspace=svc.workspace, now=datetime.now(UTC))))
 
     @router.post("/api/integrations/plusvibe/test", response_model=s.PlusVibeIntegrationOut)

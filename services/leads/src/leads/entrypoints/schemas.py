@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.alias_generators import to_camel
 
 from servicekit.messaging.wire import NulFree
@@ -280,16 +280,24 @@ class IntegrationOut(Wire):
     error: str | None = None
 
 
-# A PlusVibe API key as typed in: printable ASCII without spaces (a pasted newline or space is refused, not stored).
-PlusVibeKey = Field(min_length=8, max_length=200, pattern=r"^[\x21-\x7e]+$")
+_KEY_TEXT = re.compile(r"[\x21-\x7e]+")
 
 
 class PlusVibeKeyIn(WireIn):
-    api_key: str = PlusVibeKey
+    """A PlusVibe API key as typed in: a `SecretStr` from here on (no repr, log or error shows it), printable
+    ASCII without spaces (a pasted newline or space is refused, not stored)."""
+
+    api_key: SecretStr = Field(min_length=8, max_length=200)
+
+    @field_validator("api_key")
+    @classmethod
+    def _printable(cls, value: SecretStr) -> SecretStr:
+        if not _KEY_TEXT.fullmatch(value.get_secret_value()):
+            raise ValueError("a PlusVibe API key is printable ASCII without spaces")
+        return value
 
 
-class PlusVibeConnectIn(WireIn):
-    api_key: str = PlusVibeKey
+class PlusVibeConnectIn(PlusVibeKeyIn):
     workspace_id: str = Field(min_length=1, max_length=100)
 
 

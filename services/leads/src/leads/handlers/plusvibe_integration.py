@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+import httpx
 from pydantic import SecretStr
 
 from contracts.integrations import PlusVibeIntegrationChanged
@@ -50,7 +51,10 @@ def probe_with(base: PlusVibeSettings) -> Probe:
     """A probe through a client of its own for the candidate key (same base URL, limits and timeouts)."""
 
     async def probe(api_key: SecretStr) -> list[Workspace]:
-        async with PlusVibeClient(base.model_copy(update={"api_key": api_key, "workspace_id": ""})) as client:
+        # An HTTP client of its own, closed here; not the PlusVibe client's aclose(), which also closes the
+        # process's shared rate-limit stores under every other PlusVibe call in flight.
+        async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as http:
+            client = PlusVibeClient(base.model_copy(update={"api_key": api_key, "workspace_id": ""}), http=http)
             return await client.authenticate()
 
     return probe
@@ -106,14 +110,16 @@ async def connect(uows: UowFactory, *, keyring: KeyRing | None, probe: Probe, ap
     key = api_key.get_secret_value()
     async with uows() as uow:
         row = await _locked(uow, workspace)
-        if not (row.connected and row.key_fingerprint == fingerprint(key) and row.plusvibe_workspace_id == chosen.id):
-            # A new key or workspace: sealed, counted and announced. (The same ones again only re-verify.)
+        if not (row.connected and row.key_fingerprint == fingerprint(key) and row.plusvibe_workspace_id == chosen.id
+                and _opens(ring, row.sealed_api_key, workspace)):
+            # A new key or workspace, or a stored token the KEK no longer opens: sealed, counted and announced.
+            # (The same ones again only re-verify.)
             row.connected, row.plusvibe_workspace_id = True, chosen.id
             row.sealed_api_key, row.key_fingerprint, row.key_masked = (ring.seal(key, context=workspace),
                                                                        fingerprint(key), mask(key))
             row.version, row.connected_at = row.version + 1, now
             _announce(uow, row, now)
-        row.plusvibe_workspace_name = chosen.name or ""
+        row.plusvibe_workspace_name = _display_name(chosen.name)
         row.verified_at, row.last_error, row.last_error_at, row.updated_at = now, None, None, now
         return await _committed(uow, row)
 
@@ -139,7 +145,7 @@ async def test_connection(uows: UowFactory, *, keyring: KeyRing | None, probe: P
     async with uows() as uow:
         row = await uow.leads.integration(workspace)
         stored = None if row is None or (row.version == 0 and not row.connected) else _view(row)
-        sealed, key_fingerprint = (row.sealed_api_key, row.key_fingerprint) if row is not None else ("", "")
+        sealed, version = (row.sealed_api_key, row.version) if row is not None else ("", 0)
     if stored is None:
         if env is None:
             raise Refusal("conflict", "plusvibe_not_connected", "Nothing to test: connect a PlusVibe API key first.")
@@ -155,7 +161,7 @@ async def test_connection(uows: UowFactory, *, keyring: KeyRing | None, probe: P
     error = await _check(probe, key, stored.plusvibe_workspace_id)
     async with uows() as uow:
         locked = await _locked(uow, workspace)
-        if locked.connected and locked.key_fingerprint == key_fingerprint:  # not replaced meanwhile
+        if locked.connected and locked.version == version:  # the connection tested is still the current one
             if error is None:
                 locked.verified_at, locked.last_error, locked.last_error_at = now, None, None
             else:
@@ -212,6 +218,19 @@ async def _test_environment(probe: Probe, env: Credentials, now: datetime) -> In
                            key_masked=mask(env.api_key.get_secret_value()),
                            verified_at=now if error is None else None, last_error=error,
                            last_error_at=now if error is not None else None)
+
+
+def _opens(ring: KeyRing, sealed: str, workspace: str) -> bool:
+    try:
+        ring.open(sealed, context=workspace)
+    except SealError:
+        return False
+    return True
+
+
+def _display_name(name: str | None) -> str:
+    """PlusVibe's name for the workspace, as stored and shown: printable text, at most 300 characters."""
+    return "".join(c for c in (name or "") if c.isprintable())[:300]
 
 
 async def _locked(uow: LeadsUnitOfWork, workspace: str) -> PlusVibeIntegrationRow:
