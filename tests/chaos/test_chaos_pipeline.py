@@ -300,24 +300,24 @@ async def _webhooks_pending(sim: httpx.AsyncClient) -> list[dict[str, Any]]:
     return [d for d in deliveries if not d["delivered"] and d["attempts"] < SimulatorState.webhook_max_attempts]
 
 
+async def _count(dsn: str, sql: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval(sql))
+    finally:
+        await conn.close()
+
+
 async def _webhooks_unprocessed(dsn: str, schema: str) -> int:
     """Webhooks unibox stored but has not turned into events yet: deferred while the lead's LeadUpserted is on its
     way (the sweeper retries them), so a run is not quiet while any is left."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        return int(await conn.fetchval(f'SELECT count(*) FROM "{schema}".webhook_events WHERE processed_at IS NULL'))
-    finally:
-        await conn.close()
+    return await _count(dsn, f'SELECT count(*) FROM "{schema}".webhook_events WHERE processed_at IS NULL')
 
 
 async def _webhooks_deferred(dsn: str, schema: str) -> int:
     """Webhooks the sweeper emitted, not the receiving request (processed a second or more after arrival)."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        return int(await conn.fetchval(f'SELECT count(*) FROM "{schema}".webhook_events '
-                                       "WHERE processed_at > received_at + interval '1 second'"))
-    finally:
-        await conn.close()
+    return await _count(dsn, f'SELECT count(*) FROM "{schema}".webhook_events '
+                             "WHERE processed_at > received_at + interval '1 second'")
 
 
 async def _backlog(dsn: str, schemas: dict[str, str]) -> int:

@@ -32,7 +32,7 @@ class NotConnectedError(TransientError):
     Retryable: work that waits (a pending writeback) goes through once an operator connects a key."""
 
 
-def _not_connected() -> BaseException:
+def default_not_connected() -> BaseException:
     return NotConnectedError("PlusVibe is not connected: connect an API key and workspace under Integrations.")
 
 
@@ -40,7 +40,7 @@ class ConnectedPlusVibe:
     """A `PlusVibePort` (see `as_port`) whose every call uses the currently connected credentials."""
 
     def __init__(self, base: PlusVibeSettings, resolve: Resolver, *, ttl_s: float = 5.0,
-                 not_configured: Callable[[], BaseException] = _not_connected) -> None:
+                 not_configured: Callable[[], BaseException] = default_not_connected) -> None:
         self._base = base
         self._resolve = resolve
         self._ttl_s = ttl_s

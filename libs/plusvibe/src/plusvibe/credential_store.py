@@ -17,11 +17,14 @@ from sqlalchemy import Boolean, Column, Integer, MetaData, Table, Text, select, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from plusvibe.connected import Resolver
-from plusvibe.credentials import Credentials, KeyRing, KeyRingUnavailable, SealError, open_stored
+from plusvibe.connected import ConnectedPlusVibe, Resolver, default_not_connected
+from plusvibe.credentials import Credentials, KeyRing, KeyRingUnavailable, SealError, keyring_or_none, open_stored
+from plusvibe.settings import PlusVibeSettings
 from servicekit.process.db import UTCDateTime
 
 TABLE = "plusvibe_credentials"
+UNREADABLE = ("The stored PlusVibe key does not open with this deployment's key-encryption key (PLUSVIBE_KEK); "
+              "set the KEK or connect the key again under Integrations.")
 _VALUES = ("connected", "plusvibe_workspace_id", "sealed_api_key", "key_fingerprint", "version", "changed_at")
 
 
@@ -117,3 +120,13 @@ def stored_credentials(read: Callable[[str], Awaitable[StoredCredentials | None]
             raise unreadable() from None
 
     return resolve
+
+
+def connected_to_store(settings: PlusVibeSettings, read: Callable[[str], Awaitable[StoredCredentials | None]], *,
+                       workspace: str, ttl_s: float, unreadable: Callable[[], BaseException],
+                       not_connected: Callable[[], BaseException] = default_not_connected) -> ConnectedPlusVibe:
+    """A service's PlusVibe port over the credentials it keeps (`read` the workspace's row in its own schema);
+    the environment's key while nothing is stored. A malformed `PLUSVIBE_KEK` fails here, at start-up."""
+    return ConnectedPlusVibe(settings, stored_credentials(read, keyring_or_none(settings.kek), workspace=workspace,
+                                                          unreadable=unreadable),
+                             ttl_s=ttl_s, not_configured=not_connected)

@@ -12,12 +12,13 @@ key opens. Roll out "new,old" to every service, re-seal what is stored (`KeyRing
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr
+
+from plusvibe.limits import key_fingerprint
 
 _SEPARATOR = "\n"
 
@@ -75,9 +76,8 @@ class KeyRing:
             raise SealError("the sealed credential does not open with this deployment's KEK") from None
 
 
-def fingerprint(api_key: str) -> str:
-    """A short, non-reversible id of a key (equal keys, equal fingerprints); safe to log and to compare."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+# A short, non-reversible id of a key (equal keys, equal fingerprints): the one the rate limiter keys accounts by.
+fingerprint = key_fingerprint
 
 
 def mask(api_key: str) -> str:

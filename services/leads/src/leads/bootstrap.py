@@ -92,10 +92,12 @@ def bootstrap(
     connection: ConnectedPlusVibe | None = None
     if plusvibe is None:
         plusvibe_settings = plusvibe_settings or PlusVibeSettings()
-        connection = ConnectedPlusVibe(plusvibe_settings, stored_credentials(runtime.uow, DEFAULT_WORKSPACE,
-                                                                             keyring_or_none(plusvibe_settings.kek)),
+        keyring = keyring_or_none(plusvibe_settings.kek)
+        connection = ConnectedPlusVibe(plusvibe_settings, stored_credentials(runtime.uow, DEFAULT_WORKSPACE, keyring),
                                        ttl_s=settings.integration_ttl_s, not_configured=not_configured)
         plusvibe = connection.as_port()
+    else:  # a test's port; its settings (if any) still name the KEK the Integrations routes seal with
+        keyring = keyring_or_none(plusvibe_settings.kek) if plusvibe_settings is not None else None
     runtime.add_consumer(topics.AUDIT_STARTED, "on_audit_started",
                          with_batch_leads_locked(on_audit_events.on_audit_started))
     runtime.add_consumer(topics.AUDIT_COMPLETED, "on_audit_completed",
@@ -119,7 +121,7 @@ def bootstrap(
         campaigns=CampaignDirectory(plusvibe, ttl_s=settings.campaign_cache_ttl_s),
         api_keys=load_api_keys(settings.api_keys_json),
         connection=connection,
-        keyring=keyring_or_none(plusvibe_settings.kek) if plusvibe_settings is not None else None,
+        keyring=keyring,
     )
     service.register_loops()
     return service

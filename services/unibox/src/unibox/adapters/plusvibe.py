@@ -1,7 +1,7 @@
 """PlusVibe wiring: the port over the credentials connected now (the workspace's row of `plusvibe_credentials`,
 opened with the deployment's KEK), falling back to `PLUSVIBE_API_KEY` / `PLUSVIBE_WORKSPACE_ID` while nothing is
 stored (pointed at the simulator locally); a disconnected integration refuses every call
-(`plusvibe.connected.ConnectedPlusVibe`)."""
+(`plusvibe.credential_store.connected_to_store`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from collections.abc import Callable
 
 from contracts.integrations import DEFAULT_WORKSPACE
 from plusvibe.connected import ConnectedPlusVibe
-from plusvibe.credential_store import StoredCredentials, stored_credentials
-from plusvibe.credentials import keyring_or_none
+from plusvibe.credential_store import UNREADABLE, StoredCredentials, connected_to_store
 from plusvibe.errors import AuthenticationError
 from plusvibe.settings import PlusVibeSettings
 from unibox.adapters.uow import UniboxUnitOfWork
@@ -31,19 +30,14 @@ def not_connected() -> NotConnectedError:
 
 
 def unreadable() -> NotConnectedError:
-    return NotConnectedError("The stored PlusVibe key does not open with this deployment's key-encryption key "
-                             "(PLUSVIBE_KEK); set the KEK or connect the key again under Integrations.",
-                             reason="integration_key_unreadable")
+    return NotConnectedError(UNREADABLE, reason="integration_key_unreadable")
 
 
 def connected_plusvibe(settings: PlusVibeSettings, uows: Callable[[], UniboxUnitOfWork], *,
                        ttl_s: float) -> ConnectedPlusVibe:
-    """A malformed `PLUSVIBE_KEK` fails here, at start-up (`KeyRingUnavailable`)."""
-
     async def read(workspace: str) -> StoredCredentials | None:
         async with uows() as uow:
             return await uow.plusvibe_credentials.get(workspace)
 
-    resolve = stored_credentials(read, keyring_or_none(settings.kek), workspace=DEFAULT_WORKSPACE,
-                                 unreadable=unreadable)
-    return ConnectedPlusVibe(settings, resolve, ttl_s=ttl_s, not_configured=not_connected)
+    return connected_to_store(settings, read, workspace=DEFAULT_WORKSPACE, ttl_s=ttl_s, unreadable=unreadable,
+                              not_connected=not_connected)
