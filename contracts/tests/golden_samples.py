@@ -363,6 +363,8 @@ def thread_marked_read() -> dict[str, Sample]:
 # sealed on the wire. A fixed text, so the fixture is deterministic; it opens with no KEK.
 SEALED_KEY: Final = ("gAAAAABnRv2k4Xq0b3lT2mV9cW1yZXR1cm5zLW5vdGhpbmctdXNlZnVsLXdpdGhvdXQtdGhlLWtlaw"
                      "SGVsbG8tcmV2aWV3ZXI9PT0tdGhpcy1pcy1hLWZpeHR1cmUtbm90LWEta2V5LS0tLQ==")
+SEALED_WEBHOOK_SECRET: Final = ("gAAAAABnRw1cd2ViaG9vay1zZWNyZXQtZml4dHVyZS1ub3QtYS1yZWFsLXRva2VuLW9wZW5z"
+                                "LW5vdGhpbmctd2l0aG91dC10aGUta2VrLS0tLS0tLS0tLS0tLS0tLQ==")
 
 
 def plusvibe_integration_changed() -> dict[str, Sample]:
@@ -372,6 +374,10 @@ def plusvibe_integration_changed() -> dict[str, Sample]:
         "full": _in_story(PlusVibeIntegrationChanged(workspace="default", connected=True, plusvibe_workspace_id=WORKSPACE,
                                                      sealed_api_key=SEALED_KEY, key_fingerprint="3f9a1c07d2e4b6a8",
                                                      version=1, changed_at=at(-86400)), -86400),
+        "full-webhook": _in_story(PlusVibeIntegrationChanged(
+            workspace="default", connected=True, plusvibe_workspace_id=WORKSPACE, sealed_api_key=SEALED_KEY,
+            key_fingerprint="3f9a1c07d2e4b6a8", sealed_webhook_secret=SEALED_WEBHOOK_SECRET, version=3,
+            changed_at=at(-3600)), -3600),
     }
 
 

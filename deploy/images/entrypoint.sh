@@ -1,7 +1,8 @@
 #!/bin/sh
 # The images' entrypoint:
 #   api     (the default) serves the image's HTTP app: the service's API or the dashboard on $PORT (8000), the
-#           PlusVibe simulator on 127.0.0.1:8931 (loopback only; compose and k8s put a proxy beside it)
+#           PlusVibe simulator on 127.0.0.1:8931 (loopback only; compose and k8s put a proxy beside it; it registers
+#           no webhook itself: leads adds one through /hook/add when the integration is connected)
 #   health  the image's health check (the HTTP app's liveness)
 #   anything else runs as given: python -m <service>.entrypoints.consumers | relay | migrate, ...
 set -eu
@@ -10,8 +11,7 @@ case "$cmd" in
   api)
     case "$OUTREACH_SERVICE" in
       plusvibe-simulator)
-        exec python -m plusvibe.simulator --host 127.0.0.1 --port 8931 --seed demo --tick-seconds 5 \
-          --webhook-url http://127.0.0.1:8081/api/plusvibe/webhooks ;;
+        exec python -m plusvibe.simulator --host 127.0.0.1 --port 8931 --seed demo --tick-seconds 5 ;;
       dashboard) app=dashboard.app:app_factory ;;
       *) app="$OUTREACH_SERVICE.entrypoints.http:app_factory" ;;
     esac

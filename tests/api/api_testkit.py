@@ -151,7 +151,7 @@ def documented_routes(app: FastAPI) -> list[Route]:
 def guarded_routes(app: FastAPI) -> list[Route]:
     """The documented routes that must demand an API key (all but health, metrics and the webhook)."""
     return [r for r in documented_routes(app)
-            if not r.path.startswith(PUBLIC_PREFIXES) and r.path != WEBHOOK_PATH]
+            if not r.path.startswith((*PUBLIC_PREFIXES, WEBHOOK_PATH))]
 
 
 def undocumented_paths(app: FastAPI) -> set[str]:

@@ -94,7 +94,8 @@ def fault(sim: Sim, status: int) -> None:
     sim.state.faults.add(FaultRule(status=status, times=None))
 
 
-async def assert_canary_nowhere(infra: Infra, seen: Seen, logs: pytest.LogCaptureFixture) -> None:
+async def assert_canary_nowhere(infra: Infra, seen: Seen, logs: pytest.LogCaptureFixture,
+                                extra_needles: tuple[str, ...] = ()) -> None:
     """Searches responses, log records (message, arguments, extras, tracebacks), every record of every topic
     under the test's prefix (DLQs included) and every row of every table of the schema."""
     places: dict[str, str] = {f"response {i}": text for i, text in enumerate(seen.responses)}
@@ -107,7 +108,8 @@ async def assert_canary_nowhere(infra: Infra, seen: Seen, logs: pytest.LogCaptur
     for table, rows in (await dump_schema(infra.database_url, infra.schema)).items():
         for i, row in enumerate(rows):
             places[f"table {table} row {i}"] = row
-    leaks = sorted(where for where, text in places.items() if any(n in text for n in NEEDLES))
+    needles = (*NEEDLES, *extra_needles)
+    leaks = sorted(where for where, text in places.items() if any(n in text for n in needles))
     assert leaks == []
     # The search had something to search: logs, rows and events exist, and the canary really was the key.
     assert logs.records and any(k.startswith("table ") for k in places) and any(k.startswith("topic ") for k in places)
@@ -169,11 +171,12 @@ async def test_api_leads_never_reveals_the_canary_plusvibe_key(
 async def test_api_leads_never_reveals_a_canary_key_connected_under_integrations(
     canary_infra: Infra, canary_sim: Sim, debug_logs: pytest.LogCaptureFixture
 ) -> None:
-    """The key typed into Integrations: listed, connected, used, tested (accepted and refused) — then searched for
-    everywhere, the sealed integration event on its topic included."""
+    """The key typed into Integrations: listed, connected, used, tested (accepted and refused), disconnected — then
+    searched for everywhere, the sealed integration event on its topic included. So is the webhook secret the connect
+    generated and registered in PlusVibe (read back from the simulator's hook)."""
     seen = Seen()
     pv = canary_sim.settings(api_key=SecretStr(""), workspace_id="", kek=SecretStr(new_kek()))
-    app = build_app("leads", canary_infra, pv, embedded_workers=True)
+    app = build_app("leads", canary_infra, pv, embedded_workers=True, webhook_base_url="http://127.0.0.1:9")
     workspace = canary_sim.workspace_id
     async with started(app, {"x-api-key": FULL_KEY}) as http:
         listed = seen.add(await http.post("/api/integrations/plusvibe/workspaces", json={"apiKey": CANARY}))
@@ -181,6 +184,10 @@ async def test_api_leads_never_reveals_a_canary_key_connected_under_integrations
         connected = seen.add(await http.put("/api/integrations/plusvibe",
                                             json={"apiKey": CANARY, "workspaceId": workspace}))
         assert connected.status_code == 200 and connected.json()["keyMasked"] == "…" + CANARY[-4:], connected.text
+        assert connected.json()["webhookStatus"] == "registered", connected.text
+        (hook,) = canary_sim.state.hooks.values()
+        webhook_secret = str(hook["secret"])
+        assert len(webhook_secret) >= 32
         assert seen.add(await http.get("/api/plusvibe/campaigns")).status_code == 200
         assert sim_accepted_the_canary(canary_sim)
         seen.add(await http.get("/api/integrations/plusvibe"))
@@ -197,7 +204,14 @@ async def test_api_leads_never_reveals_a_canary_key_connected_under_integrations
             return await record_count(canary_infra.kafka, topic) >= 1
 
         await wait_until(announced, timeout_s=30, interval_s=0.2, what="the sealed integration event on its topic")
-    await assert_canary_nowhere(canary_infra, seen, debug_logs)
+        gone = seen.add(await http.delete("/api/integrations/plusvibe"))
+        assert gone.status_code == 200 and not canary_sim.state.hooks, gone.text
+
+        async def both_announced() -> bool:
+            return await record_count(canary_infra.kafka, topic) >= 2
+
+        await wait_until(both_announced, timeout_s=30, interval_s=0.2, what="the disconnect on its topic")
+    await assert_canary_nowhere(canary_infra, seen, debug_logs, extra_needles=(webhook_secret,))
 
 
 def _upserted(lead_id: uuid.UUID, email: str) -> LeadUpserted:

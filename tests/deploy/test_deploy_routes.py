@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from deploy_support import K8S, ROOT, SERVICES
@@ -81,11 +82,81 @@ def test_every_service_path_reaches_its_service_through_the_ingress() -> None:
 
 def test_the_simulator_sidecar_forwards_webhooks_to_the_unibox_route() -> None:
     conf = (K8S / "components" / "plusvibe-simulator" / "sidecar-nginx.conf").read_text()
+    # An nginx prefix location: the hooks leads registers (/api/plusvibe/webhooks/<workspace>) and hand-added ones.
     assert "location /api/plusvibe/webhooks { proxy_pass http://unibox-api:8000; }" in conf
-    assert _route_for("/api/plusvibe/webhooks", _ingress_routes()) == "unibox-api"
     assert "listen 127.0.0.1:8081;" in conf and "proxy_pass http://127.0.0.1:8931;" in conf
-    simulator = (K8S / "components" / "plusvibe-simulator" / "simulator.yaml").read_text()
-    assert '"--webhook-url", "http://127.0.0.1:8081/api/plusvibe/webhooks"' in simulator
+    for routes in (_ingress_routes(), _gateway_routes()):
+        for path in ("/api/plusvibe/webhooks", "/api/plusvibe/webhooks/default", "/api/plusvibe/webhooks/acme"):
+            assert _route_for(path, routes) == "unibox-api", path
+
+
+def _simulator_loopback_base() -> str:
+    """http://127.0.0.1:<port> of the sidecar's loopback server that forwards the webhooks to unibox."""
+    conf = (K8S / "components" / "plusvibe-simulator" / "sidecar-nginx.conf").read_text()
+    port = re.search(r"listen 127\.0\.0\.1:(\d+);", conf)
+    assert port is not None
+    return f"http://127.0.0.1:{port.group(1)}"
+
+
+def _env(docs: list[dict[str, Any]], deployment: str, variable: str) -> str | None:
+    """A variable of the Deployment's first container as the pod sees it: its own env over its envFrom ConfigMaps."""
+    container = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == deployment)[
+        "spec"]["template"]["spec"]["containers"][0]
+    for entry in container.get("env", []):
+        if entry["name"] == variable:
+            return str(entry["value"])
+    maps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
+    found = [maps[source["configMapRef"]["name"]][variable] for source in container.get("envFrom", [])
+             if "configMapRef" in source and variable in maps[source["configMapRef"]["name"]]]
+    return found[-1] if found else None
+
+
+def test_no_simulator_command_line_registers_a_webhook(rendered: dict[str, list[dict[str, Any]]],
+                                                       compose: dict[str, Any]) -> None:
+    """Like PlusVibe, the simulator adds no hook by itself: leads registers it when the integration is connected."""
+    assert "--webhook-url" not in (ROOT / "deploy" / "images" / "entrypoint.sh").read_text()
+    assert "--webhook-url" not in (K8S / "components" / "plusvibe-simulator" / "simulator.yaml").read_text()
+    assert "--webhook-url" not in (ROOT / "docker-compose.yml").read_text()
+    simulators = [d for docs in rendered.values() for d in docs
+                  if d["kind"] == "Deployment" and d["metadata"]["name"] == "plusvibe-simulator"]
+    assert simulators
+    for deployment in simulators:
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            argv = [*container.get("command", []), *container.get("args", [])]
+            assert not any(arg.startswith("--webhook-url") for arg in argv), argv
+    assert "--webhook-url" not in " ".join(compose["services"]["plusvibe-simulator"].get("command", []))
+
+
+def test_leads_registers_webhooks_at_a_base_url_that_reaches_unibox(rendered: dict[str, list[dict[str, Any]]],
+                                                                    compose: dict[str, Any]) -> None:
+    """LEADS_WEBHOOK_BASE_URL + /api/plusvibe/webhooks/<workspace> must reach unibox from where PlusVibe calls:
+    the simulator's loopback proxy where it runs (it delivers to loopback URLs only), the Ingress host in prod."""
+    from leads.settings import LeadsSettings
+
+    loopback = _simulator_loopback_base()
+    for overlay, docs in rendered.items():
+        base = _env(docs, "leads-api", "LEADS_WEBHOOK_BASE_URL")
+        assert base, f"{overlay}: leads-api has no LEADS_WEBHOOK_BASE_URL"
+        assert LeadsSettings(webhook_base_url=base).webhook_base_url == base, (overlay, base)
+        has_simulator = any(d["kind"] == "Deployment" and d["metadata"]["name"] == "plusvibe-simulator" for d in docs)
+        if has_simulator:
+            assert base == loopback, (overlay, base)
+            continue
+        ingress = next(d for d in docs if d["kind"] == "Ingress" and d["metadata"]["name"] == "outreach")
+        hosts = [rule.get("host") for rule in ingress["spec"]["rules"]]
+        tls_hosts = {h for entry in ingress["spec"].get("tls", []) for h in entry.get("hosts", [])}
+        url = urlsplit(base)
+        assert (url.scheme, url.path) == ("https", ""), (overlay, base)
+        assert url.hostname in hosts and url.hostname in tls_hosts, (overlay, base, hosts)
+        paths = {p["path"]: p["backend"]["service"]["name"] for rule in ingress["spec"]["rules"]
+                 if rule.get("host") == url.hostname for p in rule["http"]["paths"]}
+        assert _route_for("/api/plusvibe/webhooks/default", paths) == "unibox-api"
+    # docker-compose: the simulator's proxy shares its network namespace and serves the same sidecar config.
+    services = compose["services"]
+    assert services["leads-api"]["environment"]["LEADS_WEBHOOK_BASE_URL"] == loopback
+    proxy = services["plusvibe-simulator-proxy"]
+    assert proxy["network_mode"] == "service:plusvibe-simulator"
+    assert any(v.startswith("./deploy/k8s/components/plusvibe-simulator/sidecar-nginx.conf:") for v in proxy["volumes"])
 
 
 def test_a_path_outside_the_table_would_be_reported() -> None:

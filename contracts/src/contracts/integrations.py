@@ -16,7 +16,8 @@ class PlusVibeIntegrationChanged(EventData):
 
     The API key travels only **sealed** (`sealed_api_key`: authenticated encryption under the deployment's
     key-encryption key, bound to `workspace`), never in clear: a copy of this compacted topic reveals nothing
-    without the KEK. Keyed by `workspace`. On a disconnect the key and PlusVibe workspace are empty."""
+    without the KEK. Keyed by `workspace`. On a disconnect the key, the PlusVibe workspace and the webhook secret are
+    empty."""
 
     PRODUCER: ClassVar[str] = "leads"
     EVENT_TYPE: ClassVar[str] = "PlusVibeIntegrationChanged"
@@ -25,6 +26,9 @@ class PlusVibeIntegrationChanged(EventData):
     plusvibe_workspace_id: str = ""
     sealed_api_key: str = ""
     key_fingerprint: str = ""
+    # The secret PlusVibe sends with every webhook of this workspace (the hook leads registered), sealed like the
+    # key under the KEK, bound to `webhook_secret_context(workspace)`. Empty while no hook is registered.
+    sealed_webhook_secret: str = ""
     version: int = Field(ge=1)
     changed_at: AwareDatetime
 
@@ -32,3 +36,9 @@ class PlusVibeIntegrationChanged(EventData):
 # The platform workspace every integration and event belongs to until workspaces are first-class; the seal context
 # of its sealed API key.
 DEFAULT_WORKSPACE = "default"
+
+
+def webhook_secret_context(workspace: str) -> str:
+    """The seal context of a workspace's webhook secret: a sealed secret never opens as a sealed API key (whose
+    context is the workspace itself), nor as another workspace's secret."""
+    return f"{workspace}/webhook-secret"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from contracts.integrations import DEFAULT_WORKSPACE, PlusVibeIntegrationChanged
+from contracts.integrations import DEFAULT_WORKSPACE, PlusVibeIntegrationChanged, webhook_secret_context
 from contracts.topics import PLUSVIBE_INTEGRATION_CHANGED
 from plusvibe.credentials import KeyRing, fingerprint
 from plusvibe.testing import Sim
@@ -51,14 +51,19 @@ def enrol(sim: Sim, email: str, campaign: str = "active", **fields: Any) -> None
 
 
 def integration_changed(version: int, *, keyring: KeyRing | None = None, api_key: str = "",
-                        plusvibe_workspace_id: str = "", workspace: str = DEFAULT_WORKSPACE) -> PlusVibeIntegrationChanged:
-    """What leads announces: connected with `api_key` sealed by `keyring` for `workspace`, or (no key) disconnected."""
+                        plusvibe_workspace_id: str = "", workspace: str = DEFAULT_WORKSPACE, webhook_secret: str = "",
+                        sealed_webhook_secret: str | None = None) -> PlusVibeIntegrationChanged:
+    """What leads announces: connected with `api_key` (and `webhook_secret`, if any) sealed by `keyring` for
+    `workspace`, or (no key) disconnected. `sealed_webhook_secret` overrides the sealed secret as given."""
     connected = bool(api_key)
+    sealed_secret = (keyring.seal(webhook_secret, context=webhook_secret_context(workspace))
+                     if keyring is not None and connected and webhook_secret else "")
     return PlusVibeIntegrationChanged(
         workspace=workspace, connected=connected, plusvibe_workspace_id=plusvibe_workspace_id if connected else "",
         sealed_api_key=keyring.seal(api_key, context=workspace) if keyring is not None and connected else "",
-        key_fingerprint=fingerprint(api_key) if connected else "", version=version,
-        changed_at=datetime(2026, 11, 1, 12, 0, tzinfo=UTC) + timedelta(seconds=version))
+        key_fingerprint=fingerprint(api_key) if connected else "",
+        sealed_webhook_secret=sealed_secret if sealed_webhook_secret is None else sealed_webhook_secret,
+        version=version, changed_at=datetime(2026, 11, 1, 12, 0, tzinfo=UTC) + timedelta(seconds=version))
 
 
 async def publish_integrations(bootstrap: str, prefix: str, events: Sequence[PlusVibeIntegrationChanged]) -> None:

@@ -262,3 +262,4 @@ class Webhook(_Tolerant):
     camp_ids: list[str] = Field(default_factory=list)
     evt_types: list[str] = Field(default_factory=list, validation_alias=AliasChoices("evt_types", "event_types"))
     status: str | None = None
+    secret: str | None = None

@@ -40,14 +40,13 @@ def running_simulator(
     *,
     seed: str | None = "demo",
     tick_seconds: float | None = None,
-    webhook_url: str | None = None,
     startup_timeout_s: float = 10.0,
 ) -> Iterator[tuple[str, SimulatorState]]:
     """Yield ``(base_url, state)`` of a simulator served over real HTTP on loopback."""
     sim = state or SimulatorState()
     if seed and not sim.workspaces:
         sim.seed(seed)
-    app = create_app(sim, tick_seconds=tick_seconds, webhook_url=webhook_url)
+    app = create_app(sim, tick_seconds=tick_seconds)
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="critical", lifespan="on", timeout_graceful_shutdown=2

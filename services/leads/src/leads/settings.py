@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
+from pydantic import field_validator
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.process.settings import ServiceSettings
@@ -26,3 +28,15 @@ class LeadsSettings(ServiceSettings):
     # How long a process keeps the connected PlusVibe credentials before reading them again: an operator's connect,
     # key change or disconnect reaches every leads process within this.
     integration_ttl_s: float = 5.0
+    # The deployment's public base URL as PlusVibe reaches it (e.g. https://outreach.example.com): connecting an
+    # integration registers the workspace's webhook at <this>/api/plusvibe/webhooks/<workspace>. Empty → no webhook
+    # is registered (hooks are then added by hand in PlusVibe, against unibox's environment-secret route).
+    webhook_base_url: str = ""
+
+    @field_validator("webhook_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment):
+            raise ValueError("LEADS_WEBHOOK_BASE_URL must be an http(s) base URL without query or fragment")
+        return value.rstrip("/")

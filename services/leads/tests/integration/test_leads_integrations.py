@@ -60,12 +60,12 @@ class Api:
 
 
 async def _api(pg_database: Database, kafka_bootstrap: str, prefix: str, sim: Sim, *, kek: str,
-               env_key: bool = False) -> AsyncIterator[Api]:
+               env_key: bool = False, webhook_base_url: str = "") -> AsyncIterator[Api]:
     await ensure_topics(kafka_bootstrap, ALL_TOPICS, prefix=prefix)
     sim.state.api_keys.update({KEY, OTHER_KEY})
     settings = LeadsSettings(
         database_url=pg_database.url, db_schema=pg_database.schema, kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_topic_prefix=prefix, rate_limit_per_s=0, integration_ttl_s=60.0,
+        kafka_topic_prefix=prefix, rate_limit_per_s=0, integration_ttl_s=60.0, webhook_base_url=webhook_base_url,
         api_keys_json=json.dumps([{"name": "tester", "sha256": hash_key(API_KEY), "scopes": ["*"]}]))
     env = {} if env_key else {"api_key": SecretStr(""), "workspace_id": ""}
     service = bootstrap(settings, plusvibe_settings=sim.settings(kek=SecretStr(kek), **env))
@@ -133,6 +133,7 @@ async def test_connecting_seals_the_key_shows_it_masked_and_announces_it_sealed(
     assert (view["source"], view["connected"], view["plusvibeWorkspaceId"], view["keyMasked"], view["version"]) == (
         "integration", True, api.sim.workspace_id, "…" + KEY[-4:], 1)
     assert view["verifiedAt"] and view["lastError"] is None
+    assert (view["webhookStatus"], view["webhookUrl"]) == ("not_configured", "")  # no LEADS_WEBHOOK_BASE_URL here
     _no_key_in(api, r.text, (await api.client.get("/api/integrations/plusvibe")).text)
 
     row = await api.stored()

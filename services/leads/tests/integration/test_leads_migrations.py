@@ -18,6 +18,7 @@ from servicekit.process.migrate_cli import head_revision
 from servicekit.testing import Database
 
 pytestmark = [pytest.mark.postgres]
+HEAD = head_revision(MIGRATIONS)
 
 
 async def test_processes_starting_together_migrate_the_schema_once(pg_database: Database) -> None:
@@ -25,7 +26,7 @@ async def test_processes_starting_together_migrate_the_schema_once(pg_database: 
                            for _ in range(4)))
     engine = create_engine(pg_database.url, schema=pg_database.schema)
     async with engine.connect() as conn:
-        assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0006"
+        assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == HEAD == "0007"
     await engine.dispose()
 
 
@@ -65,7 +66,7 @@ async def test_kit_tables_v2_adds_the_inbox_digest_to_a_v1_inbox_and_keeps_its_c
         head = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
         kit_head = (await conn.execute(text("SELECT version_num FROM kit_alembic_version"))).scalar_one()
     await engine.dispose()
-    assert (head, kit_head) == ("0006", head_revision(KIT_MIGRATIONS))
+    assert (head, kit_head) == (HEAD, head_revision(KIT_MIGRATIONS))
     assert [tuple(r) for r in rows] == [(old_claim, None, None)]
 
 
@@ -87,7 +88,7 @@ async def test_kit_tables_v3_adds_the_record_digest_to_a_v2_inbox_and_keeps_its_
         head = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
         kit_head = (await conn.execute(text("SELECT version_num FROM kit_alembic_version"))).scalar_one()
     await engine.dispose()
-    assert (head, kit_head) == ("0006", head_revision(KIT_MIGRATIONS))
+    assert (head, kit_head) == (HEAD, head_revision(KIT_MIGRATIONS))
     assert [tuple(r) for r in rows] == [(old_claim, "a" * 64, None)]
 
 
@@ -106,3 +107,22 @@ async def test_the_send_dry_run_tables_are_added_to_a_schema_with_leads_without_
     await engine.dispose()
     assert tuple(row) == ("email_sent", "camp-1", 3, None)
     assert (rules, fingerprints) == (0, 0)
+
+
+async def test_webhook_columns_are_added_to_a_connected_integration_without_loss(pg_database: Database) -> None:
+    """An integration connected before webhooks were registered keeps its key and state; it has no hook yet."""
+    await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS, revision="0006")
+    engine = create_engine(pg_database.url, schema=pg_database.schema)
+    async with engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO plusvibe_integrations (workspace, connected, plusvibe_workspace_id, plusvibe_workspace_name, "
+            "sealed_api_key, key_fingerprint, key_masked, version, connected_at, verified_at, updated_at) VALUES "
+            "('default', true, 'ws1', 'Demo', 'sealed-token', 'f1', '…abcd', 3, now(), now(), now())"))
+    await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS)
+    async with engine.connect() as conn:
+        row = (await conn.execute(text("SELECT * FROM plusvibe_integrations"))).mappings().one()
+    await engine.dispose()
+    assert (row["connected"], row["plusvibe_workspace_id"], row["sealed_api_key"], row["version"]) == (
+        True, "ws1", "sealed-token", 3)
+    assert (row["sealed_webhook_secret"], row["webhook_id"], row["webhook_url"], row["webhook_plusvibe_workspace_id"],
+            row["webhook_registered_at"], row["webhook_error"]) == ("", "", "", "", None, None)

@@ -23,10 +23,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import httpx
 
+from outreach_local import integration
 from outreach_local.demo_sites import SITES, plan_ports, txt_records
 from plusvibe.credentials import new_kek
 from servicekit.web.auth import hash_key
@@ -140,6 +141,7 @@ class LocalSystem:
         self.procs: list[Proc] = []
         self.logs = config.state_dir / "logs"
         self.spawned_at: dict[str, float] = {}
+        self.integration: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ environment
     def _own_env(self) -> dict[str, str]:
@@ -157,6 +159,8 @@ class LocalSystem:
             "PLUSVIBE_REQUESTS_PER_SECOND": str(c.simulator_rate),
             "PLUSVIBE_KEK": self._kek(),
             "LEADS_PLUSVIBE_CUSTOM_STORAGE": c.custom_storage,
+            # Connecting the integration registers the workspace's webhook here (the simulator registers none).
+            "LEADS_WEBHOOK_BASE_URL": c.gateway_url,
             "PYTHONUNBUFFERED": "1",
         }
         if c.database_url:
@@ -219,8 +223,7 @@ class LocalSystem:
         py = sys.executable
         sim_argv = [py, "-m", "plusvibe.simulator", "--port", str(c.simulator_port), "--seed", "demo",
                     "--rate", str(c.simulator_rate),
-                    f"--custom-storage={'verbatim' if c.custom_storage == 'auto' else c.custom_storage}",
-                    "--webhook-url", f"{c.gateway_url}/api/plusvibe/webhooks"]
+                    f"--custom-storage={'verbatim' if c.custom_storage == 'auto' else c.custom_storage}"]
         # Its key and webhook secret through the environment: a command line is visible to every user of the
         # machine (and a secret starting with "-" would read as an option).
         sim_secrets = {"PLUSVIBE_SIM_API_KEY": c.simulator_api_key, "PLUSVIBE_SIM_WEBHOOK_SECRET": c.webhook_secret}
@@ -349,6 +352,14 @@ class LocalSystem:
             for proc in last:
                 self._spawn(proc)
             self._wait_healthy([*workers, *last])  # workers: their loops run, database and broker answer
+            connecting = time.monotonic()
+            self.integration = integration.connect(integration.DemoIntegration(
+                gateway_url=self.config.gateway_url, api_key=self.config.api_key,
+                simulator_url=self.config.simulator_url, plusvibe_key=self.config.simulator_api_key,
+                plusvibe_workspace_id=SIM_WORKSPACE))
+            if self.echo:
+                print(f"[run] PlusVibe integration connected in {time.monotonic() - connecting:.1f}s; webhook at "
+                      f"{self.integration['webhookUrl']}", flush=True)
         except BaseException:
             self.stop()
             raise

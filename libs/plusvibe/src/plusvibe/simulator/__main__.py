@@ -19,8 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8931)
     parser.add_argument("--seed", default=None, help="seed data set (demo)")
     parser.add_argument("--tick-seconds", type=float, default=None, help="run the send loop every S seconds")
-    parser.add_argument("--webhook-url", default=None, help="register a hook for all events (loopback URL)")
-    parser.add_argument("--webhook-secret", default=os.environ.get("PLUSVIBE_SIM_WEBHOOK_SECRET", "sim-webhook-secret"))
+    # No --webhook-url: like PlusVibe, the simulator registers no hook by itself (clients call /hook/add).
+    parser.add_argument("--webhook-secret", default=os.environ.get("PLUSVIBE_SIM_WEBHOOK_SECRET", "sim-webhook-secret"),
+                        help="the secret of a hook added without one")
     parser.add_argument("--api-key", default=os.environ.get("PLUSVIBE_SIM_API_KEY", "sim-api-key"))
     parser.add_argument("--rate", type=float, default=5.0, help="requests/second per key")
     parser.add_argument(
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.seed and not state.workspaces:
         print(json.dumps(state.seed(args.seed)), flush=True)
-    app = create_app(state, tick_seconds=args.tick_seconds, webhook_url=args.webhook_url)
+    app = create_app(state, tick_seconds=args.tick_seconds)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

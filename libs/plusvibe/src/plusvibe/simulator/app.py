@@ -24,19 +24,6 @@ from plusvibe.simulator.faults import FaultRule
 from plusvibe.simulator.state import SimError, SimulatorState
 
 API_PREFIX = "/api/v1"
-ALL_EVENTS = [
-    "EMAIL_SENT",
-    "FIRST_EMAIL_REPLIES",
-    "ALL_EMAIL_REPLIES",
-    "ALL_POSITIVE_REPLIES",
-    "BOUNCED_EMAIL",
-    "LEAD_MARKED_AS_INTERESTED",
-    "LEAD_MARKED_AS_NOT_INTERESTED",
-    "LEAD_MARKED_AS_MEETING_BOOKED",
-    "LEAD_MARKED_AS_OUT_OF_OFFICE",
-    "LEAD_MARKED_AS_WRONG_PERSON",
-]
-
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -197,16 +184,12 @@ def create_app(
     state: SimulatorState | None = None,
     *,
     tick_seconds: float | None = None,
-    webhook_url: str | None = None,
     dispatch_webhooks: bool = True,
 ) -> FastAPI:
-    """Build the simulator app around ``state`` (a fresh empty one by default)."""
+    """Build the simulator app around ``state`` (a fresh empty one by default). It registers no webhook by itself,
+    as PlusVibe does not: a client adds hooks through ``/hook/add`` (the platform does when an integration is
+    connected)."""
     sim = state or SimulatorState()
-    if webhook_url:
-        if not webhooks.is_loopback_url(webhook_url):
-            raise ValueError("webhook_url must be a loopback URL")
-        for wid in list(sim.workspaces):
-            sim.api_hook_add({"workspace_id": wid, "url": webhook_url, "event_types": ALL_EVENTS, "camp_ids": ["ALL"]})
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -161,4 +161,12 @@ class PlusVibeIntegrationRow(Base):
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The workspace's PlusVibe webhook (domain/webhook_plan.py): its secret sealed like the key (context
+    # `webhook_secret_context(workspace)`), the hook's id and URL and the PlusVibe workspace it lives in.
+    sealed_webhook_secret: Mapped[str] = mapped_column(Text, default="")
+    webhook_id: Mapped[str] = mapped_column(String(100), default="")
+    webhook_url: Mapped[str] = mapped_column(Text, default="")
+    webhook_plusvibe_workspace_id: Mapped[str] = mapped_column(String(100), default="")
+    webhook_registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    webhook_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -222,7 +222,8 @@ class LeadRepository:
         if for_update:
             await bulk_insert(self.session, INTEGRATIONS, [dict(
                 workspace=workspace, connected=False, plusvibe_workspace_id="", plusvibe_workspace_name="",
-                sealed_api_key="", key_fingerprint="", key_masked="", version=0, updated_at=datetime.now(UTC))],
+                sealed_api_key="", key_fingerprint="", key_masked="", version=0, sealed_webhook_secret="",
+                webhook_id="", webhook_url="", webhook_plusvibe_workspace_id="", updated_at=datetime.now(UTC))],
                 on_conflict_do_nothing=("workspace",))
         return await self.session.get(PlusVibeIntegrationRow, workspace, with_for_update=for_update,
                                       populate_existing=for_update)

@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from copywriter import Tone
+from leads.adapters.plusvibe_account import PlusVibeAccount
 from leads.bootstrap import LeadsService, bootstrap
 from leads.domain.refusals import Refusal
 from leads.entrypoints import schemas as s
@@ -277,23 +278,26 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
 
     # --- Integrations: connect, test, disconnect (handlers/plusvibe_integration.py) ---------------------------
     manage = _clean_url(require_scope(svc.api_keys, "integrations:write"))
-    probe = plusvibe_integration.probe_with(svc.plusvibe_settings or PlusVibeSettings())
+    account = PlusVibeAccount(svc.plusvibe_settings or PlusVibeSettings())
+    webhooks = plusvibe_integration.Webhooks(svc.settings.webhook_base_url)
+
+    def out(view: plusvibe_integration.IntegrationView) -> s.PlusVibeIntegrationOut:
+        return views.integration_out(view, webhooks_configured=bool(webhooks.public_base_url))
 
     def changed(view: plusvibe_integration.IntegrationView) -> s.PlusVibeIntegrationOut:
         if svc.connection is not None:
             svc.connection.invalidate()  # this process uses the change at once; the others within the TTL
-        return views.integration_out(view)
+        return out(view)
 
     @router.get("/api/integrations/plusvibe", response_model=s.PlusVibeIntegrationOut)
     async def plusvibe_status(_: ApiKey = Depends(read)) -> s.PlusVibeIntegrationOut:
-        return views.integration_out(await _run(plusvibe_integration.status(
-            uow, workspace=svc.workspace, env=svc.env_credentials())))
+        return out(await _run(plusvibe_integration.status(uow, workspace=svc.workspace, env=svc.env_credentials())))
 
     @router.post("/api/integrations/plusvibe/workspaces", response_model=list[s.PlusVibeWorkspaceOut],
                  responses={400: {"description": "PlusVibe rejected the key."}})
     async def plusvibe_workspaces(body: s.PlusVibeKeyIn, _: ApiKey = Depends(manage)) -> list[s.PlusVibeWorkspaceOut]:
         """The PlusVibe workspaces a key reaches (PlusVibe's `/authenticate`); nothing is stored."""
-        found = await _run(plusvibe_integration.reachable_workspaces(probe, body.api_key))
+        found = await _run(plusvibe_integration.reachable_workspaces(account, body.api_key))
         return [s.PlusVibeWorkspaceOut(id=w.id, name=w.name) for w in found]
 
     @router.put("/api/integrations/plusvibe", response_model=s.PlusVibeIntegrationOut,
@@ -301,19 +305,21 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
                            422: {"description": "The key cannot reach that workspace; nothing was stored."}})
     async def plusvibe_connect(body: s.PlusVibeConnectIn, _: ApiKey = Depends(manage)) -> s.PlusVibeIntegrationOut:
         return changed(await _run(plusvibe_integration.connect(
-            uow, keyring=svc.keyring, probe=probe, api_key=body.api_key,
-            plusvibe_workspace_id=body.workspace_id, workspace=svc.workspace, now=datetime.now(UTC))))
+            uow, keyring=svc.keyring, account=account, api_key=body.api_key,
+            plusvibe_workspace_id=body.workspace_id, workspace=svc.workspace, now=datetime.now(UTC),
+            webhooks=webhooks)))
 
     @router.post("/api/integrations/plusvibe/test", response_model=s.PlusVibeIntegrationOut)
     async def plusvibe_test(_: ApiKey = Depends(manage)) -> s.PlusVibeIntegrationOut:
-        return views.integration_out(await _run(plusvibe_integration.test_connection(
-            uow, keyring=svc.keyring, probe=probe, workspace=svc.workspace, env=svc.env_credentials(),
-            now=datetime.now(UTC))))
+        return out(await _run(plusvibe_integration.test_connection(
+            uow, keyring=svc.keyring, account=account, workspace=svc.workspace, env=svc.env_credentials(),
+            now=datetime.now(UTC), webhooks=webhooks)))
 
     @router.delete("/api/integrations/plusvibe", response_model=s.PlusVibeIntegrationOut)
     async def plusvibe_disconnect(_: ApiKey = Depends(manage)) -> s.PlusVibeIntegrationOut:
-        return changed(await _run(plusvibe_integration.disconnect(uow, workspace=svc.workspace,
-                                                                  now=datetime.now(UTC))))
+        return changed(await _run(plusvibe_integration.disconnect(
+            uow, workspace=svc.workspace, now=datetime.now(UTC), keyring=svc.keyring, account=account,
+            webhooks=webhooks)))
 
     return router, [FastRoute(_route(router, "GET", "/api/leads/{lead_id}"), lead_detail)]
 

@@ -321,6 +321,13 @@ class PlusVibeIntegrationOut(Wire):
     verified_at: datetime | None
     last_error: str | None
     last_error_at: datetime | None
+    # The workspace's PlusVibe webhook: `registered` (PlusVibe posts this workspace's events to `webhook_url`),
+    # `not_registered` (connect or test to register it) or `not_configured` (the deployment has no public webhook
+    # URL, LEADS_WEBHOOK_BASE_URL: hooks are registered by hand). `webhook_error`: what went wrong last time.
+    webhook_status: Literal["registered", "not_registered", "not_configured"]
+    webhook_url: str
+    webhook_registered_at: datetime | None
+    webhook_error: str | None
 
 
 class Accepted(Wire):

@@ -210,9 +210,13 @@ def send_preview_out(preview: SendPreview) -> s.SendPreviewOut:
         steps=[s.PreviewStepOut(step=n, variations=v) for n, v in sorted(steps.items())])
 
 
-def integration_out(view: IntegrationView) -> s.PlusVibeIntegrationOut:
+def integration_out(view: IntegrationView, *, webhooks_configured: bool) -> s.PlusVibeIntegrationOut:
+    registered = view.webhook_status == "registered"
     return s.PlusVibeIntegrationOut(
         source=view.source, connected=view.connected, plusvibe_workspace_id=view.plusvibe_workspace_id,
         plusvibe_workspace_name=view.plusvibe_workspace_name, key_masked=view.key_masked, version=view.version,
         connected_at=view.connected_at, verified_at=view.verified_at, last_error=view.last_error,
-        last_error_at=view.last_error_at)
+        last_error_at=view.last_error_at,
+        webhook_status=view.webhook_status if registered or webhooks_configured else "not_configured",
+        webhook_url=view.webhook_url, webhook_registered_at=view.webhook_registered_at,
+        webhook_error=view.webhook_error)

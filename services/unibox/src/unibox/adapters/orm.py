@@ -1,5 +1,6 @@
 """Tables of the unibox schema: the email→lead projection, the inbound webhook log, reply intents, the opens
-already announced and the PlusVibe credentials (leads' PlusVibeIntegrationChanged, the API key sealed)."""
+already announced, the PlusVibe credentials and the webhook secrets (both from leads' PlusVibeIntegrationChanged,
+sealed)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    text,
 )
 
 from plusvibe.credential_store import credentials_table
@@ -92,3 +94,16 @@ opens_seen = Table(
 
 # The newest PlusVibeIntegrationChanged per platform workspace, the API key still sealed (plusvibe.credential_store).
 plusvibe_credentials = credentials_table(metadata)
+
+# The newest webhook secret per platform workspace (PlusVibeIntegrationChanged.sealed_webhook_secret), still sealed
+# under the KEK for `contracts.integrations.webhook_secret_context(workspace)`. '' = no hook registered (or the
+# integration disconnected): the workspace's route refuses every delivery. Unibox's own table, beside the shared
+# `plusvibe_credentials` (writeback keeps that one too and has no use for the secret).
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    Column("workspace", Text, primary_key=True),
+    Column("sealed_secret", Text, nullable=False, server_default=text("''")),
+    Column("version", Integer, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+)

@@ -16,7 +16,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.common import LeadSnapshot
-from unibox.adapters.orm import lead_projection, opens_seen, reply_intents, webhook_events
+from unibox.adapters.orm import lead_projection, opens_seen, reply_intents, webhook_events, webhook_secrets
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -204,3 +204,38 @@ class OpensSeen:
         stmt = _insert(self.session, opens_seen).values(lead_id=lead_id, campaign_id=campaign_id, observed_at=at)
         stmt = stmt.on_conflict_do_nothing(index_elements=["lead_id", "campaign_id"])
         return bool(getattr(await self.session.execute(stmt), "rowcount", 0) == 1)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWebhookSecret:
+    """A workspace's webhook secret as last announced, still sealed ('' = none: refuse every delivery)."""
+
+    workspace: str
+    sealed_secret: str
+    version: int
+    changed_at: datetime
+
+
+class WebhookSecrets:
+    """The newest webhook secret per platform workspace, from PlusVibeIntegrationChanged. Never opens a secret."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def keep_newest(self, workspace: str, *, sealed_secret: str, version: int, changed_at: datetime) -> bool:
+        """Stores the secret unless this version or a newer one is stored (an older event arriving late changes
+        nothing, as in `plusvibe.credential_store.CredentialStore.keep_newest`); True when stored."""
+        t = webhook_secrets
+        stmt = _insert(self.session, t).values(workspace=workspace, sealed_secret=sealed_secret, version=version,
+                                               changed_at=changed_at)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["workspace"],
+            set_={k: stmt.excluded[k] for k in ("sealed_secret", "version", "changed_at")},
+            where=t.c.version < stmt.excluded.version,
+        )
+        return bool(getattr(await self.session.execute(stmt), "rowcount", 0))
+
+    async def get(self, workspace: str) -> StoredWebhookSecret | None:
+        row = (await self.session.execute(select(webhook_secrets).where(webhook_secrets.c.workspace == workspace))
+               ).mappings().first()
+        return StoredWebhookSecret(**row) if row is not None else None

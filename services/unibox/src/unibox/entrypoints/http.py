@@ -1,9 +1,8 @@
 """The unibox HTTP API: threads, mailboxes, replies, mark read (API key with unibox:read / unibox:write) and the
-PlusVibe webhook receiver (shared secret instead of an API key)."""
+PlusVibe webhook receivers (a secret instead of an API key: the workspace's own, or the deployment's shared one)."""
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import math
@@ -18,6 +17,7 @@ from servicekit.process.pooling import checked_app, size_pool
 from servicekit.web.auth import require_scope
 from servicekit.web.http import ApiError, create_service_app
 from unibox.adapters.plusvibe import NotConnectedError
+from unibox.adapters.webhook_secrets import secret_matches
 from unibox.bootstrap import UniboxService, bootstrap
 from unibox.domain.sanitise import is_email_address
 from unibox.entrypoints.schemas import (
@@ -35,6 +35,7 @@ from unibox.settings import UniboxSettings
 
 log = logging.getLogger(__name__)
 _THREAD_ID = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
+_WORKSPACE = re.compile(r"[A-Za-z0-9_\-]{1,64}")  # fullmatch: `$` would let a trailing newline through
 
 
 def _plusvibe_error(exc: PlusVibeError) -> ApiError:
@@ -136,35 +137,56 @@ def webhook_router(service: UniboxService) -> APIRouter:
     router = APIRouter(prefix="/api/plusvibe", tags=["webhooks"])
     s = service.settings
 
-    @router.post("/webhooks", response_model=WebhookAck, responses={401: {"description": "wrong or missing secret"}})
+    refused: dict[int | str, dict[str, Any]] = {401: {"description": "wrong or missing secret"}}
+
+    @router.post("/webhooks", response_model=WebhookAck, responses=refused)
     async def webhook(request: Request) -> WebhookAck:
-        """PlusVibe webhook receiver. Verified by the shared secret in the header named by
-        `UNIBOX_WEBHOOK_SECRET_HEADER` (default `x-plusvibe-secret`), compared in constant time. The raw payload
-        is stored before anything else; redeliveries are acknowledged and not emitted again."""
+        """PlusVibe webhook receiver for hooks registered by hand. Verified by the deployment's shared secret
+        (`UNIBOX_WEBHOOK_SECRET`) in the header named by `UNIBOX_WEBHOOK_SECRET_HEADER` (default
+        `x-plusvibe-secret`), compared in constant time. Hooks leads registers per workspace post to
+        `/webhooks/{workspace}` instead. The raw payload is stored before anything else; redeliveries are
+        acknowledged and not emitted again."""
         _verify_secret(request, s)
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > s.webhook_max_body_bytes:
-            raise ApiError(413, "payload_too_large", "The webhook payload is too large.")
-        raw = await request.body()
-        if len(raw) > s.webhook_max_body_bytes:
-            raise ApiError(413, "payload_too_large", "The webhook payload is too large.")
-        try:
-            payload: Any = json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
-        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity, too many digits
-            raise ApiError(400, "invalid_payload", "The webhook body is not strict JSON (or nests too deeply).") from None
-        if not isinstance(payload, dict):
-            raise ApiError(400, "invalid_payload", "The webhook body must be a JSON object.")
-        if not is_storable_text(payload):
-            # PostgreSQL cannot store NUL or unpaired surrogates: a 503 would make PlusVibe redeliver it forever.
-            raise ApiError(400, "invalid_payload", "The webhook body contains NUL or unpaired surrogate characters.")
-        try:
-            receipt = await receive_webhook.receive(payload, service.uow, match_grace_s=s.webhook_match_grace_s)
-        except Exception:
-            log.exception("could not store a webhook")
-            raise ApiError(503, "storage_unavailable", "The webhook could not be stored; redeliver it.") from None
-        return WebhookAck(status="accepted", webhook_id=receipt.webhook_id, duplicate=receipt.duplicate)
+        return await _accept(request, service)
+
+    @router.post("/webhooks/{workspace}", response_model=WebhookAck,
+                 responses={**refused, 404: {"description": "not a workspace name"}})
+    async def workspace_webhook(workspace: str, request: Request) -> WebhookAck:
+        """PlusVibe webhook receiver for the hook leads registered for a platform workspace. Verified by that
+        workspace's secret (announced sealed in PlusVibeIntegrationChanged, opened with `PLUSVIBE_KEK`) in the
+        header named by `UNIBOX_WEBHOOK_SECRET_HEADER`, compared in constant time; a workspace with no hook, a
+        disconnected one or one whose secret does not open here refuses every delivery. Otherwise as
+        `/webhooks`."""
+        await _verify_workspace_secret(request, workspace, service)
+        return await _accept(request, service)
 
     return router
+
+
+async def _accept(request: Request, service: UniboxService) -> WebhookAck:
+    """A verified delivery's body → the webhook log (then processed): the same for every receiver."""
+    s = service.settings
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > s.webhook_max_body_bytes:
+        raise ApiError(413, "payload_too_large", "The webhook payload is too large.")
+    raw = await request.body()
+    if len(raw) > s.webhook_max_body_bytes:
+        raise ApiError(413, "payload_too_large", "The webhook payload is too large.")
+    try:
+        payload: Any = json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity, too many digits
+        raise ApiError(400, "invalid_payload", "The webhook body is not strict JSON (or nests too deeply).") from None
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_payload", "The webhook body must be a JSON object.")
+    if not is_storable_text(payload):
+        # PostgreSQL cannot store NUL or unpaired surrogates: a 503 would make PlusVibe redeliver it forever.
+        raise ApiError(400, "invalid_payload", "The webhook body contains NUL or unpaired surrogate characters.")
+    try:
+        receipt = await receive_webhook.receive(payload, service.uow, match_grace_s=s.webhook_match_grace_s)
+    except Exception:
+        log.exception("could not store a webhook")
+        raise ApiError(503, "storage_unavailable", "The webhook could not be stored; redeliver it.") from None
+    return WebhookAck(status="accepted", webhook_id=receipt.webhook_id, duplicate=receipt.duplicate)
 
 
 def _not_json(constant: str) -> Any:
@@ -178,13 +200,30 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _secret_invalid() -> ApiError:
+    return ApiError(401, "webhook_secret_invalid", "The webhook secret is missing or wrong.")
+
+
 def _verify_secret(request: Request, s: UniboxSettings) -> None:
-    presented = request.headers.get(s.webhook_secret_header)
     expected = s.webhook_secret.get_secret_value() if s.webhook_secret is not None else ""
-    # compare_digest on bytes of the same type; an unset secret refuses everything (fail closed).
-    ok = bool(expected) and presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
-    if not ok:
-        raise ApiError(401, "webhook_secret_invalid", "The webhook secret is missing or wrong.")
+    # An unset secret refuses everything (fail closed).
+    if not secret_matches(request.headers.get(s.webhook_secret_header), expected):
+        raise _secret_invalid()
+
+
+async def _verify_workspace_secret(request: Request, workspace: str, service: UniboxService) -> None:
+    if not _WORKSPACE.fullmatch(workspace):
+        raise ApiError(404, "unknown_workspace", "There is no workspace of that name.")
+    try:
+        expected = await service.webhook_secrets.secret(workspace)
+    except Exception:
+        log.exception("could not read a workspace's webhook secret")
+        raise ApiError(503, "storage_unavailable", "The webhook secret could not be read; redeliver it.") from None
+    if expected.unreadable:  # an operator's fix (restore the KEK or reconnect); the token itself is not logged
+        log.warning("the workspace's stored webhook secret does not open with this deployment's KEK (PLUSVIBE_KEK); "
+                    "its webhooks are refused", extra={"fields": {"workspace": workspace}})
+    if not expected.admits(request.headers.get(service.settings.webhook_secret_header)):
+        raise _secret_invalid()
 
 
 def create_app(settings: UniboxSettings | None = None, *, embedded_workers: bool = False,

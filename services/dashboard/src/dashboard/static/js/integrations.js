@@ -10,6 +10,13 @@ const SOURCES = {
   none: 'Not connected',
 };
 
+// What the webhook status means to an operator (the API's webhookStatus).
+const WEBHOOK_STATES = {
+  registered: 'Registered: PlusVibe sends this workspace\'s events to the platform',
+  not_registered: 'Not registered: connect or test the key to register it',
+  not_configured: 'Not configured: this deployment has no public webhook URL (LEADS_WEBHOOK_BASE_URL); add the hook in PlusVibe by hand',
+};
+
 export async function renderIntegrations(app) {
   const banner = new Banner('integrations-banner');
   const status = h('section', { class: 'panel', 'aria-labelledby': 'pv-status-heading' });
@@ -73,6 +80,10 @@ function renderStatus(section, view, banner, refresh) {
       ['Connected', formatTime(view.connectedAt)],
       ['Last verified', formatTime(view.verifiedAt)],
       ['Last error', view.lastError ? `${view.lastError} (${formatTime(view.lastErrorAt)})` : ''],
+      ['Webhook', WEBHOOK_STATES[view.webhookStatus] || view.webhookStatus || ''],
+      ['Webhook URL', view.webhookUrl],
+      ['Webhook registered', formatTime(view.webhookRegisteredAt)],
+      ['Webhook error', view.webhookError || ''],
     ]),
     h('div', { class: 'actions-row' }, testButton, disconnectButton));
 }
