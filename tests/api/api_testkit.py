@@ -49,9 +49,18 @@ def other_scope_key(service: str) -> str:
     return f"api-suite-only-others-{service}"
 
 
+# A key with every scope, for another platform workspace only: every route must answer 404, as for an id that
+# does not exist (no existence leak).
+OTHER_WORKSPACE_KEY = "api-suite-other-workspace-key"
+OTHER_WORKSPACE = "acme"
+
+
 def api_keys_json() -> str:
-    """A full key plus, per service, a key holding every scope of the other services and none of its own."""
-    keys: list[dict[str, Any]] = [{"name": "full", "sha256": hash_key(FULL_KEY), "scopes": ["*"]}]
+    """A full key, a full key of another workspace, and per service a key holding every scope of the other services
+    and none of its own."""
+    keys: list[dict[str, Any]] = [{"name": "full", "sha256": hash_key(FULL_KEY), "scopes": ["*"]},
+                                  {"name": "acme", "sha256": hash_key(OTHER_WORKSPACE_KEY), "scopes": ["*"],
+                                   "workspaces": [OTHER_WORKSPACE]}]
     for service in SERVICES:
         others = sorted(s for name, scopes in SCOPES.items() if name != service for s in scopes)
         keys.append({"name": f"not-{service}", "sha256": hash_key(other_scope_key(service)), "scopes": others})

@@ -1,5 +1,7 @@
 """Every route of every service's OpenAPI (health, metrics and the webhook aside) × {no key, wrong key, a key
-with only other services' scopes} → 401/401/403 with a machine-readable reason. The route list comes from
+with only other services' scopes, a key of another workspace, a full key asking for another workspace} →
+401/401/403/404/404 with a machine-readable reason (404, not 403: a workspace that is not the caller's is
+answered as if it did not exist). The route list comes from
 `app.openapi()`, so a new route is covered the day it is added; a served route missing from the OpenAPI fails."""
 
 from __future__ import annotations
@@ -7,6 +9,9 @@ from __future__ import annotations
 import httpx
 import pytest
 from api_testkit import (
+    FULL_KEY,
+    OTHER_WORKSPACE,
+    OTHER_WORKSPACE_KEY,
     SERVICES,
     UNDOCUMENTED_DEFAULT,
     UNDOCUMENTED_PUBLIC,
@@ -77,3 +82,16 @@ async def test_api_every_route_refuses_a_wrong_key(service: str, header: str, ap
 async def test_api_every_route_forbids_a_key_scoped_to_other_services(service: str, apps: dict[str, FastAPI]) -> None:
     answers = await _answers(apps[service], {"x-api-key": other_scope_key(service)})
     assert _wrong(answers, 403, {"scope_missing"}) == []
+
+
+@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("headers", [
+    {"x-api-key": OTHER_WORKSPACE_KEY},  # its own workspace, which this deployment does not serve
+    {"x-api-key": OTHER_WORKSPACE_KEY, "x-workspace": "default"},  # a workspace that is not the key's
+    {"x-api-key": FULL_KEY, "x-workspace": OTHER_WORKSPACE},  # a workspace this deployment does not serve
+    {"x-api-key": FULL_KEY, "x-workspace": ""},
+], ids=["other-workspace-key", "other-workspace-key-asking-default", "full-key-unknown-workspace", "empty-header"])
+async def test_api_every_route_answers_404_for_a_workspace_that_is_not_the_callers(
+        service: str, headers: dict[str, str], apps: dict[str, FastAPI]) -> None:
+    answers = await _answers(apps[service], headers)
+    assert _wrong(answers, 404, {"workspace_not_found"}) == []

@@ -47,8 +47,12 @@ async def test_a_key_connected_under_integrations_reaches_every_service(e2e: E2E
     assert r.status_code == 200, r.text
     assert r.json()["keyMasked"] == "…" + NEW_KEY[-4:]
 
+    # The launcher connected the demo key at start-up (version 1, its webhook registered): this is a key change.
+    version = r.json()["version"]
+    assert version >= 2, r.json()
+
     async def everywhere() -> bool:
-        return await stored_versions(e2e) == {"writeback": 1, "unibox": 1}
+        return await stored_versions(e2e) == {"writeback": version, "unibox": version}
 
     await until(everywhere, "writeback and unibox storing the connected integration", timeout_s=60)
     await asyncio.sleep(CREDENTIALS_TTL_S + 0.5)  # every process has read the new credentials by now

@@ -46,7 +46,7 @@ async def test_odd_ids_are_not_served_the_shell() -> None:
 
 async def test_static_modules_are_served_as_javascript() -> None:
     async with _client() as client:
-        for name in ("main.js", "api.js", "dom.js", "leads.js", "lead-detail.js", "unibox.js", "audit.js"):
+        for name in ("main.js", "api.js", "dom.js", "leads.js", "lead-detail.js", "unibox.js", "audit.js", "list-state.js"):
             r = await client.get(f"/static/js/{name}")
             assert r.status_code == 200, name
             assert "javascript" in r.headers["content-type"]
@@ -60,3 +60,13 @@ def test_no_markup_from_data_and_no_inline_handlers_in_the_front_end() -> None:
         assert not re.search(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write", text), name
         assert not re.search(r"\son[a-z]+\s*=\s*[\"']", text), name
         assert "<script>" not in text, name
+
+
+async def test_the_lead_detail_help_is_served_under_the_same_headers_without_scripts() -> None:
+    async with _client() as client:
+        r = await client.get("/help/lead-detail")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "<h1>Lead detail</h1>" in r.text and "<script" not in r.text
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    # It links to the screens it talks about, by their paths on this site.
+    assert 'href="/integrations"' in r.text and 'href="/leads"' in r.text

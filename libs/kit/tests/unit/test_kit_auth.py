@@ -1,10 +1,12 @@
 import json
 
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
-from servicekit.web.auth import hash_key, load_api_keys, require_scope
+from servicekit.web.auth import hash_key, load_api_keys, request_workspace, require_scope
 
 
 @pytest.fixture
@@ -47,3 +49,58 @@ def test_key_without_scope_is_403_and_wildcard_passes(client: TestClient) -> Non
 def test_keys_are_held_only_as_hashes() -> None:
     keys = load_api_keys(json.dumps([{"sha256": hash_key("secret-123")}]))
     assert "secret-123" not in repr(keys)
+
+
+def _workspace_app(workspaces: list[str] | None) -> TestClient:
+    key: dict[str, object] = {"name": "k", "sha256": hash_key("k-key"), "scopes": ["*"]}
+    if workspaces is not None:
+        key["workspaces"] = workspaces
+    keys = load_api_keys(json.dumps([key]))
+    app = FastAPI()
+
+    @app.get("/where", dependencies=[Depends(require_scope(keys, "leads:read"))])
+    def where(request: Request) -> dict[str, str]:
+        return {"workspace": request.state.workspace}
+
+    return TestClient(app)
+
+
+@pytest.mark.parametrize(("workspaces", "header", "answer"), [
+    (None, None, "default"),  # a key configured before workspaces reaches every one; no header: default
+    (["*"], "default", "default"),
+    (["default"], None, "default"),
+    (["default", "acme"], None, "default"),
+    (["default"], " default ", "default"),
+    (["acme"], None, 404),  # its only workspace, which this deployment does not serve (yet)
+    (["acme"], "default", 404),  # not the key's: the same answer as a workspace that does not exist
+    (["*"], "acme", 404),
+    (["*"], "", 404),
+    (["default"], "Default", 404),  # names are exact
+])
+def test_the_request_works_in_a_workspace_its_key_reaches_or_gets_404(
+        workspaces: list[str] | None, header: str | None, answer: str | int) -> None:
+    client = _workspace_app(workspaces)
+    r = client.get("/where", headers={"X-API-Key": "k-key", **({"X-Workspace": header} if header is not None else {})})
+    if answer == 404:
+        assert (r.status_code, r.json()["detail"]["reason"]) == (404, "workspace_not_found")
+    else:
+        assert (r.status_code, r.json()) == (200, {"workspace": answer})
+
+
+@given(st.text(max_size=40))
+def test_any_workspace_header_but_default_is_answered_404(header: str) -> None:
+    key = load_api_keys(json.dumps([{"sha256": hash_key("x"), "workspaces": ["*"]}]))[0]
+    raw = header.encode("utf-8", "surrogatepass")
+    request = Request({"type": "http", "headers": [(b"x-workspace", raw)]})
+    if raw.decode("latin-1").strip() == "default":  # as the server reads a header: latin-1
+        assert request_workspace(request, key) == "default"
+    else:
+        with pytest.raises(HTTPException) as refused:
+            request_workspace(request, key)
+        assert refused.value.status_code == 404
+
+
+@pytest.mark.parametrize("workspaces", [[], "default", [""], ["  "], [3], {"default": True}])
+def test_a_malformed_workspaces_list_stops_the_start_up(workspaces: object) -> None:
+    with pytest.raises(ValueError, match="workspaces"):
+        load_api_keys(json.dumps([{"name": "bad", "sha256": hash_key("x"), "workspaces": workspaces}]))

@@ -66,6 +66,11 @@ def create_app() -> FastAPI:
     async def audit_page(run_id: str) -> Response:
         return _shell() if _ID.match(run_id) else _not_found()
 
+    @app.get("/help/lead-detail", include_in_schema=False)
+    async def lead_detail_help() -> FileResponse:
+        """The contextual help of /leads/<id> (linked from its header)."""
+        return FileResponse(STATIC_DIR / "help" / "lead-detail.html", media_type="text/html")
+
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(TraceMiddleware)  # continues the caller's trace: the access log line carries its id
     return app

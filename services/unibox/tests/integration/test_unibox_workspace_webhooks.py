@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from unibox_testkit import WEBHOOK_SECRET, integration_changed, publish_integrations, settings_for
 
 from contracts.integrations import DEFAULT_WORKSPACE
@@ -20,6 +21,7 @@ from plusvibe.credentials import KeyRing, new_kek
 from plusvibe.settings import PlusVibeSettings
 from plusvibe.simulator.webhooks import SECRET_HEADER
 from servicekit.testing import Database, wait_until
+from unibox.adapters.orm import webhook_events
 from unibox.bootstrap import UniboxService
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -120,6 +122,9 @@ async def test_a_workspace_route_admits_only_that_workspaces_announced_secret(
         legacy = await http.post(LEGACY, json=payload(3), headers={SECRET_HEADER: WEBHOOK_SECRET})
         legacy_with_workspace_secret = await http.post(LEGACY, json=payload(4), headers={SECRET_HEADER: SECRET})
         stored = await count(service)
+        async with service.uow() as uow:
+            workspaces = {str(i): w for i, w in (await uow.session.execute(
+                select(webhook_events.c.id, webhook_events.c.workspace))).all()}
 
         await publish_integrations(kafka_bootstrap, topics, [integration_changed(2)])  # default disconnected
 
@@ -145,6 +150,8 @@ async def test_a_workspace_route_admits_only_that_workspaces_announced_secret(
     assert legacy.status_code == 200  # hooks registered by hand keep the shared secret
     assert legacy_with_workspace_secret.status_code == 401
     assert stored == 3
+    assert workspaces == {accepted.json()["webhookId"]: DEFAULT_WORKSPACE, other.json()["webhookId"]: "other",
+                          legacy.json()["webhookId"]: DEFAULT_WORKSPACE}  # each stored as the workspace it came for
     assert (after_disconnect.status_code, after_disconnect.json()["reason"]) == (401, "webhook_secret_invalid")
 
 

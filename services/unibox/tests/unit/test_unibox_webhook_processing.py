@@ -17,6 +17,7 @@ from plusvibe.client import PlusVibeClient
 from plusvibe.settings import PlusVibeSettings
 from servicekit.process.tables import outbox
 from servicekit.testing import Database
+from unibox.adapters.orm import webhook_events
 from unibox.bootstrap import UniboxService, bootstrap
 from unibox.handlers.receive_webhook import receive, sweep
 
@@ -96,3 +97,23 @@ async def test_the_projection_keeps_the_newest_version_and_forgets_deleted_leads
             assert await uow.leads.find("ana@example.test") is None
     finally:
         await service.runtime.dispose()
+
+
+async def test_a_webhook_and_its_event_belong_to_the_platform_workspace_it_arrived_for(
+    sqlite_database: Database,
+) -> None:
+    """Not to the PlusVibe workspace the payload names: the envelope's workspace_id is the platform's."""
+    service = await _service(sqlite_database)
+    try:
+        payload = {"webhook_event": "BOUNCED_EMAIL", "email": "ws@example.test", "workspace_id": "pv-ws-1"}
+        legacy = await receive({**payload, "n": 1}, service.uow, match_grace_s=0)
+        scoped = await receive(payload, service.uow, match_grace_s=0, workspace="acme")
+        async with service.uow() as uow:
+            stored = {w.id: w.workspace for w in await uow.webhooks.unprocessed(10)}
+            rows = dict((await uow.session.execute(select(webhook_events.c.id, webhook_events.c.workspace))).all())
+        events = await _emitted(service)
+    finally:
+        await service.runtime.dispose()
+    assert stored == {}  # both emitted
+    assert rows == {legacy.webhook_id: "default", scoped.webhook_id: "acme"}
+    assert sorted(e["workspace_id"] for e in events) == ["acme", "default"]  # type: ignore[type-var]

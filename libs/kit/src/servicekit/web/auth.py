@@ -1,5 +1,11 @@
-"""API-key authentication for every route but health: keys are stored as SHA-256 hashes with scopes and
-compared in constant time. Configure with `API_KEYS` = JSON list of {"sha256": hex, "scopes": [..], "name": ..}."""
+"""API-key authentication for every route but health: keys are stored as SHA-256 hashes with scopes and the
+platform workspaces they reach, compared in constant time. Configure with `API_KEYS` = JSON list of
+{"sha256": hex, "scopes": [..], "workspaces": [..], "name": ..} (`workspaces` absent = `["*"]`, every workspace).
+
+A request names its workspace in the `X-Workspace` header; without it, a key that reaches exactly one named workspace
+works in that one, any other in `default`. A workspace the key does not reach, or that this deployment does not
+serve, answers 404 `workspace_not_found` on every route: the same answer for both, so a key learns nothing about
+workspaces that are not its own (docs/WORKSPACES.md)."""
 
 from __future__ import annotations
 
@@ -12,12 +18,28 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, status
 
+from contracts.integrations import DEFAULT_WORKSPACE
+
+WORKSPACE_HEADER = "x-workspace"
+# The workspaces this deployment serves. Only `default` until the services keep their data per workspace: a key
+# scoped to any other workspace is answered 404 everywhere.
+SERVED_WORKSPACES: frozenset[str] = frozenset({DEFAULT_WORKSPACE})
+
 
 @dataclass(frozen=True)
 class ApiKey:
     name: str
     sha256: str
     scopes: frozenset[str]
+    workspaces: frozenset[str] = frozenset({"*"})
+
+    def reaches(self, workspace: str) -> bool:
+        return "*" in self.workspaces or workspace in self.workspaces
+
+    def default_workspace(self) -> str:
+        """The workspace of a request that names none."""
+        named = self.workspaces - {"*"}
+        return next(iter(named)) if len(named) == 1 and "*" not in self.workspaces else DEFAULT_WORKSPACE
 
 
 def hash_key(raw: str) -> str:
@@ -28,9 +50,28 @@ def load_api_keys(raw_json: str | None = None) -> tuple[ApiKey, ...]:
     text = raw_json if raw_json is not None else os.environ.get("API_KEYS", "[]")
     items = json.loads(text or "[]")
     return tuple(
-        ApiKey(name=str(i.get("name", "key")), sha256=str(i["sha256"]).lower(), scopes=frozenset(i.get("scopes", ["*"])))
+        ApiKey(name=str(i.get("name", "key")), sha256=str(i["sha256"]).lower(), scopes=frozenset(i.get("scopes", ["*"])),
+               workspaces=_workspaces(i.get("workspaces", ["*"]), str(i.get("name", "key"))))
         for i in items
     )
+
+
+def _workspaces(value: object, name: str) -> frozenset[str]:
+    """A key's `workspaces`: a non-empty list of names (or `*`). Anything else stops the start-up."""
+    if not isinstance(value, list) or not value or not all(isinstance(w, str) and w.strip() for w in value):
+        raise ValueError(f"API key {name!r}: `workspaces` must be a non-empty list of workspace names (or \"*\")")
+    return frozenset(w.strip() for w in value)
+
+
+def request_workspace(request: Request, key: ApiKey) -> str:
+    """The workspace a request works in (the `X-Workspace` header, else the key's default); 404 when the key does
+    not reach it or the deployment does not serve it."""
+    asked = request.headers.get(WORKSPACE_HEADER)
+    workspace = asked.strip() if asked is not None else key.default_workspace()
+    if not key.reaches(workspace) or workspace not in SERVED_WORKSPACES:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail={"reason": "workspace_not_found",
+                            "message": "No such workspace for this API key."})
+    return workspace
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
@@ -45,7 +86,8 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
 
 
 def require_scope(keys: Sequence[ApiKey], scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
-    """FastAPI dependency: 401 without a valid key, 403 when the key lacks `scope` (or `*`)."""
+    """FastAPI dependency: 401 without a valid key, 403 when the key lacks `scope` (or `*`), 404 when it does not
+    reach the request's workspace (`request_workspace`, kept in `request.state.workspace`)."""
 
     async def dependency(request: Request) -> ApiKey:
         presented = presented_key(request.headers)
@@ -63,6 +105,7 @@ def require_scope(keys: Sequence[ApiKey], scope: str) -> Callable[[Request], Awa
         if "*" not in match.scopes and scope not in match.scopes:
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail={"reason": "scope_missing",
                                 "message": f"The API key lacks the scope {scope!r}."})
+        request.state.workspace = request_workspace(request, match)
         return match
 
     return dependency

@@ -53,6 +53,8 @@ webhook_events = Table(
     Column("activity", String(40), nullable=True),
     Column("lead_id", Uuid, nullable=True),
     Column("outcome", String(40), nullable=True),
+    # The platform workspace whose route and secret the webhook arrived through (its events carry it).
+    Column("workspace", String(100), nullable=False, server_default="default"),
 )
 Index("ix_webhook_events_unprocessed", webhook_events.c.received_at,
       postgresql_where=webhook_events.c.processed_at.is_(None),

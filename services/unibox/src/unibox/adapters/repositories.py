@@ -16,6 +16,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.common import LeadSnapshot
+from contracts.integrations import DEFAULT_WORKSPACE
 from unibox.adapters.orm import lead_projection, opens_seen, reply_intents, webhook_events, webhook_secrets
 
 
@@ -105,6 +106,7 @@ class StoredWebhook:
     payload: dict[str, Any]
     received_at: datetime
     processed: bool
+    workspace: str = DEFAULT_WORKSPACE
 
 
 class WebhookLog:
@@ -114,11 +116,11 @@ class WebhookLog:
         self.session = session
 
     async def record(self, *, dedupe_key: str, webhook_event: str, payload: dict[str, Any],
-                     at: datetime) -> tuple[StoredWebhook, bool]:
+                     at: datetime, workspace: str = DEFAULT_WORKSPACE) -> tuple[StoredWebhook, bool]:
         """Stores the payload; on a redelivery bumps the counter. Returns (row, is_first_delivery)."""
         stmt = _insert(self.session, webhook_events).values(
             id=uuid.uuid4(), dedupe_key=dedupe_key, webhook_event=webhook_event[:120], payload=payload,
-            received_at=at, last_received_at=at, deliveries=1,
+            received_at=at, last_received_at=at, deliveries=1, workspace=workspace,
         ).on_conflict_do_nothing(index_elements=["dedupe_key"])
         first = bool(getattr(await self.session.execute(stmt), "rowcount", 0) == 1)
         if not first:
@@ -154,7 +156,8 @@ class WebhookLog:
 
 def _stored(row: RowMapping) -> StoredWebhook:
     return StoredWebhook(id=row["id"], webhook_event=row["webhook_event"], payload=dict(row["payload"]),
-                         received_at=row["received_at"], processed=row["processed_at"] is not None)
+                         received_at=row["received_at"], processed=row["processed_at"] is not None,
+                         workspace=row["workspace"])
 
 
 class ReplyIntents:

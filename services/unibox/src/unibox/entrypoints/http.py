@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response
 
+from contracts.integrations import DEFAULT_WORKSPACE
 from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError, TransientError
 from servicekit.messaging.wire import is_storable_text
 from servicekit.process.pooling import checked_app, size_pool
@@ -158,13 +159,14 @@ def webhook_router(service: UniboxService) -> APIRouter:
         disconnected one or one whose secret does not open here refuses every delivery. Otherwise as
         `/webhooks`."""
         await _verify_workspace_secret(request, workspace, service)
-        return await _accept(request, service)
+        return await _accept(request, service, workspace)
 
     return router
 
 
-async def _accept(request: Request, service: UniboxService) -> WebhookAck:
-    """A verified delivery's body → the webhook log (then processed): the same for every receiver."""
+async def _accept(request: Request, service: UniboxService, workspace: str = DEFAULT_WORKSPACE) -> WebhookAck:
+    """A verified delivery's body → the webhook log (then processed), as part of `workspace`: the same for every
+    receiver (the environment-secret route's deliveries belong to `default`)."""
     s = service.settings
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > s.webhook_max_body_bytes:
@@ -182,7 +184,8 @@ async def _accept(request: Request, service: UniboxService) -> WebhookAck:
         # PostgreSQL cannot store NUL or unpaired surrogates: a 503 would make PlusVibe redeliver it forever.
         raise ApiError(400, "invalid_payload", "The webhook body contains NUL or unpaired surrogate characters.")
     try:
-        receipt = await receive_webhook.receive(payload, service.uow, match_grace_s=s.webhook_match_grace_s)
+        receipt = await receive_webhook.receive(payload, service.uow, match_grace_s=s.webhook_match_grace_s,
+                                                workspace=workspace)
     except Exception:
         log.exception("could not store a webhook")
         raise ApiError(503, "storage_unavailable", "The webhook could not be stored; redeliver it.") from None

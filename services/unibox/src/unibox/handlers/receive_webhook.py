@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from contracts.integrations import DEFAULT_WORKSPACE
 from contracts.unibox import EmailActivityReceived
 from unibox.adapters.repositories import StoredWebhook
 from unibox.adapters.uow import UniboxUnitOfWork
@@ -31,11 +32,14 @@ class Receipt:
     emitted: bool
 
 
-async def receive(payload: dict[str, Any], uows: UowFactory, *, match_grace_s: float) -> Receipt:
+async def receive(payload: dict[str, Any], uows: UowFactory, *, match_grace_s: float,
+                  workspace: str = DEFAULT_WORKSPACE) -> Receipt:
+    """`workspace`: the platform workspace the delivery was verified for; the stored row and its event belong to it."""
     now = datetime.now(UTC)
     async with uows() as uow:
         stored, first = await uow.webhooks.record(
-            dedupe_key=dedupe_key(payload), webhook_event=event_name(payload), payload=payload, at=now)
+            dedupe_key=dedupe_key(payload), webhook_event=event_name(payload), payload=payload, at=now,
+            workspace=workspace)
         await uow.commit()
     if not first:
         log.info("duplicate webhook delivery", extra={"fields": {"webhook_id": str(stored.id),
@@ -82,15 +86,10 @@ async def process(stored: StoredWebhook, uows: UowFactory, *, now: datetime, mat
                 raw_payload=stored.payload,
             ),
             lead_id=lead_id,
-            workspace_id=_workspace(stored.payload),
+            workspace_id=stored.workspace,  # the platform workspace (the payload's workspace_id is PlusVibe's)
         )
         await uow.commit()
     return True
-
-
-def _workspace(payload: dict[str, Any]) -> str | None:
-    value = payload.get("workspace_id")
-    return value if isinstance(value, str) and value else None
 
 
 async def sweep(uows: UowFactory, *, match_grace_s: float, limit: int = 200) -> int:

@@ -2,6 +2,7 @@
 // report link; a queued/running run shows progress and is polled; a failed one shows its error message.
 import { errorText, get } from './api.js';
 import { h, replace, spaced, svg } from './dom.js';
+import { leadsUrl } from './list-state.js';
 
 const POLL_MS = 1000;
 const POLL_LIMIT_MS = 10 * 60 * 1000;
@@ -14,7 +15,7 @@ export async function renderAudit(app, runId) {
     run = await get(path);
   } catch (err) {
     replace(app, h('div', { class: 'full-error', role: 'alert' }, h('h1', {}, 'Failed to load audit'),
-      h('p', { class: 'muted' }, errorText(err)), h('p', {}, h('a', { href: '/leads' }, 'Back to Leads'))));
+      h('p', { class: 'muted' }, errorText(err)), h('p', {}, h('a', { href: leadsUrl() }, 'Back to Leads'))));
     return;
   }
   render(app, run);
@@ -57,7 +58,7 @@ function render(app, run) {
   const domain = run.domain || run.profile?.domain;
   replace(app,
     h('div', { class: 'page-header' },
-      h('button', { type: 'button', onclick: () => history.length > 1 ? history.back() : window.location.assign('/leads') }, 'Back'),
+      h('button', { type: 'button', onclick: () => history.length > 1 ? history.back() : window.location.assign(leadsUrl()) }, 'Back'),
       h('h1', {}, `Audit${domain ? ` of ${domain}` : ''}`),
       h('span', { class: `badge ${status === 'failed' ? 'bad' : status === 'completed' ? 'good' : 'neutral'}`, id: 'audit-status' }, spaced(status))),
     body);

@@ -3,6 +3,7 @@
 // shows up without a reload.
 import { campaigns, del, errorText, get, leadStatuses, patch, post, reasonText, remedyText } from './api.js';
 import { Banner, fields, formatTime, h, replace, spaced } from './dom.js';
+import { leadsUrl } from './list-state.js';
 import { sendPreview, tokenText } from './send-preview.js';
 import { mountUnibox } from './unibox.js';
 
@@ -25,7 +26,7 @@ export async function renderLeadDetail(app, leadId) {
     replace(app, h('div', { class: 'full-error', role: 'alert' },
       h('h1', {}, 'Failed to load lead'),
       h('p', { class: 'muted' }, errorText(err)),
-      h('p', {}, h('a', { href: '/leads' }, 'Back to Leads'))));
+      h('p', {}, h('a', { href: leadsUrl() }, 'Back to Leads'))));
     return;
   }
 
@@ -52,10 +53,11 @@ export async function renderLeadDetail(app, leadId) {
     const l = state.lead;
     if (!changed(headerEl, [l.title, l.companyName, l.domain, l.status])) return;
     replace(headerEl,
-      h('button', { type: 'button', onclick: () => window.location.assign('/leads') }, 'Back'),
+      h('button', { type: 'button', onclick: () => window.location.assign(leadsUrl()) }, 'Back'),
       h('h1', {}, l.title || l.companyName || l.domain || 'Lead'),
       h('span', { class: `badge status-${l.status}`, id: 'status-badge', 'aria-label': `Status: ${spaced(l.status)}` },
-        spaced(l.status)));
+        spaced(l.status)),
+      h('a', { href: '/help/lead-detail', class: 'help-link', rel: 'help' }, 'Help: this screen'));
     document.title = `${l.title || 'Lead'} · Outreach`;
   }
 

@@ -1,6 +1,7 @@
 // /leads: 25 leads a page, badge labels from /api/lead-statuses, row selection, bulk push / mark completed.
 import { campaigns, errorText, get, leadStatuses, post, remedyText } from './api.js';
 import { Banner, h, replace } from './dom.js';
+import { listState, saveListState } from './list-state.js';
 
 const PAGE_SIZE = 25;
 
@@ -15,6 +16,9 @@ export async function renderLeads(app) {
     selected: new Set(),
     badges: new Map(),
   };
+  // Coming back to the same list (Back from a lead): the rows selected before are selected again.
+  const saved = listState();
+  if (saved && saved.search === window.location.search) for (const id of saved.selected) state.selected.add(id);
   const banner = new Banner('leads-banner');
   const campaignSelect = h('select', { id: 'bulk-campaign', name: 'campaign' }, h('option', { value: '' }, 'Select campaign'));
   const pushButton = h('button', { type: 'button', class: 'primary', disabled: true }, 'Push selected');
@@ -54,6 +58,7 @@ export async function renderLeads(app) {
     pushButton.disabled = state.selected.size === 0 || !campaignSelect.value;
     completeButton.disabled = state.selected.size === 0;
     for (const box of tbody.querySelectorAll('input[type="checkbox"]')) box.checked = state.selected.has(box.value);
+    saveListState(window.location.search, state.selected);
   }
 
   function nameOf(id) {
