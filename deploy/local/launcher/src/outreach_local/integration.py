@@ -7,6 +7,7 @@ its way to unibox (it would be redelivered, but late)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +39,7 @@ def connect(demo: DemoIntegration, *, timeout_s: float = 60.0) -> dict[str, Any]
         return view
 
 
-def _retrying(deadline: float, call: Any) -> dict[str, Any]:
+def _retrying(deadline: float, call: Callable[[], httpx.Response]) -> dict[str, Any]:
     """The answer's JSON; connection errors, 5xx and 429 are retried until the deadline (services still starting,
     the key's rate limit)."""
     last = ""

@@ -151,7 +151,7 @@ async def connect(uows: UowFactory, *, keyring: KeyRing | None, account: Account
             secret_changed = await _register_webhook(account, row, ring, api_key, webhooks, now, rotate=moved)
         except PlusVibeError as exc:
             raise _webhook_refusal(exc) from None
-        if moved:
+        if moved and (webhooks.name(workspace) or before.webhook_id):  # as a disconnect: only where hooks can be
             error = await _remove_hooks(account, webhooks.name(workspace), before)
             if error is not None:
                 row.webhook_error = error
