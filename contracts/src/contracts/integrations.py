@@ -36,6 +36,15 @@ class PlusVibeIntegrationChanged(EventData):
 # The platform workspace every integration and event belongs to until workspaces are first-class; the seal context
 # of its sealed API key.
 DEFAULT_WORKSPACE = "default"
+# A platform workspace's name: letters, digits, `_` and `-`, 1–64 characters (it appears in URL paths and seal
+# contexts). Checked with `fullmatch` (`$` would let a trailing newline through).
+WORKSPACE_NAME_PATTERN = r"[A-Za-z0-9_\-]{1,64}"
+
+
+def event_workspace(workspace_id: str | None) -> str:
+    """The platform workspace an event belongs to: its envelope's `workspace_id`; events published before
+    workspaces carried none and belong to `default`."""
+    return workspace_id or DEFAULT_WORKSPACE
 
 
 def webhook_secret_context(workspace: str) -> str:

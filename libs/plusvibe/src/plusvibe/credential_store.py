@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from plusvibe.connected import ConnectedPlusVibe, Resolver, default_not_connected
 from plusvibe.credentials import Credentials, KeyRing, KeyRingUnavailable, SealError, keyring_or_none, open_stored
 from plusvibe.settings import PlusVibeSettings
+from plusvibe.workspace_ports import WorkspacePorts, settings_for
 from servicekit.process.db import UTCDateTime
 
 TABLE = "plusvibe_credentials"
@@ -130,3 +131,15 @@ def connected_to_store(settings: PlusVibeSettings, read: Callable[[str], Awaitab
     return ConnectedPlusVibe(settings, stored_credentials(read, keyring_or_none(settings.kek), workspace=workspace,
                                                           unreadable=unreadable),
                              ttl_s=ttl_s, not_configured=not_connected)
+
+
+def connected_workspaces(settings: PlusVibeSettings, read: Callable[[str], Awaitable[StoredCredentials | None]], *,
+                         ttl_s: float, unreadable: Callable[[], BaseException],
+                         not_connected: Callable[[], BaseException] = default_not_connected) -> WorkspacePorts:
+    """The service's PlusVibe ports, one per platform workspace, each over that workspace's stored credentials
+    (`read(workspace)`); only `default` falls back to the environment's key while nothing is stored."""
+    keyring = keyring_or_none(settings.kek)  # a malformed KEK fails here, at start-up
+    return WorkspacePorts(lambda workspace: ConnectedPlusVibe(
+        settings_for(settings, workspace),
+        stored_credentials(read, keyring, workspace=workspace, unreadable=unreadable),
+        ttl_s=ttl_s, not_configured=not_connected))

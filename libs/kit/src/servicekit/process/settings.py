@@ -5,11 +5,13 @@ own env prefix (e.g. `LEADS_`); the shared infrastructure addresses fall back to
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.integrations import DEFAULT_WORKSPACE, WORKSPACE_NAME_PATTERN
 from contracts.topics import TopicSpec
 from servicekit.messaging.kafka_config import KafkaSecurity, security_from_env
 
@@ -40,6 +42,9 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     # JSON list of {"name", "sha256", "scopes"} (servicekit.web.auth); keys are only ever held as hashes.
     api_keys_json: str = Field(default_factory=lambda: _env("API_KEYS", "[]"))
+    # The platform workspaces this deployment serves (comma-separated names, docs/WORKSPACES.md); every service of a
+    # deployment is given the same list. A request for any other workspace answers 404 `workspace_not_found`.
+    workspaces: str = Field(default_factory=lambda: _env("WORKSPACES", DEFAULT_WORKSPACE))
     # How long a request waits for a free database connection before it is refused with 503 + Retry-After
     # (servicekit.web.http.pool_exhausted_response) instead of queueing behind an overload.
     db_pool_timeout_s: float = Field(default=3.0, gt=0)
@@ -64,6 +69,20 @@ class ServiceSettings(BaseSettings):
     # None/0: no server, the default, so several workers started on one machine never clash on a port.
     worker_health_port: int | None = Field(default=None, ge=0, le=65535)
     worker_health_host: str = "127.0.0.1"
+
+    @field_validator("workspaces")
+    @classmethod
+    def _workspace_names(cls, value: str) -> str:
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        bad = [n for n in names if not re.fullmatch(WORKSPACE_NAME_PATTERN, n)]
+        if not names or bad:
+            raise ValueError(f"WORKSPACES must name one or more workspaces (letters, digits, _ and -, at most 64 "
+                             f"characters each), comma-separated; got {value!r}")
+        return ",".join(dict.fromkeys(names))
+
+    def served_workspaces(self) -> frozenset[str]:
+        """The workspaces this deployment serves (`WORKSPACES`)."""
+        return frozenset(self.workspaces.split(","))
 
     def resolved_database_url(self) -> str:
         if self.database_url is not None:

@@ -21,9 +21,8 @@ from fastapi import HTTPException, Request, status
 from contracts.integrations import DEFAULT_WORKSPACE
 
 WORKSPACE_HEADER = "x-workspace"
-# The workspaces this deployment serves. Only `default` until the services keep their data per workspace: a key
-# scoped to any other workspace is answered 404 everywhere.
-SERVED_WORKSPACES: frozenset[str] = frozenset({DEFAULT_WORKSPACE})
+# What a deployment serves when it names no workspaces (`ServiceSettings.workspaces`, env `WORKSPACES`).
+ONLY_DEFAULT: frozenset[str] = frozenset({DEFAULT_WORKSPACE})
 
 
 @dataclass(frozen=True)
@@ -63,12 +62,12 @@ def _workspaces(value: object, name: str) -> frozenset[str]:
     return frozenset(w.strip() for w in value)
 
 
-def request_workspace(request: Request, key: ApiKey) -> str:
+def request_workspace(request: Request, key: ApiKey, served: frozenset[str] = ONLY_DEFAULT) -> str:
     """The workspace a request works in (the `X-Workspace` header, else the key's default); 404 when the key does
     not reach it or the deployment does not serve it."""
     asked = request.headers.get(WORKSPACE_HEADER)
     workspace = asked.strip() if asked is not None else key.default_workspace()
-    if not key.reaches(workspace) or workspace not in SERVED_WORKSPACES:
+    if not key.reaches(workspace) or workspace not in served:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail={"reason": "workspace_not_found",
                             "message": "No such workspace for this API key."})
     return workspace
@@ -85,9 +84,11 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def require_scope(keys: Sequence[ApiKey], scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
+def require_scope(keys: Sequence[ApiKey], scope: str, served: frozenset[str] = ONLY_DEFAULT,
+                  ) -> Callable[[Request], Awaitable[ApiKey]]:
     """FastAPI dependency: 401 without a valid key, 403 when the key lacks `scope` (or `*`), 404 when it does not
-    reach the request's workspace (`request_workspace`, kept in `request.state.workspace`)."""
+    reach the request's workspace or the deployment does not serve it (`request_workspace`; the workspace is kept
+    in `request.state.workspace`, read it with `workspace_of`)."""
 
     async def dependency(request: Request) -> ApiKey:
         presented = presented_key(request.headers)
@@ -105,7 +106,13 @@ def require_scope(keys: Sequence[ApiKey], scope: str) -> Callable[[Request], Awa
         if "*" not in match.scopes and scope not in match.scopes:
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail={"reason": "scope_missing",
                                 "message": f"The API key lacks the scope {scope!r}."})
-        request.state.workspace = request_workspace(request, match)
+        request.state.workspace = request_workspace(request, match, served)
         return match
 
     return dependency
+
+
+def workspace_of(request: Request) -> str:
+    """The workspace of a request that passed `require_scope`."""
+    workspace: str = request.state.workspace
+    return workspace

@@ -45,7 +45,7 @@ def run_out(row: AuditRunRow, settings: AuditsSettings) -> s.AuditRunOut:
 
 
 def build_router(svc: AuditsService) -> APIRouter:
-    read = require_scope(svc.api_keys, "audits:read")
+    read = require_scope(svc.api_keys, "audits:read", svc.settings.served_workspaces())
     uow = svc.runtime.uow
     router = APIRouter()
 

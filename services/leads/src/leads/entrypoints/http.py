@@ -96,8 +96,8 @@ def _clean_url(scope_check: Callable[[Request], Awaitable[ApiKey]]) -> Callable[
 
 def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
     """The API's routes, and the hot ones also served as kit fast routes (servicekit.web.http.FastRoute)."""
-    read = _clean_url(require_scope(svc.api_keys, "leads:read"))
-    write = _clean_url(require_scope(svc.api_keys, "leads:write"))
+    read = _clean_url(require_scope(svc.api_keys, "leads:read", svc.settings.served_workspaces()))
+    write = _clean_url(require_scope(svc.api_keys, "leads:write", svc.settings.served_workspaces()))
     uow = svc.runtime.uow
     pv: PlusVibePort = svc.plusvibe
     router = APIRouter()
@@ -277,7 +277,7 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
                                 error=None if name else "The configured workspace is not on this key.")
 
     # --- Integrations: connect, test, disconnect (handlers/plusvibe_integration.py) ---------------------------
-    manage = _clean_url(require_scope(svc.api_keys, "integrations:write"))
+    manage = _clean_url(require_scope(svc.api_keys, "integrations:write", svc.settings.served_workspaces()))
     account = PlusVibeAccount(svc.plusvibe_settings or PlusVibeSettings())
     webhooks = plusvibe_integration.Webhooks(svc.settings.webhook_base_url)
 

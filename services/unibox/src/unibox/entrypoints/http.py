@@ -59,8 +59,9 @@ def _address(value: str, field: str) -> str:
 
 
 def unibox_router(service: UniboxService) -> APIRouter:
-    read = Depends(require_scope(service.api_keys, "unibox:read"))
-    write = Depends(require_scope(service.api_keys, "unibox:write"))
+    served = service.settings.served_workspaces()
+    read = Depends(require_scope(service.api_keys, "unibox:read", served))
+    write = Depends(require_scope(service.api_keys, "unibox:write", served))
     router = APIRouter(prefix="/api/unibox", tags=["unibox"])
     s = service.settings
 

@@ -67,7 +67,7 @@ def router(service: WritebackService) -> APIRouter:
     api = APIRouter(prefix="/api/writeback", tags=["writeback"])
 
     @api.get("/leads/{lead_id}", response_model=LeadWritebackOut, response_model_by_alias=True,
-             dependencies=[Depends(require_scope(keys, "writeback:read"))])
+             dependencies=[Depends(require_scope(keys, "writeback:read", service.settings.served_workspaces()))])
     async def lead_status(lead_id: UUID) -> LeadWritebackOut:
         projection, attempt = await get_lead_status.handle(lead_id, service.runtime.uow())
         if projection is None and attempt is None:

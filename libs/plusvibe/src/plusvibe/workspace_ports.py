@@ -1,0 +1,52 @@
+"""One PlusVibe port per platform workspace (docs/WORKSPACES.md).
+
+Each platform workspace connects its own PlusVibe key and workspace under Integrations, so a service that calls
+PlusVibe keeps one `ConnectedPlusVibe` per platform workspace, made on first use and kept (its clients hold the
+per-account limiter and breaker state). Only the `default` workspace falls back to the environment's
+`PLUSVIBE_API_KEY`/`PLUSVIBE_WORKSPACE_ID` (the configuration of a deployment made before workspaces); any other
+workspace calls PlusVibe only with the key connected for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from contracts.integrations import DEFAULT_WORKSPACE
+from plusvibe.connected import ConnectedPlusVibe
+from plusvibe.port import PlusVibePort
+from plusvibe.settings import PlusVibeSettings
+
+
+def settings_for(base: PlusVibeSettings, workspace: str) -> PlusVibeSettings:
+    """The settings a workspace's port starts from: the environment's key only for `default`."""
+    if workspace == DEFAULT_WORKSPACE:
+        return base
+    return base.model_copy(update={"api_key": "", "workspace_id": ""})
+
+
+class WorkspacePorts:
+    """The `ConnectedPlusVibe` of each platform workspace, built by `make(workspace)` on first use."""
+
+    def __init__(self, make: Callable[[str], ConnectedPlusVibe]) -> None:
+        self._make = make
+        self._connections: dict[str, ConnectedPlusVibe] = {}
+
+    def connection(self, workspace: str) -> ConnectedPlusVibe:
+        connection = self._connections.get(workspace)
+        if connection is None:
+            connection = self._connections[workspace] = self._make(workspace)
+        return connection
+
+    def port(self, workspace: str) -> PlusVibePort:
+        return self.connection(workspace).as_port()
+
+    def invalidate(self, workspace: str) -> None:
+        """Resolve the workspace's credentials again on its next call (this process just changed them)."""
+        connection = self._connections.get(workspace)
+        if connection is not None:
+            connection.invalidate()
+
+    async def aclose(self) -> None:
+        connections, self._connections = list(self._connections.values()), {}
+        for connection in connections:
+            await connection.aclose()
