@@ -135,3 +135,22 @@ async def test_a_change_made_while_credentials_are_being_read_is_not_lost() -> N
     gate.set()
     assert await reading is None and calls == 2
     assert await port.credentials() is None and calls == 2  # then cached for the TTL
+
+
+async def test_only_the_default_workspace_falls_back_to_the_environments_key() -> None:
+    from plusvibe.credential_store import StoredCredentials, connected_workspaces
+
+    async def nothing_stored(_workspace: str) -> StoredCredentials | None:
+        return None
+
+    base = PlusVibeSettings(base_url="http://127.0.0.1:9/api/v1", api_key=SecretStr("pv-env-key-zzzz"),
+                            workspace_id="env-ws", limit_store="process")
+    ports = connected_workspaces(base, nothing_stored, ttl_s=60, unreadable=lambda: RuntimeError("unreadable"))
+    try:
+        assert await ports.connection("default").credentials() == Credentials(SecretStr("pv-env-key-zzzz"), "env-ws")
+        assert await ports.connection("acme").credentials() is None
+        with pytest.raises(NotConnectedError):  # refused here: nothing is sent with another client's key
+            await ports.port("acme").list_campaigns()
+        assert ports.connection("acme") is ports.connection("acme")  # one per workspace, kept
+    finally:
+        await ports.aclose()

@@ -45,8 +45,9 @@ PROFILE: dict[str, str] = {
 }
 
 
-def decoded(data: EventData) -> Decoded:
-    return Decoded(envelope=new_envelope(data), event=data)
+def decoded(data: EventData, *, workspace_id: str | None = None) -> Decoded:
+    """The event as a consumer decodes it; `workspace_id` None: published before workspaces (belongs to default)."""
+    return Decoded(envelope=new_envelope(data, workspace_id=workspace_id), event=data)
 
 
 def lead_upserted(lead_id: uuid.UUID, *, version: int = 1, email: str | None = "jo@acme.test",
@@ -129,15 +130,17 @@ def envelopes_of(rows: Sequence[Any]) -> list[Envelope]:
     return [Envelope.model_validate_json(bytes(r)) for r in rows]
 
 
-async def publish(bootstrap: str, prefix: str, events: Sequence[EventData]) -> list[Envelope]:
-    """Publishes events to their registry topics (keyed by lead), in order per topic."""
+async def publish(bootstrap: str, prefix: str, events: Sequence[EventData], *,
+                  workspace_id: str | None = None) -> list[Envelope]:
+    """Publishes events to their registry topics (keyed by lead), in order per topic, in platform workspace
+    `workspace_id` (None: as before workspaces, i.e. `default`)."""
     from contracts.topics import TOPIC_BY_EVENT_TYPE
     from servicekit.testing import publish_envelopes
 
     by_topic: dict[str, list[Envelope]] = {}
     envelopes = []
     for data in events:
-        env = new_envelope(data)
+        env = new_envelope(data, workspace_id=workspace_id)
         envelopes.append(env)
         by_topic.setdefault(f"{prefix}{TOPIC_BY_EVENT_TYPE[env.event_type].name}", []).append(env)
     for topic, batch in by_topic.items():

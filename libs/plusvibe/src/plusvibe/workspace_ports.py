@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pydantic import SecretStr
+
 from contracts.integrations import DEFAULT_WORKSPACE
 from plusvibe.connected import ConnectedPlusVibe
 from plusvibe.port import PlusVibePort
@@ -21,7 +23,8 @@ def settings_for(base: PlusVibeSettings, workspace: str) -> PlusVibeSettings:
     """The settings a workspace's port starts from: the environment's key only for `default`."""
     if workspace == DEFAULT_WORKSPACE:
         return base
-    return base.model_copy(update={"api_key": "", "workspace_id": ""})
+    # model_copy does not validate: the key must be a SecretStr like the field's own values.
+    return base.model_copy(update={"api_key": SecretStr(""), "workspace_id": ""})
 
 
 class WorkspacePorts:

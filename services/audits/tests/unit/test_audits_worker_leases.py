@@ -18,6 +18,7 @@ from audits.bootstrap import AuditsService, bootstrap
 from audits.engine import Ports
 from audits.handlers.on_audit_requested import new_report_slug
 from audits.settings import AuditsSettings
+from contracts.integrations import DEFAULT_WORKSPACE
 from servicekit.process.tables import outbox
 from servicekit.testing import Database
 
@@ -55,7 +56,7 @@ async def add_run(svc: AuditsService, *, domain: str = "good.test", **state: Any
         assert await uow.runs.enqueue({
             "id": run_id, "lead_id": uuid.uuid4(), "domain": domain, "status": "queued", "requested_at": now,
             "requested_by": "operator:t", "request_event_id": uuid.uuid4(), "correlation_id": None,
-            "workspace_id": None, "queued_at": now, "attempts": 0, "report_slug": new_report_slug(),
+            "workspace_id": DEFAULT_WORKSPACE, "queued_at": now, "attempts": 0, "report_slug": new_report_slug(),
         })
         if state:
             await uow.session.execute(update(AuditRunRow).where(AuditRunRow.id == run_id).values(**state))

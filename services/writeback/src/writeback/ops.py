@@ -11,6 +11,8 @@ The fresh table is `lead_projection`'s ORM table under the new name. Each batch 
 live consumers' code: `WritebackRepository.lock_states` creates and reads the rows, `domain.projection.project` applies the
 newest-wins rules of `domain.projection`, `save_states` writes the changed columns. What the rebuild leaves
 out is what the live consumers do besides the projection: no writeback attempt, no event, no PlusVibe call.
+A row's `workspace` is that of the first event of its lead, and an event naming the lead under another workspace is
+ignored, as live (`adapters.lead_batch`).
 
 Columns no topic determines, left out of the comparison (`not_derived`):
 
@@ -45,6 +47,7 @@ from contracts.topics import AUDIT_COMPLETED, LEAD_PUSHED, LEAD_REMOVED_FROM_CAM
 from servicekit.messaging.events import Decoded
 from servicekit.messaging.rebuild_spec import RebuildSpec, fresh_table
 from servicekit.process.db import create_engine, is_postgres
+from writeback.adapters.lead_batch import first_workspaces, of_its_workspace
 from writeback.adapters.orm import lead_projection
 from writeback.adapters.repository import WritebackRepository
 from writeback.domain.projection import PROJECTED, project
@@ -83,11 +86,12 @@ def rebuild_spec(table_name: str, settings: WritebackSettings | None = None) -> 
         try:
             repo = WritebackRepository(session, projection=table)
             now = datetime.now(UTC)
-            states = await repo.lock_states(first, now, times=first)
+            states = await repo.lock_states(first_workspaces(items), now, times=first)
             changed: dict[UUID, datetime] = {}
             for item in items:
                 state = states[item.event.lead_id]  # type: ignore[attr-defined]
-                if project(state, item.event, item.envelope):
+                # The live consumers' workspace rule: an event naming the lead under another workspace is ignored.
+                if of_its_workspace(state, item) and project(state, item.event, item.envelope):
                     changed[state.lead_id] = item.envelope.occurred_at
             await repo.save_states((states[i] for i in sorted(changed, key=str)), now, times=changed)
         finally:

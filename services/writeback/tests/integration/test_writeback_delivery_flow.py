@@ -19,6 +19,7 @@ from writeback_testkit import (
 )
 
 from contracts.envelope import Envelope
+from contracts.integrations import DEFAULT_WORKSPACE
 from contracts.profile import PROFILE_KEYS, body_keys
 from contracts.topics import WRITEBACK_COMPLETED
 from plusvibe.testing import Sim
@@ -47,7 +48,7 @@ async def test_linked_lead_gets_every_variable_in_plusvibe_and_unlinked_lead_is_
 
         async def linked_in_projection() -> bool:
             async with svc.runtime.uow() as uow:
-                row = await uow.repo.projection(linked)
+                row = await uow.repo.projection(linked, DEFAULT_WORKSPACE)
             return row is not None and row["campaign_id"] == campaign
 
         await wait_until(linked_in_projection, timeout_s=30, what="the LeadPushed link")

@@ -21,6 +21,7 @@ from writeback_testkit import (
 )
 
 from contracts.envelope import Envelope
+from contracts.integrations import DEFAULT_WORKSPACE
 from contracts.topics import WRITEBACK_COMPLETED, WRITEBACK_FAILED
 from plusvibe.simulator.faults import FaultRule
 from plusvibe.testing import Sim
@@ -47,7 +48,7 @@ async def test_a_503_outage_parks_nothing_and_everything_is_delivered_after_it(
 
         async def all_linked() -> bool:
             async with svc.runtime.uow() as uow:
-                rows = [await uow.repo.projection(lead) for lead in leads]
+                rows = [await uow.repo.projection(lead, DEFAULT_WORKSPACE) for lead in leads]
             return all(r is not None and r["campaign_id"] == campaign for r in rows)
 
         await wait_until(all_linked, timeout_s=30, what="the links")
@@ -92,7 +93,7 @@ async def test_an_update_applied_then_cut_off_is_reconciled_not_resent_and_annou
 
         async def linked() -> bool:
             async with svc.runtime.uow() as uow:
-                row = await uow.repo.projection(lead)
+                row = await uow.repo.projection(lead, DEFAULT_WORKSPACE)
             return row is not None and row["campaign_id"] == campaign
 
         await wait_until(linked, timeout_s=30, what="the link")

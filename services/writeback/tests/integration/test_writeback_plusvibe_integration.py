@@ -1,6 +1,7 @@
 """The PlusVibe integration connected under Integrations (leads' PlusVibeIntegrationChanged, the key sealed under the
 deployment's KEK) on the real broker and PostgreSQL: writeback keeps the newest version, sends with the connected
-key to the simulator (never the environment's), and refuses every call once the integration is disconnected."""
+key to the simulator (never the environment's), refuses every call once the integration is disconnected, and
+sends each lead's writeback with the key and PlusVibe workspace its own platform workspace connected."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from writeback_testkit import (
     lead_upserted,
     publish,
     publish_integrations,
+    sim_variables,
     update_requests,
 )
 
@@ -58,12 +60,14 @@ def _integration_key(sim: Sim) -> str:
     return key
 
 
-async def _link(svc: WritebackService, bootstrap: str, topics: str, lead: uuid.UUID, email: str, campaign: str) -> None:
-    await publish(bootstrap, topics, [lead_upserted(lead, email=email), lead_pushed(lead, campaign, email)])
+async def _link(svc: WritebackService, bootstrap: str, topics: str, lead: uuid.UUID, email: str, campaign: str,
+                workspace: str = DEFAULT_WORKSPACE) -> None:
+    await publish(bootstrap, topics, [lead_upserted(lead, email=email), lead_pushed(lead, campaign, email)],
+                  workspace_id=workspace)
 
     async def linked() -> bool:
         async with svc.runtime.uow() as uow:
-            row = await uow.repo.projection(lead)
+            row = await uow.repo.projection(lead, workspace)
         return row is not None and row["campaign_id"] == campaign
 
     await wait_until(linked, timeout_s=30, what="the LeadPushed link")
@@ -171,3 +175,46 @@ async def test_writeback_refuses_plusvibe_calls_after_a_disconnect_without_falli
     assert row is not None
     assert (row.connected, row.sealed_api_key, row.plusvibe_workspace_id, row.key_fingerprint) == (False, "", "", "")
 
+
+
+async def test_each_workspaces_leads_are_written_back_with_the_key_and_plusvibe_workspace_it_connected(
+    run_service: ServiceRunner, sim: Sim, kafka_bootstrap: str, topics: str
+) -> None:
+    """Two platform workspaces connect two keys and two PlusVibe workspaces (the demo agency's 3-step campaign, the
+    second client's 2-step one). A lead exists in its own PlusVibe workspace only, so an update sent through the
+    other workspace's port would be refused (404: a WritebackFailed), and its step count would be wrong."""
+    kek = new_kek()
+    ring = KeyRing([kek])
+    default_key, acme_key = _integration_key(sim), _integration_key(sim)
+    second = sim.state.seed("second-client")
+    acme_pv, acme_campaign = second["workspace_id"], second["campaigns"]["active"]
+    default_campaign = sim.campaigns["active"]
+    leads = {DEFAULT_WORKSPACE: (uuid.uuid4(), "owner@default-client.test", default_campaign),
+             "acme": (uuid.uuid4(), "owner@acme-client.test", acme_campaign)}
+    enrol(sim.state, sim.workspace_id, default_campaign, [leads[DEFAULT_WORKSPACE][1]])
+    enrol(sim.state, acme_pv, acme_campaign, [leads["acme"][1]])
+    # The environment's key is refused by the simulator: every call must use a connected key.
+    async with run_service(plusvibe={"api_key": "env-key-the-simulator-refuses", "kek": kek}) as svc:
+        await publish_integrations(kafka_bootstrap, topics, [
+            integration_changed(1, keyring=ring, api_key=default_key, plusvibe_workspace_id=sim.workspace_id),
+            integration_changed(1, keyring=ring, api_key=acme_key, plusvibe_workspace_id=acme_pv, workspace="acme")])
+        await _wait_for_version(svc, 1)
+        await _wait_for_version(svc, 1, "acme")
+        for workspace, (lead, email, campaign) in leads.items():
+            await _link(svc, kafka_bootstrap, topics, lead, email, campaign, workspace)
+            await publish(kafka_bootstrap, topics, [audit_completed(lead)], workspace_id=workspace)
+        records = await read_topic(kafka_bootstrap, f"{topics}{WRITEBACK_COMPLETED.name}", expected=2, timeout_s=30)
+        failed = await read_topic(kafka_bootstrap, f"{topics}{WRITEBACK_FAILED.name}", expected=1, timeout_s=1)
+
+    assert failed == []
+    completed = {uuid.UUID(e.data["lead_id"]): e for e in (Envelope.model_validate_json(r.value) for r in records)}
+    default_lead, acme_lead = leads[DEFAULT_WORKSPACE][0], leads["acme"][0]
+    assert {lead: (e.workspace_id, e.data["delivered"], e.data["campaign_id"], e.data["steps"])
+            for lead, e in completed.items()} == {default_lead: (DEFAULT_WORKSPACE, True, default_campaign, 3),
+                                                  acme_lead: ("acme", True, acme_campaign, 2)}
+    for lead, email, campaign in leads.values():
+        held = sim_variables(sim.state, campaign, email)
+        assert {k: held.get(k) for k in completed[lead].data["variables"]} == completed[lead].data["variables"]
+    assert sorted((r.status, r.key) for r in update_requests(sim.state)) == sorted(
+        [(200, fingerprint(default_key)), (200, fingerprint(acme_key))])
+    assert {r.key for r in sim.state.request_log()} == {fingerprint(default_key), fingerprint(acme_key)}

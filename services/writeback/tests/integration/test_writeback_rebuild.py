@@ -32,6 +32,7 @@ from writeback_testkit import update_requests as plusvibe_updates
 
 from contracts.audits import AuditCompleted
 from contracts.envelope import Envelope, EventData
+from contracts.integrations import DEFAULT_WORKSPACE
 from contracts.topics import (
     AUDIT_COMPLETED,
     LEAD_PUSHED,
@@ -231,7 +232,7 @@ async def test_a_rebuilt_projection_equals_the_live_one_and_takes_over_after_the
             await wait_until(lambda: _consumed_all(kafka_bootstrap, topics, published), timeout_s=60,
                              what="the events after the swap")
             async with svc.runtime.uow() as uow:
-                row = await uow.repo.projection(p)
+                row = await uow.repo.projection(p, DEFAULT_WORKSPACE)
             assert row is not None
             assert (row["contact_email"], row["snapshot_version"], row["link_email"]) == (
                 "after.swap@rebuild.test", 3, emails[p])

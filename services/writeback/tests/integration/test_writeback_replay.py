@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from writeback_testkit import T0, ServiceRunner, audit_completed, enrol, lead_upserted, publish, update_requests
 
+from contracts.integrations import DEFAULT_WORKSPACE
 from contracts.topics import WRITEBACK_COMPLETED
 from plusvibe.testing import Sim
 from servicekit.process.tables import outbox
@@ -50,7 +51,7 @@ async def test_stale_audit_and_full_replay_make_no_plusvibe_call_and_no_new_even
         await wait_until(lambda: _ready(_applied(svc, "on_audit_completed") >= 7), timeout_s=30, what="stale audit")
         await asyncio.sleep(0.5)
         async with svc.runtime.uow() as uow:
-            row = await uow.repo.projection(stale_lead)
+            row = await uow.repo.projection(stale_lead, DEFAULT_WORKSPACE)
         assert row is not None and row["audit_run_id"] == audits[stale_lead].audit_run_id
         assert (len(update_requests(sim.state)), await _outbox_count(svc)) == (calls, events)
 

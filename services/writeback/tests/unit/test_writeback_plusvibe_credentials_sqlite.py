@@ -32,9 +32,9 @@ async def service(sqlite_database: Database) -> AsyncIterator[WritebackService]:
 
 
 async def _apply(svc: WritebackService, event: PlusVibeIntegrationChanged) -> None:
-    assert svc.connection is not None
+    assert svc.workspace_ports is not None
     async with svc.runtime.uow() as uow:
-        await on_plusvibe_integration_changed.handle(decoded(event), uow, changed=svc.connection.invalidate)
+        await on_plusvibe_integration_changed.handle(decoded(event), uow, changed=svc.workspace_ports.invalidate)
         await uow.commit()
 
 

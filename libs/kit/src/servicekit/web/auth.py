@@ -2,10 +2,11 @@
 platform workspaces they reach, compared in constant time. Configure with `API_KEYS` = JSON list of
 {"sha256": hex, "scopes": [..], "workspaces": [..], "name": ..} (`workspaces` absent = `["*"]`, every workspace).
 
-A request names its workspace in the `X-Workspace` header; without it, a key that reaches exactly one named workspace
-works in that one, any other in `default`. A workspace the key does not reach, or that this deployment does not
-serve, answers 404 `workspace_not_found` on every route: the same answer for both, so a key learns nothing about
-workspaces that are not its own (docs/WORKSPACES.md)."""
+A request names its workspace in the `X-Workspace` header; without it, a key that reaches `default` works there, a
+key that reaches one served workspace works in that one, and any other is answered 400 `workspace_required`. A
+workspace the key does not reach, or that this deployment does not serve (`WORKSPACES`), answers 404
+`workspace_not_found` on every route: the same answer for both, so a key learns nothing about workspaces that are
+not its own (docs/WORKSPACES.md)."""
 
 from __future__ import annotations
 
@@ -35,10 +36,16 @@ class ApiKey:
     def reaches(self, workspace: str) -> bool:
         return "*" in self.workspaces or workspace in self.workspaces
 
-    def default_workspace(self) -> str:
-        """The workspace of a request that names none."""
+    def default_workspace(self, served: frozenset[str]) -> str | None:
+        """The workspace of a request that names none: `default` when the key reaches it, else the one served
+        workspace the key reaches; None when that is ambiguous (the request must name one)."""
+        if self.reaches(DEFAULT_WORKSPACE):
+            return DEFAULT_WORKSPACE
+        reached = [w for w in served if self.reaches(w)]
         named = self.workspaces - {"*"}
-        return next(iter(named)) if len(named) == 1 and "*" not in self.workspaces else DEFAULT_WORKSPACE
+        if len(reached) == 1:
+            return reached[0]
+        return next(iter(named)) if len(named) == 1 else None
 
 
 def hash_key(raw: str) -> str:
@@ -66,7 +73,10 @@ def request_workspace(request: Request, key: ApiKey, served: frozenset[str] = ON
     """The workspace a request works in (the `X-Workspace` header, else the key's default); 404 when the key does
     not reach it or the deployment does not serve it."""
     asked = request.headers.get(WORKSPACE_HEADER)
-    workspace = asked.strip() if asked is not None else key.default_workspace()
+    workspace = asked.strip() if asked is not None else key.default_workspace(served)
+    if workspace is None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail={"reason": "workspace_required",
+                            "message": "This API key reaches several workspaces: name one in the X-Workspace header."})
     if not key.reaches(workspace) or workspace not in served:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail={"reason": "workspace_not_found",
                             "message": "No such workspace for this API key."})
@@ -84,6 +94,26 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
     return None
 
 
+def authenticate(request: Request, keys: Sequence[ApiKey], scope: str) -> ApiKey:
+    """The request's key: 401 without a valid key, 403 when it lacks `scope` (or `*`)."""
+    presented = presented_key(request.headers)
+    if presented is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail={"reason": "api_key_missing",
+                            "message": "Send the API key in the X-API-Key header."})
+    digest = hash_key(presented)
+    match: ApiKey | None = None
+    for key in keys:  # every key is compared, so timing does not reveal which one matched
+        if hmac.compare_digest(digest, key.sha256):
+            match = key
+    if match is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail={"reason": "api_key_invalid",
+                            "message": "The API key is not valid."})
+    if "*" not in match.scopes and scope not in match.scopes:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail={"reason": "scope_missing",
+                            "message": f"The API key lacks the scope {scope!r}."})
+    return match
+
+
 def require_scope(keys: Sequence[ApiKey], scope: str, served: frozenset[str] = ONLY_DEFAULT,
                   ) -> Callable[[Request], Awaitable[ApiKey]]:
     """FastAPI dependency: 401 without a valid key, 403 when the key lacks `scope` (or `*`), 404 when it does not
@@ -91,25 +121,26 @@ def require_scope(keys: Sequence[ApiKey], scope: str, served: frozenset[str] = O
     in `request.state.workspace`, read it with `workspace_of`)."""
 
     async def dependency(request: Request) -> ApiKey:
-        presented = presented_key(request.headers)
-        if presented is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail={"reason": "api_key_missing",
-                                "message": "Send the API key in the X-API-Key header."})
-        digest = hash_key(presented)
-        match: ApiKey | None = None
-        for key in keys:  # every key is compared, so timing does not reveal which one matched
-            if hmac.compare_digest(digest, key.sha256):
-                match = key
-        if match is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail={"reason": "api_key_invalid",
-                                "message": "The API key is not valid."})
-        if "*" not in match.scopes and scope not in match.scopes:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail={"reason": "scope_missing",
-                                "message": f"The API key lacks the scope {scope!r}."})
-        request.state.workspace = request_workspace(request, match, served)
-        return match
+        key = authenticate(request, keys, scope)
+        request.state.workspace = request_workspace(request, key, served)
+        return key
 
     return dependency
+
+
+def require_key(keys: Sequence[ApiKey], scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
+    """FastAPI dependency for the few routes that are about the key rather than one workspace (which workspaces
+    it reaches): 401/403 as `require_scope`, and no workspace is resolved."""
+
+    async def dependency(request: Request) -> ApiKey:
+        return authenticate(request, keys, scope)
+
+    return dependency
+
+
+def reachable_workspaces(key: ApiKey, served: frozenset[str]) -> list[str]:
+    """The served workspaces the key reaches, `default` first, then by name."""
+    return sorted((w for w in served if key.reaches(w)), key=lambda w: (w != DEFAULT_WORKSPACE, w))
 
 
 def workspace_of(request: Request) -> str:

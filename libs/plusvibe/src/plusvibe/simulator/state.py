@@ -56,6 +56,10 @@ class Delivery:
     last_error: str = ""
 
 
+# The PlusVibe workspace of the `second-client` seed (a second agency client, for the workspaces demo).
+SECOND_CLIENT_WORKSPACE = "65f3c92d3dbe5dbb35374b2b"
+
+
 @dataclass
 class SimulatorState:
     """The whole simulated account. ``api_key`` is the one valid key (more via ``api_keys``)."""
@@ -322,7 +326,10 @@ class SimulatorState:
 
     def seed(self, name: str = "demo") -> dict[str, Any]:
         """Populate a demo workspace: two mailboxes, an ACTIVE 3-step campaign, a PAUSED one and
-        a COMPLETED one. Templates use the audit/copy keys of the services."""
+        a COMPLETED one. Templates use the audit/copy keys of the services. ``second-client`` adds a second
+        agency client's workspace (one mailbox, one ACTIVE campaign), once."""
+        if name == "second-client":
+            return self._seed_second_client()
         if name != "demo":
             raise SimError(400, f"unknown seed {name!r}")
         with self.lock:
@@ -356,6 +363,20 @@ class SimulatorState:
             )
             campaigns = {"active": main, "paused": paused, "completed": done, "operator": operator}
             return {"workspace_id": wid, "campaigns": campaigns}
+
+    def _seed_second_client(self) -> dict[str, Any]:
+        with self.lock:
+            wid = SECOND_CLIENT_WORKSPACE
+            if wid in self.workspaces:  # seeded before (a persisted state): nothing twice
+                found = [c["id"] for c in self.campaigns.values() if c["workspace_id"] == wid]
+                return {"workspace_id": wid, "campaigns": {"active": found[0] if found else ""}}
+            self.add_workspace("Second client", wid)
+            self.add_mailbox(wid, "jo@second-client-sender.test", "Jo", "Brandt")
+            steps = [[(f"{{{{email_subject_{n}}}}}" if n == 1 else "",
+                       f"<p>Hi {{{{fallback|{{{{first_name}}}}|there}}}},</p><p>{{{{email_body_{n}}}}}</p>"
+                       f"<p>{{{{email_cta_{n}}}}}</p>")] for n in (1, 2)]
+            active = self.add_campaign(wid, "Second client: website audit", steps, status="ACTIVE")
+            return {"workspace_id": wid, "campaigns": {"active": active}}
 
     # --- API: campaigns, accounts ------------------------------------------------------------
     def api_authenticate(self) -> dict[str, Any]:

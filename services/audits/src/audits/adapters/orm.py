@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Index, Integer, MetaData, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from contracts.integrations import DEFAULT_WORKSPACE
 from servicekit.process.db import JsonType, UTCDateTime
 
 metadata = MetaData()
@@ -31,7 +32,10 @@ class AuditRunRow(Base):
     # The AuditRequested envelope (ids only) so later events carry its correlation and causation.
     request_event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     correlation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    workspace_id: Mapped[str | None] = mapped_column(String(100))
+    # The platform workspace the run belongs to (its AuditRequested's): the API shows a run only to a request
+    # working in that workspace, and the run's events carry it.
+    workspace_id: Mapped[str] = mapped_column(String(100), default=DEFAULT_WORKSPACE,
+                                              server_default=DEFAULT_WORKSPACE)
     traceparent: Mapped[str | None] = mapped_column(String(55))  # W3C trace context the audit continues
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

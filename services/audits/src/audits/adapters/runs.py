@@ -38,6 +38,13 @@ class AuditRunRepository:
     async def get(self, run_id: uuid.UUID) -> AuditRunRow | None:
         return await self.session.get(AuditRunRow, run_id, populate_existing=True)
 
+    async def in_workspace(self, run_id: uuid.UUID, workspace: str) -> AuditRunRow | None:
+        """The run, only when it belongs to `workspace` (another workspace's run reads as missing)."""
+        result = await self.session.execute(
+            select(AuditRunRow).where(AuditRunRow.id == run_id, AuditRunRow.workspace_id == workspace)
+            .execution_options(populate_existing=True))
+        return result.scalar_one_or_none()
+
     async def by_slug(self, slug: str) -> AuditRunRow | None:
         result = await self.session.execute(select(AuditRunRow).where(AuditRunRow.report_slug == slug))
         return result.scalar_one_or_none()

@@ -1,5 +1,5 @@
-"""The audits HTTP API: `GET /api/audits/{id}` (scope `audits:read`) and the public, unguessable report
-page `GET /r/{slug}` (no key: the 192-bit slug is the capability)."""
+"""The audits HTTP API: `GET /api/audits/{id}` (scope `audits:read`, the runs of the request's workspace only) and
+the public, unguessable report page `GET /r/{slug}` (no key, any workspace: the 192-bit slug is the capability)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any, Final
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from audits.adapters.orm import AuditRunRow
@@ -18,7 +18,7 @@ from audits.entrypoints import schemas as s
 from audits.entrypoints.report_page import not_found_page, render_report
 from audits.settings import AuditsSettings
 from servicekit.process.pooling import checked_app, size_pool
-from servicekit.web.auth import ApiKey, require_scope
+from servicekit.web.auth import ApiKey, require_scope, workspace_of
 from servicekit.web.http import ApiError, create_service_app
 
 _SLUG: Final = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -50,13 +50,14 @@ def build_router(svc: AuditsService) -> APIRouter:
     router = APIRouter()
 
     @router.get("/api/audits/{audit_id}", response_model=s.AuditRunOut, response_model_by_alias=True)
-    async def get_audit(audit_id: str, _: ApiKey = Depends(read)) -> s.AuditRunOut:
+    async def get_audit(audit_id: str, request: Request, _: ApiKey = Depends(read)) -> s.AuditRunOut:
         try:
             run_id = uuid.UUID(audit_id)
         except ValueError:
             raise ApiError(404, "audit_not_found", "No audit run with that id (not a UUID).") from None
         async with uow() as tx:  # rows expire when the read-only transaction rolls back: map them inside
-            row = await tx.runs.get(run_id)
+            # Another workspace's run answers exactly as a missing one: its existence is not revealed.
+            row = await tx.runs.in_workspace(run_id, workspace_of(request))
             if row is None:
                 raise ApiError(404, "audit_not_found", "No audit run with that id.")
             return run_out(row, svc.settings)

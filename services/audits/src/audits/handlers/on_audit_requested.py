@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from audits.adapters.runs import QUEUED
 from audits.adapters.uow import AuditsUnitOfWork
+from contracts.integrations import event_workspace
 from contracts.leads import AuditRequested
 from servicekit.messaging.events import Decoded
 from servicekit.process.errors import PermanentError
@@ -37,7 +38,7 @@ async def handle(item: Decoded, uow: AuditsUnitOfWork) -> None:
         "requested_by": event.requested_by[:200],
         "request_event_id": env.event_id,
         "correlation_id": env.correlation_id or env.event_id,
-        "workspace_id": env.workspace_id,
+        "workspace_id": event_workspace(env.workspace_id),
         "traceparent": traceparent_now(),  # the consume span of this record: the worker continues it
         "queued_at": datetime.now(UTC),
         "attempts": 0,

@@ -42,7 +42,7 @@ class RunRef:
     attempt: int
     request_event_id: uuid.UUID
     correlation_id: uuid.UUID | None
-    workspace_id: str | None
+    workspace_id: str
     traceparent: str | None = None  # the trace of the AuditRequested: the audit and its events continue it
 
 

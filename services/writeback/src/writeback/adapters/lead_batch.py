@@ -9,17 +9,21 @@ unlinked leads is a handful of round trips instead of 500 × several.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
+from contracts.integrations import event_workspace
 from contracts.leads import WritebackRequested
 from servicekit.messaging.consumer import consuming
 from servicekit.messaging.events import Decoded
 from writeback.adapters.uow import WritebackUnitOfWork
-from writeback.domain.projection import LeadState
+from writeback.domain.projection import LeadState, belongs
 from writeback.domain.writebacks import AttemptHead, BatchPlan
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,8 +36,7 @@ class LeadBatch:
     async def load(cls, uow: WritebackUnitOfWork, items: Sequence[Decoded]) -> LeadBatch:
         now = datetime.now(UTC)
         repo = uow.repo
-        states = await repo.lock_states([item.event.lead_id for item in items
-                                         if hasattr(item.event, "lead_id")], now)
+        states = await repo.lock_states(first_workspaces(items), now)
         heads = {k: AttemptHead(*v) for k, v in (await repo.attempt_heads(
             s.last_attempt_id for s in states.values() if s.last_attempt_id is not None)).items()}
         known = await repo.known_requests(
@@ -50,14 +53,37 @@ class LeadBatch:
         await repo.insert_attempts(plan.new_rows)
 
 
+def first_workspaces(items: Sequence[Decoded]) -> dict[UUID, str]:
+    """Each lead of the batch with the workspace of its first event: the workspace of a row made now."""
+    workspaces: dict[UUID, str] = {}
+    for item in items:
+        lead_id = getattr(item.event, "lead_id", None)
+        if isinstance(lead_id, UUID):
+            workspaces.setdefault(lead_id, event_workspace(item.envelope.workspace_id))
+    return workspaces
+
+
+def of_its_workspace(state: LeadState, item: Decoded) -> bool:
+    """False (logged) for an event naming the lead under another workspace than the lead's: not applied."""
+    workspace = event_workspace(item.envelope.workspace_id)
+    if belongs(state, workspace):
+        return True
+    log.warning("event for a lead of another workspace ignored", extra={"fields": {
+        "event_id": str(item.envelope.event_id), "event_type": item.envelope.event_type,
+        "lead_id": str(state.lead_id), "event_workspace": workspace, "lead_workspace": state.workspace}})
+    return False
+
+
 async def apply_in_batch(items: Sequence[Decoded], uow: WritebackUnitOfWork,
                          apply: Callable[[BatchPlan, LeadState, Decoded], None]) -> BatchPlan:
-    """Loads the batch's leads, `apply`s each event in order (inside its consume span), saves what changed; returns
-    the plan (what the handler announces, and whether the delivery loop has work)."""
+    """Loads the batch's leads, `apply`s each event of the lead's workspace in order (inside its consume span),
+    saves what changed; returns the plan (what the handler announces, and whether the delivery loop has work)."""
     batch = await LeadBatch.load(uow, items)
     for item in items:
         with consuming(item):
-            apply(batch.plan, batch.state(item), item)
+            state = batch.state(item)
+            if of_its_workspace(state, item):
+                apply(batch.plan, state, item)
     await batch.save()
     return batch.plan
 
@@ -65,7 +91,7 @@ async def apply_in_batch(items: Sequence[Decoded], uow: WritebackUnitOfWork,
 def announce_and_wake(plan: BatchPlan, uow: WritebackUnitOfWork) -> None:
     """Writes each unlinked lead's WritebackCompleted to the outbox, and wakes the delivery loop once the batch has
     committed when a linked lead's writeback waits for it (`handlers/deliver_writebacks.py`)."""
-    for event, cause in plan.completed:
-        uow.publish(event, causation=cause)
+    for event, cause, workspace in plan.completed:
+        uow.publish(event, causation=cause, workspace_id=workspace)
     if plan.to_deliver and uow.delivery_signal is not None:
         uow.after_commit(uow.delivery_signal.notify)

@@ -1,10 +1,16 @@
 """Tables of the writeback schema: the per-lead projection, the writeback attempts and the PlusVibe credentials
-(leads' PlusVibeIntegrationChanged, the API key sealed)."""
+(leads' PlusVibeIntegrationChanged, the API key sealed).
+
+Every lead belongs to one platform workspace (docs/WORKSPACES.md): its projection row and its attempts keep it
+(`workspace`, from the events' envelopes; rows from before workspaces belong to `default`). Lead ids are globally
+unique, so the lead id stays the key; the workspace scopes what the API shows and which PlusVibe port a
+writeback goes through."""
 
 from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text, Uuid, false
 
+from contracts.integrations import DEFAULT_WORKSPACE
 from plusvibe.credential_store import credentials_table
 from servicekit.process.db import JsonType, UTCDateTime
 
@@ -14,6 +20,7 @@ lead_projection = Table(
     "lead_projection",
     metadata,
     Column("lead_id", Uuid, primary_key=True),
+    Column("workspace", String(64), nullable=False, default=DEFAULT_WORKSPACE, server_default=DEFAULT_WORKSPACE),
     Column("snapshot_version", Integer, nullable=False, default=0),
     Column("deleted", Boolean, nullable=False, default=False),
     Column("company_name", Text, nullable=True),
@@ -40,6 +47,8 @@ writeback_attempts = Table(
     metadata,
     Column("id", Uuid, primary_key=True),
     Column("lead_id", Uuid, nullable=False),
+    # The lead's workspace when the attempt was made: the PlusVibe port it is delivered through, and its events'.
+    Column("workspace", String(64), nullable=False, default=DEFAULT_WORKSPACE, server_default=DEFAULT_WORKSPACE),
     Column("audit_run_id", Uuid, nullable=False),
     Column("audit_requested_at", UTCDateTime, nullable=False),
     Column("kind", String(10), nullable=False),  # auto | manual

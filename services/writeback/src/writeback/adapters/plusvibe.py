@@ -1,16 +1,17 @@
-"""PlusVibe wiring: the port over the credentials connected now (the workspace's row of `plusvibe_credentials`,
-opened with the deployment's KEK), falling back to `PLUSVIBE_API_KEY` / `PLUSVIBE_WORKSPACE_ID` while nothing is
-stored; a disconnected integration refuses every call (`plusvibe.credential_store.connected_to_store`)."""
+"""PlusVibe wiring: one port per platform workspace (`plusvibe.workspace_ports`), each over the credentials
+connected now for that workspace (its row of `plusvibe_credentials`, opened with the deployment's KEK). Only
+`default` falls back to `PLUSVIBE_API_KEY` / `PLUSVIBE_WORKSPACE_ID` while nothing is stored; a disconnected
+integration, or another workspace with nothing connected, refuses every call
+(`plusvibe.credential_store.connected_workspaces`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from contracts.integrations import DEFAULT_WORKSPACE
-from plusvibe.connected import ConnectedPlusVibe
-from plusvibe.credential_store import UNREADABLE, StoredCredentials, connected_to_store
+from plusvibe.credential_store import UNREADABLE, StoredCredentials, connected_workspaces
 from plusvibe.errors import AuthenticationError
 from plusvibe.settings import PlusVibeSettings
+from plusvibe.workspace_ports import WorkspacePorts
 from writeback.adapters.uow import WritebackUnitOfWork
 
 
@@ -20,9 +21,9 @@ def unreadable() -> AuthenticationError:
 
 
 def connected_plusvibe(settings: PlusVibeSettings, uows: Callable[[], WritebackUnitOfWork], *,
-                       ttl_s: float) -> ConnectedPlusVibe:
+                       ttl_s: float) -> WorkspacePorts:
     async def read(workspace: str) -> StoredCredentials | None:
         async with uows() as uow:
             return await uow.plusvibe_credentials.get(workspace)
 
-    return connected_to_store(settings, read, workspace=DEFAULT_WORKSPACE, ttl_s=ttl_s, unreadable=unreadable)
+    return connected_workspaces(settings, read, ttl_s=ttl_s, unreadable=unreadable)

@@ -35,15 +35,17 @@ class WritebackRepository:
     def _dialect(self) -> str:
         return self.session.get_bind().dialect.name
 
-    async def lock_states(self, lead_ids: Iterable[UUID], now: datetime,
+    async def lock_states(self, workspaces: Mapping[UUID, str], now: datetime,
                           times: Mapping[UUID, datetime] | None = None) -> dict[UUID, LeadState]:
-        """The projection rows of these leads, created when missing and locked until commit (sorted, so two
-        batches lock in the same order). A created row's `updated_at` is `now`, or its lead's time in `times`."""
-        ids = sorted(set(lead_ids), key=str)
+        """The projection rows of these leads (`workspaces`: each lead id with the workspace of its first event),
+        created in that workspace when missing and locked until commit (sorted, so two batches lock in the same
+        order); an existing row keeps its workspace. A created row's `updated_at` is `now`, or its lead's time in
+        `times`."""
+        ids = sorted(set(workspaces), key=str)
         if not ids:
             return {}
         t = self.table
-        fresh = [{"lead_id": i, "snapshot_version": 0, "deleted": False,
+        fresh = [{"lead_id": i, "workspace": workspaces[i], "snapshot_version": 0, "deleted": False,
                   "updated_at": times.get(i, now) if times else now} for i in ids]
         await bulk_insert(self.session, t, fresh, on_conflict_do_nothing=["lead_id"])
         query = (select(*(t.c[name] for name in _STATE_FIELDS))
@@ -100,14 +102,17 @@ class WritebackRepository:
                 update(t).where(one_of(t.c.id, ids, self._dialect), t.c.status == st.PENDING).values(status=st.SUPERSEDED, updated_at=now)
             )
 
-    async def projection(self, lead_id: UUID) -> Mapping[str, Any] | None:
-        query = select(self.table).where(self.table.c.lead_id == lead_id)
+    async def projection(self, lead_id: UUID, workspace: str) -> Mapping[str, Any] | None:
+        """The lead's projection row, None when writeback has none in `workspace`."""
+        query = select(self.table).where(self.table.c.lead_id == lead_id, self.table.c.workspace == workspace)
         row = (await self.session.execute(query)).mappings().first()
         return dict(row) if row is not None else None
 
-    async def last_attempt(self, lead_id: UUID) -> Mapping[str, Any] | None:
+    async def last_attempt(self, lead_id: UUID, workspace: str) -> Mapping[str, Any] | None:
+        """The lead's newest attempt made in `workspace`."""
         t = writeback_attempts
-        query = select(t).where(t.c.lead_id == lead_id).order_by(t.c.created_at.desc()).limit(1)
+        query = (select(t).where(t.c.lead_id == lead_id, t.c.workspace == workspace)
+                 .order_by(t.c.created_at.desc()).limit(1))
         row = (await self.session.execute(query)).mappings().first()
         return dict(row) if row is not None else None
 

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from contracts.audits import AuditCompleted
 from contracts.envelope import Envelope, EventData
+from contracts.integrations import DEFAULT_WORKSPACE
 from contracts.leads import LeadPushed, LeadRemovedFromCampaign, LeadUpserted
 from writeback.domain.payload import CopyInputs, digest
 
@@ -37,6 +38,8 @@ class LeadState:
     audit_event_id: UUID | None = None
     audit_correlation_id: UUID | None = None
     last_attempt_id: UUID | None = None
+    # The platform workspace the lead belongs to: that of the first event writeback saw for it (never changed).
+    workspace: str = DEFAULT_WORKSPACE
 
     def copy_inputs(self) -> CopyInputs | None:
         if self.profile is None:
@@ -57,6 +60,12 @@ class LeadState:
 class Target:
     campaign_id: str
     email: str
+
+
+def belongs(state: LeadState, workspace: str) -> bool:
+    """Is an event of `workspace` about this lead? A lead stays in the workspace it was first seen in: an event
+    naming it under another workspace is not applied (a producer's error, never a move)."""
+    return state.workspace == workspace
 
 
 def _newer_or_same(at: datetime, current: datetime | None) -> bool:

@@ -46,8 +46,8 @@ class BatchPlan:
     dirty: set[UUID] = field(default_factory=set)
     superseded: list[UUID] = field(default_factory=list)
     new_rows: list[dict[str, Any]] = field(default_factory=list)
-    # Each unlinked lead's WritebackCompleted with the event that caused it.
-    completed: list[tuple[WritebackCompleted, Envelope]] = field(default_factory=list)
+    # Each unlinked lead's WritebackCompleted with the event that caused it and the lead's workspace.
+    completed: list[tuple[WritebackCompleted, Envelope, str]] = field(default_factory=list)
     # A linked lead got a pending attempt: the delivery loop has work.
     to_deliver: bool = False
 
@@ -100,7 +100,7 @@ class BatchPlan:
             elif state.last_attempt_id is not None:
                 self.superseded.append(state.last_attempt_id)
         row: dict[str, Any] = {
-            "id": uuid.uuid4(), "lead_id": state.lead_id, "audit_run_id": state.audit_run_id,
+            "id": uuid.uuid4(), "lead_id": state.lead_id, "workspace": state.workspace, "audit_run_id": state.audit_run_id,
             "audit_requested_at": state.audit_requested_at, "kind": kind, "request_id": request_id,
             "campaign_id": target.campaign_id if target else (campaign or state.campaign_id),
             "email": target.email if target else None, "inputs": inputs.to_json(), "dedupe_key": key,
@@ -117,7 +117,7 @@ class BatchPlan:
                        payload_keys=sorted(variables), steps=1, next_try_at=None, completed_at=self.now,
                        error=None if state.campaign_id is None or state.deleted else "contact_email_missing")
             self.completed.append((st.completed(row, variables=variables, delivered=False, steps=1, at=self.now),
-                                   cause))
+                                   cause, state.workspace))
         else:
             self.to_deliver = True
         self.new_rows.append(row)

@@ -1,4 +1,5 @@
-"""The read-only writeback API: `GET /api/writeback/leads/{id}` (scope `writeback:read`)."""
+"""The read-only writeback API: `GET /api/writeback/leads/{id}` (scope `writeback:read`; the leads of the request's
+workspace only: another workspace's lead answers as an unknown one)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from servicekit.process.logging import configure_logging
 from servicekit.process.pooling import checked_app, size_pool
-from servicekit.web.auth import load_api_keys, require_scope
+from servicekit.web.auth import load_api_keys, require_scope, workspace_of
 from servicekit.web.http import ApiError, create_service_app
 from writeback.bootstrap import WritebackService, bootstrap
 from writeback.handlers import get_lead_status
@@ -68,8 +69,8 @@ def router(service: WritebackService) -> APIRouter:
 
     @api.get("/leads/{lead_id}", response_model=LeadWritebackOut, response_model_by_alias=True,
              dependencies=[Depends(require_scope(keys, "writeback:read", service.settings.served_workspaces()))])
-    async def lead_status(lead_id: UUID) -> LeadWritebackOut:
-        projection, attempt = await get_lead_status.handle(lead_id, service.runtime.uow())
+    async def lead_status(lead_id: UUID, request: Request) -> LeadWritebackOut:
+        projection, attempt = await get_lead_status.handle(lead_id, workspace_of(request), service.runtime.uow())
         if projection is None and attempt is None:
             raise ApiError(404, "lead_not_found", "Writeback has no record of this lead.")
         last = _attempt_out(attempt) if attempt is not None else None

@@ -8,6 +8,9 @@ sent again (it is idempotent) and the event is written once. Transient faults ar
 backoff, up to `delivery_retry_budget_s` from the first try; then (or on a permanent error) the attempt
 fails and WritebackFailed is emitted. The consumer therefore never sees a PlusVibe fault: an outage
 cannot block a partition or fill the DLQ.
+
+Each attempt goes through the PlusVibe port of its lead's platform workspace (the key and PlusVibe workspace
+connected for it), and its WritebackCompleted/WritebackFailed carry that workspace.
 """
 
 from __future__ import annotations
@@ -43,11 +46,12 @@ def _now() -> datetime:
 
 
 class DeliveryWorker:
-    def __init__(self, uow_factory: Callable[[], WritebackUnitOfWork], port: PlusVibePort, steps: StepCache,
-                 settings: WritebackSettings, tone: Tone, signal: OutboxSignal,
+    def __init__(self, uow_factory: Callable[[], WritebackUnitOfWork], ports: Callable[[str], PlusVibePort],
+                 steps: StepCache, settings: WritebackSettings, tone: Tone, signal: OutboxSignal,
                  rng: random.Random | None = None) -> None:
+        """`ports(workspace)`: the PlusVibe port of a platform workspace."""
         self._uow = uow_factory
-        self._port = port
+        self._ports = ports
         self._steps = steps
         self._settings = settings
         self._tone = tone
@@ -93,11 +97,12 @@ class DeliveryWorker:
     async def _deliver(self, row: RowMapping) -> None:
         try:
             inputs = CopyInputs.from_json(row["inputs"])
-            steps = await self._steps.steps(row["campaign_id"])
+            port = self._ports(row["workspace"])
+            steps = await self._steps.steps(row["workspace"], row["campaign_id"])
             variables = build_variables(inputs, steps=steps, tone=self._tone)
-            if not (row["maybe_applied"] and await self._holds_already(row, variables)):
+            if not (row["maybe_applied"] and await self._holds_already(port, row, variables)):
                 self.calls += 1
-                await self._port.update_lead_variables(row["email"], variables, campaign_id=row["campaign_id"],
+                await port.update_lead_variables(row["email"], variables, campaign_id=row["campaign_id"],
                                                       at_most_once=True)
         except Exception as exc:  # every outcome is recorded; only these two kinds are worth retrying
             transient = isinstance(exc, PlusVibeTransient) or (
@@ -106,10 +111,11 @@ class DeliveryWorker:
             return
         await self._finish(row, variables, steps)
 
-    async def _holds_already(self, row: RowMapping, variables: dict[str, str]) -> bool:
+    @staticmethod
+    async def _holds_already(port: PlusVibePort, row: RowMapping, variables: dict[str, str]) -> bool:
         """Does PlusVibe already hold these variables for the lead in this campaign (the previous call of this
         attempt was applied before its answer was lost)?"""
-        rows = await self._port.get_lead(row["email"], campaign_id=row["campaign_id"])
+        rows = await port.get_lead(row["email"], campaign_id=row["campaign_id"])
         held = any(r.campaign in ("", row["campaign_id"]) and
                    all(_as_text(r.variable(k)) == v for k, v in variables.items()) for r in rows)
         if held:
@@ -162,7 +168,8 @@ class DeliveryWorker:
 
     @staticmethod
     def _publish(uow: WritebackUnitOfWork, row: RowMapping, data: WritebackCompleted | WritebackFailed) -> None:
-        uow.publish(data, correlation_id=row["correlation_id"], causation_id=row["causation_event_id"])
+        uow.publish(data, correlation_id=row["correlation_id"], causation_id=row["causation_event_id"],
+                    workspace_id=row["workspace"])
 
 
 def _maybe_applied(exc: BaseException) -> bool:
