@@ -37,13 +37,15 @@ AppFactory = Callable[..., Any]
 
 @pytest.fixture
 def running_app() -> Callable[..., Any]:
-    """`async with running_app(settings, plusvibe=..., plusvibe_settings=..., embedded_workers=...) as (app, http,
-    service)`."""
+    """`async with running_app(settings, plusvibe=..., plusvibe_ports=..., plusvibe_settings=...,
+    embedded_workers=...) as (app, http, service)`."""
 
     @asynccontextmanager
-    async def run(settings: UniboxSettings, *, plusvibe: Any = None, plusvibe_settings: PlusVibeSettings | None = None,
+    async def run(settings: UniboxSettings, *, plusvibe: Any = None, plusvibe_ports: Any = None,
+                  plusvibe_settings: PlusVibeSettings | None = None,
                   embedded_workers: bool = False) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, UniboxService]]:
-        service = bootstrap(settings, plusvibe=plusvibe, plusvibe_settings=plusvibe_settings)
+        service = bootstrap(settings, plusvibe=plusvibe, plusvibe_ports=plusvibe_ports,
+                            plusvibe_settings=plusvibe_settings)
         app = create_app(service=service, embedded_workers=embedded_workers)
         transport = httpx.ASGITransport(app=app)
         async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport,

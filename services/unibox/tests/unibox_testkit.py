@@ -10,6 +10,8 @@ from typing import Any
 from contracts.integrations import DEFAULT_WORKSPACE, PlusVibeIntegrationChanged, webhook_secret_context
 from contracts.topics import PLUSVIBE_INTEGRATION_CHANGED
 from plusvibe.credentials import KeyRing, fingerprint
+from plusvibe.port import PlusVibePort
+from plusvibe.simulator.state import SimulatorState
 from plusvibe.testing import Sim
 from servicekit.messaging.events import new_envelope
 from servicekit.testing import Database, envelope_record, publish_raw
@@ -30,6 +32,41 @@ API_KEYS_JSON = json.dumps([
 ])
 
 
+ACME = "acme"
+DEFAULT_KEY = "unibox-default-workspace-key"
+ACME_KEY = "unibox-acme-workspace-key"
+# One key per workspace, each reaching only its own (docs/WORKSPACES.md); both may read and write.
+WORKSPACE_HEADERS = {DEFAULT_WORKSPACE: {"x-api-key": DEFAULT_KEY, "x-workspace": DEFAULT_WORKSPACE},
+                     ACME: {"x-api-key": ACME_KEY, "x-workspace": ACME}}
+WORKSPACE_KEYS_JSON = json.dumps([
+    {"name": "default-client", "sha256": hash_key(DEFAULT_KEY), "scopes": ["unibox:read", "unibox:write"],
+     "workspaces": [DEFAULT_WORKSPACE]},
+    {"name": "acme-client", "sha256": hash_key(ACME_KEY), "scopes": ["unibox:read", "unibox:write"],
+     "workspaces": [ACME]},
+])
+
+
+class PortsByWorkspace:
+    """A PlusVibe port per platform workspace, given by the test (`unibox.adapters.plusvibe.PlusVibePorts`); a
+    workspace without one has no PlusVibe at all (KeyError)."""
+
+    def __init__(self, ports: dict[str, PlusVibePort]) -> None:
+        self.ports = ports
+        self.invalidated: list[str] = []
+
+    def port(self, workspace: str) -> PlusVibePort:
+        return self.ports[workspace]
+
+    def invalidate(self, workspace: str) -> None:
+        self.invalidated.append(workspace)
+
+    async def aclose(self) -> None:
+        for port in self.ports.values():
+            close = getattr(port, "aclose", None)
+            if close is not None:
+                await close()
+
+
 def settings_for(db: Database, **overrides: Any) -> UniboxSettings:
     values: dict[str, Any] = {
         "database_url": db.url,
@@ -48,6 +85,19 @@ def enrol(sim: Sim, email: str, campaign: str = "active", **fields: Any) -> None
                                        "custom_variables": {"email_subject_1": "Your website",
                                                             "email_body_1": "Body one",
                                                             "email_cta_1": "Call?"}}]})
+
+
+ACME_MAILBOX = "jo@acme-sender.test"
+
+
+def client_account(base_url: str, state: SimulatorState) -> Sim:
+    """Another agency client's PlusVibe workspace in `state`: one mailbox (`ACME_MAILBOX`), one ACTIVE campaign with
+    the template keys `enrol` fills."""
+    with state.lock:
+        wid = state.add_workspace("Acme client")
+        state.add_mailbox(wid, ACME_MAILBOX, "Jo", "Brandt")
+        active = state.add_campaign(wid, "Acme: website audit", [[("{{email_subject_1}}", "<p>{{email_body_1}}</p>")]])
+    return Sim(base_url, state, wid, {"active": active})
 
 
 def integration_changed(version: int, *, keyring: KeyRing | None = None, api_key: str = "",

@@ -8,7 +8,8 @@
 (`UNIBOX_DATABASE_URL` / `DATABASE_URL`, `UNIBOX_DB_SCHEMA`).
 
 The fresh table is `lead_projection`'s ORM table under the new name; every LeadUpserted goes through the live
-consumer's upsert (`LeadProjection.apply`: newest `version` wins, a delete keeps a tombstone). The topic is
+consumer's upsert (`LeadProjection.apply`: newest `version` wins, a delete keeps a tombstone), in the platform
+workspace of its envelope (`contracts.integrations.event_workspace`). The topic is
 compacted and kept forever, so a rebuild is complete at any time.
 
 Columns no topic determines, left out of the comparison (`not_derived`):
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from contracts.integrations import event_workspace
 from contracts.leads import LeadUpserted
 from contracts.topics import LEAD_UPSERTED
 from servicekit.messaging.events import Decoded
@@ -55,7 +57,8 @@ def rebuild_spec(table_name: str, settings: UniboxSettings | None = None) -> Reb
         session = AsyncSession(bind=conn)
         try:
             await LeadProjection(session, table=table).apply(event.lead, deleted=event.deleted,
-                                                              at=item.envelope.occurred_at)
+                                                              at=item.envelope.occurred_at,
+                                                              workspace=event_workspace(item.envelope.workspace_id))
         finally:
             await session.close()
 

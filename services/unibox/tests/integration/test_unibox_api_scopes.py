@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from unibox_testkit import OTHER_KEY, READ, WEBHOOK_SECRET, WRITE, settings_for
 
+from contracts.integrations import DEFAULT_WORKSPACE
 from plusvibe.client import PlusVibeClient
 from plusvibe.settings import PlusVibeSettings
 from servicekit.testing import Database
@@ -67,7 +68,7 @@ async def test_reply_without_an_idempotency_key_is_refused_before_anything_is_re
     async with running_app(settings_for(sqlite_database), plusvibe=_unreachable_plusvibe()) as (_, http, svc):
         res = await http.post("/api/unibox/replies", json=body, headers=WRITE)
         async with svc.uow() as uow:
-            assert await uow.replies.get("k1") is None
+            assert await uow.replies.get(DEFAULT_WORKSPACE, "k1") is None
     assert (res.status_code, res.json()["reason"]) == (400, "idempotency_key_missing")
 
 

@@ -118,7 +118,8 @@ async def test_unibox_refuses_plusvibe_calls_after_a_disconnect_without_falling_
     # The environment's key is valid too: a fallback to it would succeed, so only a refusal passes.
     async with running_app(settings, plusvibe_settings=sim.settings(kek=kek), embedded_workers=True) as (
             _, http, service):
-        assert service.connection is not None
+        connection = service.connection(DEFAULT_WORKSPACE)
+        assert connection is not None
         await publish_integrations(kafka_bootstrap, prefix, [
             integration_changed(1, keyring=KeyRing([kek]), api_key=key, plusvibe_workspace_id=sim.workspace_id)])
         await _wait_for_version(service, 1)
@@ -126,7 +127,6 @@ async def test_unibox_refuses_plusvibe_calls_after_a_disconnect_without_falling_
 
         await publish_integrations(kafka_bootstrap, prefix, [integration_changed(2)])
         await _wait_for_version(service, 2)
-        connection = service.connection
 
         async def refused() -> bool:
             return await connection.credentials() is None
@@ -134,7 +134,7 @@ async def test_unibox_refuses_plusvibe_calls_after_a_disconnect_without_falling_
         await wait_until(refused, timeout_s=15, what="the disconnect to reach the PlusVibe port")
         seen = len(sim.state.request_log())
         with pytest.raises(AuthenticationError, match=NOT_CONNECTED):
-            await service.plusvibe.list_mailboxes()
+            await service.plusvibe(DEFAULT_WORKSPACE).list_mailboxes()
         mailboxes = await http.get("/api/unibox/mailboxes", headers=READ)
         reply = await http.post("/api/unibox/replies", headers={**WRITE, "Idempotency-Key": "after-disconnect"},
                                 json={"replyToId": "email-1", "from": "alex@sender-one.test",

@@ -21,6 +21,7 @@ from unibox_testkit import settings_for
 
 from contracts.common import Contact, LeadSnapshot
 from contracts.envelope import Envelope
+from contracts.integrations import DEFAULT_WORKSPACE
 from contracts.leads import LeadUpserted
 from contracts.status import LeadStatus
 from contracts.topics import LEAD_UPSERTED, PLUSVIBE_INTEGRATION_CHANGED
@@ -111,7 +112,7 @@ async def test_a_rebuilt_projection_equals_the_live_one_and_takes_over_after_the
         # The opens poller's own state, which no topic carries.
         async with service.uow() as uow:
             for name in ("lead1", "lead2"):
-                await uow.leads.mark_checked(leads[name], checked_at)
+                await uow.leads.mark_checked(DEFAULT_WORKSPACE, leads[name], checked_at)
             await uow.commit()
         await service.runtime.dispose()
         async with engine.connect() as conn:
@@ -160,15 +161,15 @@ async def test_a_rebuilt_projection_equals_the_live_one_and_takes_over_after_the
         service = bootstrap(settings, plusvibe=stub)
         async with _consumers(service):
             async with service.uow() as uow:
-                assert (found := await uow.leads.find("shared@unibox.test", "camp-a")) is not None
+                assert (found := await uow.leads.find(DEFAULT_WORKSPACE, "shared@unibox.test", "camp-a")) is not None
                 assert found.lead_id == leads["shared_a"]
             await _publish(kafka_bootstrap, topic, [_upserted(leads["lead1"], 5, "moved@unibox.test",
                                                               campaign="camp-a")])
             await wait_until(lambda: _at_least(committed_total(kafka_bootstrap, group), len(events) + 1),
                              timeout_s=30, what="the snapshot after the swap")
             async with service.uow() as uow:
-                moved = await uow.leads.find("moved@unibox.test")
-                gone = await uow.leads.find("l1@unibox.test")
+                moved = await uow.leads.find(DEFAULT_WORKSPACE, "moved@unibox.test")
+                gone = await uow.leads.find(DEFAULT_WORKSPACE, "l1@unibox.test")
         await service.runtime.dispose()
         assert moved is not None and moved.lead_id == leads["lead1"] and gone is None
     finally:

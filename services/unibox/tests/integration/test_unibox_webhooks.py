@@ -13,6 +13,7 @@ import pytest
 from unibox_testkit import WEBHOOK_SECRET, enrol, settings_for
 
 from contracts.common import Contact, LeadSnapshot
+from contracts.integrations import DEFAULT_WORKSPACE
 from contracts.leads import LeadUpserted
 from contracts.status import LeadStatus
 from contracts.topics import EMAIL_ACTIVITY_RECEIVED, LEAD_UPSERTED
@@ -48,7 +49,7 @@ async def wait_for_lead(service: UniboxService, email: str, timeout_s: float = 3
     deadline = asyncio.get_running_loop().time() + timeout_s
     while asyncio.get_running_loop().time() < deadline:
         async with service.uow() as uow:
-            lead = await uow.leads.find(email)
+            lead = await uow.leads.find(DEFAULT_WORKSPACE, email)
         if lead is not None:
             return lead.lead_id
         await asyncio.sleep(0.1)

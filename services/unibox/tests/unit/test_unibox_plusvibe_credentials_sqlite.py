@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from unibox_testkit import integration_changed, settings_for
 
-from contracts.integrations import PlusVibeIntegrationChanged
+from contracts.integrations import DEFAULT_WORKSPACE, PlusVibeIntegrationChanged
 from plusvibe.credentials import KeyRing, new_kek
 from plusvibe.errors import AuthenticationError
 from plusvibe.settings import PlusVibeSettings
@@ -33,16 +33,17 @@ async def service(sqlite_database: Database) -> AsyncIterator[UniboxService]:
 
 
 async def _apply(svc: UniboxService, event: PlusVibeIntegrationChanged) -> None:
-    assert svc.connection is not None
+    assert svc.connection(DEFAULT_WORKSPACE) is not None
     async with svc.uow() as uow:
         await on_plusvibe_integration_changed.handle(Decoded(envelope=new_envelope(event), event=event), uow,
-                                                     changed=svc.connection.invalidate)
+                                                     changed=svc.ports.invalidate)
         await uow.commit()
 
 
 async def _resolved(svc: UniboxService) -> tuple[str, str] | None:
-    assert svc.connection is not None
-    creds = await svc.connection.credentials()
+    connection = svc.connection(DEFAULT_WORKSPACE)
+    assert connection is not None
+    creds = await connection.credentials()
     return (creds.api_key.get_secret_value(), creds.workspace_id) if creds is not None else None
 
 
@@ -58,11 +59,11 @@ async def test_unibox_resolves_env_then_the_newest_stored_integration_then_refus
     other = KeyRing([new_kek()])  # sealed under a KEK this deployment does not hold
     await _apply(service, integration_changed(3, keyring=other, api_key="stored-key-3", plusvibe_workspace_id="ws-3"))
     with pytest.raises(NotConnectedError, match=r"does not open .*\(PLUSVIBE_KEK\)") as unreadable:
-        await service.plusvibe.list_mailboxes()
+        await service.plusvibe(DEFAULT_WORKSPACE).list_mailboxes()
     assert unreadable.value.reason == "integration_key_unreadable"
 
     await _apply(service, integration_changed(4))  # disconnected
     assert await _resolved(service) is None
     with pytest.raises(AuthenticationError, match=r"^PlusVibe is not connected: .*Integrations") as refused:
-        await service.plusvibe.list_campaigns()
+        await service.plusvibe(DEFAULT_WORKSPACE).list_campaigns()
     assert isinstance(refused.value, NotConnectedError) and refused.value.reason == "plusvibe_not_configured"

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from unibox_testkit import settings_for
 
 from contracts.common import Contact, LeadSnapshot
+from contracts.integrations import DEFAULT_WORKSPACE
 from contracts.status import LeadStatus
 from plusvibe.client import PlusVibeClient
 from plusvibe.settings import PlusVibeSettings
@@ -90,11 +91,11 @@ async def test_the_projection_keeps_the_newest_version_and_forgets_deleted_leads
             assert await uow.leads.apply(stale, deleted=False, at=datetime.now(UTC)) is False
             await uow.commit()
         async with service.uow() as uow:
-            assert (await uow.leads.find("ANA@example.test")) is not None
-            assert await uow.leads.find("stale@example.test") is None
+            assert (await uow.leads.find(DEFAULT_WORKSPACE, "ANA@example.test")) is not None
+            assert await uow.leads.find(DEFAULT_WORKSPACE, "stale@example.test") is None
         await _project(service, "ana@example.test", version=3, deleted=True)
         async with service.uow() as uow:
-            assert await uow.leads.find("ana@example.test") is None
+            assert await uow.leads.find(DEFAULT_WORKSPACE, "ana@example.test") is None
     finally:
         await service.runtime.dispose()
 

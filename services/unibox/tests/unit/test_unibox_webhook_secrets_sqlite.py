@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from unibox_testkit import integration_changed, settings_for
+from unibox_testkit import ACME, PortsByWorkspace, integration_changed, settings_for
 
 from contracts.integrations import DEFAULT_WORKSPACE, PlusVibeIntegrationChanged
 from plusvibe.credentials import KeyRing, new_kek
@@ -38,9 +38,9 @@ async def _apply(svc: UniboxService, event: PlusVibeIntegrationChanged) -> bool:
     """Handles the event as the consumer does; True when the `changed` callback ran after the commit."""
     calls: list[None] = []
 
-    def changed() -> None:
+    def changed(workspace: str) -> None:
         calls.append(None)
-        svc.integration_changed()
+        svc.integration_changed(workspace)
 
     async with svc.uow() as uow:
         await on_plusvibe_integration_changed.handle(Decoded(envelope=new_envelope(event), event=event), uow,
@@ -124,7 +124,28 @@ async def test_secrets_are_kept_per_workspace(service: UniboxService) -> None:
 
 
 async def test_a_stored_change_drops_the_threads_listed_under_the_previous_integration(service: UniboxService) -> None:
-    service.threads_cache.put("ana@example.test", [])
-    assert service.threads_cache.get("ana@example.test") == []
+    listed, other = service.threads_cache.of(DEFAULT_WORKSPACE), service.threads_cache.of("other")
+    listed.put("ana@example.test", [])
+    other.put("ana@example.test", [])
+    assert listed.get("ana@example.test") == []
     assert await _apply(service, _connected(1, "secret-1")) is True
-    assert service.threads_cache.get("ana@example.test") is None
+    assert listed.get("ana@example.test") is None
+    assert other.get("ana@example.test") == []  # another workspace's integration did not change
+
+
+async def test_a_change_of_one_workspace_invalidates_only_that_workspaces_port_and_threads(
+    sqlite_database: Database,
+) -> None:
+    ports = PortsByWorkspace({})
+    svc = bootstrap(settings_for(sqlite_database, integration_ttl_s=TTL_S), plusvibe_ports=ports,
+                    plusvibe_settings=PlusVibeSettings(base_url="http://127.0.0.1:9/api/v1", kek=KEK))
+    await svc.runtime.migrate()
+    try:
+        for workspace in (DEFAULT_WORKSPACE, ACME):
+            svc.threads_cache.of(workspace).put("ana@example.test", [])
+        assert await _apply(svc, _connected(1, "secret-acme", workspace=ACME)) is True
+    finally:
+        await svc.runtime.dispose()
+    assert ports.invalidated == [ACME]
+    assert svc.threads_cache.of(ACME).get("ana@example.test") is None
+    assert svc.threads_cache.of(DEFAULT_WORKSPACE).get("ana@example.test") == []

@@ -1,4 +1,5 @@
-"""Repositories over the unibox tables, built on the unit of work's session."""
+"""Repositories over the unibox tables, built on the unit of work's session. Every read and write names the platform
+workspace it belongs to: a row of another workspace is never found, listed or changed."""
 
 from __future__ import annotations
 
@@ -31,21 +32,25 @@ class ProjectedLead:
     email: str
     campaign_id: str | None
     status: str
+    workspace: str = DEFAULT_WORKSPACE
 
 
 class LeadProjection:
-    """email → lead, from leads.LeadUpserted (newest version wins; a delete keeps a tombstone)."""
+    """(workspace, email) → lead, from leads.LeadUpserted (newest version wins; a delete keeps a tombstone)."""
 
     def __init__(self, session: AsyncSession, *, table: Table = lead_projection) -> None:
         """`table`: the live `lead_projection`, or a table of its shape being rebuilt (unibox.ops)."""
         self.session = session
         self.table = table
 
-    async def apply(self, snapshot: LeadSnapshot, *, deleted: bool, at: datetime) -> bool:
-        """Upserts the snapshot unless a newer (or equal) version is already stored; True when applied."""
+    async def apply(self, snapshot: LeadSnapshot, *, deleted: bool, at: datetime,
+                    workspace: str = DEFAULT_WORKSPACE) -> bool:
+        """Upserts the snapshot unless a newer (or equal) version is already stored; True when applied. A lead
+        stays in the workspace it was first projected for: a snapshot naming another one changes nothing."""
         email = (snapshot.contact.email or "").strip().lower() or None
         values = {
             "lead_id": snapshot.lead_id,
+            "workspace": workspace,
             "version": snapshot.version,
             "email": email,
             "campaign_id": snapshot.campaign_id,
@@ -57,46 +62,52 @@ class LeadProjection:
         stmt = stmt.on_conflict_do_update(
             index_elements=["lead_id"],
             set_={k: stmt.excluded[k] for k in ("version", "email", "campaign_id", "status", "deleted", "updated_at")},
-            where=self.table.c.version < stmt.excluded.version,
+            where=and_(self.table.c.version < stmt.excluded.version,
+                       self.table.c.workspace == stmt.excluded.workspace),
         )
         result = await self.session.execute(stmt)
         return bool(getattr(result, "rowcount", 0))
 
-    async def find(self, email: str, campaign_id: str | None = None) -> ProjectedLead | None:
-        """The live lead with this address; with several, the one linked to `campaign_id`, else the newest."""
+    async def find(self, workspace: str, email: str, campaign_id: str | None = None) -> ProjectedLead | None:
+        """The workspace's live lead with this address; with several, the one linked to `campaign_id`, else the
+        newest."""
         t = self.table
         rows = (await self.session.execute(
-            select(t).where(t.c.email == email.strip().lower(), t.c.deleted.is_(False)).order_by(t.c.updated_at.desc())
+            select(t).where(t.c.workspace == workspace, t.c.email == email.strip().lower(), t.c.deleted.is_(False))
+            .order_by(t.c.updated_at.desc())
         )).mappings().all()
         if not rows:
             return None
         chosen = next((r for r in rows if campaign_id and r["campaign_id"] == campaign_id), rows[0])
         return _projected(chosen)
 
-    async def open_candidates(self, lead_statuses: Sequence[str], limit: int) -> list[ProjectedLead]:
-        """Linked leads whose open was not announced yet for their campaign, least recently checked first."""
+    async def open_candidates(self, workspace: str, lead_statuses: Sequence[str], limit: int) -> list[ProjectedLead]:
+        """The workspace's linked leads whose open was not announced yet for their campaign, least recently checked
+        first."""
         t = self.table
         seen = select(opens_seen.c.lead_id).where(
             and_(opens_seen.c.lead_id == t.c.lead_id, opens_seen.c.campaign_id == t.c.campaign_id)
         ).exists()
         rows = (await self.session.execute(
             select(t)
-            .where(t.c.deleted.is_(False), t.c.email.is_not(None), t.c.campaign_id.is_not(None),
+            .where(t.c.workspace == workspace, t.c.deleted.is_(False), t.c.email.is_not(None),
+                   t.c.campaign_id.is_not(None),
                    t.c.status.in_(list(lead_statuses)), ~seen)
             .order_by(t.c.opens_checked_at.is_not(None), t.c.opens_checked_at, t.c.lead_id)
             .limit(limit)
         )).mappings().all()
         return [_projected(r) for r in rows]
 
-    async def mark_checked(self, lead_id: UUID, at: datetime) -> None:
+    async def mark_checked(self, workspace: str, lead_id: UUID, at: datetime) -> None:
+        t = self.table
         await self.session.execute(
-            update(self.table).where(self.table.c.lead_id == lead_id).values(opens_checked_at=at)
+            update(t).where(t.c.workspace == workspace, t.c.lead_id == lead_id).values(opens_checked_at=at)
         )
 
 
 def _projected(row: RowMapping) -> ProjectedLead:
     return ProjectedLead(lead_id=row["lead_id"], email=row["email"], campaign_id=row["campaign_id"],
-                         status=row["status"])
+                         status=row["status"], workspace=row["workspace"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +132,15 @@ class WebhookLog:
         stmt = _insert(self.session, webhook_events).values(
             id=uuid.uuid4(), dedupe_key=dedupe_key, webhook_event=webhook_event[:120], payload=payload,
             received_at=at, last_received_at=at, deliveries=1, workspace=workspace,
-        ).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        ).on_conflict_do_nothing(index_elements=["workspace", "dedupe_key"])
         first = bool(getattr(await self.session.execute(stmt), "rowcount", 0) == 1)
+        same = (webhook_events.c.workspace == workspace, webhook_events.c.dedupe_key == dedupe_key)
         if not first:
             await self.session.execute(
-                update(webhook_events).where(webhook_events.c.dedupe_key == dedupe_key)
+                update(webhook_events).where(*same)
                 .values(deliveries=webhook_events.c.deliveries + 1, last_received_at=at)
             )
-        row = (await self.session.execute(
-            select(webhook_events).where(webhook_events.c.dedupe_key == dedupe_key)
-        )).mappings().one()
+        row = (await self.session.execute(select(webhook_events).where(*same))).mappings().one()
         return _stored(row), first
 
     async def claim(self, webhook_id: UUID, *, activity: str, lead_id: UUID | None, outcome: str,
@@ -144,6 +154,7 @@ class WebhookLog:
         return bool(getattr(result, "rowcount", 0) == 1)
 
     async def unprocessed(self, limit: int) -> list[StoredWebhook]:
+        """Of every workspace: each row is then processed within its own workspace (`StoredWebhook.workspace`)."""
         rows = (await self.session.execute(
             select(webhook_events).where(webhook_events.c.processed_at.is_(None))
             .order_by(webhook_events.c.received_at).limit(limit)
@@ -161,21 +172,23 @@ def _stored(row: RowMapping) -> StoredWebhook:
 
 
 class ReplyIntents:
-    """One row per idempotency key, committed before PlusVibe is called."""
+    """One row per (workspace, idempotency key), committed before PlusVibe is called."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, idempotency_key: str) -> dict[str, Any] | None:
+    async def get(self, workspace: str, idempotency_key: str) -> dict[str, Any] | None:
         row = (await self.session.execute(
-            select(reply_intents).where(reply_intents.c.idempotency_key == idempotency_key)
+            select(reply_intents).where(reply_intents.c.workspace == workspace,
+                                        reply_intents.c.idempotency_key == idempotency_key)
         )).mappings().first()
         return dict(row) if row is not None else None
 
     async def create(self, values: dict[str, Any]) -> bool:
-        """Inserts the intent; False when the key already exists (a concurrent or earlier request)."""
+        """Inserts the intent (`values` name its workspace); False when the workspace already has the key (a
+        concurrent or earlier request)."""
         stmt = _insert(self.session, reply_intents).values(**values).on_conflict_do_nothing(
-            index_elements=["idempotency_key"])
+            index_elements=["workspace", "idempotency_key"])
         return bool(getattr(await self.session.execute(stmt), "rowcount", 0) == 1)
 
     async def transition(self, intent_id: UUID, from_statuses: Sequence[str], **values: Any) -> bool:
@@ -187,11 +200,11 @@ class ReplyIntents:
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
-
-    async def sent_email_ids(self, to_address: str, *, exclude: UUID) -> set[str]:
-        """PlusVibe ids already confirmed for other replies to this address."""
+    async def sent_email_ids(self, workspace: str, to_address: str, *, exclude: UUID) -> set[str]:
+        """PlusVibe ids already confirmed for the workspace's other replies to this address."""
         rows = (await self.session.execute(
             select(reply_intents.c.plusvibe_email_id).where(
+                reply_intents.c.workspace == workspace,
                 func.lower(reply_intents.c.to_address) == to_address.lower(), reply_intents.c.id != exclude,
                 reply_intents.c.plusvibe_email_id.is_not(None))
         )).scalars().all()
@@ -202,9 +215,10 @@ class OpensSeen:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def mark(self, lead_id: UUID, campaign_id: str, at: datetime) -> bool:
-        """True the first time an open is recorded for this lead in this campaign."""
-        stmt = _insert(self.session, opens_seen).values(lead_id=lead_id, campaign_id=campaign_id, observed_at=at)
+    async def mark(self, workspace: str, lead_id: UUID, campaign_id: str, at: datetime) -> bool:
+        """True the first time an open is recorded for this lead (of `workspace`) in this campaign."""
+        stmt = _insert(self.session, opens_seen).values(lead_id=lead_id, campaign_id=campaign_id, observed_at=at,
+                                                        workspace=workspace)
         stmt = stmt.on_conflict_do_nothing(index_elements=["lead_id", "campaign_id"])
         return bool(getattr(await self.session.execute(stmt), "rowcount", 0) == 1)
 

@@ -1,4 +1,5 @@
-"""A short-lived in-process cache of a contact's threads (the Unibox feed is slow and rate limited)."""
+"""A short-lived in-process cache of a contact's threads (the Unibox feed is slow and rate limited), kept per
+platform workspace."""
 
 from __future__ import annotations
 
@@ -37,3 +38,23 @@ class TtlCache(Generic[T]):
 
     def clear(self) -> None:
         self._items.clear()
+
+
+class PerWorkspace(Generic[T]):
+    """One `TtlCache` per platform workspace, made on first use: a workspace never reads another's entries (the same
+    address may be a contact in two), and a change of one workspace's integration drops only its own."""
+
+    def __init__(self, make: Callable[[], TtlCache[T]]) -> None:
+        self._make = make
+        self._caches: dict[str, TtlCache[T]] = {}
+
+    def of(self, workspace: str) -> TtlCache[T]:
+        cache = self._caches.get(workspace)
+        if cache is None:
+            cache = self._caches[workspace] = self._make()
+        return cache
+
+    def clear(self, workspace: str) -> None:
+        cache = self._caches.get(workspace)
+        if cache is not None:
+            cache.clear()

@@ -1,5 +1,9 @@
 """The unibox HTTP API: threads, mailboxes, replies, mark read (API key with unibox:read / unibox:write) and the
-PlusVibe webhook receivers (a secret instead of an API key: the workspace's own, or the deployment's shared one)."""
+PlusVibe webhook receivers (a secret instead of an API key: the workspace's own, or the deployment's shared one).
+
+Every API route works in the request's platform workspace (`X-Workspace`, `servicekit.web.auth.workspace_of`): its
+PlusVibe account, its leads, its reply intents, its cached listings. Something of another workspace answers exactly
+as something that does not exist."""
 
 from __future__ import annotations
 
@@ -11,11 +15,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response
 
-from contracts.integrations import DEFAULT_WORKSPACE
+from contracts.integrations import DEFAULT_WORKSPACE, WORKSPACE_NAME_PATTERN
 from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError, TransientError
 from servicekit.messaging.wire import is_storable_text
 from servicekit.process.pooling import checked_app, size_pool
-from servicekit.web.auth import require_scope
+from servicekit.web.auth import require_scope, workspace_of
 from servicekit.web.http import ApiError, create_service_app
 from unibox.adapters.plusvibe import NotConnectedError
 from unibox.adapters.webhook_secrets import secret_matches
@@ -36,7 +40,7 @@ from unibox.settings import UniboxSettings
 
 log = logging.getLogger(__name__)
 _THREAD_ID = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
-_WORKSPACE = re.compile(r"[A-Za-z0-9_\-]{1,64}")  # fullmatch: `$` would let a trailing newline through
+_WORKSPACE = re.compile(WORKSPACE_NAME_PATTERN)  # fullmatch: `$` would let a trailing newline through
 
 
 def _plusvibe_error(exc: PlusVibeError) -> ApiError:
@@ -66,22 +70,24 @@ def unibox_router(service: UniboxService) -> APIRouter:
     s = service.settings
 
     @router.get("/threads", response_model=list[ThreadOut], dependencies=[read])
-    async def threads(email: Annotated[str, Query(max_length=320)],
+    async def threads(request: Request, email: Annotated[str, Query(max_length=320)],
                       refresh: Annotated[bool, Query()] = False) -> list[ThreadOut]:
-        """The contact's threads, newest first (each thread's messages newest first). Empty list when none."""
+        """The contact's threads in the workspace's PlusVibe account, newest first (each thread's messages newest
+        first). Empty list when none."""
         address = _address(email, "email").lower()
+        workspace = workspace_of(request)
         try:
-            found = await list_threads(service.plusvibe, service.threads_cache, address, refresh=refresh,
-                                       max_pages=s.threads_max_pages)
+            found = await list_threads(service.plusvibe(workspace), service.threads_cache.of(workspace), address,
+                                       refresh=refresh, max_pages=s.threads_max_pages)
         except PlusVibeError as exc:
             raise _plusvibe_error(exc) from None
         return [ThreadOut.of(t, address) for t in found]
 
     @router.get("/mailboxes", response_model=list[MailboxOut], dependencies=[read])
-    async def mailboxes() -> list[MailboxOut]:
-        """Connected mailboxes (the "Reply from" choices)."""
+    async def mailboxes(request: Request) -> list[MailboxOut]:
+        """The workspace's connected mailboxes (the "Reply from" choices)."""
         try:
-            found = await service.plusvibe.list_mailboxes()
+            found = await service.plusvibe(workspace_of(request)).list_mailboxes()
         except PlusVibeError as exc:
             raise _plusvibe_error(exc) from None
         out = []
@@ -93,10 +99,11 @@ def unibox_router(service: UniboxService) -> APIRouter:
         return out
 
     @router.post("/replies", response_model=ReplyOut, status_code=201, dependencies=[write])
-    async def reply(body: ReplyIn, response: Response,
+    async def reply(body: ReplyIn, request: Request, response: Response,
                     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None
                     ) -> ReplyOut:
-        """Send a reply exactly once per idempotency key (`Idempotency-Key` header or `idempotencyKey`)."""
+        """Send a reply through the workspace's PlusVibe account exactly once per idempotency key of the workspace
+        (`Idempotency-Key` header or `idempotencyKey`)."""
         key = (idempotency_key or body.idempotency_key or "").strip()
         if not key:
             raise ApiError(400, "idempotency_key_missing", "Send an Idempotency-Key header (or idempotencyKey).")
@@ -106,9 +113,11 @@ def unibox_router(service: UniboxService) -> APIRouter:
             raise ApiError(400, "idempotency_key_mismatch", "The header and body idempotency keys differ.")
         draft = send_reply.draft_of(body.reply_to_id, _address(body.from_, "from"), _address(body.to, "to"),
                                     body.subject, body.body_html)
+        workspace = workspace_of(request)
+        cache = service.threads_cache.of(workspace)
         try:
-            outcome = await send_reply.send_reply(draft, key, uows=service.uow, pv=service.plusvibe,
-                                                  on_sent=lambda to: service.threads_cache.invalidate(to.lower()))
+            outcome = await send_reply.send_reply(draft, key, uows=service.uow, pv=service.plusvibe(workspace),
+                                                  workspace=workspace, on_sent=lambda to: cache.invalidate(to.lower()))
         except send_reply.ReplyError as exc:
             raise ApiError(exc.status_code, exc.reason, exc.message) from None
         if outcome.replayed:
@@ -117,19 +126,23 @@ def unibox_router(service: UniboxService) -> APIRouter:
                         reconciled=outcome.reconciled, sent_at=outcome.sent_at)
 
     @router.post("/threads/{thread_id}/read", response_model=MarkReadOut, dependencies=[write])
-    async def read_thread(thread_id: str, body: Annotated[MarkReadBody | None, Body()] = None) -> MarkReadOut:
-        """Mark every message of the thread read in PlusVibe; emits ThreadMarkedRead."""
+    async def read_thread(thread_id: str, request: Request,
+                          body: Annotated[MarkReadBody | None, Body()] = None) -> MarkReadOut:
+        """Mark every message of the thread read in the workspace's PlusVibe account; emits ThreadMarkedRead. A thread
+        of another workspace is not found there: 404 `thread_not_found`, as any unknown thread."""
         if not _THREAD_ID.match(thread_id):
             raise ApiError(422, "invalid_thread_id", "threadId has an unexpected format.")
         email = _address(body.email, "email").lower() if body is not None and body.email else None
+        workspace = workspace_of(request)
         try:
-            marked_at = await mark_read.mark_read(thread_id, email, uows=service.uow, pv=service.plusvibe)
+            marked_at = await mark_read.mark_read(thread_id, email, uows=service.uow, pv=service.plusvibe(workspace),
+                                                  workspace=workspace)
         except NotFoundError:
             raise ApiError(404, "thread_not_found", "PlusVibe does not know this thread.") from None
         except PlusVibeError as exc:
             raise _plusvibe_error(exc) from None
         if email:
-            service.threads_cache.invalidate(email)
+            service.threads_cache.of(workspace).invalidate(email)
         return MarkReadOut(thread_id=thread_id, marked_at=marked_at)
 
     return router

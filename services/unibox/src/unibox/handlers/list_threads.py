@@ -33,6 +33,7 @@ def to_message(email: UniboxEmail) -> Message:
 
 async def list_threads(pv: PlusVibePort, cache: TtlCache[list[Thread]], email: str, *, refresh: bool,
                        max_pages: int) -> list[Thread]:
+    """`pv` and `cache`: the request's workspace's (its own PlusVibe account, its own cached listings)."""
     key = email.strip().lower()
     if not refresh:
         cached = cache.get(key)

@@ -11,9 +11,9 @@ from servicekit.messaging.events import Decoded
 from unibox.adapters.uow import UniboxUnitOfWork
 
 
-async def handle(item: Decoded, uow: UniboxUnitOfWork, *, changed: Callable[[], None] | None = None) -> None:
-    """`changed`: called once the batch committed a newer version of either (this process's PlusVibe port and
-    webhook secrets resolve again at once instead of after their TTL)."""
+async def handle(item: Decoded, uow: UniboxUnitOfWork, *, changed: Callable[[str], None] | None = None) -> None:
+    """`changed(workspace)`: called once the batch committed a newer version of either (this process's PlusVibe port
+    and webhook secret of that workspace resolve again at once instead of after their TTL)."""
     event = item.event
     if not isinstance(event, PlusVibeIntegrationChanged):
         raise TypeError(f"unexpected event {type(event).__name__}")
@@ -23,4 +23,5 @@ async def handle(item: Decoded, uow: UniboxUnitOfWork, *, changed: Callable[[], 
         event.workspace, sealed_secret=event.sealed_webhook_secret if event.connected else "", version=event.version,
         changed_at=event.changed_at)
     if (credentials or secret) and changed is not None:
-        uow.after_commit(changed)
+        workspace = event.workspace
+        uow.after_commit(lambda: changed(workspace))

@@ -1,5 +1,6 @@
-"""The service's own periodic jobs, one loop beside the consumers (registered by the bootstrap): the opens poller
-and the webhook sweeper, each one transaction at a time. A job whose interval is 0 or less is off."""
+"""The service's own periodic jobs, one loop beside the consumers (registered by the bootstrap): the opens poller,
+run for each served workspace with that workspace's PlusVibe port, and the webhook sweeper, each one transaction at
+a time. A job whose interval is 0 or less is off."""
 
 from __future__ import annotations
 
@@ -16,15 +17,23 @@ from unibox.settings import UniboxSettings
 PERIODIC_JOB_CONNECTIONS = 2
 
 
-async def run_periodic_jobs(stop: asyncio.Event, *, uows: UowFactory, plusvibe: PlusVibePort,
+async def run_periodic_jobs(stop: asyncio.Event, *, uows: UowFactory, plusvibe: Callable[[str], PlusVibePort],
                             settings: UniboxSettings) -> None:
+    """`plusvibe(workspace)`: the port of a workspace."""
     s = settings
+    # Sorted: the workspaces take turns in a stable order, one after the other (one transaction at a time).
+    workspaces = sorted(s.served_workspaces())
 
     async def opens() -> int:
-        return await poll_opens_once(uows, plusvibe, lead_statuses=s.opens_lead_statuses,
-                                     campaign_statuses=s.opens_campaign_statuses, batch_size=s.opens_batch_size)
+        emitted = 0
+        for workspace in workspaces:
+            emitted += await poll_opens_once(uows, plusvibe(workspace), workspace=workspace,
+                                             lead_statuses=s.opens_lead_statuses,
+                                             campaign_statuses=s.opens_campaign_statuses, batch_size=s.opens_batch_size)
+        return emitted
 
     async def sweeper() -> int:
+        # Every workspace's rows at once: processing calls no PlusVibe and resolves each row in its own workspace.
         return await sweep(uows, match_grace_s=s.webhook_match_grace_s)
 
     jobs: list[tuple[float, Callable[[], Awaitable[int]], str]] = [

@@ -4,6 +4,9 @@
 processing claims the row (`processed_at IS NULL` → set) in the same transaction as the outbox row, so a
 redelivery, a concurrent delivery or the sweeper can never emit it twice. A row whose processing failed,
 or whose email has no lead in the projection yet, stays unprocessed; `sweep` retries it.
+
+A webhook belongs to the platform workspace it arrived for: it only ever resolves a lead of that workspace (the same
+address may be a lead in another), and its event carries that workspace.
 """
 
 from __future__ import annotations
@@ -61,7 +64,8 @@ async def process(stored: StoredWebhook, uows: UowFactory, *, now: datetime, mat
         log.warning("unknown PlusVibe webhook event kept and emitted as 'other'",
                     extra={"fields": {"webhook_event": activity.webhook_event, "webhook_id": str(stored.id)}})
     async with uows() as uow:
-        lead = await uow.leads.find(activity.email, activity.campaign_id) if activity.email else None
+        lead = (await uow.leads.find(stored.workspace, activity.email, activity.campaign_id)
+                if activity.email else None)
         waiting = now - stored.received_at < timedelta(seconds=match_grace_s)
         if lead is None and activity.email and activity.activity != "system_alert" and waiting:
             return False  # the LeadUpserted may still be on its way; the sweeper retries

@@ -9,6 +9,8 @@
 4. A failure where nothing reached PlusVibe (connect error, 429, open breaker) → `retryable`: a retry with the
    same key sends. A permanent rejection → `failed`, and the same key returns the same error.
 A retried request with the same key returns the stored result; a different request with the same key is refused.
+Keys, intents, the lead and the PlusVibe port are the request's platform workspace's: the same key in another
+workspace is another reply, sent through that workspace's PlusVibe account.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def draft_of(reply_to_id: str, from_address: str, to_address: str, subject: str,
 
 
 async def send_reply(draft: ReplyDraft, idempotency_key: str, *, uows: UowFactory, pv: PlusVibePort,
-                     on_sent: Callable[[str], None] | None = None) -> ReplyOutcome:
+                     workspace: str, on_sent: Callable[[str], None] | None = None) -> ReplyOutcome:
+    """`pv`: `workspace`'s port."""
     if not draft.body_html.strip():
         raise ReplyError(422, "body_empty", "The reply body is empty after sanitising.")
     if not draft.subject:
@@ -68,11 +71,12 @@ async def send_reply(draft: ReplyDraft, idempotency_key: str, *, uows: UowFactor
     fingerprint = draft.fingerprint()
     now = datetime.now(UTC)
     async with uows() as uow:
-        intent = await uow.replies.get(idempotency_key)
+        intent = await uow.replies.get(workspace, idempotency_key)
         if intent is None:
-            lead = await uow.leads.find(draft.to_address)
+            lead = await uow.leads.find(workspace, draft.to_address)
             values: dict[str, Any] = {
-                "id": uuid.uuid4(), "idempotency_key": idempotency_key, "fingerprint": fingerprint,
+                "id": uuid.uuid4(), "workspace": workspace, "idempotency_key": idempotency_key,
+                "fingerprint": fingerprint,
                 "status": "pending", "reply_to_id": draft.reply_to_id, "from_address": draft.from_address,
                 "to_address": draft.to_address, "subject": draft.subject, "body_html": draft.body_html,
                 "lead_id": lead.lead_id if lead else None, "reconciled": False, "attempts": 1,
@@ -81,7 +85,7 @@ async def send_reply(draft: ReplyDraft, idempotency_key: str, *, uows: UowFactor
             if await uow.replies.create(values):
                 await uow.commit()  # the intent exists before PlusVibe hears of the reply
                 return await _send(values, draft, uows=uows, pv=pv, on_sent=on_sent)
-            intent = await uow.replies.get(idempotency_key)
+            intent = await uow.replies.get(workspace, idempotency_key)
             if intent is None:  # pragma: no cover - the conflicting row vanished
                 raise ReplyError(409, "reply_in_progress", "A request with this idempotency key is in progress.")
     if intent["fingerprint"] != fingerprint:
@@ -181,7 +185,7 @@ async def _mark_sent(intent: dict[str, Any], email_id: str | None, *, reconciled
                                                reconciled=reconciled, sent_at=now, updated_at=now,
                                                error_reason=None, error_message=None)
         if not changed:  # someone else recorded it first: report what they stored
-            stored = await uow.replies.get(intent["idempotency_key"])
+            stored = await uow.replies.get(intent["workspace"], intent["idempotency_key"])
             if stored is not None and stored["status"] == "sent":
                 return ReplyOutcome(stored["id"], stored["plusvibe_email_id"], bool(stored["reconciled"]),
                                     stored["sent_at"], replayed=True)
@@ -189,7 +193,7 @@ async def _mark_sent(intent: dict[str, Any], email_id: str | None, *, reconciled
         uow.publish(ReplySent(reply_id=intent["id"], lead_id=intent["lead_id"], reply_to_id=intent["reply_to_id"],
                               from_address=intent["from_address"], to_address=intent["to_address"],
                               subject=intent["subject"], plusvibe_email_id=email_id, sent_at=now),
-                    lead_id=intent["lead_id"])
+                    lead_id=intent["lead_id"], workspace_id=intent["workspace"])
         await uow.commit()
     if on_sent is not None:
         on_sent(intent["to_address"])
@@ -200,7 +204,7 @@ async def _reconcile(intent: dict[str, Any], draft: ReplyDraft, *, uows: UowFact
                      pv: PlusVibePort) -> str | None:
     """The PlusVibe id of our reply if it is in the contact's thread, else None (also when unreadable)."""
     async with uows() as uow:
-        taken = await uow.replies.sent_email_ids(draft.to_address, exclude=intent["id"])
+        taken = await uow.replies.sent_email_ids(intent["workspace"], draft.to_address, exclude=intent["id"])
     thread_id: str | None = None
     outgoing: list[tuple[str, SeenMessage]] = []
     try:
