@@ -37,6 +37,9 @@ PUBLIC_PREFIXES: tuple[str, ...] = ("/health/", "/metrics")
 # Routes hidden from the OpenAPI on purpose: the report page's 192-bit slug is the capability.
 UNDOCUMENTED_PUBLIC: dict[str, frozenset[str]] = {"audits": frozenset({"/r/{slug}", "/metrics"})}
 UNDOCUMENTED_DEFAULT = frozenset({"/metrics"})
+# Routes about the caller's key rather than one workspace (servicekit.web.auth.require_key): they resolve no workspace,
+# so the workspace matrix checks them apart (a key sees only the served workspaces it reaches).
+KEY_ROUTES: dict[str, frozenset[tuple[str, str]]] = {"leads": frozenset({("GET", "/api/workspaces")})}
 FASTAPI_DOC_ROUTES = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 

@@ -45,6 +45,14 @@ def test_make_run_starts_the_system_serves_demo_leads_and_stops_on_ctrl_c(tmp_pa
             assert {"Northwind Bakery", "Cedar Law"} <= {i["companyName"] for i in leads["items"]}
             assert client.get("/leads").status_code == 200  # the dashboard through the same entry point
             assert client.get("/api/plusvibe/integration").json()["keyValid"] is True
+            # Two workspaces: default connected, the second client's not yet; each sees only its own leads.
+            workspaces = client.get("/api/workspaces").json()
+            assert [(w["id"], w["connected"]) for w in workspaces] == [("default", True), ("second-client", False)]
+            second = client.get("/api/leads", headers={"X-Workspace": "second-client"}).json()
+            assert second["total"] == 2
+            assert {i["companyName"] for i in second["items"]}.isdisjoint({i["companyName"] for i in leads["items"]})
+            assert client.get("/api/integrations/plusvibe", headers={"X-Workspace": "second-client"}
+                              ).json()["connected"] is False
         assert httpx.get(endpoints["simulator"] + "/_sim/health", trust_env=False).status_code == 200
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 15  # simulator, sites, 4 × (api, consumers, relay), dashboard, gateway

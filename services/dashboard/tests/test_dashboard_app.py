@@ -17,7 +17,8 @@ def _client() -> httpx.AsyncClient:
 
 async def test_every_screen_route_serves_the_shell_with_a_strict_csp() -> None:
     async with _client() as client:
-        for path in ("/leads", "/leads/6c1f3a52-8d7e-4b0e-9a43-1f2d3c4b5a69", "/audits/run-1"):
+        for path in ("/leads", "/leads/new", "/leads/6c1f3a52-8d7e-4b0e-9a43-1f2d3c4b5a69",
+                     "/leads/6c1f3a52-8d7e-4b0e-9a43-1f2d3c4b5a69/edit", "/audits/run-1"):
             r = await client.get(path)
             assert r.status_code == 200, path
             assert r.headers["content-type"].startswith("text/html")
@@ -46,7 +47,8 @@ async def test_odd_ids_are_not_served_the_shell() -> None:
 
 async def test_static_modules_are_served_as_javascript() -> None:
     async with _client() as client:
-        for name in ("main.js", "api.js", "dom.js", "leads.js", "lead-detail.js", "unibox.js", "audit.js", "list-state.js"):
+        for name in ("main.js", "api.js", "dom.js", "leads.js", "lead-detail.js", "unibox.js", "audit.js",
+                     "list-state.js", "workspaces.js", "lead-form.js"):
             r = await client.get(f"/static/js/{name}")
             assert r.status_code == 200, name
             assert "javascript" in r.headers["content-type"]

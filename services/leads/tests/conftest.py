@@ -2,6 +2,6 @@
 PlusVibe simulator on loopback. Helpers live in leads_testkit.py (a unique module name: several test trees
 have a conftest)."""
 
-from leads_testkit import harness, module_topic_prefix, sim, sim_server
+from leads_testkit import harness, module_topic_prefix, sim, sim_server, two_workspaces
 
-__all__ = ["harness", "module_topic_prefix", "sim", "sim_server"]
+__all__ = ["harness", "module_topic_prefix", "sim", "sim_server", "two_workspaces"]

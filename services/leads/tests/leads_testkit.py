@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
 
 from contracts.audits import AuditCompleted
 from contracts.common import AuditProfile, CategoryScores
@@ -22,6 +24,7 @@ from leads.bootstrap import LeadsService, bootstrap
 from leads.entrypoints.http import create_app
 from leads.settings import LeadsSettings
 from outreach_ops.topic_admin import ensure_topics
+from plusvibe.credentials import new_kek
 from plusvibe.simulator.state import SimulatorState
 from plusvibe.testing import Sim, fresh_sim, running_simulator
 from servicekit.messaging.events import new_envelope
@@ -29,6 +32,9 @@ from servicekit.testing import Database, new_topic_prefix, publish_envelopes
 from servicekit.web.auth import hash_key
 
 API_KEY = "leads-test-key"
+# The second served workspace of the two-workspace harness, and its key (`API_KEY` reaches only `default` there).
+ACME = "acme"
+ACME_KEY = "leads-test-key-acme"
 
 
 @pytest.fixture(scope="module")
@@ -75,26 +81,65 @@ class Harness:
         return dict(r.json())
 
 
-@pytest.fixture
-async def harness(pg_database: Database, kafka_bootstrap: str, module_topic_prefix: str, sim: Sim
-                  ) -> AsyncIterator[Harness]:
-    await ensure_topics(kafka_bootstrap, ALL_TOPICS, prefix=module_topic_prefix)
-    settings = LeadsSettings(
+def _settings(pg_database: Database, kafka_bootstrap: str, prefix: str, **overrides: Any) -> LeadsSettings:
+    return LeadsSettings(
         database_url=pg_database.url, db_schema=pg_database.schema, kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_topic_prefix=module_topic_prefix, consumer_transient_budget_s=5,
+        kafka_topic_prefix=prefix, consumer_transient_budget_s=5,
         api_keys_json=json.dumps([{"name": "tester", "sha256": hash_key(API_KEY), "scopes": ["*"]}]),
         # Readers here poll the API in tight loops with one key, far beyond 100/s; the inbound rate limit is
         # tested in libs/kit/tests/unit/test_kit_rate_limit.py and tests/api/test_api_rate_limit.py.
         rate_limit_per_s=0,
         # The simulator stores custom variables verbatim; detection of the rule is tested on its own.
         plusvibe_custom_storage="verbatim",
+        **overrides,
     )
+
+
+@pytest.fixture
+async def harness(pg_database: Database, kafka_bootstrap: str, module_topic_prefix: str, sim: Sim
+                  ) -> AsyncIterator[Harness]:
+    await ensure_topics(kafka_bootstrap, ALL_TOPICS, prefix=module_topic_prefix)
+    settings = _settings(pg_database, kafka_bootstrap, module_topic_prefix)
     service = bootstrap(settings, plusvibe_settings=sim.settings())
     app = create_app(service=service, embedded_workers=True)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://leads", headers={"X-API-Key": API_KEY}
     ) as client:
         yield Harness(client, service, kafka_bootstrap, module_topic_prefix, sim)
+
+
+@dataclass
+class TwoWorkspaces:
+    """One leads service serving `default` and `acme`, a client (and key) for each: `default` keeps the
+    environment's PlusVibe key (the simulator's demo workspace), `acme` calls PlusVibe only once connected."""
+
+    default: Harness
+    acme: Harness
+    app: FastAPI
+
+    @property
+    def service(self) -> LeadsService:
+        return self.default.service
+
+
+@pytest.fixture
+async def two_workspaces(pg_database: Database, kafka_bootstrap: str, module_topic_prefix: str, sim: Sim
+                         ) -> AsyncIterator[TwoWorkspaces]:
+    await ensure_topics(kafka_bootstrap, ALL_TOPICS, prefix=module_topic_prefix)
+    keys = [{"name": "default-operator", "sha256": hash_key(API_KEY), "scopes": ["*"], "workspaces": ["default"]},
+            {"name": "acme-operator", "sha256": hash_key(ACME_KEY), "scopes": ["*"], "workspaces": [ACME]}]
+    settings = _settings(pg_database, kafka_bootstrap, module_topic_prefix, workspaces=f"default,{ACME}")
+    settings = settings.model_copy(update={"api_keys_json": json.dumps(keys)})
+    service = bootstrap(settings, plusvibe_settings=sim.settings(kek=SecretStr(new_kek())))
+    app = create_app(service=service, embedded_workers=True)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=transport, base_url="http://leads", headers={"X-API-Key": API_KEY, "X-Workspace": "default"}
+    ) as default, httpx.AsyncClient(
+        transport=transport, base_url="http://leads", headers={"X-API-Key": ACME_KEY, "X-Workspace": ACME}
+    ) as acme:
+        yield TwoWorkspaces(Harness(default, service, kafka_bootstrap, module_topic_prefix, sim),
+                            Harness(acme, service, kafka_bootstrap, module_topic_prefix, sim), app)
 
 
 def profile(run_id: uuid.UUID, **overrides: str) -> AuditProfile:

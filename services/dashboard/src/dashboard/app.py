@@ -1,5 +1,6 @@
-"""The dashboard's web app: the page shell for /leads, /leads/{id}, /audits/{id} and /integrations, the static ES modules and
-stylesheet, and /health/live. Every response carries the strict security headers."""
+"""The dashboard's web app: the page shell for /leads, /leads/new, /leads/{id}, /leads/{id}/edit, /audits/{id} and
+/integrations, the static ES modules and stylesheet, and /health/live. Every response carries the strict security
+headers."""
 
 from __future__ import annotations
 
@@ -60,6 +61,10 @@ def create_app() -> FastAPI:
 
     @app.get("/leads/{lead_id}", include_in_schema=False, response_model=None)
     async def lead_page(lead_id: str) -> Response:
+        return _shell() if _ID.match(lead_id) else _not_found()
+
+    @app.get("/leads/{lead_id}/edit", include_in_schema=False, response_model=None)
+    async def lead_edit_page(lead_id: str) -> Response:
         return _shell() if _ID.match(lead_id) else _not_found()
 
     @app.get("/audits/{run_id}", include_in_schema=False, response_model=None)

@@ -59,6 +59,8 @@ from unibox.settings import UniboxSettings
 
 T = TypeVar("T")
 API_KEY = "dashboard-browser-test-key"
+# The second platform workspace this system serves (the workspace switcher's tests); not connected to PlusVibe.
+SECOND_WORKSPACE = "acme"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -134,12 +136,12 @@ class System:
     def publish(self, spec: TopicSpec, *envelopes: Envelope) -> None:
         run_async(publish_envelopes(self.bootstrap_servers, self.topic(spec), list(envelopes)))
 
-    def create_lead(self, **overrides: Any) -> dict[str, Any]:
+    def create_lead(self, *, workspace: str | None = None, **overrides: Any) -> dict[str, Any]:
         body: dict[str, Any] = {
             "companyName": "Acme Bakery", "domain": "acme-bakery.test",
             "contact": {"firstName": "Ada", "lastName": "Baker", "email": f"ada+{uuid.uuid4().hex[:8]}@acme.test"}}
         body.update(overrides)
-        r = self.http.post("/api/leads", json=body)
+        r = self.http.post("/api/leads", json=body, headers={"X-Workspace": workspace} if workspace else None)
         assert r.status_code == 201, r.text
         return dict(r.json())
 
@@ -230,7 +232,8 @@ def running_system(postgres_url: str, kafka_bootstrap: str) -> Iterator[System]:
             pv = sim.settings(kek=SecretStr(new_kek()))  # the KEK lets Integrations store a connected key
             common: dict[str, Any] = {"database_url": postgres_url, "kafka_bootstrap_servers": kafka_bootstrap,
                                       "kafka_topic_prefix": prefix, "consumer_transient_budget_s": 5,
-                                      "api_keys_json": keys, "log_json": False, "log_level": "WARNING"}
+                                      "api_keys_json": keys, "log_json": False, "log_level": "WARNING",
+                                      "workspaces": f"default,{SECOND_WORKSPACE}"}
             leads_service = bootstrap_leads(LeadsSettings(db_schema=leads_schema, plusvibe_custom_storage="verbatim",
                                                           **common), plusvibe_settings=pv)
             leads = create_leads(service=leads_service, embedded_workers=True)

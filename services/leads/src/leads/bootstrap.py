@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts import topics
 from contracts.integrations import DEFAULT_WORKSPACE
 from leads.adapters.batch_locks import with_batch_leads_locked
 from leads.adapters.campaigns import CampaignDirectory
-from leads.adapters.plusvibe_gateway import not_configured, stored_credentials
+from leads.adapters.plusvibe_gateway import LeadsPorts, connected_ports
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.handlers import on_audit_events, on_email_activity_received, on_writeback_events
-from leads.handlers.check_campaign_templates import check_campaign_templates
+from leads.handlers.check_campaign_templates import CheckReport, check_campaign_templates
 from leads.settings import LeadsSettings
 from plusvibe.connected import ConnectedPlusVibe
 from plusvibe.credentials import Credentials, KeyRing, keyring_or_none
@@ -26,57 +27,106 @@ from servicekit.process.runtime import ServiceRuntime, run_every
 from servicekit.web.auth import ApiKey, load_api_keys
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class LeadsService:
     settings: LeadsSettings
     runtime: ServiceRuntime[LeadsUnitOfWork]
-    plusvibe: PlusVibePort
+    # The PlusVibe port of each platform workspace (one injected port for all when a test brought its own).
+    ports: LeadsPorts
     plusvibe_settings: PlusVibeSettings | None
-    campaigns: CampaignDirectory
     api_keys: tuple[ApiKey, ...]
-    # The port over the connected integration (None when a test injected a port of its own).
-    connection: ConnectedPlusVibe | None = None
     keyring: KeyRing | None = None
+    # The workspace of the process-wide commands (`reseal_keys`) and of the `default`-only conveniences below.
     workspace: str = DEFAULT_WORKSPACE
+    # Each workspace's campaigns, cached apart: two workspaces connect different PlusVibe workspaces.
+    _directories: dict[str, CampaignDirectory] = field(default_factory=dict)
 
-    def env_credentials(self) -> Credentials | None:
-        """The key and workspace the environment configures (used until an integration is stored)."""
-        if self.connection is not None:
-            return self.connection.env_credentials()
+    def port(self, workspace: str) -> PlusVibePort:
+        """The port calling PlusVibe with the integration connected for `workspace`."""
+        return self.ports.port(workspace)
+
+    def campaigns_for(self, workspace: str) -> CampaignDirectory:
+        directory = self._directories.get(workspace)
+        if directory is None:
+            directory = self._directories[workspace] = CampaignDirectory(
+                self.port(workspace), ttl_s=self.settings.campaign_cache_ttl_s)
+        return directory
+
+    def integration_changed(self, workspace: str) -> None:
+        """This process changed `workspace`'s integration: its port resolves the credentials again at once (the
+        other processes within the TTL), and no campaign of its previous PlusVibe workspace is served from cache."""
+        self.ports.invalidate(workspace)
+        self._directories.pop(workspace, None)
+
+    # The `default` workspace's port, directory and connection (scripts, benchmarks and tests of one workspace).
+    @property
+    def plusvibe(self) -> PlusVibePort:
+        return self.port(DEFAULT_WORKSPACE)
+
+    @property
+    def campaigns(self) -> CampaignDirectory:
+        return self.campaigns_for(DEFAULT_WORKSPACE)
+
+    @property
+    def connection(self) -> ConnectedPlusVibe | None:
+        return self.ports.connection(DEFAULT_WORKSPACE)
+
+    def env_credentials(self, workspace: str = DEFAULT_WORKSPACE) -> Credentials | None:
+        """The key and workspace the environment configures, used until an integration is stored: `default`'s
+        only (any other workspace calls PlusVibe only with the key connected for it)."""
+        if workspace != DEFAULT_WORKSPACE:
+            return None
+        connection = self.ports.connection(workspace)
+        if connection is not None:
+            return connection.env_credentials()
         cfg = self.plusvibe_settings
         return Credentials(cfg.api_key, cfg.workspace_id) if cfg and cfg.api_key.get_secret_value() \
             and cfg.workspace_id else None
 
-    async def plusvibe_workspace_id(self) -> str:
-        """The PlusVibe workspace calls go to now ("" when PlusVibe is not connected)."""
-        if self.connection is not None:
-            creds = await self.connection.credentials()
+    async def plusvibe_workspace_id(self, workspace: str = DEFAULT_WORKSPACE) -> str:
+        """The PlusVibe workspace `workspace`'s calls go to now ("" when it is not connected)."""
+        connection = self.ports.connection(workspace)
+        if connection is not None:
+            creds = await connection.credentials()
             return creds.workspace_id if creds is not None else ""
-        return self.plusvibe_settings.workspace_id if self.plusvibe_settings is not None else ""
+        env = self.env_credentials(workspace)
+        return env.workspace_id if env is not None else ""
+
+    async def check_templates(self) -> dict[str, CheckReport]:
+        """One pass of the template check, for each served workspace that is connected. A workspace whose check
+        fails (its key unreadable, PlusVibe down) is logged and skipped: the others are still checked."""
+        reports: dict[str, CheckReport] = {}
+        for workspace in sorted(self.settings.served_workspaces()):
+            try:
+                workspace_id = await self.plusvibe_workspace_id(workspace)
+                if not workspace_id:
+                    continue  # not connected (yet): nothing to check
+                reports[workspace] = await check_campaign_templates(
+                    self.runtime.uow, self.campaigns_for(workspace), workspace=workspace, workspace_id=workspace_id,
+                    configured_storage=self.settings.plusvibe_custom_storage)
+            except Exception:
+                log.exception("template check of workspace %s failed", workspace)
+        return reports
 
     def register_loops(self) -> None:
         """The service's own loops, beside the consumers: the periodic check of campaigns edited after enrolment
-        (handlers/check_campaign_templates.py), when PlusVibe is configured and the interval is above 0 (read
-        when the loop starts, so a test may shorten it after the bootstrap)."""
-        if self.settings.template_check_interval_s <= 0 or (self.connection is None
-                                                              and self.plusvibe_settings is None):
+        (handlers/check_campaign_templates.py), when the interval is above 0 (read when the loop starts, so a test
+        may shorten it after the bootstrap)."""
+        if self.settings.template_check_interval_s <= 0:
             return
 
-        async def check() -> object:
-            workspace_id = await self.plusvibe_workspace_id()
-            if not workspace_id:
-                return None  # not connected (yet): nothing to check
-            return await check_campaign_templates(self.runtime.uow, self.campaigns,
-                                                  configured_storage=self.settings.plusvibe_custom_storage,
-                                                  workspace_id=workspace_id)
-
         async def template_check(stop: asyncio.Event) -> None:
-            await run_every(self.settings.template_check_interval_s, check, stop, "template-check")
+            await run_every(self.settings.template_check_interval_s, self.check_templates, stop, "template-check")
 
         # Each run is one transaction at a time: one connection.
         self.runtime.add_loop("template-check", template_check, connections=1)
+
+    async def aclose(self) -> None:
+        await self.ports.aclose()
+
 
 def bootstrap(
     settings: LeadsSettings | None = None,
@@ -89,15 +139,13 @@ def bootstrap(
     if configure_logs:
         configure_logging(settings.service_name, settings.log_level, json_output=settings.log_json)
     runtime = ServiceRuntime.create(settings, LeadsUnitOfWork, migrations=MIGRATIONS)
-    connection: ConnectedPlusVibe | None = None
     if plusvibe is None:
         plusvibe_settings = plusvibe_settings or PlusVibeSettings()
         keyring = keyring_or_none(plusvibe_settings.kek)
-        connection = ConnectedPlusVibe(plusvibe_settings, stored_credentials(runtime.uow, DEFAULT_WORKSPACE, keyring),
-                                       ttl_s=settings.integration_ttl_s, not_configured=not_configured)
-        plusvibe = connection.as_port()
+        ports = LeadsPorts(connected_ports(plusvibe_settings, runtime.uow, keyring, ttl_s=settings.integration_ttl_s))
     else:  # a test's port; its settings (if any) still name the KEK the Integrations routes seal with
         keyring = keyring_or_none(plusvibe_settings.kek) if plusvibe_settings is not None else None
+        ports = LeadsPorts(None, plusvibe)
     runtime.add_consumer(topics.AUDIT_STARTED, "on_audit_started",
                          with_batch_leads_locked(on_audit_events.on_audit_started))
     runtime.add_consumer(topics.AUDIT_COMPLETED, "on_audit_completed",
@@ -116,12 +164,11 @@ def bootstrap(
     service = LeadsService(
         settings=settings,
         runtime=runtime,
-        plusvibe=plusvibe,
+        ports=ports,
         plusvibe_settings=plusvibe_settings,
-        campaigns=CampaignDirectory(plusvibe, ttl_s=settings.campaign_cache_ttl_s),
         api_keys=load_api_keys(settings.api_keys_json),
-        connection=connection,
         keyring=keyring,
     )
     service.register_loops()
+    runtime.add_closer(service.aclose)
     return service

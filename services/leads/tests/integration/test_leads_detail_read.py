@@ -9,6 +9,7 @@ from typing import Any
 from leads_testkit import Harness
 from sqlalchemy import text
 
+from contracts.integrations import DEFAULT_WORKSPACE
 from leads.entrypoints import schemas as s
 from leads.entrypoints import views
 
@@ -31,9 +32,9 @@ async def _audited_lead_with_writeback(harness: Harness) -> uuid.UUID:
 async def test_driver_read_decodes_every_column_exactly_as_sqlalchemy_core(harness: Harness) -> None:
     lead_id = await _audited_lead_with_writeback(harness)
     engine = harness.service.runtime.engine
-    fast = await views._fetch_lead_row(engine, lead_id)
+    fast = await views._fetch_lead_row(engine, lead_id, DEFAULT_WORKSPACE)
     async with engine.connect() as conn:
-        row = (await conn.execute(views._LEAD_BY_ID, {"lead_id": lead_id})).first()
+        row = (await conn.execute(views._LEAD_BY_ID, {"lead_id": lead_id, "workspace": DEFAULT_WORKSPACE})).first()
     assert fast is not None and row is not None
     core: dict[str, Any] = dict(row._mapping)
     assert fast == core
@@ -60,4 +61,12 @@ async def test_detail_of_an_unknown_or_malformed_id_is_a_404_with_a_reason(harne
 
 
 async def test_detail_read_returns_none_for_an_unknown_id(harness: Harness) -> None:
-    assert await views.get_lead(uuid.uuid4(), harness.service.runtime.engine) is None
+    assert await views.get_lead(uuid.uuid4(), DEFAULT_WORKSPACE, harness.service.runtime.engine) is None
+
+
+async def test_the_driver_read_finds_a_lead_only_in_its_own_workspace(harness: Harness) -> None:
+    lead_id = await _audited_lead_with_writeback(harness)
+    engine = harness.service.runtime.engine
+    assert await views.get_lead(lead_id, DEFAULT_WORKSPACE, engine) is not None
+    assert await views._fetch_lead_row(engine, lead_id, "acme") is None
+    assert await views.get_lead(lead_id, "acme", engine) is None

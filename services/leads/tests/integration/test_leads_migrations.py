@@ -1,5 +1,6 @@
-"""The leads migrations: concurrent start-up of several processes, the legacy `sent` normalisation, and a schema
-made before the kit tables had their own history (servicekit.kit_migrations) adopted by it."""
+"""The leads migrations: concurrent start-up of several processes, the legacy `sent` normalisation, a schema
+made before the kit tables had their own history (servicekit.kit_migrations) adopted by it, and rows made before
+workspaces all landing in `default`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leads.bootstrap import MIGRATIONS
 from servicekit.kit_migrations import KIT_MIGRATIONS
@@ -26,7 +28,7 @@ async def test_processes_starting_together_migrate_the_schema_once(pg_database: 
                            for _ in range(4)))
     engine = create_engine(pg_database.url, schema=pg_database.schema)
     async with engine.connect() as conn:
-        assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == HEAD == "0007"
+        assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == HEAD
     await engine.dispose()
 
 
@@ -126,3 +128,72 @@ async def test_webhook_columns_are_added_to_a_connected_integration_without_loss
         True, "ws1", "sealed-token", 3)
     assert (row["sealed_webhook_secret"], row["webhook_id"], row["webhook_url"], row["webhook_plusvibe_workspace_id"],
             row["webhook_registered_at"], row["webhook_error"]) == ("", "", "", "", None, None)
+
+
+_WORKSPACE_TABLES = ("leads", "audit_runs", "status_history", "outreach_emails", "push_ledger", "campaign_templates")
+
+
+async def _seed_before_workspaces(conn: AsyncConnection, lead: uuid.UUID, run: uuid.UUID) -> None:
+    """One row in every table that becomes workspace-owned, as a deployment before workspaces had them."""
+    await conn.execute(text(
+        "INSERT INTO leads (id, email, status, campaign_id, audit_run_id, opens, version, created_at, updated_at) "
+        "VALUES (:id, 'ada@acme.test', 'email_sent', 'camp-1', :run, 2, 5, now(), now())"), {"id": lead, "run": run})
+    await conn.execute(text(
+        "INSERT INTO audit_runs (id, lead_id, domain, status, requested_at, requested_by, grade) "
+        "VALUES (:run, :id, 'acme.test', 'completed', now(), 'tester', 'B')"), {"id": lead, "run": run})
+    await conn.execute(text(
+        "INSERT INTO status_history (lead_id, from_status, to_status, actor, reason, changed_at) "
+        "VALUES (:id, 'new', 'email_sent', 'tester', 'operator', now())"), {"id": lead})
+    await conn.execute(text(
+        "INSERT INTO outreach_emails (id, lead_id, type, step, subject, body, cta, writeback_status, created_at) "
+        "VALUES (:e, :id, 'preview', 1, 'Hi', 'Body', 'Call', 'not_written', now())"), {"e": uuid.uuid4(), "id": lead})
+    await conn.execute(text(
+        "INSERT INTO push_ledger (lead_id, campaign_id, email, state, variables, pushed_at) "
+        "VALUES (:id, 'camp-1', 'ada@acme.test', 'enrolled', '{\"audit_grade\": \"B\"}', now())"), {"id": lead})
+    await conn.execute(text("INSERT INTO campaign_templates (campaign_id, fingerprint, checked_at) "
+                            "VALUES ('camp-1', 'f1', now())"))
+
+
+async def test_rows_made_before_workspaces_all_belong_to_default_without_loss(pg_database: Database) -> None:
+    await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS, revision="0007")
+    engine = create_engine(pg_database.url, schema=pg_database.schema)
+    lead, run = uuid.uuid4(), uuid.uuid4()
+    async with engine.begin() as conn:
+        await _seed_before_workspaces(conn, lead, run)
+    before: dict[str, list[dict[str, object]]] = {}
+    async with engine.connect() as conn:
+        for table in _WORKSPACE_TABLES:
+            before[table] = [dict(r) for r in (await conn.execute(text(f"SELECT * FROM {table}"))).mappings()]
+    await engine.dispose()  # its connections cached `SELECT *` plans of the tables before the change
+    await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS)
+    engine = create_engine(pg_database.url, schema=pg_database.schema)
+    async with engine.connect() as conn:
+        head = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+        after = {table: [dict(r) for r in (await conn.execute(text(f"SELECT * FROM {table}"))).mappings()]
+                 for table in _WORKSPACE_TABLES}
+    await engine.dispose()
+    assert head == HEAD
+    for table in _WORKSPACE_TABLES:
+        assert len(after[table]) == len(before[table]) == 1, table
+        assert {row.pop("workspace") for row in after[table]} == {"default"}, table
+        assert after[table] == before[table], table  # every other column exactly as it was
+
+
+async def test_after_workspaces_the_same_email_and_campaign_may_exist_in_two_workspaces(
+        pg_database: Database) -> None:
+    await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS)
+    engine = create_engine(pg_database.url, schema=pg_database.schema)
+    async with engine.begin() as conn:
+        for workspace in ("default", "acme"):
+            await conn.execute(text(
+                "INSERT INTO leads (id, workspace, email, status, opens, version, created_at, updated_at) "
+                "VALUES (:id, :ws, 'ada@acme.test', 'new', 0, 1, now(), now())"), {"id": uuid.uuid4(), "ws": workspace})
+            await conn.execute(text("INSERT INTO campaign_templates (workspace, campaign_id, fingerprint, checked_at) "
+                                    "VALUES (:ws, 'camp-1', :ws, now())"), {"ws": workspace})
+    async with engine.connect() as conn:
+        leads = (await conn.execute(text("SELECT workspace FROM leads WHERE email = 'ada@acme.test'"))).scalars()
+        fingerprints: dict[str, str] = dict((await conn.execute(text(
+            "SELECT workspace, fingerprint FROM campaign_templates WHERE campaign_id = 'camp-1'"))).all())
+    await engine.dispose()
+    assert sorted(leads) == ["acme", "default"]
+    assert fingerprints == {"default": "default", "acme": "acme"}

@@ -25,6 +25,21 @@ class DemoIntegration:
     plusvibe_workspace_id: str
 
 
+# The second demo client (docs/WORKSPACES.md): a platform workspace served but not connected, and the PlusVibe
+# workspace and key an operator connects it with on the Integrations page.
+SECOND_WORKSPACE = "second-client"
+SECOND_PLUSVIBE_KEY = "sim-api-key-2"
+SECOND_PLUSVIBE_WORKSPACE_NAME = "Second client"
+
+
+def prepare_second_client(simulator_url: str) -> None:
+    """The second client's PlusVibe side in the simulator: its workspace and campaign (seeded once) and its own
+    API key (a second account key: its own rate limit)."""
+    with httpx.Client(base_url=simulator_url, timeout=10.0, trust_env=False) as sim:
+        sim.post("/_sim/seed", json={"name": "second-client"}).raise_for_status()
+        sim.post("/_sim/api-keys", json={"key": SECOND_PLUSVIBE_KEY}).raise_for_status()
+
+
 def connect(demo: DemoIntegration, *, timeout_s: float = 60.0) -> dict[str, Any]:
     """Connects (idempotent: connecting the same key again re-verifies and repairs the webhook) and returns the
     integration as the API shows it. Raises RuntimeError with the API's reason when it cannot."""

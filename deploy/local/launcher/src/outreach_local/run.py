@@ -1,8 +1,9 @@
 """`make run`: the whole system on this machine until Ctrl-C.
 
 Starts (or reuses) Kafka, then the simulator, demo sites, every service (API, consumers, relay as separate
-processes), the dashboard and the gateway; seeds demo leads once; prints the URLs and the demo API key and
-writes them to .local/endpoints.json. Data lives under .local/run (SQLite by default; PostgreSQL when
+processes), the dashboard and the gateway; serves two workspaces (default, connected to PlusVibe through the
+Integrations API, and a second client's, not connected yet); seeds demo leads once; prints the URLs and the demo API
+key and writes them to .local/endpoints.json. Data lives under .local/run (SQLite by default; PostgreSQL when
 DATABASE_URL is set), so running it again reuses what is there.
 """
 
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from outreach_local.seed import seed_demo_leads
+from outreach_local import integration
+from outreach_local.seed import seed_demo_leads, seed_second_client_leads
 from outreach_local.system import LocalSystem, SystemConfig
 
 ROOT = Path(__file__).resolve().parents[5]
@@ -50,6 +52,7 @@ def main() -> None:
     else:
         config = SystemConfig(state_dir=state_dir, kafka_bootstrap=bootstrap, database_url=database_url,
                               topic_prefix=os.environ.get("KAFKA_TOPIC_PREFIX", ""))
+    config.workspaces = ("default", integration.SECOND_WORKSPACE)
     if api_key:
         config.api_key = api_key
     else:
@@ -68,6 +71,8 @@ def main() -> None:
         with httpx.Client(base_url=config.gateway_url, headers={"X-API-Key": config.api_key}, timeout=30,
                           trust_env=False) as client:
             created = seed_demo_leads(client)
+            integration.prepare_second_client(config.simulator_url)
+            created += seed_second_client_leads(client, integration.SECOND_WORKSPACE)
         endpoints = system.endpoints()
         endpoints_file.parent.mkdir(parents=True, exist_ok=True)
         endpoints_file.write_text(json.dumps(endpoints, indent=2) + "\n")
@@ -78,6 +83,9 @@ def main() -> None:
   API            {config.gateway_url}/api/leads   (header X-API-Key: {config.api_key})
   OpenAPI        http://127.0.0.1:{config.service_ports['leads']}/docs (leads; audits, writeback, unibox on the next ports)
   Simulator      {config.simulator_url}/_sim/docs (PlusVibe stand-in; send loop every {config.simulator_tick_s}s)
+  Workspaces     default (PlusVibe connected) and {integration.SECOND_WORKSPACE} (not connected yet: pick it in the
+                 dashboard's Workspace menu, open Integrations, enter the key {integration.SECOND_PLUSVIBE_KEY} and
+                 choose "{integration.SECOND_PLUSVIBE_WORKSPACE_NAME}")
   Demo leads     {created} new this run (seeded once; .local/run keeps them)
   Endpoints file {endpoints_file}
 [run] Ctrl-C stops everything this command started.""", flush=True)

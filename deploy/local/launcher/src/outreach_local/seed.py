@@ -14,6 +14,28 @@ CONTACTS = {
 }
 
 
+# The second client's leads (docs/WORKSPACES.md): two of the same demo sites, other contacts. Another workspace may
+# hold the same domains and emails as the first: workspaces never see each other's leads.
+SECOND_CLIENT = (
+    {"companyName": "Bluebird Dental (second client)", "domain": "bluebird-dental.test",
+     "contact": {"firstName": "Ben", "lastName": "Ode", "email": "ben@bluebird-dental.test", "title": "Owner"}},
+    {"companyName": "Cedar Law (second client)", "domain": "cedar-law.test",
+     "contact": {"firstName": "Cleo", "lastName": "Ward", "email": "cleo@cedar-law.test", "title": "Office manager"}},
+)
+
+
+def seed_second_client_leads(client: httpx.Client, workspace: str) -> int:
+    """Creates the second workspace's demo leads unless it has leads already. Returns how many were created."""
+    headers = {"X-Workspace": workspace}
+    existing = client.get("/api/leads", params={"pageSize": 1}, headers=headers)
+    existing.raise_for_status()
+    if existing.json()["total"] > 0:
+        return 0
+    for body in SECOND_CLIENT:
+        client.post("/api/leads", json=body, headers=headers).raise_for_status()
+    return len(SECOND_CLIENT)
+
+
 def seed_demo_leads(client: httpx.Client) -> int:
     """Creates the demo leads unless leads already exist. Returns how many were created."""
     existing = client.get("/api/leads", params={"pageSize": 1})

@@ -80,6 +80,8 @@ class SystemConfig:
     log_level: str = "INFO"
     extra_env: dict[str, str] = field(default_factory=dict)
     image_tag: str | None = None  # run the service processes as containers of these images (see module doc)
+    # The platform workspaces served (`WORKSPACES`, docs/WORKSPACES.md); `make run` adds a second client's.
+    workspaces: tuple[str, ...] = ("default",)
 
     @classmethod
     def ephemeral(cls, state_dir: Path, kafka_bootstrap: str, database_url: str | None, **overrides: object
@@ -152,7 +154,9 @@ class LocalSystem:
             "KAFKA_TOPIC_PREFIX": c.topic_prefix,
             "OUTREACH_DATA_DIR": str(c.state_dir / "data"),
             "LOG_LEVEL": c.log_level,
-            "API_KEYS": json.dumps([{"name": "demo", "sha256": hash_key(c.api_key), "scopes": ["*"]}]),
+            "API_KEYS": json.dumps([{"name": "demo", "sha256": hash_key(c.api_key), "scopes": ["*"],
+                                     "workspaces": ["*"]}]),
+            "WORKSPACES": ",".join(c.workspaces),
             "PLUSVIBE_BASE_URL": f"{c.simulator_url}/api/v1",
             "PLUSVIBE_API_KEY": c.simulator_api_key,
             "PLUSVIBE_WORKSPACE_ID": SIM_WORKSPACE,

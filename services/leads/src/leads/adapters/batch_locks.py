@@ -33,7 +33,8 @@ async def lock_batch_leads(items: Sequence[Decoded], uow: LeadsUnitOfWork) -> No
     ids = {lead_id for item in items if isinstance(lead_id := getattr(item.event, "lead_id", None), uuid.UUID)}
     if not ids:
         return
-    leads = await uow.leads.get_many(sorted(ids), for_update=True)  # ORDER BY id ... FOR UPDATE
+    # Of any workspace: this only takes the locks; each event then reads its lead within its own workspace.
+    leads = await uow.leads.get_many(sorted(ids), workspace=None, for_update=True)  # ORDER BY id ... FOR UPDATE
     run_ids = {lead.audit_run_id for lead in leads.values() if lead.audit_run_id is not None}
     run_ids |= {run_id for item in items if isinstance(run_id := getattr(item.event, "audit_run_id", None), uuid.UUID)}
     await uow.leads.runs(sorted(run_ids))

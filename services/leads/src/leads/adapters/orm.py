@@ -9,9 +9,16 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from contracts.integrations import DEFAULT_WORKSPACE
 from servicekit.process.db import JsonType, UTCDateTime
 
 metadata = MetaData()
+
+
+def workspace_column(*, primary_key: bool = False) -> Mapped[str]:
+    """The platform workspace a row belongs to (docs/WORKSPACES.md). Rows written before workspaces belong to
+    `default`; every read and write of the service names the workspace it works in."""
+    return mapped_column(String(100), primary_key=primary_key, server_default=DEFAULT_WORKSPACE)
 
 
 class Base(DeclarativeBase):
@@ -22,6 +29,7 @@ class LeadRow(Base):
     __tablename__ = "leads"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    workspace: Mapped[str] = workspace_column()
     company_name: Mapped[str | None] = mapped_column(String(300))
     domain: Mapped[str | None] = mapped_column(String(300))
     first_name: Mapped[str | None] = mapped_column(String(200))
@@ -54,12 +62,16 @@ class LeadRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
+    # The list's default order within a workspace (every list and search is of one workspace).
+    __table_args__ = (Index("ix_leads_workspace_updated_at", "workspace", "updated_at"),)
+
 
 class AuditRunRow(Base):
     __tablename__ = "audit_runs"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    workspace: Mapped[str] = workspace_column()  # the lead's
     domain: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(20))  # queued | running | completed | failed
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -79,6 +91,7 @@ class StatusHistoryRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    workspace: Mapped[str] = workspace_column()  # the lead's
     from_status: Mapped[str | None] = mapped_column(String(40))
     to_status: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(200))
@@ -93,6 +106,7 @@ class OutreachEmailRow(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    workspace: Mapped[str] = workspace_column()  # the lead's
     type: Mapped[str] = mapped_column(String(20))  # preview | writeback
     step: Mapped[int] = mapped_column(Integer)
     subject: Mapped[str] = mapped_column(Text)
@@ -111,6 +125,7 @@ class PushLedgerRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    workspace: Mapped[str] = workspace_column()  # the lead's
     campaign_id: Mapped[str] = mapped_column(String(100))
     email: Mapped[str] = mapped_column(String(320))
     state: Mapped[str] = mapped_column(String(20))  # pending | enrolled | removed
@@ -133,10 +148,12 @@ class CustomStorageRuleRow(Base):
 
 
 class CampaignTemplatesRow(Base):
-    """The last seen fingerprint of a campaign's sequence: a change means the operator edited its templates."""
+    """The last seen fingerprint of a campaign's sequence: a change means the operator edited its templates. Per
+    platform workspace: each workspace checks the campaigns of its own connection, on its own schedule."""
 
     __tablename__ = "campaign_templates"
 
+    workspace: Mapped[str] = workspace_column(primary_key=True)
     campaign_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,5 +1,9 @@
 """Reads and writes of the leads schema. Every change of a lead goes through `LeadRepository.touch`, which
-bumps the version the LeadUpserted snapshot carries."""
+bumps the version the LeadUpserted snapshot carries.
+
+Every read of workspace-owned rows names its workspace: a lead of another workspace is not found, exactly like a
+lead that does not exist (docs/WORKSPACES.md). The one exception is the consumers' up-front lock of a batch's leads
+(`get_many(..., workspace=None)`): it only takes locks; each event then reads its lead within its own workspace."""
 
 from __future__ import annotations
 
@@ -52,28 +56,34 @@ class LeadRepository:
         # multi-row INSERT each when the unit of work commits (no ORM object per row).
         self._staged: dict[Table, list[dict[str, Any]]] = {}
 
-    async def get(self, lead_id: uuid.UUID, *, for_update: bool = False) -> LeadRow | None:
+    async def get(self, lead_id: uuid.UUID, *, workspace: str, for_update: bool = False) -> LeadRow | None:
+        """The workspace's lead; None when there is no such lead or it belongs to another workspace."""
         if lead_id in self._locked:
-            return self._locked[lead_id]
+            locked = self._locked[lead_id]
+            return locked if locked.workspace == workspace else None
         if lead_id in self._missing:
             return None
-        stmt = select(LeadRow).where(LeadRow.id == lead_id)
+        stmt = select(LeadRow).where(LeadRow.id == lead_id, LeadRow.workspace == workspace)
         if for_update:
             stmt = stmt.with_for_update()
         row = (await self.session.execute(stmt)).scalar_one_or_none()
-        if for_update:
-            self._remember_locked([lead_id], [row] if row is not None else [])
+        if for_update and row is not None:  # a lead of another workspace stays unknown here, not "missing"
+            self._remember_locked([lead_id], [row])
         return row
 
-    async def get_many(self, ids: Sequence[uuid.UUID], *, for_update: bool = False) -> dict[uuid.UUID, LeadRow]:
+    async def get_many(self, ids: Sequence[uuid.UUID], *, workspace: str | None,
+                       for_update: bool = False) -> dict[uuid.UUID, LeadRow]:
+        """The workspace's leads among `ids` (`workspace=None`: of any workspace, only to lock them up front)."""
         if not ids:
             return {}
         stmt = select(LeadRow).where(one_of(LeadRow.id, ids, self._dialect)).order_by(LeadRow.id)
+        if workspace is not None:
+            stmt = stmt.where(LeadRow.workspace == workspace)
         if for_update:
             stmt = stmt.with_for_update()
         rows = {row.id: row for row in (await self.session.execute(stmt)).scalars()}
         if for_update:
-            self._remember_locked(ids, rows.values())
+            self._remember_locked(ids if workspace is None else rows, rows.values())
         return rows
 
     def _remember_locked(self, ids: Iterable[uuid.UUID], rows: Iterable[LeadRow]) -> None:
@@ -96,6 +106,7 @@ class LeadRepository:
     async def search(
         self,
         *,
+        workspace: str,
         status: str | None,
         campaign_id: str | None,
         text: str | None,
@@ -104,7 +115,7 @@ class LeadRepository:
         offset: int,
         limit: int,
     ) -> tuple[list[LeadRow], int]:
-        stmt = select(LeadRow)
+        stmt = select(LeadRow).where(LeadRow.workspace == workspace)
         if status:
             stmt = stmt.where(LeadRow.status == status)
         if campaign_id:
@@ -126,8 +137,9 @@ class LeadRepository:
         rows = (await self.session.execute(stmt.order_by(order, LeadRow.id).offset(offset).limit(limit))).scalars()
         return list(rows), int(total)
 
-    async def legacy_ids(self) -> list[uuid.UUID]:
-        return list((await self.session.execute(select(LeadRow.id).where(LeadRow.status == "sent"))).scalars())
+    async def legacy_ids(self, workspace: str) -> list[uuid.UUID]:
+        stmt = select(LeadRow.id).where(LeadRow.workspace == workspace, LeadRow.status == "sent")
+        return list((await self.session.execute(stmt)).scalars())
 
     # audit runs
     async def run(self, run_id: uuid.UUID) -> AuditRunRow | None:
@@ -172,9 +184,11 @@ class LeadRepository:
         await self.flush_staged()
 
     # history
-    def add_history(self, *, lead_id: uuid.UUID, from_status: str | None, to_status: str, actor: str, reason: str,
+    def add_history(self, *, lead_id: uuid.UUID, workspace: str, from_status: str | None, to_status: str, actor: str,
+                    reason: str,
                     changed_at: datetime) -> None:
-        self._stage(HISTORY, {"lead_id": lead_id, "from_status": from_status, "to_status": to_status,
+        self._stage(HISTORY, {"lead_id": lead_id, "workspace": workspace, "from_status": from_status,
+                              "to_status": to_status,
                               "actor": actor, "reason": reason, "changed_at": changed_at})
 
     async def history(self, lead_id: uuid.UUID) -> list[StatusHistoryRow]:
@@ -183,11 +197,12 @@ class LeadRepository:
         return list((await self.session.execute(stmt)).scalars())
 
     # outreach emails
-    def add_email(self, *, lead_id: uuid.UUID, type: str, step: int, subject: str, body: str, cta: str,
+    def add_email(self, *, lead_id: uuid.UUID, workspace: str, type: str, step: int, subject: str, body: str, cta: str,
                   tone: str | None, audit_run_id: uuid.UUID | None, writeback_status: str,
                   created_at: datetime) -> uuid.UUID:
         email_id = uuid.uuid4()
-        self._stage(EMAILS, {"id": email_id, "lead_id": lead_id, "type": type, "step": step, "subject": subject,
+        self._stage(EMAILS, {"id": email_id, "lead_id": lead_id, "workspace": workspace, "type": type, "step": step,
+                             "subject": subject,
                              "body": body, "cta": cta, "tone": tone, "audit_run_id": audit_run_id,
                              "writeback_status": writeback_status, "created_at": created_at})
         return email_id
@@ -236,18 +251,20 @@ class LeadRepository:
         else:
             row.rule, row.evidence, row.decided_at = rule, evidence, now
 
-    async def campaign_fingerprints(self) -> dict[str, CampaignTemplatesRow]:
-        return {row.campaign_id: row for row in (await self.session.execute(select(CampaignTemplatesRow))).scalars()}
+    async def campaign_fingerprints(self, workspace: str) -> dict[str, CampaignTemplatesRow]:
+        stmt = select(CampaignTemplatesRow).where(CampaignTemplatesRow.workspace == workspace)
+        return {row.campaign_id: row for row in (await self.session.execute(stmt)).scalars()}
 
     def add_campaign_fingerprint(self, row: CampaignTemplatesRow) -> None:
         self.session.add(row)
 
-    async def enrolled_in(self, campaign_id: str, *, for_update: bool = False) -> list[LeadRow]:
-        """The leads linked to a campaign (enrolled by a push and not removed)."""
-        return await self._leads_where(LeadRow.campaign_id == campaign_id, for_update=for_update)
+    async def enrolled_in(self, campaign_id: str, *, workspace: str, for_update: bool = False) -> list[LeadRow]:
+        """The workspace's leads linked to a campaign (enrolled by a push and not removed)."""
+        return await self._leads_where(LeadRow.workspace == workspace, LeadRow.campaign_id == campaign_id,
+                                       for_update=for_update)
 
-    async def _leads_where(self, condition: ColumnElement[bool], *, for_update: bool) -> list[LeadRow]:
-        stmt = select(LeadRow).where(condition).order_by(LeadRow.id)
+    async def _leads_where(self, *conditions: ColumnElement[bool], for_update: bool) -> list[LeadRow]:
+        stmt = select(LeadRow).where(*conditions).order_by(LeadRow.id)
         if for_update:
             stmt = stmt.with_for_update()
         rows = list((await self.session.execute(stmt)).scalars())
@@ -255,12 +272,13 @@ class LeadRepository:
             self._remember_locked((row.id for row in rows), rows)
         return rows
 
-    async def latest_enrolment(self) -> PushLedgerRow | None:
-        """The newest enrolment this service made (a lead it wrote to PlusVibe, for storage-rule detection)."""
-        stmt = (select(PushLedgerRow).where(PushLedgerRow.state == "enrolled")
+    async def latest_enrolment(self, workspace: str) -> PushLedgerRow | None:
+        """The workspace's newest enrolment (a lead this service wrote to PlusVibe, for storage-rule detection)."""
+        stmt = (select(PushLedgerRow).where(PushLedgerRow.workspace == workspace, PushLedgerRow.state == "enrolled")
                 .order_by(PushLedgerRow.pushed_at.desc()).limit(1))
         return (await self.session.execute(stmt)).scalars().first()
 
-    async def flagged(self, *, for_update: bool = False) -> list[LeadRow]:
-        """Leads flagged by the template check (re-checked every pass until the risk is gone)."""
-        return await self._leads_where(LeadRow.send_risk.is_not(None), for_update=for_update)
+    async def flagged(self, *, workspace: str, for_update: bool = False) -> list[LeadRow]:
+        """The workspace's leads flagged by the template check (re-checked every pass until the risk is gone)."""
+        return await self._leads_where(LeadRow.workspace == workspace, LeadRow.send_risk.is_not(None),
+                                       for_update=for_update)

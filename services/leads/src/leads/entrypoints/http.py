@@ -1,5 +1,9 @@
 """The leads HTTP API (`/api/leads`, `/api/lead-statuses`, `/api/plusvibe/...`). Routes are thin: validate,
-call a use case, map its refusal to a 4xx with a machine-readable `reason`."""
+call a use case, map its refusal to a 4xx with a machine-readable `reason`.
+
+Every route works in the request's platform workspace (`workspace_of`, set by the key check from `X-Workspace`):
+reads and writes see only its rows, PlusVibe calls go through its connection, and an id of another workspace is
+answered exactly as an id that does not exist."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from leads.bootstrap import LeadsService, bootstrap
 from leads.domain.refusals import Refusal
 from leads.entrypoints import schemas as s
 from leads.entrypoints import views
+from leads.entrypoints.workspaces import workspaces_router
 from leads.handlers import (
     campaign_membership,
     generate_email,
@@ -32,10 +37,9 @@ from leads.handlers.create_lead import CreateLead, create_lead
 from leads.handlers.update_lead import UpdateLead, normalise_all, normalise_status, update_lead
 from leads.settings import LeadsSettings
 from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError
-from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
 from servicekit.process.pooling import checked_app, size_pool
-from servicekit.web.auth import ApiKey, require_scope
+from servicekit.web.auth import ApiKey, require_scope, workspace_of
 from servicekit.web.http import ApiError, FastRoute, create_service_app
 
 T = TypeVar("T")
@@ -99,7 +103,6 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
     read = _clean_url(require_scope(svc.api_keys, "leads:read", svc.settings.served_workspaces()))
     write = _clean_url(require_scope(svc.api_keys, "leads:write", svc.settings.served_workspaces()))
     uow = svc.runtime.uow
-    pv: PlusVibePort = svc.plusvibe
     router = APIRouter()
 
     @router.get("/api/lead-statuses", response_model=list[s.StatusOut], response_model_by_alias=True)
@@ -107,17 +110,19 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
         return views.statuses_out()
 
     @router.post("/api/leads", status_code=201, response_model=s.LeadOut)
-    async def create(body: s.LeadCreate, key: ApiKey = Depends(write)) -> s.LeadOut:
+    async def create(body: s.LeadCreate, request: Request, key: ApiKey = Depends(write)) -> s.LeadOut:
+        workspace = workspace_of(request)
         lead_id = await _run(create_lead(CreateLead(
             company_name=body.company_name, domain=body.domain, first_name=body.contact.first_name,
             last_name=body.contact.last_name, email=body.contact.email, title=body.contact.title,
-            phone=body.contact.phone, notes=body.notes, actor=actor_of(key)), uow=uow()))
-        lead = await views.get_lead(lead_id, svc.runtime.engine)
+            phone=body.contact.phone, notes=body.notes, actor=actor_of(key), workspace=workspace), uow=uow()))
+        lead = await views.get_lead(lead_id, workspace, svc.runtime.engine)
         assert lead is not None
         return lead
 
     @router.get("/api/leads", response_model=s.LeadPage)
     async def list_leads(
+        request: Request,
         status: str | None = None,
         campaign_id: Annotated[str | None, Query(alias="campaignId")] = None,
         q: Annotated[str | None, Query(max_length=200)] = None,
@@ -127,29 +132,31 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
         page_size: Annotated[int | None, Query(alias="pageSize", ge=1, le=200)] = None,
         _: ApiKey = Depends(read),
     ) -> s.LeadPage:
-        return await views.list_leads(uow(), status=status, campaign_id=campaign_id, text=q, sort=sort,
+        return await views.list_leads(uow(), workspace=workspace_of(request), status=status, campaign_id=campaign_id,
+                                      text=q, sort=sort,
                                       descending=order == "desc", page=page,
                                       page_size=page_size or svc.settings.page_size)
 
     @router.get("/api/leads/{lead_id}", response_model=s.LeadOut)
-    async def get(lead_id: str, _: ApiKey = Depends(read)) -> Response:
+    async def get(lead_id: str, request: Request, _: ApiKey = Depends(read)) -> Response:
         # Declares the detail route (OpenAPI, metrics label); HTTP requests are answered by `lead_detail`.
-        return await _lead_response(lead_id)
+        return await _lead_response(lead_id, workspace_of(request))
 
-    async def _lead_response(lead_id: str) -> Response:
-        lead = await views.get_lead(_uuid(lead_id), svc.runtime.engine)
+    async def _lead_response(lead_id: str, workspace: str) -> Response:
+        lead = await views.get_lead(_uuid(lead_id), workspace, svc.runtime.engine)
         if lead is None:
             raise ApiError(404, "lead_not_found", "No lead with that id.")
         return _json(lead)
 
     async def lead_detail(request: Request) -> Response:
-        """GET /api/leads/{lead_id} without FastAPI's per-request machinery: the same key check (the `read`
-        dependency, called directly) and the same answer as `get`."""
+        """GET /api/leads/{lead_id} without FastAPI's per-request machinery: the same key and workspace check (the
+        `read` dependency, called directly, sets the request's workspace) and the same answer as `get`."""
         await read(request)
-        return await _lead_response(request.path_params["lead_id"])
+        return await _lead_response(request.path_params["lead_id"], workspace_of(request))
 
     @router.patch("/api/leads/{lead_id}", response_model=s.LeadOut)
-    async def patch(lead_id: str, body: s.LeadPatch, key: ApiKey = Depends(write)) -> Response:
+    async def patch(lead_id: str, body: s.LeadPatch, request: Request, key: ApiKey = Depends(write)) -> Response:
+        workspace = workspace_of(request)
         fields: dict[str, Any] = {}
         sent = body.model_fields_set
         for name in ("company_name", "domain", "notes"):
@@ -159,73 +166,86 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
             for name in body.contact.model_fields_set:
                 fields[name] = getattr(body.contact, name)
         lid = _uuid(lead_id)
-        await _run(update_lead(UpdateLead(lead_id=lid, fields=fields, status=body.status, actor=actor_of(key)),
-                               uow=uow()))
-        return await get(lead_id, key)
+        await _run(update_lead(UpdateLead(lead_id=lid, fields=fields, status=body.status, actor=actor_of(key),
+                                          workspace=workspace), uow=uow()))
+        return await _lead_response(lead_id, workspace)
 
     @router.get("/api/leads/{lead_id}/history", response_model=list[s.HistoryOut])
-    async def history(lead_id: str, _: ApiKey = Depends(read)) -> list[s.HistoryOut]:
+    async def history(lead_id: str, request: Request, _: ApiKey = Depends(read)) -> list[s.HistoryOut]:
         lid = _uuid(lead_id)
         async with uow() as u:
-            if await u.leads.get(lid) is None:
+            if await u.leads.get(lid, workspace=workspace_of(request)) is None:
                 raise ApiError(404, "lead_not_found", "No lead with that id.")
             return [views.history_out(r) for r in await u.leads.history(lid)]
 
     @router.post("/api/leads/{lead_id}/normalise-status", response_model=s.LeadOut)
-    async def normalise(lead_id: str, key: ApiKey = Depends(write)) -> Response:
-        await _run(normalise_status(_uuid(lead_id), actor=actor_of(key), uow=uow()))
-        return await get(lead_id, key)
+    async def normalise(lead_id: str, request: Request, key: ApiKey = Depends(write)) -> Response:
+        workspace = workspace_of(request)
+        await _run(normalise_status(_uuid(lead_id), workspace=workspace, actor=actor_of(key), uow=uow()))
+        return await _lead_response(lead_id, workspace)
 
     @router.post("/api/leads/normalise-status")
-    async def normalise_every(key: ApiKey = Depends(write)) -> dict[str, int]:
-        return {"normalised": await _run(normalise_all(actor=actor_of(key), uow=uow()))}
+    async def normalise_every(request: Request, key: ApiKey = Depends(write)) -> dict[str, int]:
+        return {"normalised": await _run(normalise_all(workspace=workspace_of(request), actor=actor_of(key),
+                                                       uow=uow()))}
 
     @router.post("/api/leads/{lead_id}/audits", status_code=202, response_model=s.Accepted)
-    async def audit(lead_id: str, key: ApiKey = Depends(write)) -> s.Accepted:
-        run_id = await _run(start_audit.start_audit(_uuid(lead_id), actor=actor_of(key), uow=uow()))
+    async def audit(lead_id: str, request: Request, key: ApiKey = Depends(write)) -> s.Accepted:
+        run_id = await _run(start_audit.start_audit(_uuid(lead_id), workspace=workspace_of(request),
+                                                    actor=actor_of(key), uow=uow()))
         return s.Accepted(audit_run_id=str(run_id))
 
     @router.post("/api/leads/{lead_id}/emails", status_code=201, response_model=list[s.OutreachEmailOut])
-    async def generate(lead_id: str, body: s.EmailRequest | None = None, key: ApiKey = Depends(write)) -> list[s.OutreachEmailOut]:
+    async def generate(lead_id: str, request: Request, body: s.EmailRequest | None = None,
+                       key: ApiKey = Depends(write)) -> list[s.OutreachEmailOut]:
         req = body or s.EmailRequest()
         lid = _uuid(lead_id)
-        ids = await _run(generate_email.generate_email(lid, tone=req.tone or svc.settings.default_tone,
+        ids = await _run(generate_email.generate_email(lid, workspace=workspace_of(request),
+                                                       tone=req.tone or svc.settings.default_tone,
                                                        steps=req.steps, uow=uow()))
         async with uow() as u:
             return [views.email_out(r) for r in await u.leads.emails(lid) if r.id in set(ids)]
 
     @router.get("/api/leads/{lead_id}/emails", response_model=list[s.OutreachEmailOut])
-    async def emails(lead_id: str, _: ApiKey = Depends(read)) -> list[s.OutreachEmailOut]:
+    async def emails(lead_id: str, request: Request, _: ApiKey = Depends(read)) -> list[s.OutreachEmailOut]:
         lid = _uuid(lead_id)
         async with uow() as u:
-            if await u.leads.get(lid) is None:
+            if await u.leads.get(lid, workspace=workspace_of(request)) is None:
                 raise ApiError(404, "lead_not_found", "No lead with that id.")
             return [views.email_out(r) for r in await u.leads.emails(lid)]
 
     @router.post("/api/leads/{lead_id}/plusvibe/writeback", status_code=202, response_model=s.Accepted)
-    async def writeback(lead_id: str, key: ApiKey = Depends(write)) -> s.Accepted:
-        request_id = await _run(request_writeback.request_writeback(_uuid(lead_id), actor=actor_of(key), uow=uow()))
+    async def writeback(lead_id: str, request: Request, key: ApiKey = Depends(write)) -> s.Accepted:
+        request_id = await _run(request_writeback.request_writeback(_uuid(lead_id), workspace=workspace_of(request),
+                                                                    actor=actor_of(key), uow=uow()))
         return s.Accepted(request_id=str(request_id))
 
     @router.post("/api/leads/{lead_id}/plusvibe/complete", status_code=200)
-    async def complete(lead_id: str, _: ApiKey = Depends(write)) -> dict[str, str]:
-        await _run(campaign_membership.mark_completed(_uuid(lead_id), uow=uow(), plusvibe=pv))
+    async def complete(lead_id: str, request: Request, _: ApiKey = Depends(write)) -> dict[str, str]:
+        workspace = workspace_of(request)
+        await _run(campaign_membership.mark_completed(_uuid(lead_id), workspace=workspace, uow=uow(),
+                                                      plusvibe=svc.port(workspace)))
         return {"status": "completed"}
 
     @router.delete("/api/leads/{lead_id}/plusvibe", status_code=200)
-    async def remove(lead_id: str, _: ApiKey = Depends(write)) -> dict[str, str]:
-        campaign_id = await _run(campaign_membership.remove_from_campaign(_uuid(lead_id), uow=uow(), plusvibe=pv))
+    async def remove(lead_id: str, request: Request, _: ApiKey = Depends(write)) -> dict[str, str]:
+        workspace = workspace_of(request)
+        campaign_id = await _run(campaign_membership.remove_from_campaign(_uuid(lead_id), workspace=workspace,
+                                                                          uow=uow(), plusvibe=svc.port(workspace)))
         return {"status": "removed", "campaignId": campaign_id}
 
     @router.post("/api/plusvibe/leads/push", response_model=s.PushResult,
                  responses={409: {"description": "Some leads are not ready; nothing was enrolled."}})
-    async def push(body: s.PushRequest, partial: bool = False, key: ApiKey = Depends(write)) -> Response:
+    async def push(body: s.PushRequest, request: Request, partial: bool = False,
+                   key: ApiKey = Depends(write)) -> Response:
+        workspace = workspace_of(request)
         ids = [_uuid(i) for i in body.lead_ids]
         outcome = await _run(push_leads.push_leads(
             push_leads.PushLeads(campaign_id=body.campaign_id, lead_ids=ids, partial=partial, actor=actor_of(key),
-                                 tone=Tone(svc.settings.default_tone), workspace_id=await _run(svc.plusvibe_workspace_id()),
+                                 workspace=workspace, tone=Tone(svc.settings.default_tone),
+                                 workspace_id=await _run(svc.plusvibe_workspace_id(workspace)),
                                  custom_storage=svc.settings.plusvibe_custom_storage),
-            uow=uow(), plusvibe=pv, campaigns=svc.campaigns, new_uow=uow))
+            uow=uow(), plusvibe=svc.port(workspace), campaigns=svc.campaigns_for(workspace), new_uow=uow))
         refused = [views.refused_lead_out(r.lead_id, r.status, r.reason, r.remedy, r.message, r.keys, r.problems)
                    for r in outcome.refused]
         if refused and not partial:
@@ -245,27 +265,31 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
     async def send_preview(
         lead_id: str,
         campaign_id: Annotated[str, Query(alias="campaignId", min_length=1, max_length=100)],
+        request: Request,
         _: ApiKey = Depends(read),
     ) -> s.SendPreviewOut:
+        workspace = workspace_of(request)
+        lid = _uuid(lead_id)
         preview = await _run(preview_send.preview_send(
-            _uuid(lead_id), campaign_id, uow=uow(), campaigns=svc.campaigns,
-            configured_storage=svc.settings.plusvibe_custom_storage, workspace_id=await _run(svc.plusvibe_workspace_id()),
-            tone=Tone(svc.settings.default_tone)))
+            lid, campaign_id, workspace=workspace, uow=uow(), campaigns=svc.campaigns_for(workspace),
+            configured_storage=svc.settings.plusvibe_custom_storage,
+            workspace_id=await _run(svc.plusvibe_workspace_id(workspace)), tone=Tone(svc.settings.default_tone)))
         return views.send_preview_out(preview)
 
     @router.get("/api/plusvibe/campaigns", response_model=list[s.CampaignOut])
-    async def campaigns(_: ApiKey = Depends(read)) -> list[s.CampaignOut]:
-        items = await _run(svc.campaigns.list())
+    async def campaigns(request: Request, _: ApiKey = Depends(read)) -> list[s.CampaignOut]:
+        items = await _run(svc.campaigns_for(workspace_of(request)).list())
         return [s.CampaignOut(id=c.id, name=c.name, status=c.status, steps=c.steps) for c in items]
 
     @router.get("/api/plusvibe/integration", response_model=s.IntegrationOut)
-    async def integration(_: ApiKey = Depends(read)) -> s.IntegrationOut:
+    async def integration(request: Request, _: ApiKey = Depends(read)) -> s.IntegrationOut:
         """A live check of the credentials in use (the key's validity and the workspace's name)."""
-        workspace_id = await _run(svc.plusvibe_workspace_id())
+        workspace = workspace_of(request)
+        workspace_id = await _run(svc.plusvibe_workspace_id(workspace))
         if not workspace_id:
             return s.IntegrationOut(configured=False, key_valid=None, workspace_id=None, workspace_name=None)
         try:
-            workspaces = await pv.authenticate()
+            workspaces = await svc.port(workspace).authenticate()
         except AuthenticationError:
             return s.IntegrationOut(configured=True, key_valid=False, workspace_id=workspace_id, workspace_name=None,
                                     error="PlusVibe refused the API key.")
@@ -284,14 +308,15 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
     def out(view: plusvibe_integration.IntegrationView) -> s.PlusVibeIntegrationOut:
         return views.integration_out(view, webhooks_configured=bool(webhooks.public_base_url))
 
-    def changed(view: plusvibe_integration.IntegrationView) -> s.PlusVibeIntegrationOut:
-        if svc.connection is not None:
-            svc.connection.invalidate()  # this process uses the change at once; the others within the TTL
+    def changed(workspace: str, view: plusvibe_integration.IntegrationView) -> s.PlusVibeIntegrationOut:
+        svc.integration_changed(workspace)  # this process uses the change at once; the others within the TTL
         return out(view)
 
     @router.get("/api/integrations/plusvibe", response_model=s.PlusVibeIntegrationOut)
-    async def plusvibe_status(_: ApiKey = Depends(read)) -> s.PlusVibeIntegrationOut:
-        return out(await _run(plusvibe_integration.status(uow, workspace=svc.workspace, env=svc.env_credentials())))
+    async def plusvibe_status(request: Request, _: ApiKey = Depends(read)) -> s.PlusVibeIntegrationOut:
+        workspace = workspace_of(request)
+        return out(await _run(plusvibe_integration.status(uow, workspace=workspace,
+                                                          env=svc.env_credentials(workspace))))
 
     @router.post("/api/integrations/plusvibe/workspaces", response_model=list[s.PlusVibeWorkspaceOut],
                  responses={400: {"description": "PlusVibe rejected the key."}})
@@ -303,22 +328,26 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
     @router.put("/api/integrations/plusvibe", response_model=s.PlusVibeIntegrationOut,
                 responses={400: {"description": "PlusVibe rejected the key; nothing was stored."},
                            422: {"description": "The key cannot reach that workspace; nothing was stored."}})
-    async def plusvibe_connect(body: s.PlusVibeConnectIn, _: ApiKey = Depends(manage)) -> s.PlusVibeIntegrationOut:
-        return changed(await _run(plusvibe_integration.connect(
+    async def plusvibe_connect(body: s.PlusVibeConnectIn, request: Request,
+                               _: ApiKey = Depends(manage)) -> s.PlusVibeIntegrationOut:
+        workspace = workspace_of(request)
+        return changed(workspace, await _run(plusvibe_integration.connect(
             uow, keyring=svc.keyring, account=account, api_key=body.api_key,
-            plusvibe_workspace_id=body.workspace_id, workspace=svc.workspace, now=datetime.now(UTC),
+            plusvibe_workspace_id=body.workspace_id, workspace=workspace, now=datetime.now(UTC),
             webhooks=webhooks)))
 
     @router.post("/api/integrations/plusvibe/test", response_model=s.PlusVibeIntegrationOut)
-    async def plusvibe_test(_: ApiKey = Depends(manage)) -> s.PlusVibeIntegrationOut:
+    async def plusvibe_test(request: Request, _: ApiKey = Depends(manage)) -> s.PlusVibeIntegrationOut:
+        workspace = workspace_of(request)
         return out(await _run(plusvibe_integration.test_connection(
-            uow, keyring=svc.keyring, account=account, workspace=svc.workspace, env=svc.env_credentials(),
+            uow, keyring=svc.keyring, account=account, workspace=workspace, env=svc.env_credentials(workspace),
             now=datetime.now(UTC), webhooks=webhooks)))
 
     @router.delete("/api/integrations/plusvibe", response_model=s.PlusVibeIntegrationOut)
-    async def plusvibe_disconnect(_: ApiKey = Depends(manage)) -> s.PlusVibeIntegrationOut:
-        return changed(await _run(plusvibe_integration.disconnect(
-            uow, workspace=svc.workspace, now=datetime.now(UTC), keyring=svc.keyring, account=account,
+    async def plusvibe_disconnect(request: Request, _: ApiKey = Depends(manage)) -> s.PlusVibeIntegrationOut:
+        workspace = workspace_of(request)
+        return changed(workspace, await _run(plusvibe_integration.disconnect(
+            uow, workspace=workspace, now=datetime.now(UTC), keyring=svc.keyring, account=account,
             webhooks=webhooks)))
 
     return router, [FastRoute(_route(router, "GET", "/api/leads/{lead_id}"), lead_detail)]
@@ -333,7 +362,8 @@ def create_app(
 ) -> FastAPI:
     svc = service or bootstrap(settings, **overrides)
     router, fast_routes = build_router(svc)
-    app = create_service_app(svc.runtime, title="Leads API", routers=[router], embedded_workers=embedded_workers,
+    app = create_service_app(svc.runtime, title="Leads API", routers=[router, workspaces_router(svc)],
+                             embedded_workers=embedded_workers,
                              fast_routes=fast_routes)
     app.state.service = svc
     return app

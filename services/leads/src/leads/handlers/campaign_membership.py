@@ -1,4 +1,5 @@
-"""Mark completed in PlusVibe and Remove from PlusVibe (campaign-scoped delete; clears the link)."""
+"""Mark completed in PlusVibe and Remove from PlusVibe (campaign-scoped delete; clears the link). `plusvibe` is
+the port of the lead's workspace."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 
 from contracts.leads import LeadCompletedInCampaign, LeadRemovedFromCampaign
 from contracts.status import LeadStatus
-from leads.adapters.lead_changes import announce
+from leads.adapters.lead_changes import announce, publish_for
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.refusals import Refusal, not_found
 from plusvibe.port import PlusVibePort
@@ -15,9 +16,9 @@ from plusvibe.port import PlusVibePort
 COMPLETABLE = {LeadStatus.CONVERTED.value, LeadStatus.REPLIED.value}
 
 
-async def mark_completed(lead_id: uuid.UUID, *, uow: LeadsUnitOfWork, plusvibe: PlusVibePort) -> None:
+async def mark_completed(lead_id: uuid.UUID, *, workspace: str, uow: LeadsUnitOfWork, plusvibe: PlusVibePort) -> None:
     async with uow:
-        lead = await uow.leads.get(lead_id)
+        lead = await uow.leads.get(lead_id, workspace=workspace)
         if lead is None:
             raise not_found()
         if lead.status not in COMPLETABLE:
@@ -30,14 +31,15 @@ async def mark_completed(lead_id: uuid.UUID, *, uow: LeadsUnitOfWork, plusvibe: 
         campaign_id, email = lead.campaign_id, lead.email
     await plusvibe.mark_lead_completed(campaign_id, email)
     async with uow:
-        uow.publish(LeadCompletedInCampaign(lead_id=lead_id, campaign_id=campaign_id, email=email,
-                                            completed_at=datetime.now(UTC)))
+        publish_for(uow, workspace, LeadCompletedInCampaign(lead_id=lead_id, campaign_id=campaign_id, email=email,
+                                                            completed_at=datetime.now(UTC)))
         await uow.commit()
 
 
-async def remove_from_campaign(lead_id: uuid.UUID, *, uow: LeadsUnitOfWork, plusvibe: PlusVibePort) -> str:
+async def remove_from_campaign(lead_id: uuid.UUID, *, workspace: str, uow: LeadsUnitOfWork,
+                               plusvibe: PlusVibePort) -> str:
     async with uow:
-        lead = await uow.leads.get(lead_id)
+        lead = await uow.leads.get(lead_id, workspace=workspace)
         if lead is None:
             raise not_found()
         if not lead.email:
@@ -48,7 +50,7 @@ async def remove_from_campaign(lead_id: uuid.UUID, *, uow: LeadsUnitOfWork, plus
     # Scoped to the campaign: never a workspace-wide delete.
     await plusvibe.delete_leads([email], campaign_id=campaign_id)
     async with uow:
-        lead = await uow.leads.get(lead_id, for_update=True)
+        lead = await uow.leads.get(lead_id, workspace=workspace, for_update=True)
         if lead is None:
             raise not_found()
         if lead.campaign_id == campaign_id:
@@ -56,8 +58,8 @@ async def remove_from_campaign(lead_id: uuid.UUID, *, uow: LeadsUnitOfWork, plus
         ledger = await uow.leads.ledger([lead_id], campaign_id)
         if lead_id in ledger:
             ledger[lead_id].state = "removed"
-        uow.publish(LeadRemovedFromCampaign(lead_id=lead_id, campaign_id=campaign_id, email=email,
-                                            removed_at=datetime.now(UTC)))
+        publish_for(uow, workspace, LeadRemovedFromCampaign(lead_id=lead_id, campaign_id=campaign_id, email=email,
+                                                            removed_at=datetime.now(UTC)))
         await announce(uow, lead)
         await uow.commit()
     return campaign_id

@@ -3,7 +3,10 @@ whose text changed (a fingerprint), and dry-runs its current templates against w
 enrolled lead — the variables the push sent, updated by any writeback delivered since. A lead that would now
 render an empty placeholder is flagged (`send_risk` on the lead, LeadSendAtRisk, a metric); for tokens the
 writeback produces, a writeback refresh is requested once per edit. Flagged leads are re-checked every pass and
-cleared when the risk is gone."""
+cleared when the risk is gone.
+
+One check is of one platform workspace: the campaigns of its connection (`campaigns`, its directory), its
+fingerprints and its enrolled leads; the service runs it for each workspace it serves that is connected."""
 
 from __future__ import annotations
 
@@ -17,9 +20,10 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy import text
 
+from contracts.integrations import DEFAULT_WORKSPACE
 from contracts.leads import LeadSendAtRisk, SendProblem, WritebackRequested
 from leads.adapters.campaigns import CampaignDirectory, CampaignInfo
-from leads.adapters.lead_changes import announce
+from leads.adapters.lead_changes import announce, publish_for
 from leads.adapters.orm import CampaignTemplatesRow, LeadRow, PushLedgerRow
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.lead_payload import standard_fields
@@ -40,7 +44,9 @@ log = logging.getLogger(__name__)
 ACTOR = "system:template-check"
 SEND_AT_RISK = Counter("leads_send_at_risk", "Enrolled leads flagged because an edited campaign would render an "
                        "empty placeholder for them.", ["reason"])
-_LOCK_KEY = 0x7E3A_1C55  # one check at a time across every leads consumers replica (PostgreSQL advisory lock)
+# One check of a workspace at a time across every leads consumers replica (PostgreSQL advisory lock on this key
+# and the workspace's hash): the workspaces' checks do not wait on one another.
+_LOCK_KEY = 0x7E3A_1C55
 
 
 @dataclass
@@ -79,10 +85,12 @@ def _risk(campaign: CampaignInfo, problems: list[ProblemReport], now: datetime, 
                           "reason": p.reason.value, "message": p.message} for p in problems]}
 
 
-async def _locked(uow: LeadsUnitOfWork) -> bool:
+async def _locked(uow: LeadsUnitOfWork, workspace: str) -> bool:
     if uow.session.get_bind().dialect.name != "postgresql":
         return True
-    return bool((await uow.session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})).scalar())
+    locked = await uow.session.execute(text("SELECT pg_try_advisory_xact_lock(:k, hashtext(:ws))"),
+                                       {"k": _LOCK_KEY, "ws": workspace})
+    return bool(locked.scalar())
 
 
 async def check_campaign_templates(
@@ -91,23 +99,25 @@ async def check_campaign_templates(
     *,
     configured_storage: str,
     workspace_id: str,
+    workspace: str = DEFAULT_WORKSPACE,
 ) -> CheckReport:
+    """Checks the platform `workspace`'s campaigns; `workspace_id` is the PlusVibe workspace its connection calls."""
     report = CheckReport()
     infos = {info.id: info for info in await campaigns.list()}
     report.campaigns = len(infos)
     now = datetime.now(UTC)
     async with new_uow() as uow:
-        if not await _locked(uow):
+        if not await _locked(uow, workspace):
             report.skipped = True
             return report
         rule = await storage_rule(uow, configured=configured_storage, workspace_id=workspace_id)
-        seen = await uow.leads.campaign_fingerprints()
+        seen = await uow.leads.campaign_fingerprints(workspace)
         to_check: set[str] = set()
         for info in infos.values():
             row = seen.get(info.id)
             if row is None:
-                uow.leads.add_campaign_fingerprint(CampaignTemplatesRow(campaign_id=info.id,
-                                                                        fingerprint=info.fingerprint, checked_at=now))
+                uow.leads.add_campaign_fingerprint(CampaignTemplatesRow(
+                    workspace=workspace, campaign_id=info.id, fingerprint=info.fingerprint, checked_at=now))
                 to_check.add(info.id)
             elif row.fingerprint != info.fingerprint:
                 row.fingerprint, row.changed_at, row.checked_at = info.fingerprint, now, now
@@ -115,8 +125,10 @@ async def check_campaign_templates(
                 to_check.add(info.id)
             else:
                 row.checked_at = now
-        leads = [lead for cid in sorted(to_check) for lead in await uow.leads.enrolled_in(cid, for_update=True)]
-        leads += [lead for lead in await uow.leads.flagged(for_update=True) if lead.campaign_id not in to_check]
+        leads = [lead for cid in sorted(to_check)
+                 for lead in await uow.leads.enrolled_in(cid, workspace=workspace, for_update=True)]
+        leads += [lead for lead in await uow.leads.flagged(workspace=workspace, for_update=True)
+                  if lead.campaign_id not in to_check]
         # One query each for the leads' push-ledger entries and audit runs (announce() finds the runs in the
         # session), not one per lead.
         ledgers: dict[str, dict[uuid.UUID, PushLedgerRow]] = {}
@@ -131,8 +143,8 @@ async def check_campaign_templates(
             elif lead.send_risk is not None:  # no longer in that campaign (removed, or the campaign is gone)
                 risk_campaign = str(lead.send_risk.get("campaignId") or "")
                 lead.send_risk = None
-                uow.publish(LeadSendAtRisk(lead_id=lead.id, campaign_id=risk_campaign or "unknown", resolved=True,
-                                           detected_at=now))
+                publish_for(uow, lead.workspace, LeadSendAtRisk(
+                    lead_id=lead.id, campaign_id=risk_campaign or "unknown", resolved=True, detected_at=now))
                 await announce(uow, lead)
                 report.cleared.append(lead.id)
         await uow.commit()
@@ -158,7 +170,8 @@ async def _judge_enrolled(uow: LeadsUnitOfWork, lead: LeadRow, entry: PushLedger
     if not problems:
         if previous is not None:
             lead.send_risk = None
-            uow.publish(LeadSendAtRisk(lead_id=lead.id, campaign_id=info.id, resolved=True, detected_at=now))
+            publish_for(uow, lead.workspace,
+                        LeadSendAtRisk(lead_id=lead.id, campaign_id=info.id, resolved=True, detected_at=now))
             await announce(uow, lead)
             report.cleared.append(lead.id)
         return
@@ -166,14 +179,15 @@ async def _judge_enrolled(uow: LeadsUnitOfWork, lead: LeadRow, entry: PushLedger
     wanted = [p for p in problems if _refreshable(p, rule)]
     requested = False
     if wanted and refresh_for != info.fingerprint and lead.audit_run_id is not None:
-        uow.publish(WritebackRequested(lead_id=lead.id, request_id=uuid.uuid4(), campaign_id=info.id,
-                                       audit_run_id=lead.audit_run_id, requested_by=ACTOR, requested_at=now))
+        publish_for(uow, lead.workspace, WritebackRequested(
+            lead_id=lead.id, request_id=uuid.uuid4(), campaign_id=info.id, audit_run_id=lead.audit_run_id,
+            requested_by=ACTOR, requested_at=now))
         refresh_for, requested = info.fingerprint, True
         report.refreshes.append(lead.id)
     if previous is not None and previous.get("fingerprint") == info.fingerprint and not requested:
         return  # already flagged for this version of the templates
     lead.send_risk = _risk(info, problems, now, refresh_for)
-    uow.publish(LeadSendAtRisk(
+    publish_for(uow, lead.workspace, LeadSendAtRisk(
         lead_id=lead.id, campaign_id=info.id, writeback_requested=requested, detected_at=now,
         problems=[SendProblem(token=p.token or p.key, step=p.step or 0, variation=p.variation or "",
                               part=p.part or "", reason=p.reason.value) for p in problems]))

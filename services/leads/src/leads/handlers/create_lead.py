@@ -1,4 +1,4 @@
-"""Create a lead (status `new`) and announce it."""
+"""Create a lead (status `new`) in the request's workspace and announce it."""
 
 from __future__ import annotations
 
@@ -23,19 +23,22 @@ class CreateLead:
     phone: str | None
     notes: str | None
     actor: str
+    workspace: str
 
 
 async def create_lead(cmd: CreateLead, *, uow: LeadsUnitOfWork) -> uuid.UUID:
     now = datetime.now(UTC)
     lead = LeadRow(
-        id=uuid.uuid4(), company_name=cmd.company_name, domain=cmd.domain, first_name=cmd.first_name,
+        id=uuid.uuid4(), workspace=cmd.workspace, company_name=cmd.company_name, domain=cmd.domain,
+        first_name=cmd.first_name,
         last_name=cmd.last_name, email=cmd.email, title=cmd.title, phone=cmd.phone, notes=cmd.notes,
         status=LeadStatus.NEW.value, opens=0, version=0, created_at=now, updated_at=now,
     )
     async with uow:
         uow.leads.add(lead)
         await uow.session.flush()
-        uow.leads.add_history(lead_id=lead.id, from_status=None, to_status=lead.status, actor=cmd.actor,
+        uow.leads.add_history(lead_id=lead.id, workspace=lead.workspace, from_status=None, to_status=lead.status,
+                              actor=cmd.actor,
                               reason="created", changed_at=now)
         await announce(uow, lead)
         await uow.commit()

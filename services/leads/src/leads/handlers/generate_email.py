@@ -14,13 +14,14 @@ from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.refusals import Refusal, not_found
 
 
-async def generate_email(lead_id: uuid.UUID, *, tone: str, steps: int, uow: LeadsUnitOfWork) -> list[uuid.UUID]:
+async def generate_email(lead_id: uuid.UUID, *, workspace: str, tone: str, steps: int,
+                         uow: LeadsUnitOfWork) -> list[uuid.UUID]:
     try:
         chosen = Tone(tone)
     except ValueError:
         raise Refusal("invalid", "tone_unknown", f"Tone must be one of {', '.join(t.value for t in Tone)}.") from None
     async with uow:
-        lead = await uow.leads.get(lead_id)
+        lead = await uow.leads.get(lead_id, workspace=workspace)
         if lead is None:
             raise not_found()
         stmt = (select(AuditRunRow).where(AuditRunRow.lead_id == lead_id, AuditRunRow.status == "completed")
@@ -32,7 +33,8 @@ async def generate_email(lead_id: uuid.UUID, *, tone: str, steps: int, uow: Lead
         now = datetime.now(UTC)
         ids: list[uuid.UUID] = []
         for step in generate_sequence(facts, profile, tone=chosen, steps=steps):
-            ids.append(uow.leads.add_email(lead_id=lead_id, type="preview", step=step.step, subject=step.subject,
+            ids.append(uow.leads.add_email(lead_id=lead_id, workspace=lead.workspace, type="preview", step=step.step,
+                                           subject=step.subject,
                                            body=step.body, cta=step.cta, tone=chosen.value,
                                            audit_run_id=run.id if run else None, writeback_status="not_written",
                                            created_at=now))

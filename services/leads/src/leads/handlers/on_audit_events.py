@@ -1,11 +1,13 @@
 """AuditStarted / AuditCompleted / AuditFailed from the audits service: keep the run, link the newest one,
-and move the lead to `audit_complete` (a stale run never regresses a lead)."""
+and move the lead to `audit_complete` (a stale run never regresses a lead). An event changes only a lead of its own
+workspace (`event_workspace`): a lead of another workspace is as unknown to it as a deleted one."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from contracts.audits import AuditCompleted, AuditEvent, AuditFailed, AuditStarted
+from contracts.integrations import event_workspace
 from contracts.status import LeadStatus
 from leads.adapters.lead_changes import announce, apply_status
 from leads.adapters.orm import AuditRunRow, LeadRow
@@ -15,13 +17,18 @@ from leads.domain import transitions
 from servicekit.messaging.events import Decoded
 
 
-async def _lead_and_run(uow: LeadsUnitOfWork, event: AuditEvent) -> tuple[LeadRow | None, AuditRunRow | None]:
-    lead = await uow.leads.get(event.lead_id, for_update=True)
+async def _lead_and_run(uow: LeadsUnitOfWork, item: Decoded) -> tuple[LeadRow | None, AuditRunRow | None]:
+    event = item.event
+    assert isinstance(event, AuditEvent)
+    lead = await uow.leads.get(event.lead_id, workspace=event_workspace(item.envelope.workspace_id), for_update=True)
     if lead is None:
-        return None, None  # the lead was deleted; the event has nothing to change
+        return None, None  # the lead was deleted (or is another workspace's); the event has nothing to change
     run = await uow.leads.run(event.audit_run_id)
+    if run is not None and run.workspace != lead.workspace:
+        return None, None  # a run of another workspace's lead: this event must not change it either
     if run is None:
-        run = AuditRunRow(id=event.audit_run_id, lead_id=lead.id, domain=event.domain, status="queued",
+        run = AuditRunRow(id=event.audit_run_id, lead_id=lead.id, workspace=lead.workspace, domain=event.domain,
+                          status="queued",
                           requested_at=event.requested_at, requested_by="unknown")
         uow.leads.add_run(run)
     return lead, run
@@ -39,7 +46,7 @@ def _link(lead: LeadRow, event: AuditEvent) -> None:
 async def on_audit_started(item: Decoded, uow: LeadsUnitOfWork) -> None:
     event = item.event
     assert isinstance(event, AuditStarted)
-    lead, run = await _lead_and_run(uow, event)
+    lead, run = await _lead_and_run(uow, item)
     if lead is None or run is None:
         return
     if run.status == "queued":
@@ -52,7 +59,7 @@ async def on_audit_started(item: Decoded, uow: LeadsUnitOfWork) -> None:
 async def on_audit_completed(item: Decoded, uow: LeadsUnitOfWork) -> None:
     event = item.event
     assert isinstance(event, AuditCompleted)
-    lead, run = await _lead_and_run(uow, event)
+    lead, run = await _lead_and_run(uow, item)
     if lead is None or run is None:
         return
     run.status = "completed"
@@ -75,7 +82,7 @@ async def on_audit_completed(item: Decoded, uow: LeadsUnitOfWork) -> None:
 async def on_audit_failed(item: Decoded, uow: LeadsUnitOfWork) -> None:
     event = item.event
     assert isinstance(event, AuditFailed)
-    lead, run = await _lead_and_run(uow, event)
+    lead, run = await _lead_and_run(uow, item)
     if lead is None or run is None:
         return
     run.status = "failed"

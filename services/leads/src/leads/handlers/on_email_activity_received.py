@@ -1,10 +1,12 @@
 """EmailActivityReceived from unibox: enrichment (label, sentiment, last subject, raw payload, opens) and
-forward-only status moves; a late or duplicated event never moves a lead backwards."""
+forward-only status moves; a late or duplicated event never moves a lead backwards. Only a lead of the event's
+workspace is changed (unibox resolves addresses per workspace; a lead of another one is unknown here)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
+from contracts.integrations import event_workspace
 from contracts.status import LeadStatus
 from contracts.unibox import EmailActivityReceived
 from leads.adapters.lead_changes import announce, apply_status
@@ -29,7 +31,7 @@ async def on_email_activity_received(
     assert isinstance(event, EmailActivityReceived)
     if event.lead_id is None:
         return  # an address no lead has; unibox keeps the raw webhook
-    lead = await uow.leads.get(event.lead_id, for_update=True)
+    lead = await uow.leads.get(event.lead_id, workspace=event_workspace(item.envelope.workspace_id), for_update=True)
     if lead is None:
         return
     kind = _KIND.get(event.activity, ActivityKind.OTHER)

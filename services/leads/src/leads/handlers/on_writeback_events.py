@@ -1,10 +1,12 @@
 """WritebackCompleted / WritebackFailed. The variables and `email_generated` land in ONE transaction, so no
-reader ever sees one without the other; only the lead's newest audit run may apply."""
+reader ever sees one without the other; only the lead's newest audit run may apply, and only to a lead of the
+event's workspace."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from contracts.integrations import event_workspace
 from contracts.status import LeadStatus
 from contracts.writeback import WritebackCompleted, WritebackFailed
 from leads.adapters.lead_changes import announce, apply_status
@@ -17,7 +19,7 @@ from servicekit.messaging.events import Decoded
 async def on_writeback_completed(item: Decoded, uow: LeadsUnitOfWork) -> None:
     event = item.event
     assert isinstance(event, WritebackCompleted)
-    lead = await uow.leads.get(event.lead_id, for_update=True)
+    lead = await uow.leads.get(event.lead_id, workspace=event_workspace(item.envelope.workspace_id), for_update=True)
     if lead is None:
         return
     current = LeadStatus(lead.status) if lead.status else None
@@ -38,7 +40,8 @@ async def on_writeback_completed(item: Decoded, uow: LeadsUnitOfWork) -> None:
         body = event.variables.get(f"email_body_{step}")
         if subject is None or body is None:
             continue
-        uow.leads.add_email(lead_id=lead.id, type="writeback", step=step, subject=subject, body=body,
+        uow.leads.add_email(lead_id=lead.id, workspace=lead.workspace, type="writeback", step=step, subject=subject,
+                            body=body,
                             cta=event.variables.get(f"email_cta_{step}", ""), tone=None,
                             audit_run_id=event.audit_run_id, writeback_status=status, created_at=now)
     apply_status(uow, lead, decision, causation=item.envelope)
@@ -48,7 +51,7 @@ async def on_writeback_completed(item: Decoded, uow: LeadsUnitOfWork) -> None:
 async def on_writeback_failed(item: Decoded, uow: LeadsUnitOfWork) -> None:
     event = item.event
     assert isinstance(event, WritebackFailed)
-    lead = await uow.leads.get(event.lead_id, for_update=True)
+    lead = await uow.leads.get(event.lead_id, workspace=event_workspace(item.envelope.workspace_id), for_update=True)
     if lead is None:
         return
     if not transitions.is_newest_run(run_ref(event.audit_run_id, event.audit_requested_at), newest_run(lead)):

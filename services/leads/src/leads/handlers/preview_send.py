@@ -1,5 +1,6 @@
 """Send preview: every step and variation of a campaign as PlusVibe would render it for this lead now, each
-empty placeholder marked (docs/TEMPLATES.md). The same dry run as the push's guard, on the same lead object."""
+empty placeholder marked (docs/TEMPLATES.md). The same dry run as the push's guard, on the same lead object.
+`campaigns` is the directory of the lead's workspace."""
 
 from __future__ import annotations
 
@@ -33,19 +34,25 @@ async def preview_send(
     lead_id: uuid.UUID,
     campaign_id: str,
     *,
+    workspace: str,
     uow: LeadsUnitOfWork,
     campaigns: CampaignDirectory,
     configured_storage: str,
     workspace_id: str,
     tone: Tone,
 ) -> SendPreview:
+    # The lead first: an id of another workspace (or none) answers 404 before any PlusVibe call, whatever the
+    # state of this workspace's connection.
+    async with uow:
+        if await uow.leads.get(lead_id, workspace=workspace) is None:
+            raise not_found()
     try:
         campaign = await campaigns.get(campaign_id)
     except NotFoundError:
         raise Refusal("not_found", "campaign_not_found", f"PlusVibe has no campaign {campaign_id}.") from None
     refuse_broken_templates(campaign)
     async with uow:
-        lead = await uow.leads.get(lead_id)
+        lead = await uow.leads.get(lead_id, workspace=workspace)
         if lead is None:
             raise not_found()
         rule = await storage_rule(uow, configured=configured_storage, workspace_id=workspace_id)

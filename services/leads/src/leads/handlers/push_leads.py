@@ -5,6 +5,9 @@ All-or-nothing by default: one refused lead → 409 listing every refused lead a
 With `partial`, the ready leads are enrolled and the refused ones reported. Idempotent: a lead already
 enrolled in that campaign (push ledger) is not sent again; PlusVibe's own de-duplication within a campaign
 covers a crash between the call and our commit.
+
+A push works in one platform workspace: only that workspace's leads are pushed (another workspace's id is refused
+like a missing one), through `plusvibe` and `campaigns` of that workspace's connection.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from datetime import UTC, datetime
 from contracts.leads import LeadPushed
 from copywriter import Tone
 from leads.adapters.campaigns import CampaignDirectory, CampaignInfo
-from leads.adapters.lead_changes import announce
+from leads.adapters.lead_changes import announce, publish_for
 from leads.adapters.orm import PushLedgerRow
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.readiness import ProblemReport, Refused
@@ -39,8 +42,9 @@ class PushLeads:
     lead_ids: list[uuid.UUID]
     partial: bool
     actor: str
+    workspace: str  # the platform workspace the push works in
     tone: Tone = Tone.CONSULTATIVE
-    workspace_id: str = ""
+    workspace_id: str = ""  # the PlusVibe workspace its connection calls
     custom_storage: str = AUTO  # the configured storage rule: auto | verbatim | prefixed
 
 
@@ -103,7 +107,7 @@ async def push_leads(
     async with uow:
         rule = await storage_rule(uow, configured=cmd.custom_storage, workspace_id=cmd.workspace_id)
         outcome.storage_rule = rule
-        leads = await uow.leads.get_many(ids)
+        leads = await uow.leads.get_many(ids, workspace=cmd.workspace)
         missing = [str(i) for i in ids if i not in leads]
         if missing:
             raise Refusal("not_found", "lead_not_found", f"No lead with id {', '.join(missing[:10])}.",
@@ -179,7 +183,7 @@ async def _record_batch(
     outcome.batches += 1
     now = datetime.now(UTC)
     async with uow:
-        fresh = await uow.leads.get_many(batch, for_update=True)
+        fresh = await uow.leads.get_many(batch, workspace=cmd.workspace, for_update=True)
         # One query for the batch's audit runs: announce() then finds each in the session, not one trip per lead.
         await uow.leads.runs([lead.audit_run_id for lead in fresh.values() if lead.audit_run_id is not None])
         ledger = await uow.leads.ledger(batch, cmd.campaign_id)
@@ -189,14 +193,16 @@ async def _record_batch(
                 continue  # deleted meanwhile
             entry = ledger.get(lead_id)
             if entry is None:
-                uow.leads.add_ledger(PushLedgerRow(lead_id=lead_id, campaign_id=cmd.campaign_id, email=lead.email or "",
+                uow.leads.add_ledger(PushLedgerRow(lead_id=lead_id, workspace=lead.workspace,
+                                                   campaign_id=cmd.campaign_id, email=lead.email or "",
                                                    state="enrolled", variables=ready[lead_id].custom_variables,
                                                    pushed_at=now))
             else:
                 entry.state, entry.variables, entry.pushed_at = "enrolled", ready[lead_id].custom_variables, now
             lead.campaign_id = cmd.campaign_id
-            uow.publish(LeadPushed(lead_id=lead_id, campaign_id=cmd.campaign_id, email=lead.email or "",
-                                   variables=ready[lead_id].custom_variables, pushed_at=now))
+            publish_for(uow, lead.workspace, LeadPushed(lead_id=lead_id, campaign_id=cmd.campaign_id,
+                                                        email=lead.email or "",
+                                                        variables=ready[lead_id].custom_variables, pushed_at=now))
             await announce(uow, lead)
             outcome.enrolled.append(lead_id)
         await uow.commit()

@@ -9,14 +9,15 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from contracts.leads import WritebackRequested
+from leads.adapters.lead_changes import publish_for
 from leads.adapters.orm import AuditRunRow
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.refusals import Refusal, not_found
 
 
-async def request_writeback(lead_id: uuid.UUID, *, actor: str, uow: LeadsUnitOfWork) -> uuid.UUID:
+async def request_writeback(lead_id: uuid.UUID, *, workspace: str, actor: str, uow: LeadsUnitOfWork) -> uuid.UUID:
     async with uow:
-        lead = await uow.leads.get(lead_id)
+        lead = await uow.leads.get(lead_id, workspace=workspace)
         if lead is None:
             raise not_found()
         if not lead.campaign_id:
@@ -32,8 +33,8 @@ async def request_writeback(lead_id: uuid.UUID, *, actor: str, uow: LeadsUnitOfW
             raise Refusal("conflict", "audit_not_completed",
                           "PlusVibe Writeback needs a completed audit: wait for the audit to finish, then retry.")
         request_id = uuid.uuid4()
-        uow.publish(WritebackRequested(lead_id=lead.id, request_id=request_id, campaign_id=lead.campaign_id,
-                                       audit_run_id=lead.audit_run_id, requested_by=actor,
-                                       requested_at=datetime.now(UTC)))
+        publish_for(uow, lead.workspace, WritebackRequested(
+            lead_id=lead.id, request_id=request_id, campaign_id=lead.campaign_id, audit_run_id=lead.audit_run_id,
+            requested_by=actor, requested_at=datetime.now(UTC)))
         await uow.commit()
     return request_id

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from contracts.leads import AuditRequested
 from contracts.status import LeadStatus
-from leads.adapters.lead_changes import announce, apply_status
+from leads.adapters.lead_changes import announce, apply_status, publish_for
 from leads.adapters.orm import AuditRunRow
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain import transitions
@@ -20,9 +20,9 @@ def auditable_domain(domain: str | None) -> str | None:
     return domain.strip()
 
 
-async def start_audit(lead_id: uuid.UUID, *, actor: str, uow: LeadsUnitOfWork) -> uuid.UUID:
+async def start_audit(lead_id: uuid.UUID, *, workspace: str, actor: str, uow: LeadsUnitOfWork) -> uuid.UUID:
     async with uow:
-        lead = await uow.leads.get(lead_id, for_update=True)
+        lead = await uow.leads.get(lead_id, workspace=workspace, for_update=True)
         if lead is None:
             raise not_found()
         domain = auditable_domain(lead.domain)
@@ -31,13 +31,14 @@ async def start_audit(lead_id: uuid.UUID, *, actor: str, uow: LeadsUnitOfWork) -
                           "This lead has no usable domain to audit. Add the company's domain first.")
         now = datetime.now(UTC)
         run_id = uuid.uuid4()
-        uow.leads.add_run(AuditRunRow(id=run_id, lead_id=lead.id, domain=domain, status="queued", requested_at=now,
+        uow.leads.add_run(AuditRunRow(id=run_id, lead_id=lead.id, workspace=lead.workspace, domain=domain,
+                                      status="queued", requested_at=now,
                                       requested_by=actor))
         lead.audit_run_id = run_id
         lead.audit_requested_at = now
         apply_status(uow, lead, transitions.audit_requested(LeadStatus(lead.status), actor=actor))
-        uow.publish(AuditRequested(lead_id=lead.id, audit_run_id=run_id, domain=domain, requested_at=now,
-                                   requested_by=actor))
+        publish_for(uow, lead.workspace, AuditRequested(lead_id=lead.id, audit_run_id=run_id, domain=domain,
+                                                        requested_at=now, requested_by=actor))
         await announce(uow, lead)
         await uow.commit()
     return run_id

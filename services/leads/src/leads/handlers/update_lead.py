@@ -22,6 +22,7 @@ class UpdateLead:
     fields: dict[str, Any]
     status: str | None
     actor: str
+    workspace: str
 
 
 async def update_lead(cmd: UpdateLead, *, uow: LeadsUnitOfWork) -> None:
@@ -37,7 +38,7 @@ async def update_lead(cmd: UpdateLead, *, uow: LeadsUnitOfWork) -> None:
     if unknown:
         raise Refusal("invalid", "field_not_editable", f"Not editable: {', '.join(sorted(unknown))}.")
     async with uow:
-        lead = await uow.leads.get(cmd.lead_id, for_update=True)
+        lead = await uow.leads.get(cmd.lead_id, workspace=cmd.workspace, for_update=True)
         if lead is None:
             raise not_found()
         changed = False
@@ -53,10 +54,10 @@ async def update_lead(cmd: UpdateLead, *, uow: LeadsUnitOfWork) -> None:
             await uow.commit()
 
 
-async def normalise_status(lead_id: uuid.UUID, *, actor: str, uow: LeadsUnitOfWork) -> bool:
+async def normalise_status(lead_id: uuid.UUID, *, workspace: str, actor: str, uow: LeadsUnitOfWork) -> bool:
     """Returns True when the lead was on the legacy value and is now `email_sent`."""
     async with uow:
-        lead = await uow.leads.get(lead_id, for_update=True)
+        lead = await uow.leads.get(lead_id, workspace=workspace, for_update=True)
         if lead is None:
             raise not_found()
         decision = transitions.legacy_normalisation(LeadStatus(lead.status), actor=actor)
@@ -67,10 +68,11 @@ async def normalise_status(lead_id: uuid.UUID, *, actor: str, uow: LeadsUnitOfWo
         return True
 
 
-async def normalise_all(*, actor: str, uow: LeadsUnitOfWork) -> int:
+async def normalise_all(*, workspace: str, actor: str, uow: LeadsUnitOfWork) -> int:
+    """Every lead of the workspace still on the legacy value."""
     async with uow:
-        ids = await uow.leads.legacy_ids()
+        ids = await uow.leads.legacy_ids(workspace)
     count = 0
     for lead_id in ids:
-        count += int(await normalise_status(lead_id, actor=actor, uow=uow))
+        count += int(await normalise_status(lead_id, workspace=workspace, actor=actor, uow=uow))
     return count

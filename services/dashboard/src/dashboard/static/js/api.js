@@ -1,7 +1,9 @@
-// The API client: relative URLs through the single entry point, the operator's API key in `X-API-Key`.
-// The key lives in sessionStorage only (gone when the tab closes); `#key=...` in the URL pre-fills it.
+// The API client: relative URLs through the single entry point, the operator's API key in `X-API-Key` and the
+// chosen workspace in `X-Workspace`. The key lives in sessionStorage only (gone when the tab closes); `#key=...` in
+// the URL pre-fills it. The workspace is remembered in localStorage (the next visit opens the same client).
 
 const KEY_NAME = 'outreach.apiKey';
+const WORKSPACE_NAME = 'outreach.workspace';
 
 export class ApiError extends Error {
   constructor(status, reason, message, body) {
@@ -30,8 +32,23 @@ export function setApiKey(value) {
   else sessionStorage.removeItem(KEY_NAME);
 }
 
+export function workspace() {
+  try { return localStorage.getItem(WORKSPACE_NAME) || ''; } catch { return ''; }
+}
+
+export function setWorkspace(value) {
+  try {
+    if (value) localStorage.setItem(WORKSPACE_NAME, value);
+    else localStorage.removeItem(WORKSPACE_NAME);
+  } catch {
+    // Storage disabled: the key's own workspace is used.
+  }
+}
+
 export async function api(method, path, body, { headers = {} } = {}) {
-  const init = { method, headers: { Accept: 'application/json', 'X-API-Key': apiKey(), ...headers } };
+  const chosen = workspace();
+  const init = { method, headers: { Accept: 'application/json', 'X-API-Key': apiKey(),
+    ...(chosen ? { 'X-Workspace': chosen } : {}), ...headers } };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -52,6 +69,7 @@ export async function api(method, path, body, { headers = {} } = {}) {
     const message = typeof detail.message === 'string' ? detail.message
       : `${response.status} ${response.statusText || 'error'}`;
     if (response.status === 401) window.dispatchEvent(new CustomEvent('outreach:unauthorised'));
+    if (detail.reason === 'workspace_not_found' && chosen) window.dispatchEvent(new CustomEvent('outreach:workspace-gone'));
     throw new ApiError(response.status, detail.reason, message, detail);
   }
   return data;

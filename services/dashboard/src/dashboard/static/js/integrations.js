@@ -1,7 +1,7 @@
 // Integrations: connect a PlusVibe API key and workspace, test the connection, disconnect (docs/INTEGRATIONS.md).
 // The key is typed into a password field, sent once to the leads API and never shown again: the API answers
 // with its last four characters only.
-import { api, del, errorText, get, post } from './api.js';
+import { api, del, errorText, get, post, workspace } from './api.js';
 import { Banner, fields, formatTime, h, replace } from './dom.js';
 
 const SOURCES = {
@@ -22,11 +22,12 @@ export async function renderIntegrations(app) {
   const status = h('section', { class: 'panel', 'aria-labelledby': 'pv-status-heading' });
   const connect = connectForm(banner, () => refresh());
   replace(app,
-    h('header', { class: 'page-header' }, h('h1', {}, 'Integrations')),
+    h('header', { class: 'page-header' }, h('h1', {}, 'Integrations'),
+      h('span', { class: 'muted', id: 'integrations-workspace' }, `Workspace: ${workspace() || 'default'}`)),
     banner.el,
     h('h2', {}, 'PlusVibe'),
     h('p', { class: 'hint' },
-      'PlusVibe push, writeback and Unibox use this API key and workspace. The key is stored encrypted and only its last four characters are ever shown.'),
+      'PlusVibe push, writeback and Unibox of this workspace use this API key and PlusVibe workspace; each workspace connects its own. The key is stored encrypted and only its last four characters are ever shown.'),
     status,
     connect);
 

@@ -57,6 +57,7 @@ export async function renderLeadDetail(app, leadId) {
       h('h1', {}, l.title || l.companyName || l.domain || 'Lead'),
       h('span', { class: `badge status-${l.status}`, id: 'status-badge', 'aria-label': `Status: ${spaced(l.status)}` },
         spaced(l.status)),
+      h('a', { href: `/leads/${encodeURIComponent(leadId)}/edit`, class: 'button', id: 'edit-lead' }, 'Edit lead'),
       h('a', { href: '/help/lead-detail', class: 'help-link', rel: 'help' }, 'Help: this screen'));
     document.title = `${l.title || 'Lead'} · Outreach`;
   }
@@ -331,15 +332,23 @@ export async function renderLeadDetail(app, leadId) {
         `Status ${r.status ?? 'none'}: ${r.reason}. ${r.message || ''} Remedy: ${remedyText(r.remedy)}`));
       const first = refused.find((r) => r.leadId === leadId) || refused[0];
       showPushNote(`Push refused (${err.status || 'error'} ${first ? first.reason : err.reason}): `
-        + `${first ? first.message || '' : err.message}${first && first.remedy ? ` Remedy: ${remedyText(first.remedy)}` : ''}`);
+        + `${first ? first.message || '' : err.message}${first && first.remedy ? ` Remedy: ${remedyText(first.remedy)}` : ''}`,
+      first && first.remedy === 'edit_lead' ? editHref(first.reason) : null);
     }
     await reloadLead();
   }
 
   // The last push refusal, next to the button (the banner at the top of the page says it too).
-  function showPushNote(text) {
-    pushNote.textContent = text;
+  function showPushNote(text, fixHref = null) {
+    replace(pushNote, text, fixHref ? ' ' : null,
+      fixHref ? h('a', { href: fixHref, id: 'push-refusal-fix' }, 'Edit the lead') : null);
     pushNote.hidden = !text;
+  }
+
+  // The lead form, focused on the field a refusal is about.
+  function editHref(reason) {
+    const field = reason === 'contact_email_missing' || reason === 'bounced' ? 'email' : 'firstName';
+    return `/leads/${encodeURIComponent(leadId)}/edit#${field}`;
   }
 
   function renderSummary() {

@@ -35,7 +35,7 @@ export async function renderLeads(app) {
     h('div', {}, h('label', { for: 'status-filter' }, 'Status'), statusFilter),
     h('div', {}, h('button', { type: 'submit' }, 'Apply')));
   replace(app,
-    h('div', { class: 'page-header' }, h('h1', {}, 'Leads')),
+    h('div', { class: 'page-header' }, h('h1', {}, 'Leads'), h('a', { href: '/leads/new', class: 'button primary' }, 'New lead')),
     banner.el,
     filterForm,
     h('div', { class: 'toolbar', role: 'group', 'aria-label': 'Bulk actions' },

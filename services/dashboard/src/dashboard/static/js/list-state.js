@@ -1,10 +1,13 @@
 // The Leads list's state for this tab: its query string (search, status filter, page) and the selected rows, so
 // Back from a lead or an audit returns to the same list with the same selection.
-const KEY = 'outreach.leads.list';
+import { workspace } from './api.js';
+
+// Per workspace: switching workspaces never restores another client's list or selection.
+const key = () => `outreach.leads.list:${workspace() || '-'}`;
 
 export function saveListState(search, selected) {
   try {
-    sessionStorage.setItem(KEY, JSON.stringify({ search, selected: [...selected] }));
+    sessionStorage.setItem(key(), JSON.stringify({ search, selected: [...selected] }));
   } catch {
     // Storage full or disabled: Back then opens the first page, as before.
   }
@@ -12,7 +15,7 @@ export function saveListState(search, selected) {
 
 export function listState() {
   try {
-    const value = JSON.parse(sessionStorage.getItem(KEY) || 'null');
+    const value = JSON.parse(sessionStorage.getItem(key()) || 'null');
     const ok = value && typeof value.search === 'string' && Array.isArray(value.selected);
     return ok ? { search: value.search, selected: value.selected.filter((id) => typeof id === 'string') } : null;
   } catch {

@@ -1,6 +1,7 @@
 // The page router: one shell for /leads, /leads/<id>, /audits/<id> and /integrations; each page module renders into <main>.
-import { apiKey, setApiKey, takeKeyFromFragment } from './api.js';
+import { apiKey, setApiKey, setWorkspace, takeKeyFromFragment } from './api.js';
 import { h, replace } from './dom.js';
+import { renderWorkspaceSwitcher } from './workspaces.js';
 
 const app = document.getElementById('app');
 let keyPromptShown = false;
@@ -45,6 +46,10 @@ async function route() {
     const { renderIntegrations } = await import('./integrations.js');
     return renderIntegrations(app);
   }
+  if (path === '/leads/new' || (match = /^\/leads\/([^/]+)\/edit$/.exec(path))) {
+    const { renderLeadForm } = await import('./lead-form.js');
+    return renderLeadForm(app, path === '/leads/new' ? null : decodeURIComponent(match[1]));
+  }
   if ((match = /^\/leads\/([^/]+)$/.exec(path))) {
     const { renderLeadDetail } = await import('./lead-detail.js');
     return renderLeadDetail(app, decodeURIComponent(match[1]));
@@ -56,6 +61,12 @@ async function route() {
   replace(app, h('div', { class: 'full-error' }, h('h1', {}, 'Page not found'), h('a', { href: '/leads' }, 'Go to Leads')));
 }
 
+// The remembered workspace is no longer the key's (or no longer served): forget it and start again with the key's own.
+window.addEventListener('outreach:workspace-gone', () => {
+  setWorkspace('');
+  window.location.assign('/leads');
+});
+
 window.addEventListener('outreach:unauthorised', () => {
   // Deferred so it replaces whatever error the page itself rendered for the refused call.
   if (!keyPromptShown) setTimeout(() => showKeyForm('The API key was refused. Enter a valid key.'), 0);
@@ -66,11 +77,13 @@ window.addEventListener('hashchange', () => {
   if (!takeKeyFromFragment()) return;
   keyPromptShown = false;
   keyBox();
-  route();
+  renderWorkspaceSwitcher(document.getElementById('workspace-box')).then((ok) => (ok ? route() : null));
 });
 
 takeKeyFromFragment();
 keyBox();
-route().catch((err) => {
+// The switcher settles the workspace before the page asks for data (a forgotten workspace is replaced first).
+(apiKey() ? renderWorkspaceSwitcher(document.getElementById('workspace-box')) : Promise.resolve(true))
+  .then((ok) => (ok ? route() : null)).catch((err) => {
   replace(app, h('div', { class: 'full-error', role: 'alert' }, h('h1', {}, 'Something went wrong'), String(err)));
 });
