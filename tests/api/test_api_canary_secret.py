@@ -168,23 +168,27 @@ async def test_api_leads_never_reveals_the_canary_plusvibe_key(
     await assert_canary_nowhere(canary_infra, seen, debug_logs)
 
 
+@pytest.mark.parametrize("platform_workspace", ["default", "acme"])
 async def test_api_leads_never_reveals_a_canary_key_connected_under_integrations(
-    canary_infra: Infra, canary_sim: Sim, debug_logs: pytest.LogCaptureFixture
+    canary_infra: Infra, canary_sim: Sim, debug_logs: pytest.LogCaptureFixture, platform_workspace: str
 ) -> None:
     """The key typed into Integrations: listed, connected, used, tested (accepted and refused), disconnected — then
     searched for everywhere, the sealed integration event on its topic included. So is the webhook secret the connect
-    generated and registered in PlusVibe (read back from the simulator's hook)."""
+    generated and registered in PlusVibe (read back from the simulator's hook). In `default` and in a second platform
+    workspace of the deployment (its own credential path: no environment key behind it)."""
     seen = Seen()
     pv = canary_sim.settings(api_key=SecretStr(""), workspace_id="", kek=SecretStr(new_kek()))
-    app = build_app("leads", canary_infra, pv, embedded_workers=True, webhook_base_url="http://127.0.0.1:9")
+    app = build_app("leads", canary_infra, pv, embedded_workers=True, webhook_base_url="http://127.0.0.1:9",
+                    workspaces="default,acme")
     workspace = canary_sim.workspace_id
-    async with started(app, {"x-api-key": FULL_KEY}) as http:
+    async with started(app, {"x-api-key": FULL_KEY, "x-workspace": platform_workspace}) as http:
         listed = seen.add(await http.post("/api/integrations/plusvibe/workspaces", json={"apiKey": CANARY}))
         assert workspace in {w["id"] for w in listed.json()}, listed.text
         connected = seen.add(await http.put("/api/integrations/plusvibe",
                                             json={"apiKey": CANARY, "workspaceId": workspace}))
         assert connected.status_code == 200 and connected.json()["keyMasked"] == "…" + CANARY[-4:], connected.text
         assert connected.json()["webhookStatus"] == "registered", connected.text
+        assert connected.json()["webhookUrl"].endswith(f"/api/plusvibe/webhooks/{platform_workspace}")
         (hook,) = canary_sim.state.hooks.values()
         webhook_secret = str(hook["secret"])
         assert len(webhook_secret) >= 32
