@@ -174,6 +174,10 @@ class System:
         """Rows from before the migration can still hold the deprecated `sent`; the API never writes it."""
         run_async(_set_status(self.postgres_url, self.leads_schema, lead_id, "sent"))
 
+    def force_campaign(self, lead_id: str, campaign_id: str) -> None:
+        """A lead linked to a PlusVibe campaign without a push (the guard's conditions are another test's)."""
+        run_async(_set_column(self.postgres_url, self.leads_schema, lead_id, "campaign_id", campaign_id))
+
     def publish_writeback(self, lead_id: str, *, delivered: bool) -> None:
         lead = self.lead(lead_id)
         run_id = lead["audit"]["auditRunId"]
@@ -265,6 +269,16 @@ async def _set_status(postgres_url: str, schema: str, lead_id: str, status: str)
         async with engine.begin() as conn:
             await conn.execute(text(f'UPDATE "{schema}".leads SET status = :s WHERE id = :id'),
                                {"s": status, "id": uuid.UUID(lead_id)})
+    finally:
+        await engine.dispose()
+
+
+async def _set_column(postgres_url: str, schema: str, lead_id: str, column: str, value: str) -> None:
+    engine = create_async_engine(postgres_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'UPDATE "{schema}".leads SET {column} = :v WHERE id = :id'),
+                               {"v": value, "id": uuid.UUID(lead_id)})
     finally:
         await engine.dispose()
 

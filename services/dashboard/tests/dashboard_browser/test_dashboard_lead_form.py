@@ -1,6 +1,7 @@
 """The lead form in a real browser, against the leads API: a new lead with two bad fields is refused with each
 reason beside its field and nothing is created; fixed, it is created and opens; Edit lead changes and clears fields;
-a link to a field (the push guard's "Edit the lead") focuses it."""
+a link to a field (the push guard's "Edit the lead") focuses it. Delete lead asks first, then the lead is gone; a
+lead in a PlusVibe campaign cannot be deleted, and the screen says why."""
 
 from __future__ import annotations
 
@@ -72,3 +73,30 @@ def test_an_operator_creates_and_edits_a_lead_with_the_api_reasons_beside_the_fi
     # Refused requests (the 422, a 404 by design) are logged by the browser; script errors are not allowed.
     errors = [e for e in page.errors if "Failed to load resource" not in e]  # type: ignore[attr-defined]
     assert errors == [], errors
+
+
+def test_an_operator_deletes_a_lead_after_confirming_and_a_lead_in_a_campaign_is_kept(page: Page,
+                                                                                      system: System) -> None:
+    tag = uuid.uuid4().hex[:8]
+    lead = system.create_lead(companyName=f"Delete Me {tag}")
+    page.goto(f"/leads/{lead['id']}")
+    page.get_by_role("button", name="Delete lead").click()
+    dialog = page.get_by_role("dialog", name="Delete lead?")
+    expect(dialog).to_contain_text("PlusVibe is not affected")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert system.http.get(f"/api/leads/{lead['id']}").status_code == 200  # cancelled: nothing deleted
+
+    page.get_by_role("button", name="Delete lead").click()
+    page.get_by_role("dialog", name="Delete lead?").get_by_role("button", name="Delete").click()
+    page.wait_for_url("**/leads")
+    assert system.http.get(f"/api/leads/{lead['id']}").status_code == 404
+    page.goto(f"/leads?q={tag}")
+    expect(page.locator("table")).not_to_contain_text(f"Delete Me {tag}")
+
+    enrolled = system.create_lead(companyName=f"Enrolled {tag}")
+    system.force_campaign(enrolled["id"], "camp-kept")
+    page.goto(f"/leads/{enrolled['id']}")
+    expect(page.get_by_role("button", name="Delete lead")).to_be_disabled()
+    expect(page.locator("#delete-blocked")).to_contain_text("remove it from PlusVibe first")
+    refused = system.http.delete(f"/api/leads/{enrolled['id']}")
+    assert (refused.status_code, refused.json()["reason"]) == (409, "lead_in_campaign")

@@ -176,6 +176,8 @@ async def test_rows_made_before_workspaces_all_belong_to_default_without_loss(pg
     for table in _WORKSPACE_TABLES:
         assert len(after[table]) == len(before[table]) == 1, table
         assert {row.pop("workspace") for row in after[table]} == {"default"}, table
+        if table == "leads":  # 0009 (lead deletion) runs too: no lead made before it is deleted
+            assert [row.pop("deleted_at") for row in after[table]] == [None]
         assert after[table] == before[table], table  # every other column exactly as it was
 
 

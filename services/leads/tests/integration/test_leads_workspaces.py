@@ -32,6 +32,7 @@ ACME_PV_KEY = "pv-acme-workspace-key-5Hq8"  # the key acme connects (the simulat
 # How each documented route with a lead id in its path is called (a body or query it needs to reach its lookup).
 ID_ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/leads/{lead_id}"): {},
+    ("DELETE", "/api/leads/{lead_id}"): {},
     ("PATCH", "/api/leads/{lead_id}"): {"json": {"notes": "changed from the wrong workspace"}},
     ("GET", "/api/leads/{lead_id}/history"): {},
     ("POST", "/api/leads/{lead_id}/normalise-status"): {},

@@ -61,6 +61,8 @@ class LeadRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Deleted by an operator (handlers/delete_lead.py): kept for the record, gone for every read of the API.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # The list's default order within a workspace (every list and search is of one workspace).
     __table_args__ = (Index("ix_leads_workspace_updated_at", "workspace", "updated_at"),)

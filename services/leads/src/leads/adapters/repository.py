@@ -57,13 +57,14 @@ class LeadRepository:
         self._staged: dict[Table, list[dict[str, Any]]] = {}
 
     async def get(self, lead_id: uuid.UUID, *, workspace: str, for_update: bool = False) -> LeadRow | None:
-        """The workspace's lead; None when there is no such lead or it belongs to another workspace."""
+        """The workspace's lead; None when there is no such lead, it belongs to another workspace or was deleted."""
         if lead_id in self._locked:
             locked = self._locked[lead_id]
-            return locked if locked.workspace == workspace else None
+            return locked if locked.workspace == workspace and locked.deleted_at is None else None
         if lead_id in self._missing:
             return None
-        stmt = select(LeadRow).where(LeadRow.id == lead_id, LeadRow.workspace == workspace)
+        stmt = select(LeadRow).where(LeadRow.id == lead_id, LeadRow.workspace == workspace,
+                                     LeadRow.deleted_at.is_(None))
         if for_update:
             stmt = stmt.with_for_update()
         row = (await self.session.execute(stmt)).scalar_one_or_none()
@@ -73,12 +74,13 @@ class LeadRepository:
 
     async def get_many(self, ids: Sequence[uuid.UUID], *, workspace: str | None,
                        for_update: bool = False) -> dict[uuid.UUID, LeadRow]:
-        """The workspace's leads among `ids` (`workspace=None`: of any workspace, only to lock them up front)."""
+        """The workspace's leads among `ids`, deleted ones left out (`workspace=None`: of any workspace, deleted ones
+        too, only to lock them up front; each event then reads its lead with `get`)."""
         if not ids:
             return {}
         stmt = select(LeadRow).where(one_of(LeadRow.id, ids, self._dialect)).order_by(LeadRow.id)
         if workspace is not None:
-            stmt = stmt.where(LeadRow.workspace == workspace)
+            stmt = stmt.where(LeadRow.workspace == workspace, LeadRow.deleted_at.is_(None))
         if for_update:
             stmt = stmt.with_for_update()
         rows = {row.id: row for row in (await self.session.execute(stmt)).scalars()}
@@ -115,7 +117,7 @@ class LeadRepository:
         offset: int,
         limit: int,
     ) -> tuple[list[LeadRow], int]:
-        stmt = select(LeadRow).where(LeadRow.workspace == workspace)
+        stmt = select(LeadRow).where(LeadRow.workspace == workspace, LeadRow.deleted_at.is_(None))
         if status:
             stmt = stmt.where(LeadRow.status == status)
         if campaign_id:
@@ -138,7 +140,8 @@ class LeadRepository:
         return list(rows), int(total)
 
     async def legacy_ids(self, workspace: str) -> list[uuid.UUID]:
-        stmt = select(LeadRow.id).where(LeadRow.workspace == workspace, LeadRow.status == "sent")
+        stmt = select(LeadRow.id).where(LeadRow.workspace == workspace, LeadRow.status == "sent",
+                                        LeadRow.deleted_at.is_(None))
         return list((await self.session.execute(stmt)).scalars())
 
     # audit runs

@@ -34,6 +34,7 @@ from leads.handlers import (
     start_audit,
 )
 from leads.handlers.create_lead import CreateLead, create_lead
+from leads.handlers.delete_lead import delete_lead
 from leads.handlers.update_lead import UpdateLead, normalise_all, normalise_status, update_lead
 from leads.settings import LeadsSettings
 from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError
@@ -169,6 +170,15 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
         await _run(update_lead(UpdateLead(lead_id=lid, fields=fields, status=body.status, actor=actor_of(key),
                                           workspace=workspace), uow=uow()))
         return await _lead_response(lead_id, workspace)
+
+    @router.delete("/api/leads/{lead_id}", status_code=200, responses={
+        409: {"description": "The lead is in a PlusVibe campaign (`lead_in_campaign`): remove it from the campaign "
+                             "first; nothing was deleted."}})
+    async def delete(lead_id: str, request: Request, _: ApiKey = Depends(write)) -> dict[str, str]:
+        """Deletes the lead (a soft delete: gone from every list and read, kept for the record; announced as
+        LeadUpserted with `deleted`). PlusVibe is never touched."""
+        await _run(delete_lead(_uuid(lead_id), workspace=workspace_of(request), uow=uow()))
+        return {"status": "deleted", "id": lead_id}
 
     @router.get("/api/leads/{lead_id}/history", response_model=list[s.HistoryOut])
     async def history(lead_id: str, request: Request, _: ApiKey = Depends(read)) -> list[s.HistoryOut]:

@@ -82,7 +82,8 @@ _LEAD_WITH_RUN = (
     .select_from(_LEADS.outerjoin(_RUNS, _RUNS.c.id == _LEADS.c.audit_run_id))
 )
 # Within the request's workspace: another workspace's lead reads as no lead at all.
-_LEAD_BY_ID = _LEAD_WITH_RUN.where(_LEADS.c.id == bindparam("lead_id"), _LEADS.c.workspace == bindparam("workspace"))
+_LEAD_BY_ID = _LEAD_WITH_RUN.where(_LEADS.c.id == bindparam("lead_id"), _LEADS.c.workspace == bindparam("workspace"),
+                                   _LEADS.c.deleted_at.is_(None))
 _RUN_KEYS = [(c.name, f"run_{c.name}") for c in _RUNS.c]
 
 

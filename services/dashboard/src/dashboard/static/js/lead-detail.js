@@ -164,15 +164,40 @@ export async function renderLeadDetail(app, leadId) {
       writeback = h('button', { type: 'button', disabled: Boolean(state.writeback) }, 'PlusVibe Writeback');
       writeback.addEventListener('click', () => action(writeback, requestWriteback));
     }
+    const inCampaign = Boolean(l.campaignId);
+    const remove = h('button', { type: 'button', class: 'danger', id: 'delete-lead', disabled: inCampaign,
+      'aria-describedby': inCampaign ? 'delete-blocked' : null }, 'Delete lead');
+    remove.addEventListener('click', () => action(remove, deleteLead));
     replace(actionsEl,
       h('h2', { id: 'actions-heading' }, 'Actions'),
       h('label', { for: 'status-select' }, 'Status'), select,
       l.status === 'sent' ? h('div', { class: 'actions-row' }, h('button', { type: 'button', onclick: normalise }, 'Normalise status')) : null,
       h('div', { class: 'actions-row' }, generate, startAudit, writeback),
+      h('div', { class: 'actions-row' }, remove),
+      inCampaign ? h('p', { class: 'hint', id: 'delete-blocked' },
+        'Delete needs the lead out of its PlusVibe campaign: remove it from PlusVibe first (deleting never touches PlusVibe).')
+        : null,
       domainOk ? null : h('p', { class: 'hint', id: 'audit-blocked' },
         'Start audit needs a usable domain: the domain is missing or "unknown".'),
       canWriteback ? null : h('p', { class: 'hint' },
         'PlusVibe Writeback appears once the lead is linked to a PlusVibe campaign and has an audit run.'));
+  }
+
+  // A soft delete: the lead leaves every list; PlusVibe is not touched (a lead in a campaign cannot be deleted).
+  async function deleteLead() {
+    const l = state.lead;
+    const name = l.companyName || l.domain || l.contact?.email || 'this lead';
+    const ok = await dialog.ask('Delete lead?', `Delete ${name}? It disappears from the Leads list and every search; `
+      + 'its history stays on record. It is not in a PlusVibe campaign, so PlusVibe is not affected.', 'Delete');
+    if (!ok) return;
+    try {
+      await del(base);
+    } catch (err) {
+      banner.show('error', `Delete failed: ${errorText(err)}`);
+      await reloadLead();
+      return;
+    }
+    window.location.assign(leadsUrl());
   }
 
   async function normalise() {
