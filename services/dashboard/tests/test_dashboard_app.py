@@ -48,7 +48,7 @@ async def test_odd_ids_are_not_served_the_shell() -> None:
 async def test_static_modules_are_served_as_javascript() -> None:
     async with _client() as client:
         for name in ("main.js", "api.js", "dom.js", "leads.js", "lead-detail.js", "unibox.js", "audit.js",
-                     "list-state.js", "workspaces.js", "lead-form.js"):
+                     "list-state.js", "workspaces.js", "lead-form.js", "timeline.js"):
             r = await client.get(f"/static/js/{name}")
             assert r.status_code == 200, name
             assert "javascript" in r.headers["content-type"]

@@ -35,6 +35,7 @@ ID_ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("DELETE", "/api/leads/{lead_id}"): {},
     ("PATCH", "/api/leads/{lead_id}"): {"json": {"notes": "changed from the wrong workspace"}},
     ("GET", "/api/leads/{lead_id}/history"): {},
+    ("GET", "/api/leads/{lead_id}/timeline"): {},
     ("POST", "/api/leads/{lead_id}/normalise-status"): {},
     ("POST", "/api/leads/{lead_id}/audits"): {},
     ("POST", "/api/leads/{lead_id}/emails"): {"json": {}},

@@ -219,6 +219,16 @@ class LeadRepository:
         )
         return list((await self.session.execute(stmt)).scalars())
 
+    async def runs_of(self, lead_id: uuid.UUID) -> list[AuditRunRow]:
+        """Every audit run of the lead, oldest first, without the profile (the timeline never shows it)."""
+        stmt = (select(AuditRunRow).where(AuditRunRow.lead_id == lead_id).order_by(AuditRunRow.requested_at)
+                .options(defer(AuditRunRow.profile, raiseload=True)))
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def pushes_of(self, lead_id: uuid.UUID) -> list[PushLedgerRow]:
+        stmt = select(PushLedgerRow).where(PushLedgerRow.lead_id == lead_id).order_by(PushLedgerRow.pushed_at)
+        return list((await self.session.execute(stmt)).scalars())
+
     # push ledger
     async def ledger(self, lead_ids: Sequence[uuid.UUID], campaign_id: str) -> dict[uuid.UUID, PushLedgerRow]:
         if not lead_ids:

@@ -35,6 +35,7 @@ from leads.handlers import (
 )
 from leads.handlers.create_lead import CreateLead, create_lead
 from leads.handlers.delete_lead import delete_lead
+from leads.handlers.lead_timeline import lead_timeline
 from leads.handlers.update_lead import UpdateLead, normalise_all, normalise_status, update_lead
 from leads.settings import LeadsSettings
 from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError
@@ -187,6 +188,20 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
             if await u.leads.get(lid, workspace=workspace_of(request)) is None:
                 raise ApiError(404, "lead_not_found", "No lead with that id.")
             return [views.history_out(r) for r in await u.leads.history(lid)]
+
+    @router.get("/api/leads/{lead_id}/timeline", response_model=s.TimelinePage)
+    async def timeline(
+        lead_id: str, request: Request,
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        page_size: Annotated[int, Query(alias="pageSize", ge=1, le=200)] = 50,
+        _: ApiKey = Depends(read),
+    ) -> s.TimelinePage:
+        """The lead's story, newest first: status changes with their actor, audits, writebacks, previews, pushes
+        and removals, and the latest PlusVibe activity."""
+        entries, total = await _run(lead_timeline(_uuid(lead_id), workspace=workspace_of(request), page=page,
+                                                  page_size=page_size, uow=uow()))
+        return s.TimelinePage(items=[s.TimelineEntryOut(**vars(e)) for e in entries], total=total, page=page,
+                              page_size=page_size)
 
     @router.post("/api/leads/{lead_id}/normalise-status", response_model=s.LeadOut)
     async def normalise(lead_id: str, request: Request, key: ApiKey = Depends(write)) -> Response:

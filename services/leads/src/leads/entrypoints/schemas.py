@@ -165,6 +165,21 @@ class HistoryOut(Wire):
     changed_at: datetime
 
 
+class TimelineEntryOut(Wire):
+    at: datetime
+    kind: str
+    title: str
+    detail: str
+    actor: str
+
+
+class TimelinePage(Wire):
+    items: list[TimelineEntryOut]
+    total: int
+    page: int
+    page_size: int
+
+
 class OutreachEmailOut(Wire):
     id: str
     type: str

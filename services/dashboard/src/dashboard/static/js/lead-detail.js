@@ -5,6 +5,7 @@ import { campaigns, del, errorText, get, leadStatuses, patch, post, reasonText, 
 import { Banner, fields, formatTime, h, replace, spaced } from './dom.js';
 import { leadsUrl } from './list-state.js';
 import { sendPreview, tokenText } from './send-preview.js';
+import { mountTimeline } from './timeline.js';
 import { mountUnibox } from './unibox.js';
 
 const POLL_MS = 1000;
@@ -41,13 +42,15 @@ export async function renderLeadDetail(app, leadId) {
   const uniboxEl = h('section', { class: 'panel', 'aria-labelledby': 'unibox-heading', hidden: true });
   const summaryEl = h('section', { class: 'panel', 'aria-labelledby': 'summary-heading', hidden: true });
   const emailsEl = h('section', { class: 'panel', 'aria-labelledby': 'emails-heading' });
+  const timelineEl = h('section', { class: 'panel', 'aria-labelledby': 'timeline-heading' });
   const dialog = confirmDialog();
   // Kept across re-renders of the PlusVibe panel, so a re-render does not re-fetch or lose the preview.
   const preview = sendPreview(leadId);
   const pushNote = h('p', { class: 'push-refusal', id: 'push-refusal', role: 'status', hidden: true });
   replace(app, headerEl, banner.el, riskEl, cardsEl, h('div', { class: 'grid-2' }, actionsEl, plusvibeEl), uniboxEl,
-    summaryEl, emailsEl, dialog.el);
+    summaryEl, emailsEl, timelineEl, dialog.el);
   let unibox = null;
+  const timeline = mountTimeline(timelineEl, base);
 
   function renderHeader() {
     const l = state.lead;
@@ -129,6 +132,7 @@ export async function renderLeadDetail(app, leadId) {
       select.disabled = true;
       try {
         state.lead = await patch(base, { status: wanted });
+        timeline.refresh();
         banner.show('success', `Status set to ${spaced(wanted)}.`);
       } catch (err) {
         banner.show('error', `Status change failed: ${errorText(err)}`);
@@ -203,6 +207,7 @@ export async function renderLeadDetail(app, leadId) {
   async function normalise() {
     try {
       state.lead = await post(`${base}/normalise-status`);
+      timeline.refresh();
       banner.show('success', `Status normalised to ${spaced(state.lead.status)}.`);
     } catch (err) {
       banner.show('error', `Normalise failed: ${errorText(err)}`);
@@ -408,6 +413,7 @@ export async function renderLeadDetail(app, leadId) {
       banner.show('error', `Could not load the outreach emails: ${errorText(err)}`);
     }
     renderEmails();
+    timeline.refresh();  // a generation or a writeback is an event of the lead's story
   }
 
   // Re-rendering replaces elements; keep keyboard focus on the control the operator was using.
@@ -437,6 +443,7 @@ export async function renderLeadDetail(app, leadId) {
       if (changed) {
         announceAudit(before, fresh);
         renderLead();
+        timeline.refresh();
         // What the lead would send changed (audit, writeback, contact edit): re-judge the chosen campaign.
         if (!fresh.campaignId && preview.campaignId) preview.refresh();
       }

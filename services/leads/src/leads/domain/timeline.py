@@ -1,0 +1,142 @@
+"""A lead's story on one screen (Lead detail's Timeline): every status change with its actor, every audit run
+(requested, completed with its grade, failed with its error), every writeback of copy (stored, or delivered to
+PlusVibe), every set of generated previews, every push to a campaign (and its removal), and the newest PlusVibe
+activity, newest first. Pure: the rows come from the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+Kind = Literal["status", "audit_requested", "audit_completed", "audit_failed", "writeback", "preview", "push",
+               "removed", "plusvibe_activity"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    kind: Kind
+    title: str
+    detail: str = ""
+    actor: str = ""
+
+
+class StatusChange(Protocol):
+    @property
+    def from_status(self) -> str | None: ...
+    @property
+    def to_status(self) -> str: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def changed_at(self) -> datetime: ...
+
+
+class Run(Protocol):
+    @property
+    def domain(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def requested_at(self) -> datetime: ...
+    @property
+    def requested_by(self) -> str: ...
+    @property
+    def completed_at(self) -> datetime | None: ...
+    @property
+    def grade(self) -> str | None: ...
+    @property
+    def score(self) -> int | None: ...
+    @property
+    def error_message(self) -> str | None: ...
+
+
+class Email(Protocol):
+    @property
+    def type(self) -> str: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def tone(self) -> str | None: ...
+    @property
+    def writeback_status(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+class Push(Protocol):
+    @property
+    def campaign_id(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def pushed_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Activity:
+    """The newest PlusVibe webhook the lead holds (its label, subject and time)."""
+
+    at: datetime
+    label: str | None
+    subject: str | None
+
+
+def _status(change: StatusChange) -> Entry:
+    moved = f"{change.from_status} → {change.to_status}" if change.from_status else f"created as {change.to_status}"
+    return Entry(change.changed_at, "status", f"Status {moved}", change.reason, change.actor)
+
+
+def _runs(run: Run) -> list[Entry]:
+    out = [Entry(run.requested_at, "audit_requested", f"Audit requested for {run.domain}", "", run.requested_by)]
+    if run.status == "completed" and run.completed_at is not None:
+        out.append(Entry(run.completed_at, "audit_completed", f"Audit completed: grade {run.grade or '—'}",
+                         f"score {run.score}" if run.score is not None else ""))
+    elif run.status == "failed" and run.completed_at is not None:
+        out.append(Entry(run.completed_at, "audit_failed", "Audit failed", run.error_message or ""))
+    return out
+
+
+def _emails(emails: Iterable[Email]) -> list[Entry]:
+    """One entry per writeback or generation (the steps made at one moment), not one per step."""
+    groups: dict[tuple[str, datetime], list[Email]] = {}
+    for email in emails:
+        groups.setdefault((email.type, email.created_at), []).append(email)
+    out = []
+    for (kind, at), steps in groups.items():
+        count = f"{len(steps)} step{'s' if len(steps) != 1 else ''}"
+        tone = next((e.tone for e in steps if e.tone), None)
+        if kind == "writeback":
+            delivered = all(e.writeback_status == "delivered" for e in steps)
+            title = "Copy written back to PlusVibe" if delivered else "Copy stored (not delivered to PlusVibe)"
+            out.append(Entry(at, "writeback", title, count))
+        else:
+            out.append(Entry(at, "preview", "Email previews generated", f"{count}{f', tone {tone}' if tone else ''}"))
+    return out
+
+
+def _push(push: Push) -> Entry:
+    if push.state == "removed":
+        return Entry(push.pushed_at, "removed", f"Pushed to campaign {push.campaign_id}, since removed")
+    return Entry(push.pushed_at, "push", f"Pushed to campaign {push.campaign_id}",
+                 "" if push.state == "enrolled" else f"enrolment {push.state}")
+
+
+def timeline(history: Sequence[StatusChange], runs: Sequence[Run], emails: Sequence[Email], pushes: Sequence[Push],
+             activity: Activity | None) -> list[Entry]:
+    """Every entry, newest first (ties: the order the kinds are listed in, so a list is stable across reads)."""
+    entries = [_status(h) for h in history]
+    for run in runs:
+        entries.extend(_runs(run))
+    entries.extend(_emails(emails))
+    entries.extend(_push(p) for p in pushes)
+    if activity is not None:
+        words = ", ".join(x for x in (f"label {activity.label}" if activity.label else "",
+                                      f"“{activity.subject}”" if activity.subject else "") if x)
+        entries.append(Entry(activity.at, "plusvibe_activity", "Latest PlusVibe activity", words))
+    order = {kind: i for i, kind in enumerate(Kind.__args__)}  # type: ignore[attr-defined]
+    return sorted(entries, key=lambda e: (-e.at.timestamp(), order[e.kind]))

@@ -1,0 +1,89 @@
+"""The timeline's rules on generated histories: newest first, nothing left out and nothing doubled (one entry per
+status change and push, one or two per audit run, one per writeback or generation however many steps it had)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from leads.domain.timeline import Activity, timeline
+
+T0 = datetime(2026, 12, 1, tzinfo=UTC)
+moments = st.integers(0, 10_000).map(lambda s: T0 + timedelta(seconds=s))
+
+
+@dataclass(frozen=True)
+class Change:
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class Run:
+    domain: str
+    status: str
+    requested_at: datetime
+    requested_by: str
+    completed_at: datetime | None
+    grade: str | None
+    score: int | None
+    error_message: str | None
+
+
+@dataclass(frozen=True)
+class Email:
+    type: str
+    step: int
+    tone: str | None
+    writeback_status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Push:
+    campaign_id: str
+    state: str
+    pushed_at: datetime
+
+
+changes = st.builds(Change, st.sampled_from([None, "new", "audit_queued"]), st.sampled_from(["opened", "replied"]),
+                    st.just("operator:ops"), st.just("operator_change"), moments)
+runs = st.builds(Run, st.just("shop.test"), st.sampled_from(["queued", "running", "completed", "failed"]), moments,
+                 st.just("operator:ops"), st.one_of(st.none(), moments), st.sampled_from([None, "B"]),
+                 st.sampled_from([None, 70]), st.sampled_from([None, "timeout"]))
+emails = st.builds(Email, st.sampled_from(["preview", "writeback"]), st.integers(1, 3),
+                   st.sampled_from([None, "direct"]), st.sampled_from(["stored", "delivered"]), moments)
+pushes = st.builds(Push, st.sampled_from(["c1", "c2"]), st.sampled_from(["enrolled", "removed", "pending"]), moments)
+
+
+@given(st.lists(changes, max_size=8), st.lists(runs, max_size=5), st.lists(emails, max_size=12),
+       st.lists(pushes, max_size=3), st.one_of(st.none(), st.builds(Activity, moments, st.just("hot"), st.none())))
+def test_every_fact_appears_once_and_the_newest_comes_first(history: list[Change], audit_runs: list[Run],
+                                                            mails: list[Email], ledger: list[Push],
+                                                            activity: Activity | None) -> None:
+    entries = timeline(history, audit_runs, mails, ledger, activity)
+    assert [e.at for e in entries] == sorted((e.at for e in entries), reverse=True)
+    kinds = [e.kind for e in entries]
+    assert kinds.count("status") == len(history)
+    assert kinds.count("push") + kinds.count("removed") == len(ledger)
+    assert kinds.count("audit_requested") == len(audit_runs)
+    finished = [r for r in audit_runs if r.completed_at is not None and r.status in ("completed", "failed")]
+    assert kinds.count("audit_completed") + kinds.count("audit_failed") == len(finished)
+    moments_made = {(m.type, m.created_at) for m in mails}
+    assert kinds.count("preview") + kinds.count("writeback") == len(moments_made)
+    assert kinds.count("plusvibe_activity") == (activity is not None)
+
+
+def test_a_writeback_is_delivered_only_when_every_step_was() -> None:
+    at = T0
+    mixed = [Email("writeback", 1, None, "delivered", at), Email("writeback", 2, None, "stored", at)]
+    [entry] = timeline([], [], mixed, [], None)
+    assert (entry.title, entry.detail) == ("Copy stored (not delivered to PlusVibe)", "2 steps")
+    [entry] = timeline([], [], [Email("writeback", 1, None, "delivered", at)], [], None)
+    assert (entry.title, entry.detail) == ("Copy written back to PlusVibe", "1 step")
