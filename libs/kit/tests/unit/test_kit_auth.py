@@ -142,6 +142,14 @@ def test_a_key_reaching_several_served_workspaces_but_not_default_must_name_one(
     assert client.get("/where", headers={"X-API-Key": "k-key", "X-Workspace": "beta"}).json() == {"workspace": "beta"}
 
 
+def test_a_deployment_without_default_asks_an_every_workspace_key_to_name_one() -> None:
+    client = _workspace_app(["*"], served=frozenset({"client-a", "client-b"}))
+    r = client.get("/where", headers={"X-API-Key": "k-key"})
+    assert (r.status_code, r.json()["detail"]["reason"]) == (400, "workspace_required")
+    only = _workspace_app(["*"], served=frozenset({"client-a"}))
+    assert only.get("/where", headers={"X-API-Key": "k-key"}).json() == {"workspace": "client-a"}
+
+
 def test_the_workspaces_of_a_key_need_no_workspace_and_list_only_served_ones_it_reaches() -> None:
     keys = load_api_keys(json.dumps([{"name": "a", "sha256": hash_key("a-key"), "scopes": ["leads:read"],
                                       "workspaces": ["acme", "beta", "gone"]}]))

@@ -57,6 +57,8 @@ def test_an_operator_creates_and_edits_a_lead_with_the_api_reasons_beside_the_fi
     page.get_by_role("link", name="Edit lead").click()
     expect(page.get_by_role("heading", name=f"Edit {company}")).to_be_visible()
     expect(page.get_by_label("Contact first name")).to_have_value("Fiona")
+    # Someone else changes the last name while the form is open: saving the form's own changes keeps theirs.
+    assert system.http.patch(f"/api/leads/{lead['id']}", json={"contact": {"lastName": "Fenwick"}}).status_code == 200
     page.get_by_label("Job title").fill("Co-owner")
     page.get_by_label("Phone").fill("")
     page.get_by_label("Notes").fill("Met at the trade fair.\nCall after 10.")
@@ -67,6 +69,7 @@ def test_an_operator_creates_and_edits_a_lead_with_the_api_reasons_beside_the_fi
     assert edited["contact"]["phone"] is None
     assert edited["notes"] == "Met at the trade fair.\nCall after 10."
     assert edited["contact"]["email"] == lead["contact"]["email"]  # untouched fields stay
+    assert edited["contact"]["lastName"] == "Fenwick"  # not overwritten with the value the form loaded
 
     page.goto(f"/leads/{lead['id']}/edit#email")
     expect(page.get_by_label("Contact email")).to_be_focused()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from dashboard_browser.dashboard_testkit import SECOND_WORKSPACE, System, full_page_screenshot
+from dashboard_browser.dashboard_testkit import API_KEY, SECOND_WORKSPACE, System, full_page_screenshot
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -93,8 +93,34 @@ def test_an_operator_switches_workspaces_and_sees_only_that_clients_leads(page: 
 
 
 def test_a_remembered_workspace_that_is_gone_is_forgotten(page: Page, system: System) -> None:
-    page.evaluate("localStorage.setItem('outreach.workspace', 'closed-client')")
+    page.evaluate("localStorage.setItem('outreach.workspace', 'closed-client');"
+                  "sessionStorage.setItem('outreach.workspace', 'closed-client')")
     page.reload()
     expect(page.get_by_label("Workspace", exact=True)).to_have_value("default")
     expect(page.get_by_role("heading", name="Leads")).to_be_visible()
     assert page.evaluate("localStorage.getItem('outreach.workspace')") == "default"
+
+
+def test_switching_in_one_tab_never_redirects_another_tabs_calls(page: Page, system: System) -> None:
+    """Two tabs of one browser: the second switches to the other workspace; the first, still showing default, keeps
+    working in default (a lead it creates lands there), and a new tab opens on the last choice."""
+    other = page.context.new_page()
+    other.goto(f"/leads#key={API_KEY}")  # the API key belongs to a tab too
+    other.get_by_label("Workspace", exact=True).select_option(SECOND_WORKSPACE)
+    other.wait_for_url("**/leads")
+    expect(other.get_by_label("Workspace", exact=True)).to_have_value(SECOND_WORKSPACE)
+
+    tag = uuid.uuid4().hex[:8]
+    page.get_by_role("link", name="New lead").click()
+    page.get_by_label("Company name").fill(f"Tab One {tag}")
+    page.get_by_role("button", name="Create lead").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Tab One {tag}")  # created, its page open
+    found = system.http.get("/api/leads", params={"q": tag}).json()
+    elsewhere = system.http.get("/api/leads", params={"q": tag}, headers={"X-Workspace": SECOND_WORKSPACE}).json()
+    assert elsewhere["total"] == 0, (page.url, elsewhere)
+    assert [i["companyName"] for i in found["items"]] == [f"Tab One {tag}"]  # in default, where the tab was
+    expect(page.get_by_label("Workspace", exact=True)).to_have_value("default")
+
+    fresh = page.context.new_page()
+    fresh.goto(f"/leads#key={API_KEY}")
+    expect(fresh.get_by_label("Workspace", exact=True)).to_have_value(SECOND_WORKSPACE)  # the remembered choice

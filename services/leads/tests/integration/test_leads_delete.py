@@ -70,3 +70,38 @@ async def test_a_lead_in_a_plusvibe_campaign_is_not_deleted(harness: Harness) ->
     assert "camp-in-plusvibe" in r.json()["message"]
     assert await harness.lead(lead["id"]) == before  # nothing changed, not even the version
     assert len(harness.sim.state.request_log()) == calls  # PlusVibe never called
+
+
+async def test_a_deleted_lead_flagged_at_risk_is_never_announced_again_as_alive(harness: Harness) -> None:
+    """A lead the template check had flagged, then deleted: the next check pass neither resolves nor re-announces it
+    (a later LeadUpserted without `deleted` would bring it back in unibox's and writeback's projections)."""
+    lead = await harness.create_lead()
+    async with harness.service.runtime.engine.begin() as conn:
+        await conn.execute(text("UPDATE leads SET send_risk = '{\"campaign_id\": \"c1\"}' WHERE id = :id"),
+                           {"id": uuid.UUID(lead["id"])})
+    assert (await harness.client.delete(f"/api/leads/{lead['id']}")).status_code == 200
+    await harness.service.check_templates()
+
+    async def announced() -> bool:
+        return any(e["data"]["deleted"] for e in await _upserted(harness, lead["id"]))
+
+    await wait_until(announced, timeout_s=30, interval_s=0.3, what="the deletion on the broker")
+    after_delete = [e for e in await _upserted(harness, lead["id"]) if e["data"]["lead"]["version"] >= 2]
+    assert after_delete and all(e["data"]["deleted"] for e in after_delete)
+    async with harness.service.runtime.engine.connect() as conn:
+        outbox = (await conn.execute(text("SELECT payload FROM outbox"))).scalars().all()
+    mine = [json.loads(p) for p in outbox if json.loads(p).get("lead_id") == lead["id"]]
+    assert not [e for e in mine if e["event_type"] == "LeadSendAtRisk"]  # no "resolved" for a deleted lead
+
+
+async def test_a_lead_still_enrolled_in_an_older_campaign_is_not_deleted(harness: Harness) -> None:
+    """Pushed to campaign A, then B, then removed from B: the link is gone, but PlusVibe still holds it in A."""
+    lead = await harness.create_lead()
+    async with harness.service.runtime.engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO push_ledger (lead_id, workspace, campaign_id, email, state, variables, pushed_at) "
+            "VALUES (:id, 'default', 'camp-a', 'ada@acme.test', 'enrolled', '{}', now()), "
+            "(:id, 'default', 'camp-b', 'ada@acme.test', 'removed', '{}', now())"), {"id": uuid.UUID(lead["id"])})
+    r = await harness.client.delete(f"/api/leads/{lead['id']}")
+    assert (r.status_code, r.json()["reason"], r.json()["campaignIds"]) == (409, "lead_in_campaign", ["camp-a"])
+    assert (await harness.client.get(f"/api/leads/{lead['id']}")).status_code == 200

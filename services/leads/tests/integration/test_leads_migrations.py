@@ -199,3 +199,40 @@ async def test_after_workspaces_the_same_email_and_campaign_may_exist_in_two_wor
     await engine.dispose()
     assert sorted(leads) == ["acme", "default"]
     assert fingerprints == {"default": "default", "acme": "acme"}
+
+
+async def _downgrade(url: str, schema: str, revision: str) -> None:
+    from alembic import command
+
+    from servicekit.process.migrate import _config
+
+    engine = create_engine(url, schema=schema)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda sync: command.downgrade(_config(MIGRATIONS, sync), revision))
+    finally:
+        await engine.dispose()
+
+
+async def test_a_downgrade_that_would_merge_workspaces_or_revive_deleted_leads_is_refused(
+        pg_database: Database) -> None:
+    await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS)
+    engine = create_engine(pg_database.url, schema=pg_database.schema)
+    deleted, foreign = uuid.uuid4(), uuid.uuid4()
+    async with engine.begin() as conn:
+        for lead, workspace, gone in ((deleted, "default", True), (foreign, "acme", False)):
+            await conn.execute(text(
+                "INSERT INTO leads (id, workspace, status, opens, version, created_at, updated_at, deleted_at) "
+                "VALUES (:id, :ws, 'new', 0, 1, now(), now(), CASE WHEN :gone THEN now() END)"),
+                {"id": lead, "ws": workspace, "gone": gone})
+    with pytest.raises(RuntimeError, match="deleted leads exist"):
+        await _downgrade(pg_database.url, pg_database.schema, "0008")
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM leads WHERE id = :id"), {"id": deleted})
+    await _downgrade(pg_database.url, pg_database.schema, "0008")  # no deleted lead left: goes back
+    with pytest.raises(RuntimeError, match="workspaces other than default"):
+        await _downgrade(pg_database.url, pg_database.schema, "0007")
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0008"
+        assert (await conn.execute(text("SELECT workspace FROM leads"))).scalars().all() == ["acme"]  # untouched
+    await engine.dispose()

@@ -37,9 +37,9 @@ class ApiKey:
         return "*" in self.workspaces or workspace in self.workspaces
 
     def default_workspace(self, served: frozenset[str]) -> str | None:
-        """The workspace of a request that names none: `default` when the key reaches it, else the one served
-        workspace the key reaches; None when that is ambiguous (the request must name one)."""
-        if self.reaches(DEFAULT_WORKSPACE):
+        """The workspace of a request that names none: `default` when the key reaches it and it is served, else the
+        one served workspace the key reaches; None when that is ambiguous (the request must name one)."""
+        if self.reaches(DEFAULT_WORKSPACE) and DEFAULT_WORKSPACE in served:
             return DEFAULT_WORKSPACE
         reached = [w for w in served if self.reaches(w)]
         named = self.workspaces - {"*"}

@@ -48,10 +48,10 @@ def apply_status(
     return True
 
 
-async def announce(uow: LeadsUnitOfWork, lead: LeadRow, *, causation: Envelope | None = None,
-                   deleted: bool = False) -> None:
-    """Bumps the version and writes LeadUpserted with the full snapshot to the outbox."""
+async def announce(uow: LeadsUnitOfWork, lead: LeadRow, *, causation: Envelope | None = None) -> None:
+    """Bumps the version and writes LeadUpserted with the full snapshot to the outbox; a deleted lead is announced
+    as deleted, whatever path announces it (a later snapshot must never bring it back in the projections)."""
     uow.leads.touch(lead)
     run = await uow.leads.run(lead.audit_run_id) if lead.audit_run_id else None
-    publish_for(uow, lead.workspace, LeadUpserted(lead_id=lead.id, lead=lead_snapshot(lead, run), deleted=deleted),
-                causation=causation)
+    publish_for(uow, lead.workspace, LeadUpserted(lead_id=lead.id, lead=lead_snapshot(lead, run),
+                                                  deleted=lead.deleted_at is not None), causation=causation)

@@ -229,6 +229,12 @@ class LeadRepository:
         stmt = select(PushLedgerRow).where(PushLedgerRow.lead_id == lead_id).order_by(PushLedgerRow.pushed_at)
         return list((await self.session.execute(stmt)).scalars())
 
+    async def live_enrolments(self, lead_id: uuid.UUID) -> list[PushLedgerRow]:
+        """The lead's pushes PlusVibe may still hold: enrolled, or pending (a push under way or not settled)."""
+        stmt = select(PushLedgerRow).where(PushLedgerRow.lead_id == lead_id,
+                                           PushLedgerRow.state.in_(("enrolled", "pending")))
+        return list((await self.session.execute(stmt.order_by(PushLedgerRow.pushed_at))).scalars())
+
     # push ledger
     async def ledger(self, lead_ids: Sequence[uuid.UUID], campaign_id: str) -> dict[uuid.UUID, PushLedgerRow]:
         if not lead_ids:
@@ -277,7 +283,8 @@ class LeadRepository:
                                        for_update=for_update)
 
     async def _leads_where(self, *conditions: ColumnElement[bool], for_update: bool) -> list[LeadRow]:
-        stmt = select(LeadRow).where(*conditions).order_by(LeadRow.id)
+        """Leads meeting `conditions`; deleted leads never (nothing may act on one, nor announce it again)."""
+        stmt = select(LeadRow).where(*conditions, LeadRow.deleted_at.is_(None)).order_by(LeadRow.id)
         if for_update:
             stmt = stmt.with_for_update()
         rows = list((await self.session.execute(stmt)).scalars())

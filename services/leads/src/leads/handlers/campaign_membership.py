@@ -42,11 +42,15 @@ async def remove_from_campaign(lead_id: uuid.UUID, *, workspace: str, uow: Leads
         lead = await uow.leads.get(lead_id, workspace=workspace)
         if lead is None:
             raise not_found()
-        if not lead.email:
-            raise Refusal("conflict", "contact_email_missing", "Remove from PlusVibe needs the contact email.")
         if not lead.campaign_id:
             raise Refusal("conflict", "campaign_link_missing", "The lead is not linked to a PlusVibe campaign.")
-        campaign_id, email = lead.campaign_id, lead.email
+        campaign_id = lead.campaign_id
+        # The address PlusVibe enrolled (the push ledger's), not the contact's current one: an edited email would
+        # delete nobody and leave the enrolled address receiving the campaign.
+        enrolled = (await uow.leads.ledger([lead_id], campaign_id)).get(lead_id)
+        email = enrolled.email if enrolled is not None and enrolled.email else lead.email
+        if not email:
+            raise Refusal("conflict", "contact_email_missing", "Remove from PlusVibe needs the contact email.")
     # Scoped to the campaign: never a workspace-wide delete.
     await plusvibe.delete_leads([email], campaign_id=campaign_id)
     async with uow:

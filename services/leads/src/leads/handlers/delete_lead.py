@@ -22,11 +22,15 @@ async def delete_lead(lead_id: uuid.UUID, *, workspace: str, uow: LeadsUnitOfWor
         lead = await uow.leads.get(lead_id, workspace=workspace, for_update=True)
         if lead is None:
             raise not_found()
-        if lead.campaign_id:
+        # The link, and every push PlusVibe may still hold (a lead pushed to two campaigns is linked to the newest).
+        campaigns = list(dict.fromkeys([*([lead.campaign_id] if lead.campaign_id else []),
+                                        *(row.campaign_id for row in await uow.leads.live_enrolments(lead.id))]))
+        if campaigns:
             raise Refusal("conflict", "lead_in_campaign",
-                          f"The lead is in PlusVibe campaign {lead.campaign_id}: remove it from the campaign first "
-                          "(Remove from PlusVibe); deleting never touches PlusVibe.",
-                          campaign_id=lead.campaign_id, remedy="remove_from_campaign")
+                          f"The lead is in PlusVibe campaign {', '.join(campaigns)}: remove it from the campaign "
+                          "first (Remove from PlusVibe); deleting never touches PlusVibe.",
+                          campaignId=campaigns[0], campaignIds=campaigns, remedy="remove_from_campaign")
         lead.deleted_at = datetime.now(UTC)
-        await announce(uow, lead, deleted=True)
+        lead.send_risk = None  # nothing is sent to a deleted lead: no risk to re-check
+        await announce(uow, lead)
         await uow.commit()

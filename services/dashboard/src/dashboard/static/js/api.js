@@ -1,6 +1,8 @@
 // The API client: relative URLs through the single entry point, the operator's API key in `X-API-Key` and the
 // chosen workspace in `X-Workspace`. The key lives in sessionStorage only (gone when the tab closes); `#key=...` in
-// the URL pre-fills it. The workspace is remembered in localStorage (the next visit opens the same client).
+// the URL pre-fills it. The workspace belongs to the tab (sessionStorage): switching in another tab never changes
+// where this tab's calls go. The last choice is also remembered in localStorage, so a new tab or the next visit
+// opens the same client.
 
 const KEY_NAME = 'outreach.apiKey';
 const WORKSPACE_NAME = 'outreach.workspace';
@@ -33,13 +35,23 @@ export function setApiKey(value) {
 }
 
 export function workspace() {
-  try { return localStorage.getItem(WORKSPACE_NAME) || ''; } catch { return ''; }
+  try {
+    const mine = sessionStorage.getItem(WORKSPACE_NAME);
+    if (mine !== null) return mine;
+    const remembered = localStorage.getItem(WORKSPACE_NAME) || '';
+    sessionStorage.setItem(WORKSPACE_NAME, remembered);  // pinned to this tab from its first call on
+    return remembered;
+  } catch {
+    return '';
+  }
 }
 
 export function setWorkspace(value) {
   try {
-    if (value) localStorage.setItem(WORKSPACE_NAME, value);
-    else localStorage.removeItem(WORKSPACE_NAME);
+    for (const store of [sessionStorage, localStorage]) {
+      if (value) store.setItem(WORKSPACE_NAME, value);
+      else store.removeItem(WORKSPACE_NAME);
+    }
   } catch {
     // Storage disabled: the key's own workspace is used.
   }

@@ -3,7 +3,7 @@
 // shows up without a reload.
 import { campaigns, del, errorText, get, leadStatuses, patch, post, reasonText, remedyText } from './api.js';
 import { Banner, fields, formatTime, h, replace, spaced } from './dom.js';
-import { leadsUrl } from './list-state.js';
+import { forgetSelected, leadsUrl } from './list-state.js';
 import { sendPreview, tokenText } from './send-preview.js';
 import { mountTimeline } from './timeline.js';
 import { mountUnibox } from './unibox.js';
@@ -196,6 +196,7 @@ export async function renderLeadDetail(app, leadId) {
     if (!ok) return;
     try {
       await del(base);
+      forgetSelected(leadId);
     } catch (err) {
       banner.show('error', `Delete failed: ${errorText(err)}`);
       await reloadLead();

@@ -24,18 +24,18 @@ function valueOf(lead, path) {
   return value ?? '';
 }
 
-function bodyOf(inputs) {
-  const text = (name) => {
-    const value = inputs[name].value.trim();
-    return value === '' ? null : value;
-  };
-  return {
-    companyName: text('companyName'),
-    domain: text('domain'),
-    contact: { firstName: text('firstName'), lastName: text('lastName'), email: text('email'), title: text('title'),
-      phone: text('phone') },
-    notes: text('notes'),
-  };
+// The body of a create (every field) or of an edit (only the fields the operator changed: a field someone else
+// changed meanwhile is not overwritten with what this form loaded).
+function bodyOf(inputs, loaded = null) {
+  const body = {};
+  for (const [name, , path] of FIELDS) {
+    const typed = inputs[name].value.trim();
+    const value = typed === '' ? null : typed;
+    if (loaded && (String(valueOf(loaded, path)).trim() || null) === value) continue;
+    if (path.length === 2) (body[path[0]] ||= {})[path[1]] = value;
+    else body[path[0]] = value;
+  }
+  return body;
 }
 
 // The input an error's `loc` (["body", "contact", "email"]) is about, if any.
@@ -101,7 +101,7 @@ export async function renderLeadForm(app, leadId) {
     save.disabled = true;
     try {
       const saved = editing
-        ? await api('PATCH', `/api/leads/${encodeURIComponent(leadId)}`, bodyOf(inputs))
+        ? await api('PATCH', `/api/leads/${encodeURIComponent(leadId)}`, bodyOf(inputs, lead))
         : await api('POST', '/api/leads', bodyOf(inputs));
       window.location.assign(`/leads/${encodeURIComponent(saved.id)}`);
     } catch (err) {

@@ -28,3 +28,9 @@ export function leadsUrl() {
   const state = listState();
   return state && state.search.startsWith('?') ? `/leads${state.search}` : '/leads';
 }
+
+// A lead that no longer exists (deleted) leaves the saved selection: a bulk action must not name it.
+export function forgetSelected(id) {
+  const state = listState();
+  if (state && state.selected.includes(id)) saveListState(state.search, state.selected.filter((x) => x !== id));
+}

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from servicekit.process.db import UTCDateTime
+from servicekit.process.migration_guards import refuse_downgrade_if_any
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -33,7 +34,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Only lossless while one workspace is in use: a campaign fingerprinted in two workspaces would collide.
+    # Only lossless while one workspace is in use: any other would be folded into the one schema without a trace.
+    refuse_downgrade_if_any("SELECT 1 FROM leads WHERE workspace <> 'default'",
+                            "leads of workspaces other than default exist; they would be merged into one")
     _campaign_templates_key(["campaign_id"])
     op.drop_index("ix_leads_workspace_updated_at", table_name="leads")
     for table in reversed(_TABLES):

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from servicekit.process.db import UTCDateTime
+from servicekit.process.migration_guards import refuse_downgrade_if_any
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -22,5 +23,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_downgrade_if_any("SELECT 1 FROM leads WHERE deleted_at IS NOT NULL",
+                            "deleted leads exist; without deleted_at they would come back in every list")
     with op.batch_alter_table("leads") as batch:
         batch.drop_column("deleted_at")

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from servicekit.process.migration_guards import refuse_downgrade_if_any
+
 revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: Sequence[str] | None = None
@@ -55,6 +57,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Only a schema holding one workspace's rows goes back (the old unique constraints would refuse the others)."""
+    refuse_downgrade_if_any("SELECT 1 FROM lead_projection WHERE workspace <> 'default'",
+                            "leads of workspaces other than default exist; they would be merged into one")
     for table, column, per_workspace in _PER_WORKSPACE:
         with op.batch_alter_table(table, naming_convention=_UNNAMED_UNIQUE) as batch:
             batch.drop_constraint(per_workspace, type_="unique")

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from servicekit.process.migration_guards import refuse_downgrade_if_any
+
 revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: Sequence[str] | None = None
@@ -30,6 +32,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_downgrade_if_any("SELECT 1 FROM lead_projection WHERE workspace <> 'default'",
+                            "leads of workspaces other than default exist; they would be merged into one")
     for table in TABLES:
         with op.batch_alter_table(table) as batch_op:
             batch_op.drop_column("workspace")
