@@ -27,6 +27,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -172,7 +173,7 @@ class System:
 
     def force_legacy_sent(self, lead_id: str) -> None:
         """Rows from before the migration can still hold the deprecated `sent`; the API never writes it."""
-        run_async(_set_status(self.postgres_url, self.leads_schema, lead_id, "sent"))
+        run_async(_set_column(self.postgres_url, self.leads_schema, lead_id, "status", "sent"))
 
     def force_campaign(self, lead_id: str, campaign_id: str) -> None:
         """A lead linked to a PlusVibe campaign without a push (the guard's conditions are another test's)."""
@@ -263,16 +264,6 @@ async def _prepare(postgres_url: str, kafka: str, prefix: str, *schemas: str) ->
         await ensure_schema(postgres_url, schema)
 
 
-async def _set_status(postgres_url: str, schema: str, lead_id: str, status: str) -> None:
-    engine = create_async_engine(postgres_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text(f'UPDATE "{schema}".leads SET status = :s WHERE id = :id'),
-                               {"s": status, "id": uuid.UUID(lead_id)})
-    finally:
-        await engine.dispose()
-
-
 async def _set_column(postgres_url: str, schema: str, lead_id: str, column: str, value: str) -> None:
     engine = create_async_engine(postgres_url)
     try:
@@ -296,6 +287,16 @@ def full_page_screenshot(page: Any, path: Path) -> None:
     page.set_viewport_size({"width": size["width"], "height": height})
     page.screenshot(path=str(path))
     page.set_viewport_size(size)
+
+
+def connect_on_integrations_page(page: Any, key: str, plusvibe_workspace_id: str) -> None:
+    """The operator's connect on the Integrations page: the key, Find workspaces, one picked, Connect."""
+    page.get_by_label("PlusVibe API key").fill(key)
+    page.get_by_role("button", name="Find workspaces").click()
+    expect(page.get_by_label("PlusVibe workspace")).to_be_enabled()
+    page.get_by_label("PlusVibe workspace").select_option(plusvibe_workspace_id)
+    page.get_by_role("button", name="Connect", exact=True).click()
+    expect(page.locator("#pv-state")).to_have_text("Connected here")
 
 
 def settle_then_click(page: Any, locator: Any) -> None:

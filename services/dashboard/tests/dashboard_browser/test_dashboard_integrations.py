@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from dashboard_browser.dashboard_testkit import System, full_page_screenshot
+from dashboard_browser.dashboard_testkit import System, connect_on_integrations_page, full_page_screenshot
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -43,12 +43,7 @@ def test_an_operator_connects_tests_and_disconnects_plusvibe(page: Page, reconne
 
     # The simulator's key: its workspaces, one picked, connected, shown masked.
     key = system.sim.state.api_key
-    page.get_by_label("PlusVibe API key").fill(key)
-    page.get_by_role("button", name="Find workspaces").click()
-    expect(page.get_by_label("PlusVibe workspace")).to_be_enabled()
-    page.get_by_label("PlusVibe workspace").select_option(system.sim.workspace_id)
-    page.get_by_role("button", name="Connect", exact=True).click()
-    expect(page.locator("#pv-state")).to_have_text("Connected here")
+    connect_on_integrations_page(page, key, system.sim.workspace_id)
     expect(page.locator("#integrations-banner")).to_contain_text("…" + key[-4:])
     expect(page.get_by_label("PlusVibe API key")).to_have_value("")
     assert key not in page.content()

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from dashboard_browser.dashboard_testkit import API_KEY, SECOND_WORKSPACE, System, full_page_screenshot
+from dashboard_browser.dashboard_testkit import (
+    API_KEY,
+    SECOND_WORKSPACE,
+    System,
+    connect_on_integrations_page,
+    full_page_screenshot,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -69,12 +75,7 @@ def test_an_operator_switches_workspaces_and_sees_only_that_clients_leads(page: 
     expect(page.get_by_role("heading", name="Integrations")).to_be_visible()
     expect(page.locator("#pv-state")).not_to_have_text("Connected here")
     key = system.sim.state.api_key
-    page.get_by_label("PlusVibe API key").fill(key)
-    page.get_by_role("button", name="Find workspaces").click()
-    expect(page.get_by_label("PlusVibe workspace")).to_be_enabled()
-    page.get_by_label("PlusVibe workspace").select_option(system.sim.workspace_id)
-    page.get_by_role("button", name="Connect", exact=True).click()
-    expect(page.locator("#pv-state")).to_have_text("Connected here")
+    connect_on_integrations_page(page, key, system.sim.workspace_id)
     second = system.http.get("/api/integrations/plusvibe", headers={"X-Workspace": SECOND_WORKSPACE}).json()
     assert second["connected"] is True and second["source"] == "integration"
     assert system.http.get("/api/integrations/plusvibe").json() == before_default
