@@ -47,7 +47,7 @@ WORKSPACE_KEYS_JSON = json.dumps([
 
 
 class PortsByWorkspace:
-    """A PlusVibe port per platform workspace, given by the test (`unibox.adapters.plusvibe.PlusVibePorts`); a
+    """A PlusVibe port per platform workspace, given by the test (`plusvibe.workspace_ports.PlusVibePorts`); a
     workspace without one has no PlusVibe at all (KeyError)."""
 
     def __init__(self, ports: dict[str, PlusVibePort]) -> None:
@@ -56,6 +56,9 @@ class PortsByWorkspace:
 
     def port(self, workspace: str) -> PlusVibePort:
         return self.ports[workspace]
+
+    def connection(self, workspace: str) -> None:
+        return None  # no connected integration behind a test's ports
 
     def invalidate(self, workspace: str) -> None:
         self.invalidated.append(workspace)

@@ -10,6 +10,7 @@ workspace calls PlusVibe only with the key connected for it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from pydantic import SecretStr
 
@@ -25,6 +26,42 @@ def settings_for(base: PlusVibeSettings, workspace: str) -> PlusVibeSettings:
         return base
     # model_copy does not validate: the key must be a SecretStr like the field's own values.
     return base.model_copy(update={"api_key": SecretStr(""), "workspace_id": ""})
+
+
+class PlusVibePorts(Protocol):
+    """What a service holds to call PlusVibe: the port of each platform workspace (`WorkspacePorts`, or `OnePort`
+    in tests that bring their own client or fake)."""
+
+    def port(self, workspace: str) -> PlusVibePort: ...
+
+    def connection(self, workspace: str) -> ConnectedPlusVibe | None: ...
+
+    def invalidate(self, workspace: str) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class OnePort:
+    """One port for every workspace (a test's client or fake): no connected integration behind it, nothing to
+    invalidate. Closed with the service only when `owned` (else whoever made it closes it)."""
+
+    def __init__(self, port: PlusVibePort, *, owned: bool = False) -> None:
+        self._port = port
+        self._owned = owned
+
+    def port(self, workspace: str) -> PlusVibePort:
+        return self._port
+
+    def connection(self, workspace: str) -> ConnectedPlusVibe | None:
+        return None
+
+    def invalidate(self, workspace: str) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        close = getattr(self._port, "aclose", None) if self._owned else None
+        if close is not None:
+            await close()
 
 
 class WorkspacePorts:

@@ -13,7 +13,7 @@ from contracts import topics
 from contracts.integrations import DEFAULT_WORKSPACE
 from leads.adapters.batch_locks import with_batch_leads_locked
 from leads.adapters.campaigns import CampaignDirectory
-from leads.adapters.plusvibe_gateway import LeadsPorts, connected_ports
+from leads.adapters.plusvibe_gateway import connected_ports
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.handlers import on_audit_events, on_email_activity_received, on_writeback_events
 from leads.handlers.check_campaign_templates import CheckReport, check_campaign_templates
@@ -22,6 +22,7 @@ from plusvibe.connected import ConnectedPlusVibe
 from plusvibe.credentials import Credentials, KeyRing, keyring_or_none
 from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
+from plusvibe.workspace_ports import OnePort, PlusVibePorts
 from servicekit.process.logging import configure_logging
 from servicekit.process.runtime import ServiceRuntime, run_every
 from servicekit.web.auth import ApiKey, load_api_keys
@@ -35,7 +36,7 @@ class LeadsService:
     settings: LeadsSettings
     runtime: ServiceRuntime[LeadsUnitOfWork]
     # The PlusVibe port of each platform workspace (one injected port for all when a test brought its own).
-    ports: LeadsPorts
+    ports: PlusVibePorts
     plusvibe_settings: PlusVibeSettings | None
     api_keys: tuple[ApiKey, ...]
     keyring: KeyRing | None = None
@@ -142,10 +143,11 @@ def bootstrap(
     if plusvibe is None:
         plusvibe_settings = plusvibe_settings or PlusVibeSettings()
         keyring = keyring_or_none(plusvibe_settings.kek)
-        ports = LeadsPorts(connected_ports(plusvibe_settings, runtime.uow, keyring, ttl_s=settings.integration_ttl_s))
+        ports: PlusVibePorts = connected_ports(plusvibe_settings, runtime.uow, keyring,
+                                               ttl_s=settings.integration_ttl_s)
     else:  # a test's port; its settings (if any) still name the KEK the Integrations routes seal with
         keyring = keyring_or_none(plusvibe_settings.kek) if plusvibe_settings is not None else None
-        ports = LeadsPorts(None, plusvibe)
+        ports = OnePort(plusvibe)
     runtime.add_consumer(topics.AUDIT_STARTED, "on_audit_started",
                          with_batch_leads_locked(on_audit_events.on_audit_started))
     runtime.add_consumer(topics.AUDIT_COMPLETED, "on_audit_completed",

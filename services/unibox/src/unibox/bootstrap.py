@@ -15,10 +15,11 @@ from plusvibe.connected import ConnectedPlusVibe
 from plusvibe.credentials import keyring_or_none
 from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
+from plusvibe.workspace_ports import OnePort, PlusVibePorts
 from servicekit.process.logging import configure_logging
 from servicekit.process.runtime import ServiceRuntime
 from servicekit.web.auth import ApiKey, load_api_keys
-from unibox.adapters.plusvibe import OnePort, PlusVibePorts, connected_plusvibe, connection_of
+from unibox.adapters.plusvibe import connected_plusvibe
 from unibox.adapters.thread_cache import PerWorkspace, TtlCache
 from unibox.adapters.uow import UniboxUnitOfWork
 from unibox.adapters.webhook_secrets import WebhookSecretCache, stored_webhook_secrets
@@ -49,7 +50,7 @@ class UniboxService:
 
     def connection(self, workspace: str) -> ConnectedPlusVibe | None:
         """`workspace`'s connection to its integration (None when a test injected a port of its own)."""
-        return connection_of(self.ports, workspace)
+        return self.ports.connection(workspace)
 
     def integration_changed(self, workspace: str) -> None:
         """This process stored a newer integration for `workspace`: its PlusVibe port and webhook secret read it at
@@ -82,7 +83,7 @@ def bootstrap(settings: UniboxSettings | None = None, *, plusvibe: PlusVibePort 
     if plusvibe_ports is not None:
         ports = plusvibe_ports
     elif plusvibe is not None:
-        ports = OnePort(plusvibe)
+        ports = OnePort(plusvibe, owned=True)  # the service closes the client it was given, as before
     else:
         ports = connected_plusvibe(pv_settings, runtime.uow, ttl_s=settings.integration_ttl_s)
     ttl_s = settings.threads_cache_ttl_s

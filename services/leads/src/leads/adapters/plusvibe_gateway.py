@@ -2,7 +2,7 @@
 KEK), or a refusal with `plusvibe_not_configured` when nothing is connected (the system never guesses an
 endpoint). `plusvibe.connected.ConnectedPlusVibe` calls the resolver and falls back to the environment's key, for
 the `default` workspace only (`plusvibe.workspace_ports.settings_for`). Each platform workspace has its own port
-(`LeadsPorts`)."""
+(`connected_ports`, a `plusvibe.workspace_ports.WorkspacePorts`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.refusals import Refusal
 from plusvibe.connected import ConnectedPlusVibe, Resolver
 from plusvibe.credentials import Credentials, KeyRing, KeyRingUnavailable, SealError, open_stored
-from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
 from plusvibe.workspace_ports import WorkspacePorts, settings_for
 
@@ -46,31 +45,3 @@ def connected_ports(settings: PlusVibeSettings, uows: Callable[[], LeadsUnitOfWo
     return WorkspacePorts(lambda workspace: ConnectedPlusVibe(
         settings_for(settings, workspace), stored_credentials(uows, workspace, keyring), ttl_s=ttl_s,
         not_configured=not_configured))
-
-
-class LeadsPorts:
-    """The PlusVibe port of each platform workspace: the connected ones, or one port a test injected for all."""
-
-    def __init__(self, connected: WorkspacePorts | None, injected: PlusVibePort | None = None) -> None:
-        if (connected is None) == (injected is None):
-            raise ValueError("give connected ports or an injected port, not both")
-        self._connected = connected
-        self._injected = injected
-
-    def port(self, workspace: str) -> PlusVibePort:
-        if self._connected is not None:
-            return self._connected.port(workspace)
-        assert self._injected is not None
-        return self._injected
-
-    def connection(self, workspace: str) -> ConnectedPlusVibe | None:
-        """The workspace's connection to its integration (None when a test injected a port)."""
-        return self._connected.connection(workspace) if self._connected is not None else None
-
-    def invalidate(self, workspace: str) -> None:
-        if self._connected is not None:
-            self._connected.invalidate(workspace)
-
-    async def aclose(self) -> None:
-        if self._connected is not None:
-            await self._connected.aclose()

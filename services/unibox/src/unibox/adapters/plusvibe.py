@@ -6,43 +6,12 @@ every call (`plusvibe.credential_store.connected_workspaces`, `plusvibe.workspac
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
-from plusvibe.connected import ConnectedPlusVibe
 from plusvibe.credential_store import UNREADABLE, StoredCredentials, connected_workspaces
 from plusvibe.errors import AuthenticationError
-from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
 from plusvibe.workspace_ports import WorkspacePorts
 from unibox.adapters.uow import UniboxUnitOfWork
-
-
-class PlusVibePorts(Protocol):
-    """The PlusVibe port of each platform workspace (`plusvibe.workspace_ports.WorkspacePorts`, or `OnePort`)."""
-
-    def port(self, workspace: str) -> PlusVibePort: ...
-
-    def invalidate(self, workspace: str) -> None: ...
-
-    async def aclose(self) -> None: ...
-
-
-class OnePort:
-    """One port injected for every workspace (a test's client or fake): it holds no credentials to invalidate."""
-
-    def __init__(self, port: PlusVibePort) -> None:
-        self._port = port
-
-    def port(self, workspace: str) -> PlusVibePort:
-        return self._port
-
-    def invalidate(self, workspace: str) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        close = getattr(self._port, "aclose", None)
-        if close is not None:
-            await close()
 
 
 class NotConnectedError(AuthenticationError):
@@ -70,8 +39,3 @@ def connected_plusvibe(settings: PlusVibeSettings, uows: Callable[[], UniboxUnit
             return await uow.plusvibe_credentials.get(workspace)
 
     return connected_workspaces(settings, read, ttl_s=ttl_s, unreadable=unreadable, not_connected=not_connected)
-
-
-def connection_of(ports: PlusVibePorts, workspace: str) -> ConnectedPlusVibe | None:
-    """The workspace's connection to the integration connected for it (None for an injected port)."""
-    return ports.connection(workspace) if isinstance(ports, WorkspacePorts) else None
