@@ -263,3 +263,32 @@ def test_webhook_url_must_be_loopback(url: str) -> None:
 
     assert not is_loopback_url(url)
     assert is_loopback_url("http://127.0.0.1:8000/x") and is_loopback_url("http://[::1]:80/x")
+
+
+async def test_system_alerts_and_closed_label_reach_the_hooks_that_take_them(
+    client: PlusVibeClient, sim: Sim, control: httpx.AsyncClient
+) -> None:
+    receiver = Receiver()
+    active = sim.campaigns["active"]
+    async with _serve(receiver.app) as url:
+        with pytest.raises(Exception, match="ALL"):  # PlusVibe takes SYSTEM_ALERT only for every campaign
+            await client.add_webhook(url, ["SYSTEM_ALERT"], camp_ids=[active])
+        await client.add_webhook(url, ["SYSTEM_ALERT", "LEAD_MARKED_AS_CLOSED"], alerts=["CAMPAIGN_AUTO_PAUSED"])
+        await client.add_webhook(url, ["EMAIL_SENT"])  # takes no alert
+        unwanted = await control.post("/inject/alert", json={"alert": "WEBHOOK_DISABLED",
+                                                             "workspace_id": sim.workspace_id})
+        paused = await control.post("/inject/alert", json={"alert": "CAMPAIGN_AUTO_PAUSED", "campaign_id": active})
+        assert (unwanted.json()["queued"], paused.json()["queued"]) == (0, 1)
+        assert (await client.get_campaign(active)).status == "PAUSED"
+        await client.add_leads(active, [LeadIn(email="c@example.test")])
+        assert (await control.post("/inject/label", json={"email": "c@example.test", "label": "CLOSED"})).is_success
+        await _wait_for(lambda: len(receiver.received) >= 2)
+    alert, closed = (p for p, _ in receiver.received)
+    assert (alert["webhook_event"], alert["alert"], alert["campaign_id"]) == ("SYSTEM_ALERT", "CAMPAIGN_AUTO_PAUSED",
+                                                                              active)
+    assert alert["is_camp_paused"] is True and alert["workspace_id"] == sim.workspace_id
+    assert (closed["webhook_event"], closed["label"]) == ("LEAD_MARKED_AS_CLOSED", "CLOSED")
+    no_campaign = await control.post("/inject/alert", json={"alert": "CAMPAIGN_AUTO_PAUSED",
+                                                           "workspace_id": sim.workspace_id})
+    assert no_campaign.status_code == 400
+    assert (await control.post("/inject/alert", json={})).status_code == 400

@@ -342,7 +342,10 @@ class PlusVibeClient:
         secret: str | None = None,
         ignore_ooo: bool = False,
         ignore_automatic: bool = False,
+        alerts: Sequence[str] = (),
     ) -> str:
+        """Register a hook. `alerts` names the SYSTEM_ALERT kinds it receives (PlusVibe takes them as an object of
+        name → {type}; only with SYSTEM_ALERT in `event_types` and `camp_ids` = ["ALL"])."""
         body: dict[str, Any] = {
             "name": name,
             "url": url,
@@ -353,6 +356,8 @@ class PlusVibeClient:
         }
         if secret is not None:
             body["secret"] = secret
+        if alerts:
+            body["alerts"] = {name: {"type": "URGENT"} for name in alerts}
         # Not idempotent in theory, but a duplicate hook is visible and removable; keep retries.
         payload = await self._post("/hook/add", body)
         return str(payload.get("_id") or payload.get("id") or "") if isinstance(payload, dict) else ""

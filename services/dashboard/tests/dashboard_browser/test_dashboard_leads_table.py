@@ -61,7 +61,7 @@ def test_the_table_pages_by_25_with_badges_and_bulk_actions(page: Page, system: 
     expect(items).to_have_count(23)  # 25 selected, 2 ready
     expect(banner).to_contain_text(f"{tag} Shop 25 — status audit_queued: not_audited.")
     expect(items.first).to_contain_text("Remedy: Run an audit first with Start audit (domain). (start_audit)")
-    page.get_by_role("button", name="Dismiss").click()
+    banner.get_by_role("button", name="Dismiss").click()
     expect(banner).to_be_hidden()
 
     # Only the two ready leads: enrolled; then Mark completed reports the per-lead refusals in the banner.

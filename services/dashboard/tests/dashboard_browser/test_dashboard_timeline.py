@@ -1,16 +1,21 @@
 """Lead detail's Timeline in a real browser: an audit started on the screen, the audit's and the writeback's events
-applied by the leads consumers, and an operator's status change all show up, newest first, with who did what;
-older events come a page at a time."""
+applied by the leads consumers, an operator's status change and a PlusVibe reply webhook (its raw payload one click
+away, shown as text) all show up, newest first, with who did what; older events come a page at a time."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from contracts.topics import EMAIL_ACTIVITY_RECEIVED
+from contracts.unibox import EmailActivityReceived
 from dashboard_browser.dashboard_testkit import System, full_page_screenshot
+from servicekit.messaging.events import new_envelope
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -36,6 +41,22 @@ def test_the_timeline_shows_the_leads_story_as_it_happens(page: Page, system: Sy
     kinds = timeline.locator("li").evaluate_all("items => items.map(i => i.dataset.kind)")
     assert kinds.index("status") < kinds.index("writeback") < kinds.index("audit_completed") \
         < kinds.index("audit_requested"), kinds
+    # The lead answers; unibox passes PlusVibe's reply webhook on (its HTML must stay text on the screen).
+    system.publish(EMAIL_ACTIVITY_RECEIVED, new_envelope(EmailActivityReceived(
+        lead_id=uuid.UUID(lead["id"]), activity="replied", webhook_event="ALL_EMAIL_REPLIES", subject="Re: tiles",
+        observed_at=datetime.now(UTC), raw_payload={"webhook_event": "ALL_EMAIL_REPLIES", "subject": "Re: tiles",
+                                                    "text_body": "Happy to talk <img src=x onerror=alert(1)>"})))
+    deadline = time.monotonic() + 30
+    while not any(i["kind"] == "reply" for i in system.http.get(f"/api/leads/{lead['id']}/timeline").json()["items"]):
+        assert time.monotonic() < deadline, "the reply never reached the timeline"
+        time.sleep(0.1)
+    page.reload()  # Lead detail polls only while an audit or a writeback is in flight
+    reply = timeline.locator("li[data-kind='reply']")
+    expect(reply).to_contain_text("Reply received — “Re: tiles” · Happy to talk")
+    reply.get_by_text("Raw webhook").click()
+    expect(reply.locator("pre")).to_contain_text('"webhook_event": "ALL_EMAIL_REPLIES"')
+    expect(reply.locator("pre")).to_contain_text("<img src=x onerror=alert(1)>")
+    assert timeline.locator("img").count() == 0
     total = system.http.get(f"/api/leads/{lead['id']}/timeline").json()["total"]
     expect(page.get_by_text(f"{total} of {total} events")).to_be_visible()
     expect(page.get_by_role("button", name="Show older")).to_be_hidden()  # everything fits on the first page

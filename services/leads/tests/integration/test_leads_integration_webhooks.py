@@ -29,7 +29,7 @@ NAME = hook_name(DEFAULT_WORKSPACE, BASE)
 STAGING = "http://127.0.0.1:8090"  # another deployment of the platform, connected to the same PlusVibe workspace
 EVENTS = {"EMAIL_SENT", "FIRST_EMAIL_REPLIES", "ALL_EMAIL_REPLIES", "ALL_POSITIVE_REPLIES", "BOUNCED_EMAIL",
           "LEAD_MARKED_AS_INTERESTED", "LEAD_MARKED_AS_NOT_INTERESTED", "LEAD_MARKED_AS_MEETING_BOOKED",
-          "LEAD_MARKED_AS_OUT_OF_OFFICE", "LEAD_MARKED_AS_WRONG_PERSON"}
+          "LEAD_MARKED_AS_OUT_OF_OFFICE", "LEAD_MARKED_AS_WRONG_PERSON", "LEAD_MARKED_AS_CLOSED", "SYSTEM_ALERT"}
 
 
 @pytest.fixture
@@ -63,6 +63,7 @@ async def assert_one_serving_hook(api: Api, workspace_id: str | None = None) -> 
     assert len(mine) == 1, mine
     hook = mine[0]
     assert (hook["url"], set(hook["evt_types"]), hook["camp_ids"], hook["status"]) == (URL, EVENTS, ["ALL"], "ACTIVE")
+    assert {"CAMPAIGN_AUTO_PAUSED", "EMAIL_ACCOUNT_DISCONNECTED"} <= set(hook["alerts"])  # the system alerts it takes
     assert hook["secret"] == await secret_of(api)
     row = await api.stored()
     assert row is not None and row["webhook_id"] == hook["_id"]

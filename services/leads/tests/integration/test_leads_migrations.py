@@ -236,3 +236,27 @@ async def test_a_downgrade_that_would_merge_workspaces_or_revive_deleted_leads_i
         assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0008"
         assert (await conn.execute(text("SELECT workspace FROM leads"))).scalars().all() == ["acme"]  # untouched
     await engine.dispose()
+
+
+async def test_a_leads_newest_webhook_becomes_its_first_kept_webhook(pg_database: Database) -> None:
+    """Before every webhook was kept, a lead held only the newest one: it is carried over, the rest stay as they were."""
+    await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS, revision="0010")
+    engine = create_engine(pg_database.url, schema=pg_database.schema)
+    enriched, quiet = uuid.uuid4(), uuid.uuid4()
+    payload = '{"webhook_event": "LEAD_MARKED_AS_INTERESTED", "label": "INTERESTED"}'
+    async with engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO leads (id, workspace, status, opens, version, created_at, updated_at, pv_label, "
+            "pv_last_email_subject, pv_raw_payload, pv_last_activity_at) VALUES "
+            "(:id, 'acme', 'replied', 0, 4, now(), now(), 'INTERESTED', 'Re: hi', CAST(:raw AS jsonb), now())"),
+            {"id": enriched, "raw": payload})
+        await conn.execute(text("INSERT INTO leads (id, status, opens, version, created_at, updated_at) "
+                                "VALUES (:id, 'new', 0, 1, now(), now())"), {"id": quiet})
+    await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS)
+    await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS)  # twice: nothing more
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT lead_id, workspace, webhook_event, label, subject, raw_payload FROM lead_webhooks"))).all()
+    await engine.dispose()
+    assert [tuple(r) for r in rows] == [(enriched, "acme", "LEAD_MARKED_AS_INTERESTED", "INTERESTED", "Re: hi",
+                                         {"webhook_event": "LEAD_MARKED_AS_INTERESTED", "label": "INTERESTED"})]

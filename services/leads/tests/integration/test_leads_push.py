@@ -123,6 +123,31 @@ async def test_a_paused_campaign_and_an_unknown_campaign_are_refused(harness: Ha
     assert r.json()["reason"] == "campaign_not_found"
 
 
+async def test_only_campaigns_that_can_take_leads_are_offered_and_the_others_are_refused_with_a_reason(
+        harness: Harness) -> None:
+    state = harness.sim.state
+    archived = state.create_campaign({"name": "Old archive", "status": "ARCHIVED", "sequences": []})
+    draft = state.create_campaign({"name": "Not launched", "status": "INACTIVE", "sequences": []})
+    follow_up = state.create_campaign({"name": "Follow-up", "campaign_type": "subseq", "sequences": [],
+                                       "parent_camp_id": harness.sim.campaigns["active"]})
+    listed = {c["id"]: c for c in (await harness.client.get("/api/plusvibe/campaigns")).json()}
+    expected = {harness.sim.campaigns["active"]: None, draft: None, harness.sim.campaigns["paused"]: "campaign_paused",
+                harness.sim.campaigns["completed"]: "campaign_completed", archived: "campaign_archived",
+                follow_up: "campaign_subsequence"}
+    assert {cid: listed[cid]["reason"] for cid in expected} == expected
+    assert all(listed[cid]["canTakeLeads"] == (reason is None) for cid, reason in expected.items())
+    assert all(listed[cid]["message"] for cid, reason in expected.items() if reason)
+    lead = await _ready_lead(harness)
+    for cid, reason in expected.items():
+        if reason is None:
+            continue
+        r = await harness.client.post("/api/plusvibe/leads/push", json={"campaignId": cid, "leadIds": [lead["id"]]})
+        assert (r.status_code, r.json()["reason"]) == (409, reason), r.text
+        assert r.json()["message"] == listed[cid]["message"]
+    assert state.request_log("/api/v1/lead/add") == []  # nothing was sent to PlusVibe for a refused campaign
+    assert (await harness.lead(lead["id"]))["campaignId"] is None
+
+
 async def test_partial_push_enrols_the_ready_leads_and_reports_the_rest(harness: Harness) -> None:
     campaign = harness.sim.campaigns["active"]
     ready = await _ready_lead(harness)

@@ -1,13 +1,20 @@
 """A lead's timeline through the API: created, audit requested (by whom), audit completed with its grade, copy
-written back, previews generated and an operator's status change, newest first, paged; the entries come from the
-real consumers applying the audit's and the writeback's events from the broker."""
+written back, previews generated, an operator's status change and every PlusVibe webhook (with its raw payload), newest
+first, paged; the entries come from the real consumers applying the events from the broker."""
 
 from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from leads_testkit import Harness, audit_completed, parse_time, writeback_completed
 
-from contracts.topics import AUDIT_COMPLETED, WRITEBACK_COMPLETED
+from contracts.envelope import Envelope
+from contracts.topics import AUDIT_COMPLETED, EMAIL_ACTIVITY_RECEIVED, WRITEBACK_COMPLETED
+from contracts.unibox import EmailActivityReceived
+from servicekit.messaging.events import new_envelope
 from servicekit.testing import wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -51,3 +58,38 @@ async def test_the_timeline_tells_the_leads_story_newest_first_and_pages(harness
     assert first["items"] + second["items"] == items[:4] and first["total"] == page["total"]
     bad = await harness.client.get(f"/api/leads/{lead_id}/timeline", params={"pageSize": 0})
     assert bad.status_code == 422
+
+
+def _webhook(lead_id: str, activity: str, event: str, at: datetime, **raw: Any) -> Envelope:
+    return new_envelope(EmailActivityReceived(
+        lead_id=uuid.UUID(lead_id), activity=activity, webhook_event=event,  # type: ignore[arg-type]
+        label=raw.get("label"), subject=raw.get("subject"), observed_at=at,
+        raw_payload={"webhook_event": event, **raw}))
+
+
+async def test_every_webhook_is_kept_with_its_payload_and_told_once(harness: Harness) -> None:
+    lead_id = (await harness.create_lead())["id"]
+    at = datetime.now(UTC) - timedelta(minutes=5)
+    sent = _webhook(lead_id, "sent", "EMAIL_SENT", at, subject="Quick idea")
+    reply = _webhook(lead_id, "replied", "ALL_EMAIL_REPLIES", at + timedelta(minutes=1), subject="Re: Quick idea",
+                     text_body="Yes <b>please</b>, call me.")
+    label = _webhook(lead_id, "label_changed", "LEAD_MARKED_AS_INTERESTED", at + timedelta(minutes=2),
+                     label="INTERESTED")
+    unknown = _webhook(lead_id, "other", "BRAND_NEW_EVENT", at + timedelta(minutes=3), note="kept too")
+    await harness.publish(EMAIL_ACTIVITY_RECEIVED, sent, reply, reply, label, unknown)  # the reply delivered twice
+
+    async def hooks() -> list[dict[str, Any]]:
+        items = (await harness.client.get(f"/api/leads/{lead_id}/timeline")).json()["items"]
+        return [i for i in items if i["kind"] in ("webhook", "reply")]
+
+    async def all_four() -> bool:
+        return len(await hooks()) >= 4
+
+    await wait_until(all_four, timeout_s=30, what="the four webhooks on the timeline")
+    told = await hooks()
+    assert [(i["kind"], i["title"]) for i in told] == [
+        ("webhook", "PlusVibe webhook BRAND_NEW_EVENT"), ("webhook", "Labelled INTERESTED in PlusVibe"),
+        ("reply", "Reply received"), ("webhook", "Email sent")]
+    assert told[2]["detail"] == "“Re: Quick idea” · Yes please, call me."
+    assert [i["raw"] for i in told] == [e.data["raw_payload"] for e in (unknown, label, reply, sent)]
+    assert told[0]["raw"]["note"] == "kept too"  # a webhook leads does not act on is still kept

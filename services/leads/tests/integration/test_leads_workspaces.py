@@ -45,6 +45,8 @@ ID_ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("DELETE", "/api/leads/{lead_id}/plusvibe"): {},
     ("GET", "/api/leads/{lead_id}/plusvibe/preview"): {"params": {"campaignId": "any-campaign"}},
 }
+# Routes whose id is not a lead's: each has its own isolation test below.
+OTHER_ID_ROUTES = {("POST", "/api/plusvibe/alerts/{alert_id}/dismiss")}
 
 
 @pytest.fixture
@@ -76,7 +78,8 @@ async def _listed(harness: Harness, **params: str) -> tuple[set[str], int]:
 
 
 async def test_every_id_route_answers_another_workspaces_lead_exactly_as_a_missing_one(two: TwoWorkspaces) -> None:
-    assert set(ID_ROUTES) == _documented_id_routes(two), "a route with an id in its path has no isolation case here"
+    assert set(ID_ROUTES) | OTHER_ID_ROUTES == _documented_id_routes(two), \
+        "a route with an id in its path has no isolation case here"
     ours = await two.default.create_lead(contact={"firstName": "Ada", "email": SHARED_EMAIL})
     theirs = await two.acme.create_lead(contact={"firstName": "Ada", "email": SHARED_EMAIL})  # the same address
     before = {DEFAULT: await _shown(two.default, ours["id"]), ACME: await _shown(two.acme, theirs["id"])}
@@ -247,3 +250,22 @@ async def test_each_workspace_pushes_through_its_own_connected_plusvibe(two: Two
     reports = await two.service.check_templates()
     assert set(reports) == {DEFAULT, ACME}
     assert reports[ACME].campaigns == 1 and reports[DEFAULT].campaigns == len(ours_listed)
+
+
+async def test_another_workspaces_plusvibe_alert_is_neither_listed_nor_dismissable(two: TwoWorkspaces) -> None:
+    alert = new_envelope(EmailActivityReceived(
+        lead_id=None, activity="system_alert", webhook_event="SYSTEM_ALERT", alert="EMAIL_ACCOUNT_DISCONNECTED",
+        observed_at=datetime.now(UTC), raw_payload={"webhook_event": "SYSTEM_ALERT"}), workspace_id=DEFAULT)
+
+    async def kept() -> bool:
+        return bool((await two.default.client.get("/api/plusvibe/alerts")).json())
+
+    await two.default.publish(EMAIL_ACTIVITY_RECEIVED, alert)
+    await wait_until(kept, what="the default workspace's alert")
+    assert (await two.acme.client.get("/api/plusvibe/alerts")).json() == []
+    foreign = await two.acme.client.post(f"/api/plusvibe/alerts/{alert.event_id}/dismiss")
+    missing = await two.acme.client.post(f"/api/plusvibe/alerts/{uuid.uuid4()}/dismiss")
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.json() == missing.json() == {"reason": "alert_not_found", "message": "No alert with that id."}
+    listed = (await two.default.client.get("/api/plusvibe/alerts")).json()
+    assert [(a["id"], a["dismissedAt"]) for a in listed] == [(str(alert.event_id), None)]

@@ -13,6 +13,7 @@ ROUTES: Final[tuple[tuple[str, str], ...]] = (
     ("/api/plusvibe/leads", "leads"),
     ("/api/plusvibe/campaigns", "leads"),
     ("/api/plusvibe/integration", "leads"),
+    ("/api/plusvibe/alerts", "leads"),
     ("/api/integrations", "leads"),
     ("/api/workspaces", "leads"),
     ("/api/plusvibe/webhooks", "unibox"),

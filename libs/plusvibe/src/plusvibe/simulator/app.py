@@ -506,6 +506,15 @@ def _control_routes(app: FastAPI, sim: SimulatorState) -> None:
         sim.inject_label(str(b["email"]), str(b["label"]), campaign_id=b.get("campaign_id"))
         return {"status": "success"}
 
+    @app.post("/_sim/inject/alert")
+    async def inject_alert(request: Request) -> Any:
+        b = await _json_body(request)
+        if not isinstance(b.get("alert"), str) or not b["alert"]:
+            raise SimError(400, "alert is required")
+        queued = sim.emit_alert(b["alert"], workspace_id=b.get("workspace_id"), campaign_id=b.get("campaign_id"),
+                                message=str(b.get("message") or ""))
+        return {"status": "success", "queued": queued}
+
     @app.post("/_sim/inject/open")
     async def inject_open(request: Request) -> Any:
         b = await _json_body(request)

@@ -285,7 +285,8 @@ class SimulatorState:
             return {"status": "success"}
 
     def create_campaign(self, body: dict[str, Any]) -> str:
-        """Control API: a campaign from ``{workspace_id?, name, status?, sequences, mailbox_emails?}``."""
+        """Control API: a campaign from ``{workspace_id?, name, status?, sequences, mailbox_emails?,
+        campaign_type? (parent | subseq), parent_camp_id?}``."""
         with self.lock:
             wid = body.get("workspace_id") or next(iter(self.workspaces), None)
             if wid is None:
@@ -301,8 +302,15 @@ class SimulatorState:
             ):
                 raise SimError(400, "mailbox_emails must be an array of strings")
             status = _campaign_status(body.get("status", "ACTIVE"))
+            kind = body.get("campaign_type", "parent")
+            if kind not in ("parent", "subseq"):
+                raise SimError(400, "campaign_type must be parent or subseq")
+            parent = body.get("parent_camp_id")
+            if kind == "subseq" and parent not in self.campaigns:
+                raise SimError(400, "a subsequence needs the parent_camp_id of a campaign")
             cid = self.add_campaign(str(wid), name, [], status=status, mailbox_emails=mailboxes)
-            self.campaigns[cid]["sequences"] = sequences
+            self.campaigns[cid].update(sequences=sequences, campaign_type=kind,
+                                       parent_camp_id=parent if kind == "subseq" else None)
             return cid
 
     def config(self) -> dict[str, Any]:
@@ -771,14 +779,21 @@ class SimulatorState:
                 raise SimError(400, "url and event_types are required")
             if not is_loopback_url(url):
                 raise SimError(400, "the simulator only delivers webhooks to loopback URLs")
+            camp_ids = list(body.get("camp_ids") or ["ALL"])
+            alerts = body.get("alerts") or {}
+            if "SYSTEM_ALERT" in body["event_types"] and camp_ids != ["ALL"]:
+                raise SimError(400, "SYSTEM_ALERT needs camp_ids [\"ALL\"]")
+            if alerts and (not isinstance(alerts, dict) or "SYSTEM_ALERT" not in body["event_types"]):
+                raise SimError(400, "alerts must be an object, given only with SYSTEM_ALERT")
             hid = self.new_id("hook")
             self.hooks[hid] = {
                 "_id": hid,
                 "workspace_id": wid,
                 "name": body.get("name") or "hook",
                 "url": url,
-                "camp_ids": list(body.get("camp_ids") or ["ALL"]),
+                "camp_ids": camp_ids,
                 "evt_types": list(body["event_types"]),
+                "alerts": dict(alerts),
                 "status": "ACTIVE",
                 "secret": body.get("secret", self.webhook_secret),
                 "ignore_ooo": int(body.get("ignore_ooo") or 0),
@@ -857,6 +872,40 @@ class SimulatorState:
             self.deliveries.append(Delivery(hook["_id"], hook["url"], hook["secret"], dict(payload)))
             queued += 1
         return queued
+
+    def emit_alert(self, alert: str, *, workspace_id: str | None = None, campaign_id: str | None = None,
+                   message: str = "") -> int:
+        """A SYSTEM_ALERT (e.g. CAMPAIGN_AUTO_PAUSED, which pauses the campaign) to every hook of the workspace
+        that takes SYSTEM_ALERT and, when it names alerts, this one. Returns how many deliveries were queued."""
+        with self.lock:
+            camp = self.campaigns.get(campaign_id) if campaign_id else None
+            if campaign_id and camp is None:
+                raise SimError(404, "campaign not found")
+            wid = camp["workspace_id"] if camp else workspace_id
+            ws = self.workspace(wid)
+            if alert == "CAMPAIGN_AUTO_PAUSED":
+                if camp is None:
+                    raise SimError(400, "CAMPAIGN_AUTO_PAUSED needs a campaign_id")
+                camp["status"] = "PAUSED"
+                camp["modified_at"] = self.now_iso()
+            payload: dict[str, Any] = {
+                "webhook_event": "SYSTEM_ALERT", "alert": alert, "workspace_id": ws["_id"],
+                "workspace_name": ws["name"], "message": message or alert.replace("_", " ").capitalize(),
+                "timestamp": self.now_iso(),
+            }
+            if camp is not None:
+                payload.update(campaign_id=camp["id"], camp_id=camp["id"], campaign_name=camp["camp_name"],
+                               is_camp_paused=camp["status"] == "PAUSED")
+            queued = 0
+            for hook in self.hooks.values():
+                if hook["workspace_id"] != ws["_id"] or "SYSTEM_ALERT" not in hook["evt_types"]:
+                    continue
+                if hook.get("alerts") and alert not in hook["alerts"]:
+                    continue
+                self.deliveries.append(Delivery(hook["_id"], hook["url"], hook["secret"], dict(payload)))
+                queued += 1
+            self.save()
+            return queued
 
     def due_deliveries(self, now: float | None = None) -> list[Delivery]:
         t = time.monotonic() if now is None else now

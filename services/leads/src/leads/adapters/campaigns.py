@@ -10,14 +10,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from leads.domain.campaign_intake import Intake, intake
 from leads.domain.send_dry_run.campaign import CampaignTemplates, TemplateFault, Variation
 from leads.domain.send_dry_run.context import sender_context
 from plusvibe.errors import PlusVibeError
 from plusvibe.models import Campaign, Mailbox
 from plusvibe.port import PlusVibePort
 
-# Statuses in which PlusVibe takes new leads into a campaign's sequence.
-_PAUSED = "PAUSED"
 MAILBOX_TTL_S = 300.0  # mailboxes change rarely; a push must not re-list them for every batch
 
 
@@ -32,10 +31,12 @@ class CampaignInfo:
     email_accounts: tuple[str, ...] = ()
     fingerprint: str = ""  # changes when the sequence's text changes
     senders: tuple[Mapping[str, str], ...] = field(default=())
+    campaign_type: str = ""  # parent | subseq (PlusVibe's campaign_type)
 
     @property
-    def paused(self) -> bool:
-        return self.status.upper() == _PAUSED
+    def intake(self) -> Intake:
+        """Whether a push may enrol leads into it now (domain/campaign_intake.py)."""
+        return intake(self.status, self.campaign_type, self.name)
 
 
 def _account_email(account: object) -> str:
@@ -77,7 +78,8 @@ def describe(campaign: Campaign, mailboxes: list[Mailbox] | None) -> CampaignInf
         senders = tuple(_sender(m) for m in chosen)
     return CampaignInfo(id=campaign.id, name=campaign.camp_name, status=campaign.status,
                         steps=max(len(campaign.sequences), 1), templates=templates, fault=fault,
-                        email_accounts=accounts, fingerprint=fingerprint(campaign), senders=senders)
+                        email_accounts=accounts, fingerprint=fingerprint(campaign), senders=senders,
+                        campaign_type=campaign.campaign_type)
 
 
 class CampaignDirectory:

@@ -189,3 +189,43 @@ class PlusVibeIntegrationRow(Base):
     webhook_registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     webhook_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PlusVibeAlertRow(Base):
+    """A PlusVibe SYSTEM_ALERT the workspace received (docs/CAMPAIGN-STATES.md), e.g. CAMPAIGN_AUTO_PAUSED. Shown
+    until an operator dismisses it; the id is the EmailActivityReceived event's, so a replay adds nothing."""
+
+    __tablename__ = "plusvibe_alerts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    workspace: Mapped[str] = workspace_column()
+    alert: Mapped[str] = mapped_column(String(100))
+    campaign_id: Mapped[str | None] = mapped_column(String(100))
+    campaign_name: Mapped[str | None] = mapped_column(String(300))
+    message: Mapped[str | None] = mapped_column(Text)
+    campaign_paused: Mapped[bool | None] = mapped_column(Boolean)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    raw_payload: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dismissed_by: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (Index("ix_plusvibe_alerts_workspace_observed", "workspace", "observed_at"),)
+
+
+class LeadWebhookRow(Base):
+    """Every PlusVibe webhook (and observed open) about a lead, as unibox passed it on (EmailActivityReceived): the
+    raw payload kept, not only the newest. Its id is the event's, so a redelivery or a replay adds nothing."""
+
+    __tablename__ = "lead_webhooks"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    workspace: Mapped[str] = workspace_column()  # the lead's
+    activity: Mapped[str] = mapped_column(String(30))  # sent | opened | replied | bounced | label_changed | other
+    webhook_event: Mapped[str] = mapped_column(String(100))
+    label: Mapped[str | None] = mapped_column(String(100))
+    subject: Mapped[str | None] = mapped_column(Text)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    raw_payload: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+    __table_args__ = (Index("ix_lead_webhooks_lead_observed", "lead_id", "observed_at"),)

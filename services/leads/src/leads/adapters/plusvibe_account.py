@@ -44,7 +44,7 @@ class PlusVibeAccount:
     async def add_hook(self, api_key: SecretStr, plusvibe_workspace_id: str, wanted: Wanted) -> str:
         async with self._client(api_key, plusvibe_workspace_id) as client:
             return await client.add_webhook(wanted.url, sorted(wanted.events), name=wanted.name,
-                                            secret=wanted.secret)
+                                            secret=wanted.secret, alerts=wanted.alerts)
 
     async def delete_hooks(self, api_key: SecretStr, plusvibe_workspace_id: str, ids: Sequence[str]) -> None:
         if ids:

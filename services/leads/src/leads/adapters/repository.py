@@ -21,6 +21,7 @@ from leads.adapters.orm import (
     CampaignTemplatesRow,
     CustomStorageRuleRow,
     LeadRow,
+    LeadWebhookRow,
     OutreachEmailRow,
     PlusVibeIntegrationRow,
     PushLedgerRow,
@@ -32,6 +33,9 @@ from servicekit.process.db import one_of
 HISTORY: Table = StatusHistoryRow.__table__  # type: ignore[assignment]
 EMAILS: Table = OutreachEmailRow.__table__  # type: ignore[assignment]
 INTEGRATIONS: Table = PlusVibeIntegrationRow.__table__  # type: ignore[assignment]
+WEBHOOKS: Table = LeadWebhookRow.__table__  # type: ignore[assignment]
+# Staged rows whose id is an event's: a second write of the same event adds nothing.
+_CONFLICT_KEYS: dict[Table, tuple[str, ...]] = {WEBHOOKS: ("id",)}
 
 SORTS = {
     "updated_at": LeadRow.updated_at,
@@ -176,7 +180,7 @@ class LeadRepository:
         await self.session.flush()
         staged, self._staged = self._staged, {}
         for table, rows in staged.items():
-            await bulk_insert(self.session, table, rows)
+            await bulk_insert(self.session, table, rows, on_conflict_do_nothing=_CONFLICT_KEYS.get(table))
 
     async def write_for_commit(self) -> None:
         """At commit: the changed leads and runs as one UPDATE per table and set of changed columns on
@@ -217,6 +221,19 @@ class LeadRepository:
             .where(OutreachEmailRow.lead_id == lead_id)
             .order_by(OutreachEmailRow.created_at.desc(), OutreachEmailRow.step)
         )
+        return list((await self.session.execute(stmt)).scalars())
+
+    # PlusVibe webhooks
+    def add_webhook(self, *, event_id: uuid.UUID, lead_id: uuid.UUID, workspace: str, activity: str,
+                    webhook_event: str, label: str | None, subject: str | None, observed_at: datetime,
+                    raw_payload: dict[str, Any]) -> None:
+        self._stage(WEBHOOKS, {"id": event_id, "lead_id": lead_id, "workspace": workspace, "activity": activity,
+                               "webhook_event": webhook_event, "label": label, "subject": subject,
+                               "observed_at": observed_at, "raw_payload": raw_payload})
+
+    async def webhooks_of(self, lead_id: uuid.UUID) -> list[LeadWebhookRow]:
+        await self.flush_staged()
+        stmt = select(LeadWebhookRow).where(LeadWebhookRow.lead_id == lead_id).order_by(LeadWebhookRow.observed_at)
         return list((await self.session.execute(stmt)).scalars())
 
     async def runs_of(self, lead_id: uuid.UUID) -> list[AuditRunRow]:

@@ -1,17 +1,20 @@
 """A lead's story on one screen (Lead detail's Timeline): every status change with its actor, every audit run
 (requested, completed with its grade, failed with its error), every writeback of copy (stored, or delivered to
-PlusVibe), every set of generated previews, every push to a campaign (and its removal), and the newest PlusVibe
-activity, newest first. Pure: the rows come from the caller."""
+PlusVibe), every set of generated previews, every push to a campaign (and its removal), and every PlusVibe webhook
+about the lead (sent, opened, replies, bounces, labels), each with its raw payload; newest first. Pure: the rows come
+from the caller."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 Kind = Literal["status", "audit_requested", "audit_completed", "audit_failed", "writeback", "preview", "push",
-               "removed", "plusvibe_activity"]
+               "removed", "reply", "webhook"]
+SNIPPET_CHARS = 160
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class Entry:
     title: str
     detail: str = ""
     actor: str = ""
+    raw: Mapping[str, Any] | None = None  # a webhook's payload as PlusVibe sent it
 
 
 class StatusChange(Protocol):
@@ -77,13 +81,19 @@ class Push(Protocol):
     def pushed_at(self) -> datetime: ...
 
 
-@dataclass(frozen=True)
-class Activity:
-    """The newest PlusVibe webhook the lead holds (its label, subject and time)."""
-
-    at: datetime
-    label: str | None
-    subject: str | None
+class Webhook(Protocol):
+    @property
+    def activity(self) -> str: ...
+    @property
+    def webhook_event(self) -> str: ...
+    @property
+    def label(self) -> str | None: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def observed_at(self) -> datetime: ...
+    @property
+    def raw_payload(self) -> Mapping[str, Any]: ...
 
 
 def _status(change: StatusChange) -> Entry:
@@ -126,17 +136,36 @@ def _push(push: Push) -> Entry:
                  "" if push.state == "enrolled" else f"enrolment {push.state}")
 
 
+def _plain(value: object) -> str:
+    """A payload's text or HTML as one line of plain text (shown as text, never as markup)."""
+    if not isinstance(value, str):
+        return ""
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]*>", " ", value)).strip()
+    text = re.sub(r" ([,.;:!?])", r"\1", text)  # a tag that closed before punctuation left a space
+    return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS - 1] + "…"
+
+
+def _webhook(hook: Webhook) -> Entry:
+    raw = hook.raw_payload
+    quoted = f"“{hook.subject}”" if hook.subject else ""
+    if hook.activity == "replied":
+        said = _plain(raw.get("text_body") or raw.get("last_lead_reply") or raw.get("body"))
+        return Entry(hook.observed_at, "reply", "Reply received", " · ".join(x for x in (quoted, said) if x), raw=raw)
+    titles = {"sent": "Email sent", "opened": "Email opened", "bounced": "Email bounced",
+              "label_changed": f"Labelled {hook.label or '—'} in PlusVibe"}
+    title = titles.get(hook.activity, f"PlusVibe webhook {hook.webhook_event}")
+    detail = _plain(raw.get("bounce_msg")) if hook.activity == "bounced" else quoted
+    return Entry(hook.observed_at, "webhook", title, detail, raw=raw)
+
+
 def timeline(history: Sequence[StatusChange], runs: Sequence[Run], emails: Sequence[Email], pushes: Sequence[Push],
-             activity: Activity | None) -> list[Entry]:
+             webhooks: Sequence[Webhook]) -> list[Entry]:
     """Every entry, newest first (ties: the order the kinds are listed in, so a list is stable across reads)."""
     entries = [_status(h) for h in history]
     for run in runs:
         entries.extend(_runs(run))
     entries.extend(_emails(emails))
     entries.extend(_push(p) for p in pushes)
-    if activity is not None:
-        words = ", ".join(x for x in (f"label {activity.label}" if activity.label else "",
-                                      f"“{activity.subject}”" if activity.subject else "") if x)
-        entries.append(Entry(activity.at, "plusvibe_activity", "Latest PlusVibe activity", words))
+    entries.extend(_webhook(w) for w in webhooks)
     order = {kind: i for i, kind in enumerate(Kind.__args__)}  # type: ignore[attr-defined]
     return sorted(entries, key=lambda e: (-e.at.timestamp(), order[e.kind]))

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-# The PlusVibe events the platform reads (unibox maps them to EmailActivityReceived).
+# The PlusVibe events the platform reads (unibox maps them to EmailActivityReceived). A hook registered before one
+# was added here does not serve: the next connect or Test replaces it (`plan`).
 HOOK_EVENTS: Final = (
     "EMAIL_SENT",
     "FIRST_EMAIL_REPLIES",
@@ -26,6 +27,16 @@ HOOK_EVENTS: Final = (
     "LEAD_MARKED_AS_MEETING_BOOKED",
     "LEAD_MARKED_AS_OUT_OF_OFFICE",
     "LEAD_MARKED_AS_WRONG_PERSON",
+    "LEAD_MARKED_AS_CLOSED",
+    "SYSTEM_ALERT",
+)
+# The SYSTEM_ALERT kinds the hook asks for (docs/CAMPAIGN-STATES.md): what stops or endangers sending.
+HOOK_ALERTS: Final = (
+    "CAMPAIGN_AUTO_PAUSED",
+    "EMAIL_ACCOUNT_DISCONNECTED",
+    "EMAIL_ACCOUNT_FORWARDING_BOUNCED",
+    "INTEGRATION_DISCONNECTED",
+    "WEBHOOK_DISABLED",
 )
 WEBHOOK_PATH: Final = "/api/plusvibe/webhooks"
 _NAME_PREFIX: Final = "outreach-platform:"
@@ -62,6 +73,7 @@ class Wanted:
     url: str
     secret: str = field(repr=False)
     events: frozenset[str] = field(default_factory=lambda: frozenset(HOOK_EVENTS))
+    alerts: tuple[str, ...] = HOOK_ALERTS
 
 
 @dataclass(frozen=True, slots=True)

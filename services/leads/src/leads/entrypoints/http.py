@@ -23,6 +23,7 @@ from leads.bootstrap import LeadsService, bootstrap
 from leads.domain.refusals import Refusal
 from leads.entrypoints import schemas as s
 from leads.entrypoints import views
+from leads.entrypoints.alerts import alerts_router
 from leads.entrypoints.workspaces import workspaces_router
 from leads.handlers import (
     campaign_membership,
@@ -36,6 +37,7 @@ from leads.handlers import (
 from leads.handlers.create_lead import CreateLead, create_lead
 from leads.handlers.delete_lead import delete_lead
 from leads.handlers.lead_timeline import lead_timeline
+from leads.handlers.plusvibe_alerts import open_alerts
 from leads.handlers.update_lead import UpdateLead, normalise_all, normalise_status, update_lead
 from leads.settings import LeadsSettings
 from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError
@@ -106,6 +108,7 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
     write = _clean_url(require_scope(svc.api_keys, "leads:write", svc.settings.served_workspaces()))
     uow = svc.runtime.uow
     router = APIRouter()
+    router.include_router(alerts_router(svc, read=read, write=write))
 
     @router.get("/api/lead-statuses", response_model=list[s.StatusOut], response_model_by_alias=True)
     async def lead_statuses(_: ApiKey = Depends(read)) -> list[s.StatusOut]:
@@ -197,10 +200,10 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
         _: ApiKey = Depends(read),
     ) -> s.TimelinePage:
         """The lead's story, newest first: status changes with their actor, audits, writebacks, previews, pushes
-        and removals, and the latest PlusVibe activity."""
+        and removals, and every PlusVibe webhook about the lead (replies as `reply`) with its raw payload."""
         entries, total = await _run(lead_timeline(_uuid(lead_id), workspace=workspace_of(request), page=page,
                                                   page_size=page_size, uow=uow()))
-        return s.TimelinePage(items=[s.TimelineEntryOut(**vars(e)) for e in entries], total=total, page=page,
+        return s.TimelinePage(items=[views.timeline_entry_out(e) for e in entries], total=total, page=page,
                               page_size=page_size)
 
     @router.post("/api/leads/{lead_id}/normalise-status", response_model=s.LeadOut)
@@ -303,8 +306,11 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
 
     @router.get("/api/plusvibe/campaigns", response_model=list[s.CampaignOut])
     async def campaigns(request: Request, _: ApiKey = Depends(read)) -> list[s.CampaignOut]:
-        items = await _run(svc.campaigns_for(workspace_of(request)).list())
-        return [s.CampaignOut(id=c.id, name=c.name, status=c.status, steps=c.steps) for c in items]
+        """The workspace's PlusVibe campaigns, each with whether a push can enrol leads into it now (and why not)
+        and its open PlusVibe alert (docs/CAMPAIGN-STATES.md)."""
+        workspace = workspace_of(request)
+        items = await _run(svc.campaigns_for(workspace).list())
+        return views.campaigns_out(items, await open_alerts(uow(), workspace=workspace))
 
     @router.get("/api/plusvibe/integration", response_model=s.IntegrationOut)
     async def integration(request: Request, _: ApiKey = Depends(read)) -> s.IntegrationOut:

@@ -171,6 +171,7 @@ class TimelineEntryOut(Wire):
     title: str
     detail: str
     actor: str
+    raw: dict[str, Any] | None = None  # a webhook's (kind `webhook` or `reply`) payload as PlusVibe sent it
 
 
 class TimelinePage(Wire):
@@ -280,11 +281,32 @@ class PushResult(Wire):
     batches: int
 
 
+class AlertOut(Wire):
+    """A PlusVibe SYSTEM_ALERT the workspace received (docs/CAMPAIGN-STATES.md)."""
+
+    id: str
+    alert: str  # PlusVibe's alert name, e.g. CAMPAIGN_AUTO_PAUSED, EMAIL_ACCOUNT_DISCONNECTED
+    campaign_id: str | None
+    campaign_name: str | None
+    message: str | None
+    campaign_paused: bool | None
+    observed_at: datetime
+    dismissed_at: datetime | None
+    dismissed_by: str | None
+    raw_payload: dict[str, Any]
+
+
 class CampaignOut(Wire):
     id: str
     name: str
     status: str
     steps: int
+    campaign_type: str = ""
+    # Whether a push may enrol leads into it now; when not, `reason` (the push's 409 reason) and `message` say why.
+    can_take_leads: bool = True
+    reason: str | None = None
+    message: str | None = None
+    alert: AlertOut | None = None  # its newest open PlusVibe alert (an auto-pause while it is still paused)
 
 
 class IntegrationOut(Wire):

@@ -15,10 +15,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.status import BADGE_LABELS, DROPDOWN_LABELS, DROPDOWN_STATUSES, LeadStatus
-from leads.adapters.orm import AuditRunRow, LeadRow, OutreachEmailRow, StatusHistoryRow
+from leads.adapters.campaigns import CampaignInfo
+from leads.adapters.orm import AuditRunRow, LeadRow, OutreachEmailRow, PlusVibeAlertRow, StatusHistoryRow
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.readiness import ProblemReport, Ready, Refused
+from leads.domain.timeline import Entry
 from leads.entrypoints import schemas as s
+from leads.handlers.plusvibe_alerts import campaign_alerts
 from leads.handlers.plusvibe_integration import IntegrationView
 from leads.handlers.preview_send import SendPreview
 
@@ -226,3 +229,26 @@ def integration_out(view: IntegrationView, *, webhooks_configured: bool) -> s.Pl
         webhook_status=view.webhook_status if registered or webhooks_configured else "not_configured",
         webhook_url=view.webhook_url, webhook_registered_at=view.webhook_registered_at,
         webhook_error=view.webhook_error)
+
+
+def alert_out(row: PlusVibeAlertRow) -> s.AlertOut:
+    return s.AlertOut(id=str(row.id), alert=row.alert, campaign_id=row.campaign_id, campaign_name=row.campaign_name,
+                      message=row.message, campaign_paused=row.campaign_paused, observed_at=row.observed_at,
+                      dismissed_at=row.dismissed_at, dismissed_by=row.dismissed_by, raw_payload=dict(row.raw_payload))
+
+
+def campaigns_out(campaigns: list[CampaignInfo], alerts: list[PlusVibeAlertRow]) -> list[s.CampaignOut]:
+    shown = campaign_alerts(alerts, {c.id: c.status for c in campaigns})
+    out = []
+    for c in campaigns:
+        taking = c.intake
+        alert = shown.get(c.id)
+        out.append(s.CampaignOut(id=c.id, name=c.name, status=c.status, steps=c.steps, campaign_type=c.campaign_type,
+                                 can_take_leads=taking.ok, reason=taking.reason, message=taking.message,
+                                 alert=alert_out(alert) if alert else None))
+    return out
+
+
+def timeline_entry_out(entry: Entry) -> s.TimelineEntryOut:
+    return s.TimelineEntryOut(at=entry.at, kind=entry.kind, title=entry.title, detail=entry.detail, actor=entry.actor,
+                              raw=dict(entry.raw) if entry.raw is not None else None)

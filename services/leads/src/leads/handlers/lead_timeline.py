@@ -7,7 +7,7 @@ import uuid
 
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.refusals import not_found
-from leads.domain.timeline import Activity, Entry, timeline
+from leads.domain.timeline import Entry, timeline
 
 
 async def lead_timeline(lead_id: uuid.UUID, *, workspace: str, page: int, page_size: int,
@@ -17,9 +17,8 @@ async def lead_timeline(lead_id: uuid.UUID, *, workspace: str, page: int, page_s
         lead = await uow.leads.get(lead_id, workspace=workspace)
         if lead is None:
             raise not_found()
-        activity = (Activity(lead.pv_last_activity_at, lead.pv_label, lead.pv_last_email_subject)
-                    if lead.pv_last_activity_at is not None else None)
         entries = timeline(await uow.leads.history(lead_id), await uow.leads.runs_of(lead_id),
-                           await uow.leads.emails(lead_id), await uow.leads.pushes_of(lead_id), activity)
+                           await uow.leads.emails(lead_id), await uow.leads.pushes_of(lead_id),
+                           await uow.leads.webhooks_of(lead_id))
     start = (page - 1) * page_size
     return entries[start:start + page_size], len(entries)

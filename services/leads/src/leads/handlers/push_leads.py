@@ -82,9 +82,10 @@ async def _campaign(campaigns: CampaignDirectory, campaign_id: str) -> CampaignI
         campaign = await campaigns.get(campaign_id, fresh=True)
     except NotFoundError:
         raise Refusal("not_found", "campaign_not_found", f"PlusVibe has no campaign {campaign_id}.") from None
-    if campaign.paused:
-        raise Refusal("conflict", "campaign_paused",
-                      f"Campaign {campaign.name or campaign_id} is paused in PlusVibe; resume it before pushing leads.")
+    taking = campaign.intake
+    if not taking.ok:
+        raise Refusal("conflict", taking.reason or "campaign_cannot_take_leads", taking.message or "",
+                      campaignStatus=campaign.status)
     refuse_broken_templates(campaign)
     return campaign
 

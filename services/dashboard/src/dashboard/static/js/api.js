@@ -133,6 +133,11 @@ export const REASONS = {
   custom_storage_unknown: 'The campaign uses {{key}} for a custom variable and the workspace\'s storage rule is not known yet.',
   campaign_template_invalid: 'A template of the campaign cannot be read (unclosed {{ or invalid Liquid).',
   campaign_not_found: 'PlusVibe has no campaign with that id.',
+  campaign_paused: 'The campaign is paused in PlusVibe; resume it before pushing leads.',
+  campaign_completed: 'The campaign has completed in PlusVibe and sends no more emails.',
+  campaign_archived: 'The campaign is archived in PlusVibe and takes no leads.',
+  campaign_subsequence: 'The campaign is a subsequence: leads enter it from its parent campaign.',
+  campaign_status_unknown: 'The campaign has a status the platform does not know.',
   lead_not_found: 'No lead with that id.',
   plusvibe_not_configured: 'PlusVibe is not configured (Integrations: API key and workspace).',
 };

@@ -4,6 +4,7 @@
 import { campaigns, del, errorText, get, leadStatuses, patch, post, reasonText, remedyText } from './api.js';
 import { Banner, fields, formatTime, h, replace, spaced } from './dom.js';
 import { forgetSelected, leadsUrl } from './list-state.js';
+import { campaignAlertBanner, campaignOption } from './plusvibe-alerts.js';
 import { sendPreview, tokenText } from './send-preview.js';
 import { mountTimeline } from './timeline.js';
 import { mountUnibox } from './unibox.js';
@@ -274,10 +275,7 @@ export async function renderLeadDetail(app, leadId) {
     if (!l.campaignId) {
       if (email) {
         const select = h('select', { id: 'push-campaign', name: 'campaign' }, h('option', { value: '' }, 'Choose a campaign…'));
-        for (const c of state.campaigns) {
-          select.append(h('option', { value: c.id, selected: c.id === state.campaignChoice },
-            `${c.name} (${String(c.status).toLowerCase()})`));
-        }
+        for (const c of state.campaigns) select.append(campaignOption(c, state.campaignChoice));
         const push = h('button', { type: 'button', class: 'primary', disabled: !state.campaignChoice }, 'Push to PlusVibe');
         select.addEventListener('change', () => {
           state.campaignChoice = select.value;
@@ -298,6 +296,8 @@ export async function renderLeadDetail(app, leadId) {
       preview.clear();
       showPushNote('');
       parts.push(fields([['Campaign', campaignName(l.campaignId)]]));
+      const alert = campaignAlertBanner(state.campaigns.find((c) => c.id === l.campaignId));
+      if (alert) parts.push(alert);
       const row = h('div', { class: 'actions-row' });
       if ((l.status === 'converted' || l.status === 'replied') && email) {
         const complete = h('button', { type: 'button' }, 'Mark completed in PlusVibe');

@@ -2,6 +2,7 @@
 import { campaigns, errorText, get, leadStatuses, post, remedyText } from './api.js';
 import { Banner, h, replace } from './dom.js';
 import { listState, saveListState } from './list-state.js';
+import { alertsPanel, campaignOption } from './plusvibe-alerts.js';
 
 const PAGE_SIZE = 25;
 
@@ -20,6 +21,7 @@ export async function renderLeads(app) {
   const saved = listState();
   if (saved && saved.search === window.location.search) for (const id of saved.selected) state.selected.add(id);
   const banner = new Banner('leads-banner');
+  const alerts = alertsPanel();
   const campaignSelect = h('select', { id: 'bulk-campaign', name: 'campaign' }, h('option', { value: '' }, 'Select campaign'));
   const pushButton = h('button', { type: 'button', class: 'primary', disabled: true }, 'Push selected');
   const completeButton = h('button', { type: 'button', disabled: true }, 'Mark completed');
@@ -37,6 +39,7 @@ export async function renderLeads(app) {
   replace(app,
     h('div', { class: 'page-header' }, h('h1', {}, 'Leads'), h('a', { href: '/leads/new', class: 'button primary' }, 'New lead')),
     banner.el,
+    alerts.el,
     filterForm,
     h('div', { class: 'toolbar', role: 'group', 'aria-label': 'Bulk actions' },
       h('div', {}, h('label', { for: 'bulk-campaign' }, 'Campaign'), campaignSelect),
@@ -196,8 +199,9 @@ export async function renderLeads(app) {
       statusFilter.append(h('option', { value: s.value, selected: s.value === state.status }, s.badgeLabel));
     }
   }).catch((err) => banner.show('error', `Could not load the status labels: ${errorText(err)}`));
+  alerts.load();
   campaigns().then((list) => {
-    for (const c of list) campaignSelect.append(h('option', { value: c.id }, `${c.name} (${String(c.status).toLowerCase()})`));
+    for (const c of list) campaignSelect.append(campaignOption(c, ''));
   }).catch((err) => banner.show('error', `Could not load PlusVibe campaigns: ${errorText(err)}`));
   await statusesLoaded;
   await load();

@@ -1,5 +1,5 @@
 // Lead detail's Timeline: the lead's story from GET /api/leads/<id>/timeline, newest first, a page at a time
-// ("Show older" appends the next page). Refreshed when the lead changes.
+// ("Show older" appends the next page), every PlusVibe webhook with its raw payload. Refreshed when the lead changes.
 import { errorText, get } from './api.js';
 import { formatTime, h, replace } from './dom.js';
 
@@ -18,7 +18,10 @@ export function mountTimeline(el, base) {
       h('time', { datetime: entry.at }, formatTime(entry.at)),
       h('span', { class: 'timeline-title' }, entry.title),
       entry.detail ? h('span', { class: 'muted' }, ` — ${entry.detail}`) : null,
-      entry.actor ? h('span', { class: 'timeline-actor' }, ` · by ${entry.actor}`) : null);
+      entry.actor ? h('span', { class: 'timeline-actor' }, ` · by ${entry.actor}`) : null,
+      // A webhook's payload as PlusVibe sent it, as text (it is never rendered as markup).
+      entry.raw ? h('details', { class: 'timeline-raw' }, h('summary', {}, 'Raw webhook'),
+        h('pre', {}, JSON.stringify(entry.raw, null, 2))) : null);
   }
 
   async function load(next) {
