@@ -30,6 +30,7 @@ from contracts.common import (
     OutboundWriteback,
     PlusVibeLeadData,
 )
+from contracts.copy_settings import CopySettingsChanged
 from contracts.envelope import EventData
 from contracts.integrations import PlusVibeIntegrationChanged
 from contracts.leads import (
@@ -276,6 +277,11 @@ def writeback_completed() -> dict[str, Sample]:
                                              variables=VARIABLES, delivered=True, campaign_id=CAMPAIGN, steps=2,
                                              completed_at=at(125), request_id=WRITEBACK_REQUEST),
                           125, cause="WritebackRequested.v1.full"),
+        # Written in the tone its campaign's copy setting chose (CopySettingsChanged).
+        "full-tone": _in_story(WritebackCompleted(lead_id=LEAD, audit_run_id=AUDIT_RUN, audit_requested_at=T0,
+                                                  variables=VARIABLES, delivered=True, campaign_id=CAMPAIGN, steps=2,
+                                                  completed_at=at(130), request_id=WRITEBACK_REQUEST, tone="direct"),
+                               130, cause="WritebackRequested.v1.full"),
     }
 
 
@@ -381,6 +387,16 @@ def plusvibe_integration_changed() -> dict[str, Sample]:
     }
 
 
+def copy_settings_changed() -> dict[str, Sample]:
+    return {
+        # The workspace default (campaign_id "").
+        "minimal": _bare(CopySettingsChanged(workspace="default", tone="friendly", version=1,
+                                             changed_at=at(-7000)), -7000),
+        "full": _in_story(CopySettingsChanged(workspace="default", campaign_id=CAMPAIGN, tone="direct", steps=4,
+                                              version=2, changed_at=at(-6000)), -6000),
+    }
+
+
 # Event type → its variants. A registered type missing here stops the generator (contracts.registry).
 SAMPLES: Final[dict[str, Callable[[], dict[str, Sample]]]] = {
     "LeadUpserted": lead_upserted,
@@ -400,4 +416,5 @@ SAMPLES: Final[dict[str, Callable[[], dict[str, Sample]]]] = {
     "ReplySent": reply_sent,
     "ThreadMarkedRead": thread_marked_read,
     "PlusVibeIntegrationChanged": plusvibe_integration_changed,
+    "CopySettingsChanged": copy_settings_changed,
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from contracts.audits import AuditCompleted, AuditFailed, AuditStarted
+from contracts.copy_settings import CopySettingsChanged
 from contracts.envelope import EventData
 from contracts.integrations import PlusVibeIntegrationChanged
 from contracts.leads import (
@@ -40,5 +41,6 @@ EVENT_MODELS: Final[dict[str, type[EventData]]] = {
         ReplySent,
         ThreadMarkedRead,
         PlusVibeIntegrationChanged,
+        CopySettingsChanged,
     )
 }

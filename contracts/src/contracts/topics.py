@@ -74,6 +74,10 @@ THREAD_MARKED_READ: Final = _spec("unibox", "thread-marked-read", "ThreadMarkedR
 # a new consumer learns every workspace's current credentials from offset 0. One partition: a handful of records.
 PLUSVIBE_INTEGRATION_CHANGED: Final = _spec("leads", "plusvibe-integration-changed", "PlusVibeIntegrationChanged",
                                             partitions=1, compacted=True, days=None)
+# How copy is written per workspace and campaign: keyed `<workspace>:<campaign>`, compacted and kept (a new consumer
+# learns every setting from offset 0). One partition: a handful of records per workspace.
+COPY_SETTINGS_CHANGED: Final = _spec("leads", "copy-settings-changed", "CopySettingsChanged", partitions=1,
+                                     compacted=True, days=None)
 
 ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
     LEAD_UPSERTED,
@@ -93,6 +97,7 @@ ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
     REPLY_SENT,
     THREAD_MARKED_READ,
     PLUSVIBE_INTEGRATION_CHANGED,
+    COPY_SETTINGS_CHANGED,
 )
 
 TOPIC_BY_EVENT_TYPE: Final[dict[str, TopicSpec]] = {t.event_type: t for t in ALL_TOPICS}

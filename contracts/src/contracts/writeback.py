@@ -29,6 +29,7 @@ class WritebackCompleted(WritebackEvent):
     steps: int = Field(ge=1)
     completed_at: AwareDatetime
     request_id: UUID | None = None
+    tone: str | None = None  # the tone the copy was written in (absent from events before copy settings)
 
 
 class WritebackFailed(WritebackEvent):

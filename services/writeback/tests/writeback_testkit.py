@@ -10,12 +10,14 @@ from typing import Any
 
 from contracts.audits import AuditCompleted
 from contracts.common import AuditProfile, CategoryScores, Contact, LeadSnapshot
+from contracts.copy_settings import CopySettingsChanged, copy_settings_key
 from contracts.envelope import Envelope, EventData
 from contracts.integrations import DEFAULT_WORKSPACE, PlusVibeIntegrationChanged
 from contracts.leads import LeadPushed, LeadRemovedFromCampaign, LeadUpserted, WritebackRequested
 from contracts.status import LeadStatus
 from contracts.topics import (
     AUDIT_COMPLETED,
+    COPY_SETTINGS_CHANGED,
     LEAD_PUSHED,
     LEAD_REMOVED_FROM_CAMPAIGN,
     LEAD_UPSERTED,
@@ -32,7 +34,7 @@ from servicekit.messaging.events import Decoded, new_envelope
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 # Every topic writeback consumes or produces (created per test with the test's prefix).
 TOPICS = (LEAD_UPSERTED, LEAD_PUSHED, LEAD_REMOVED_FROM_CAMPAIGN, AUDIT_COMPLETED, WRITEBACK_REQUESTED,
-          PLUSVIBE_INTEGRATION_CHANGED, WRITEBACK_COMPLETED, WRITEBACK_FAILED)
+          PLUSVIBE_INTEGRATION_CHANGED, COPY_SETTINGS_CHANGED, WRITEBACK_COMPLETED, WRITEBACK_FAILED)
 # `async with run_service(**settings) as svc` (fixture of tests/integration/conftest.py).
 ServiceRunner = Callable[..., contextlib.AbstractAsyncContextManager[Any]]
 
@@ -185,3 +187,23 @@ async def publish_integrations(bootstrap: str, prefix: str, events: Sequence[Plu
         _, value, headers = envelope_record(new_envelope(data))
         records.append((data.workspace.encode(), value, headers))
     await publish_raw(bootstrap, f"{prefix}{PLUSVIBE_INTEGRATION_CHANGED.name}", records)
+
+
+def copy_settings_changed(version: int, *, workspace: str = DEFAULT_WORKSPACE, campaign_id: str = "",
+                          tone: str | None = None, steps: int | None = None, at: datetime = T0) -> CopySettingsChanged:
+    """What leads announces when an operator sets the copy of a campaign (`campaign_id` "": the workspace default)."""
+    return CopySettingsChanged.model_validate({
+        "workspace": workspace, "campaign_id": campaign_id, "tone": tone, "steps": steps, "version": version,
+        "changed_at": at + timedelta(seconds=version)})
+
+
+async def publish_copy_settings(bootstrap: str, prefix: str, events: Sequence[CopySettingsChanged]) -> None:
+    """Publishes in order to the compacted copy settings topic, keyed `<workspace>:<campaign_id>` and in the setting's
+    workspace, as leads' relay publishes them."""
+    from servicekit.testing import envelope_record, publish_raw
+
+    records: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
+    for data in events:
+        _, value, headers = envelope_record(new_envelope(data, workspace_id=data.workspace))
+        records.append((copy_settings_key(data.workspace, data.campaign_id).encode(), value, headers))
+    await publish_raw(bootstrap, f"{prefix}{COPY_SETTINGS_CHANGED.name}", records)

@@ -18,7 +18,6 @@ class LeadsSettings(ServiceSettings):
     page_size: int = 25
     # Labels (without LEAD_MARKED_AS_) that move a lead to `converted`.
     converting_labels: list[str] = ["MEETING_BOOKED", "CLOSED"]
-    default_tone: str = "consultative"
     # A push reads the campaign fresh; the send preview and the template check reuse a copy this old.
     campaign_cache_ttl_s: float = 10.0
     # How the PlusVibe workspace stores custom variables (docs/TEMPLATES.md §4): auto | verbatim | prefixed.

@@ -46,7 +46,8 @@ ID_ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/leads/{lead_id}/plusvibe/preview"): {"params": {"campaignId": "any-campaign"}},
 }
 # Routes whose id is not a lead's: each has its own isolation test below.
-OTHER_ID_ROUTES = {("POST", "/api/plusvibe/alerts/{alert_id}/dismiss")}
+OTHER_ID_ROUTES = {("POST", "/api/plusvibe/alerts/{alert_id}/dismiss"),
+                   ("PUT", "/api/copy-settings/campaigns/{campaign_id}")}
 
 
 @pytest.fixture
@@ -269,3 +270,14 @@ async def test_another_workspaces_plusvibe_alert_is_neither_listed_nor_dismissab
     assert foreign.json() == missing.json() == {"reason": "alert_not_found", "message": "No alert with that id."}
     listed = (await two.default.client.get("/api/plusvibe/alerts")).json()
     assert [(a["id"], a["dismissedAt"]) for a in listed] == [(str(alert.event_id), None)]
+
+
+async def test_each_workspace_keeps_its_own_copy_settings(two: TwoWorkspaces) -> None:
+    campaign = two.default.sim.campaigns["active"]
+    assert (await two.default.client.put(f"/api/copy-settings/campaigns/{campaign}", json={"tone": "direct"})).is_success
+    assert (await two.default.client.put("/api/copy-settings/default", json={"tone": "friendly"})).is_success
+    theirs = (await two.acme.client.get("/api/copy-settings")).json()
+    assert (theirs["defaultTone"], theirs["campaigns"]) == ("consultative", [])  # the same campaign id, untouched
+    assert (await two.acme.client.put(f"/api/copy-settings/campaigns/{campaign}", json={"steps": 2})).is_success
+    ours = (await two.default.client.get("/api/copy-settings")).json()
+    assert [(c["campaignId"], c["tone"], c["steps"]) for c in ours["campaigns"]] == [(campaign, "direct", None)]

@@ -1,6 +1,6 @@
 """The composition root: runtime, PlusVibe ports (one per platform workspace, over its connected integration), step
-cache, the consumers (each event's handler in `handlers/on_<event>.py`, applying its batch set-wise) and the delivery
-loop (`handlers/deliver_writebacks.py`)."""
+cache, the consumers (each event's handler in `handlers/on_<event>.py`, applying its batch set-wise; the copy
+settings from leads' CopySettingsChanged) and the delivery loop (`handlers/deliver_writebacks.py`)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from typing import Any
 from contracts.integrations import DEFAULT_WORKSPACE
 from contracts.topics import (
     AUDIT_COMPLETED,
+    COPY_SETTINGS_CHANGED,
     LEAD_PUSHED,
     LEAD_REMOVED_FROM_CAMPAIGN,
     LEAD_UPSERTED,
     PLUSVIBE_INTEGRATION_CHANGED,
     WRITEBACK_REQUESTED,
 )
-from copywriter import Tone
 from plusvibe.connected import ConnectedPlusVibe
 from plusvibe.port import PlusVibePort
 from plusvibe.settings import PlusVibeSettings
@@ -31,6 +31,7 @@ from writeback.adapters.steps import StepCache
 from writeback.adapters.uow import WritebackUnitOfWork
 from writeback.handlers import (
     on_audit_completed,
+    on_copy_settings_changed,
     on_lead_pushed,
     on_lead_removed_from_campaign,
     on_lead_upserted,
@@ -74,10 +75,8 @@ def bootstrap(settings: WritebackSettings | None = None, *, plusvibe: PlusVibePo
     s = settings or WritebackSettings(**overrides)
     if settings is not None and overrides:
         s = settings.model_copy(update=overrides)
-    tone = Tone(s.copy_tone)
     delivery_signal = OutboxSignal()
-    runtime = ServiceRuntime.create(s, WritebackUnitOfWork, migrations=MIGRATIONS, tone=tone,
-                                    delivery_signal=delivery_signal)
+    runtime = ServiceRuntime.create(s, WritebackUnitOfWork, migrations=MIGRATIONS, delivery_signal=delivery_signal)
     ports, connected = _ports(runtime, s, plusvibe, plusvibe_ports, plusvibe_settings)
     runtime.add_consumer(LEAD_UPSERTED, "on_lead_upserted", on_lead_upserted.handle)
     runtime.add_consumer(LEAD_PUSHED, "on_lead_pushed", on_lead_pushed.handle)
@@ -89,7 +88,8 @@ def bootstrap(settings: WritebackSettings | None = None, *, plusvibe: PlusVibePo
     runtime.add_consumer(PLUSVIBE_INTEGRATION_CHANGED, "on_plusvibe_integration_changed",
                          functools.partial(on_plusvibe_integration_changed.handle,
                                            changed=connected.invalidate if connected is not None else None))
-    worker = DeliveryWorker(runtime.uow, ports, StepCache(ports, s.step_cache_ttl_s), s, tone, delivery_signal)
+    runtime.add_consumer(COPY_SETTINGS_CHANGED, "on_copy_settings_changed", on_copy_settings_changed.handle)
+    worker = DeliveryWorker(runtime.uow, ports, StepCache(ports, s.step_cache_ttl_s), s, delivery_signal)
     # Beside the consumers: the delivery worker. Each of its parallel sends claims and records in short
     # transactions of its own (never during the PlusVibe call): one connection per send at most.
     runtime.add_loop("delivery", worker.run, connections=s.delivery_concurrency)

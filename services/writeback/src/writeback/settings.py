@@ -1,5 +1,6 @@
 """Writeback settings (env prefix `WRITEBACK_`); PlusVibe itself by the integration connected under Integrations
-(its key opened with `PLUSVIBE_KEK`), or while none is stored by `PLUSVIBE_*`."""
+(its key opened with `PLUSVIBE_KEK`), or while none is stored by `PLUSVIBE_*`. The tone and step count of the copy
+are no setting of this service: leads owns them per workspace and campaign (CopySettingsChanged)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ class WritebackSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="WRITEBACK_", extra="ignore")
 
     service_name: str = "writeback"
-    # Tone of the generated body copy (copywriter.Tone value).
-    copy_tone: str = "consultative"
     # Campaign step counts read from PlusVibe are reused for this long.
     step_cache_ttl_s: float = Field(default=300.0, gt=0)
     # Delivery worker: parallel sends (the shared limiter still caps the rate), how long one delivery

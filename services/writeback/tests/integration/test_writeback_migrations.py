@@ -1,6 +1,7 @@
 """The writeback migrations with data in the tables: a projection row and an attempt written before leads belonged
 to a workspace belong to `default` after the upgrade, keep every other value, and the new `workspace` columns are
-non-null with `default` as their server default. On PostgreSQL and on SQLite (the embedded deployment)."""
+non-null with `default` as their server default; the copy settings table (0008) is created by the upgrade and
+dropped by the downgrade. On PostgreSQL and on SQLite (the embedded deployment)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from servicekit.process.db import create_engine
 from servicekit.process.migrate import upgrade
 from servicekit.process.migrate_cli import head_revision
 from servicekit.testing import Database
-from writeback.adapters.orm import lead_projection, writeback_attempts
+from writeback.adapters.orm import copy_settings, lead_projection, writeback_attempts
 from writeback.bootstrap import MIGRATIONS
 
 HEAD = head_revision(MIGRATIONS)
@@ -67,7 +68,7 @@ async def _rows_get_a_workspace(db: Database) -> None:
                 await conn.execute(text("UPDATE lead_projection SET workspace = NULL"))
     finally:
         await engine.dispose()
-    assert head == HEAD == "0007"
+    assert head == HEAD == "0008"
     assert got_projection.pop("workspace") == "default" and got_attempt.pop("workspace") == "default"
     assert {k: got_projection[k] for k in projection} == projection
     assert {k: got_attempt[k] for k in attempt_row} == attempt_row
@@ -83,3 +84,48 @@ async def test_rows_from_before_workspaces_belong_to_default_on_postgres(pg_data
 
 async def test_rows_from_before_workspaces_belong_to_default_on_sqlite(sqlite_database: Database) -> None:
     await _rows_get_a_workspace(sqlite_database)
+
+
+async def _downgrade(db: Database, revision: str) -> None:
+    from alembic import command
+
+    from servicekit.process.migrate import _config
+
+    engine = create_engine(db.url, schema=db.schema if db.url.startswith("postgresql") else None)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda sync: command.downgrade(_config(MIGRATIONS, sync), revision))
+    finally:
+        await engine.dispose()
+
+
+async def _copy_settings_come_and_go(db: Database) -> None:
+    schema = db.schema if db.url.startswith("postgresql") else None
+    await upgrade(db.url, schema=db.schema, script_location=MIGRATIONS)
+    engine = create_engine(db.url, schema=schema)
+    row = {"workspace": "acme", "campaign_id": "", "tone": "friendly", "steps": None, "version": 1,
+           "changed_at": datetime.now(UTC)}
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(copy_settings.insert().values(row))
+        async with engine.connect() as conn:
+            assert dict((await conn.execute(select(copy_settings))).mappings().one()) == row
+        await _downgrade(db, "0007")
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+            head = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+        assert head == "0007" and "copy_settings" not in tables and "lead_projection" in tables
+        await upgrade(db.url, schema=db.schema, script_location=MIGRATIONS)
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(copy_settings))).all() == []
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_the_copy_settings_table_is_created_and_dropped_on_postgres(pg_database: Database) -> None:
+    await _copy_settings_come_and_go(pg_database)
+
+
+async def test_the_copy_settings_table_is_created_and_dropped_on_sqlite(sqlite_database: Database) -> None:
+    await _copy_settings_come_and_go(sqlite_database)

@@ -229,3 +229,18 @@ class LeadWebhookRow(Base):
     raw_payload: Mapped[dict[str, Any]] = mapped_column(JsonType)
 
     __table_args__ = (Index("ix_lead_webhooks_lead_observed", "lead_id", "observed_at"),)
+
+
+class CopySettingsRow(Base):
+    """How copy is written for one campaign of a workspace, or the workspace's default (`campaign_id` ""), as an
+    operator set it (docs/COPY-SETTINGS.md). `version` counts changes; CopySettingsChanged carries it."""
+
+    __tablename__ = "copy_settings"
+
+    workspace: Mapped[str] = workspace_column(primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    tone: Mapped[str | None] = mapped_column(String(20))  # None: the workspace default's
+    steps: Mapped[int | None] = mapped_column(Integer)  # None: as many as the campaign has
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(200))

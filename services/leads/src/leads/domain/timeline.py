@@ -123,7 +123,7 @@ def _emails(emails: Iterable[Email]) -> list[Entry]:
         if kind == "writeback":
             delivered = all(e.writeback_status == "delivered" for e in steps)
             title = "Copy written back to PlusVibe" if delivered else "Copy stored (not delivered to PlusVibe)"
-            out.append(Entry(at, "writeback", title, count))
+            out.append(Entry(at, "writeback", title, f"{count}{f', tone {tone}' if tone else ''}"))
         else:
             out.append(Entry(at, "preview", "Email previews generated", f"{count}{f', tone {tone}' if tone else ''}"))
     return out

@@ -17,13 +17,13 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from copywriter import Tone
 from leads.adapters.plusvibe_account import PlusVibeAccount
 from leads.bootstrap import LeadsService, bootstrap
 from leads.domain.refusals import Refusal
 from leads.entrypoints import schemas as s
 from leads.entrypoints import views
 from leads.entrypoints.alerts import alerts_router
+from leads.entrypoints.copy_settings import copy_settings_router
 from leads.entrypoints.workspaces import workspaces_router
 from leads.handlers import (
     campaign_membership,
@@ -34,6 +34,7 @@ from leads.handlers import (
     request_writeback,
     start_audit,
 )
+from leads.handlers.copy_settings import choice_for, choices, copy_settings
 from leads.handlers.create_lead import CreateLead, create_lead
 from leads.handlers.delete_lead import delete_lead
 from leads.handlers.lead_timeline import lead_timeline
@@ -109,6 +110,7 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
     uow = svc.runtime.uow
     router = APIRouter()
     router.include_router(alerts_router(svc, read=read, write=write))
+    router.include_router(copy_settings_router(svc, read=read, write=write))
 
     @router.get("/api/lead-statuses", response_model=list[s.StatusOut], response_model_by_alias=True)
     async def lead_statuses(_: ApiKey = Depends(read)) -> list[s.StatusOut]:
@@ -229,7 +231,7 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
         req = body or s.EmailRequest()
         lid = _uuid(lead_id)
         ids = await _run(generate_email.generate_email(lid, workspace=workspace_of(request),
-                                                       tone=req.tone or svc.settings.default_tone,
+                                                       tone=req.tone,
                                                        steps=req.steps, uow=uow()))
         async with uow() as u:
             return [views.email_out(r) for r in await u.leads.emails(lid) if r.id in set(ids)]
@@ -270,7 +272,8 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
         ids = [_uuid(i) for i in body.lead_ids]
         outcome = await _run(push_leads.push_leads(
             push_leads.PushLeads(campaign_id=body.campaign_id, lead_ids=ids, partial=partial, actor=actor_of(key),
-                                 workspace=workspace, tone=Tone(svc.settings.default_tone),
+                                 workspace=workspace, tone=(await choice_for(uow(), workspace=workspace,
+                                                                             campaign_id=body.campaign_id)).tone,
                                  workspace_id=await _run(svc.plusvibe_workspace_id(workspace)),
                                  custom_storage=svc.settings.plusvibe_custom_storage),
             uow=uow(), plusvibe=svc.port(workspace), campaigns=svc.campaigns_for(workspace), new_uow=uow))
@@ -301,7 +304,8 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
         preview = await _run(preview_send.preview_send(
             lid, campaign_id, workspace=workspace, uow=uow(), campaigns=svc.campaigns_for(workspace),
             configured_storage=svc.settings.plusvibe_custom_storage,
-            workspace_id=await _run(svc.plusvibe_workspace_id(workspace)), tone=Tone(svc.settings.default_tone)))
+            workspace_id=await _run(svc.plusvibe_workspace_id(workspace)),
+            tone=(await choice_for(uow(), workspace=workspace, campaign_id=campaign_id)).tone))
         return views.send_preview_out(preview)
 
     @router.get("/api/plusvibe/campaigns", response_model=list[s.CampaignOut])
@@ -310,7 +314,8 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
         and its open PlusVibe alert (docs/CAMPAIGN-STATES.md)."""
         workspace = workspace_of(request)
         items = await _run(svc.campaigns_for(workspace).list())
-        return views.campaigns_out(items, await open_alerts(uow(), workspace=workspace))
+        copy = choices(await copy_settings(uow(), workspace=workspace), [c.id for c in items])
+        return views.campaigns_out(items, await open_alerts(uow(), workspace=workspace), copy)
 
     @router.get("/api/plusvibe/integration", response_model=s.IntegrationOut)
     async def integration(request: Request, _: ApiKey = Depends(read)) -> s.IntegrationOut:

@@ -81,8 +81,8 @@ class LeadPatch(WireIn):
 
 
 class EmailRequest(WireIn):
-    tone: str | None = None
-    steps: int = Field(default=1, ge=1, le=10)
+    tone: str | None = None  # null: the lead's campaign's copy setting, else the workspace default's
+    steps: int | None = Field(default=None, ge=1, le=10)  # null: the campaign's copy setting, else 1
 
 
 class PushRequest(WireIn):
@@ -307,6 +307,12 @@ class CampaignOut(Wire):
     reason: str | None = None
     message: str | None = None
     alert: AlertOut | None = None  # its newest open PlusVibe alert (an auto-pause while it is still paused)
+    # How its copy is written (docs/COPY-SETTINGS.md): the tone, where it comes from (campaign | workspace |
+    # built-in), and the step count (the campaign's own unless one was chosen).
+    copy_tone: str = "consultative"
+    copy_tone_source: str = "built-in"
+    copy_steps: int = 1
+    copy_steps_chosen: bool = False
 
 
 class IntegrationOut(Wire):

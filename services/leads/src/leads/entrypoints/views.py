@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.status import BADGE_LABELS, DROPDOWN_LABELS, DROPDOWN_STATUSES, LeadStatus
+from copywriter import CopyChoice
 from leads.adapters.campaigns import CampaignInfo
 from leads.adapters.orm import AuditRunRow, LeadRow, OutreachEmailRow, PlusVibeAlertRow, StatusHistoryRow
 from leads.adapters.uow import LeadsUnitOfWork
@@ -237,15 +238,19 @@ def alert_out(row: PlusVibeAlertRow) -> s.AlertOut:
                       dismissed_at=row.dismissed_at, dismissed_by=row.dismissed_by, raw_payload=dict(row.raw_payload))
 
 
-def campaigns_out(campaigns: list[CampaignInfo], alerts: list[PlusVibeAlertRow]) -> list[s.CampaignOut]:
+def campaigns_out(campaigns: list[CampaignInfo], alerts: list[PlusVibeAlertRow],
+                  copy: dict[str, CopyChoice]) -> list[s.CampaignOut]:
     shown = campaign_alerts(alerts, {c.id: c.status for c in campaigns})
     out = []
     for c in campaigns:
         taking = c.intake
         alert = shown.get(c.id)
+        choice = copy[c.id]
         out.append(s.CampaignOut(id=c.id, name=c.name, status=c.status, steps=c.steps, campaign_type=c.campaign_type,
                                  can_take_leads=taking.ok, reason=taking.reason, message=taking.message,
-                                 alert=alert_out(alert) if alert else None))
+                                 alert=alert_out(alert) if alert else None, copy_tone=choice.tone.value,
+                                 copy_tone_source=choice.source, copy_steps=choice.steps or c.steps,
+                                 copy_steps_chosen=choice.steps is not None))
     return out
 
 

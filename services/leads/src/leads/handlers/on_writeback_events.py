@@ -42,7 +42,7 @@ async def on_writeback_completed(item: Decoded, uow: LeadsUnitOfWork) -> None:
             continue
         uow.leads.add_email(lead_id=lead.id, workspace=lead.workspace, type="writeback", step=step, subject=subject,
                             body=body,
-                            cta=event.variables.get(f"email_cta_{step}", ""), tone=None,
+                            cta=event.variables.get(f"email_cta_{step}", ""), tone=event.tone,
                             audit_run_id=event.audit_run_id, writeback_status=status, created_at=now)
     apply_status(uow, lead, decision, causation=item.envelope)
     await announce(uow, lead, causation=item.envelope)

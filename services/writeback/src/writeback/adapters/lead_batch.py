@@ -2,9 +2,10 @@
 
 `LeadBatch.load` locks the projection rows of every lead in the batch with ONE query (sorted, so concurrent
 batches lock in the same order; two batches that still conflict are retried by the kit) and reads their newest
-attempts and the operator requests already handled; the handler applies its events in order in memory (the rules
-of `domain`); `save` writes projections, attempts and outbox rows with a few multi-row statements. A batch of 500
-unlinked leads is a handful of round trips instead of 500 × several.
+attempts, the operator requests already handled and, when the batch may write copy back, the default copy setting
+of its leads' workspaces (ONE query: the tone of an unlinked lead's copy); the handler applies its events in order in
+memory (the rules of `domain`); `save` writes projections, attempts and outbox rows with a few multi-row statements.
+A batch of 500 unlinked leads is a handful of round trips instead of 500 × several.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
+from contracts.audits import AuditCompleted
 from contracts.integrations import event_workspace
 from contracts.leads import WritebackRequested
 from servicekit.messaging.consumer import consuming
@@ -24,6 +26,8 @@ from writeback.domain.projection import LeadState, belongs
 from writeback.domain.writebacks import AttemptHead, BatchPlan
 
 log = logging.getLogger(__name__)
+# The events that write a lead's copy back (the others only change the projection).
+WRITING_BACK = (AuditCompleted, WritebackRequested)
 
 
 @dataclass
@@ -41,7 +45,9 @@ class LeadBatch:
             s.last_attempt_id for s in states.values() if s.last_attempt_id is not None)).items()}
         known = await repo.known_requests(
             item.event.request_id for item in items if isinstance(item.event, WritebackRequested))
-        return cls(uow, states, BatchPlan(now, uow.tone, heads, known))
+        writes_back = any(isinstance(item.event, WRITING_BACK) for item in items)
+        defaults = await uow.copy_settings.defaults(s.workspace for s in states.values()) if writes_back else {}
+        return cls(uow, states, BatchPlan(now, heads, known, defaults))
 
     def state(self, item: Decoded) -> LeadState:
         return self.states[item.event.lead_id]  # type: ignore[attr-defined]

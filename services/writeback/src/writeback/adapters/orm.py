@@ -1,5 +1,5 @@
-"""Tables of the writeback schema: the per-lead projection, the writeback attempts and the PlusVibe credentials
-(leads' PlusVibeIntegrationChanged, the API key sealed).
+"""Tables of the writeback schema: the per-lead projection, the writeback attempts, the PlusVibe credentials
+(leads' PlusVibeIntegrationChanged, the API key sealed) and the copy settings (leads' CopySettingsChanged).
 
 Every lead belongs to one platform workspace (docs/WORKSPACES.md): its projection row and its attempts keep it
 (`workspace`, from the events' envelopes; rows from before workspaces belong to `default`). Lead ids are globally
@@ -87,3 +87,16 @@ Index("ix_writeback_attempts_due", writeback_attempts.c.next_try_at,
 
 # The newest PlusVibeIntegrationChanged per platform workspace, the API key still sealed (plusvibe.credential_store).
 plusvibe_credentials = credentials_table(metadata)
+
+# The newest CopySettingsChanged per platform workspace and campaign (campaign_id "": the workspace's default): the
+# tone and step count each lead's copy is written with (domain.copy_settings). None: not set.
+copy_settings = Table(
+    "copy_settings",
+    metadata,
+    Column("workspace", Text, primary_key=True),
+    Column("campaign_id", Text, primary_key=True),
+    Column("tone", String(20), nullable=True),
+    Column("steps", Integer, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+)

@@ -27,11 +27,12 @@ def backoff_s(attempt: int, *, base_s: float, cap_s: float, jitter: float) -> fl
     return float(min(cap_s, base_s * 2.0 ** max(attempt - 1, 0)) * jitter)
 
 
-def completed(attempt: Mapping[Any, Any], *, variables: dict[str, str], delivered: bool, steps: int,
+def completed(attempt: Mapping[Any, Any], *, variables: dict[str, str], delivered: bool, steps: int, tone: str,
               at: datetime) -> WritebackCompleted:
     """The WritebackCompleted an attempt (its row) ends with: delivered to PlusVibe, or built for a lead that is
-    not linked (delivered=false, the payload ready for a later push). The one place the event is built."""
+    not linked (delivered=false, the payload ready for a later push), its copy written in `tone`. The one place the
+    event is built."""
     return WritebackCompleted(lead_id=attempt["lead_id"], audit_run_id=attempt["audit_run_id"],
                               audit_requested_at=attempt["audit_requested_at"], variables=variables,
-                              delivered=delivered, campaign_id=attempt["campaign_id"], steps=steps, completed_at=at,
-                              request_id=attempt["request_id"])
+                              delivered=delivered, campaign_id=attempt["campaign_id"], steps=steps, tone=str(tone),
+                              completed_at=at, request_id=attempt["request_id"])

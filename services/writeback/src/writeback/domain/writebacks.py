@@ -1,9 +1,11 @@
 """Which writebacks a batch of events makes, decided in memory (no I/O).
 
 A `BatchPlan` holds what one consumer batch found in the database (the leads' newest attempts, the operator
-requests already handled) and collects what the batch changes: leads whose projection changed, pending attempts a
-newer one supersedes, the new attempts, and the WritebackCompleted of each lead that is not linked (its copy is
-built here and announced at once; a linked lead's attempt stays pending for the delivery loop).
+requests already handled, the default copy settings of their workspaces) and collects what the batch changes:
+leads whose projection changed, pending attempts a newer one supersedes, the new attempts, and the
+WritebackCompleted of each lead that is not linked (its copy is built here, in the tone of its workspace's default
+setting, and announced at once; a linked lead's attempt stays pending for the delivery loop, which writes it with
+its campaign's setting).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from contracts.audits import AuditCompleted
 from contracts.envelope import Envelope, EventData
 from contracts.leads import WritebackRequested
 from contracts.writeback import WritebackCompleted
-from copywriter import Tone
+from copywriter import CopySetting
 from writeback.domain import attempts as st
+from writeback.domain.copy_settings import copy_for
 from writeback.domain.payload import build_variables, payload_hash
 from writeback.domain.projection import AuditOrder, LeadState, dedupe_key, project, project_audit
 
@@ -40,9 +43,10 @@ class AttemptHead:
 @dataclass
 class BatchPlan:
     now: datetime
-    tone: Tone
     heads: dict[UUID, AttemptHead]
     known_requests: set[UUID]
+    # The default copy setting of each workspace of the batch that has one: the tone of an unlinked lead's copy.
+    default_copy: dict[str, CopySetting] = field(default_factory=dict)
     dirty: set[UUID] = field(default_factory=set)
     superseded: list[UUID] = field(default_factory=list)
     new_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -111,13 +115,16 @@ class BatchPlan:
             "correlation_id": cause.correlation_id or cause.event_id, "traceparent": traceparent,
         }
         if target is None:
-            # Nothing to send: the payload is ready for a later push (1 step; leads fills more on push).
-            variables = build_variables(inputs, steps=1, tone=self.tone)
+            # Nothing to send: the payload is ready for a later push (1 step, in the tone of the workspace's
+            # default setting; leads fills more on push).
+            copy = copy_for(None, self.default_copy.get(state.workspace), linked=False)
+            steps = copy.steps or 1
+            variables = build_variables(inputs, steps=steps, tone=copy.tone)
             row.update(status=st.UNLINKED, variables=variables, payload_hash=payload_hash(variables),
-                       payload_keys=sorted(variables), steps=1, next_try_at=None, completed_at=self.now,
+                       payload_keys=sorted(variables), steps=steps, next_try_at=None, completed_at=self.now,
                        error=None if state.campaign_id is None or state.deleted else "contact_email_missing")
-            self.completed.append((st.completed(row, variables=variables, delivered=False, steps=1, at=self.now),
-                                   cause, state.workspace))
+            self.completed.append((st.completed(row, variables=variables, delivered=False, steps=steps,
+                                                tone=copy.tone, at=self.now), cause, state.workspace))
         else:
             self.to_deliver = True
         self.new_rows.append(row)

@@ -11,6 +11,10 @@ cannot block a partition or fill the DLQ.
 
 Each attempt goes through the PlusVibe port of its lead's platform workspace (the key and PlusVibe workspace
 connected for it), and its WritebackCompleted/WritebackFailed carry that workspace.
+
+The copy is written with the copy setting of the lead's campaign, else its workspace's default
+(`domain.copy_settings`), read with the claim (the setting as it is when the attempt is sent): its tone, and its
+step count or else the campaign's own in PlusVibe. WritebackCompleted carries the tone.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 
 from contracts.writeback import WritebackCompleted, WritebackFailed
-from copywriter import Tone
+from copywriter import CopyChoice, Tone
 from plusvibe.errors import AmbiguousSendError, CircuitOpenError, PlusVibeError, RateLimitedError
 from plusvibe.errors import TransientError as PlusVibeTransient
 from plusvibe.port import PlusVibePort
@@ -35,6 +39,7 @@ from servicekit.process.tracing import continued_from
 from writeback.adapters.steps import StepCache
 from writeback.adapters.uow import WritebackUnitOfWork
 from writeback.domain import attempts as st
+from writeback.domain.copy_settings import copy_for
 from writeback.domain.payload import CopyInputs, PayloadError, build_variables, payload_hash
 from writeback.settings import WritebackSettings
 
@@ -47,14 +52,13 @@ def _now() -> datetime:
 
 class DeliveryWorker:
     def __init__(self, uow_factory: Callable[[], WritebackUnitOfWork], ports: Callable[[str], PlusVibePort],
-                 steps: StepCache, settings: WritebackSettings, tone: Tone, signal: OutboxSignal,
+                 steps: StepCache, settings: WritebackSettings, signal: OutboxSignal,
                  rng: random.Random | None = None) -> None:
         """`ports(workspace)`: the PlusVibe port of a platform workspace."""
         self._uow = uow_factory
         self._ports = ports
         self._steps = steps
         self._settings = settings
-        self._tone = tone
         self._signal = signal
         self._rng = rng or random.Random()
         self.calls = 0
@@ -80,26 +84,33 @@ class DeliveryWorker:
                 pass
 
     async def deliver_one(self) -> bool:
-        row = await self._claim()
-        if row is None:
+        claimed = await self._claim()
+        if claimed is None:
             return False
+        row, copy = claimed
         with continued_from(row["traceparent"], "deliver writeback"):  # the trace of the causing event
-            await self._deliver(row)
+            await self._deliver(row, copy)
         return True
 
-    async def _claim(self) -> RowMapping | None:
+    async def _claim(self) -> tuple[RowMapping, CopyChoice] | None:
+        """The attempt due soonest, leased, and the copy its lead's campaign settings choose (read in the same
+        short transaction)."""
         async with self._uow() as uow:
             row = await uow.repo.lease_due_attempt(_now(), lease_s=self._settings.delivery_lease_s)
-            if row is not None:
-                await uow.commit()
-        return row
+            if row is None:
+                return None
+            campaign, default = await uow.copy_settings.for_campaign(row["workspace"], row["campaign_id"])
+            await uow.commit()
+        return row, copy_for(campaign, default, linked=True)
 
-    async def _deliver(self, row: RowMapping) -> None:
+    async def _deliver(self, row: RowMapping, copy: CopyChoice) -> None:
         try:
             inputs = CopyInputs.from_json(row["inputs"])
             port = self._ports(row["workspace"])
-            steps = await self._steps.steps(row["workspace"], row["campaign_id"])
-            variables = build_variables(inputs, steps=steps, tone=self._tone)
+            steps = (copy.steps if copy.steps is not None
+                     else await self._steps.steps(row["workspace"], row["campaign_id"]))
+            # The variables of this try, with the settings of now: what an earlier cut-off call is compared with.
+            variables = build_variables(inputs, steps=steps, tone=copy.tone)
             if not (row["maybe_applied"] and await self._holds_already(port, row, variables)):
                 self.calls += 1
                 await port.update_lead_variables(row["email"], variables, campaign_id=row["campaign_id"],
@@ -109,7 +120,7 @@ class DeliveryWorker:
                 not isinstance(exc, PlusVibeError | PayloadError) and is_transient(exc))
             await self._retry_or_fail(row, exc, transient=transient)
             return
-        await self._finish(row, variables, steps)
+        await self._finish(row, variables, steps, copy.tone)
 
     @staticmethod
     async def _holds_already(port: PlusVibePort, row: RowMapping, variables: dict[str, str]) -> bool:
@@ -123,7 +134,7 @@ class DeliveryWorker:
                      row["id"])
         return held
 
-    async def _finish(self, row: RowMapping, variables: dict[str, str], steps: int) -> None:
+    async def _finish(self, row: RowMapping, variables: dict[str, str], steps: int, tone: Tone) -> None:
         now = _now()
         async with self._uow() as uow:
             status = await uow.repo.lock_attempt_status(row["id"])
@@ -132,7 +143,8 @@ class DeliveryWorker:
                                       "updated_at": now, "error": None}
             if status == st.PENDING:
                 values.update(status=st.DELIVERED, delivered=True, completed_at=now, next_try_at=None)
-                self._publish(uow, row, st.completed(row, variables=variables, delivered=True, steps=steps, at=now))
+                self._publish(uow, row, st.completed(row, variables=variables, delivered=True, steps=steps, tone=tone,
+                                                     at=now))
             await uow.repo.update_attempt(row["id"], values)
             await uow.commit()
 

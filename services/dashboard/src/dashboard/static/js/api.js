@@ -90,6 +90,7 @@ export async function api(method, path, body, { headers = {} } = {}) {
 export const get = (path) => api('GET', path);
 export const post = (path, body) => api('POST', path, body);
 export const patch = (path, body) => api('PATCH', path, body);
+export const put = (path, body) => api('PUT', path, body);
 export const del = (path) => api('DELETE', path);
 
 export function errorText(err) {
@@ -105,7 +106,8 @@ export function leadStatuses() {
 }
 
 let campaignsPromise = null;
-export function campaigns() {
+export function campaigns({ fresh = false } = {}) {
+  if (fresh) campaignsPromise = null;
   if (!campaignsPromise) campaignsPromise = get('/api/plusvibe/campaigns').catch((err) => { campaignsPromise = null; throw err; });
   return campaignsPromise;
 }

@@ -3,6 +3,7 @@
 // with its last four characters only.
 import { api, del, errorText, get, post, workspace } from './api.js';
 import { Banner, fields, formatTime, h, replace } from './dom.js';
+import { defaultToneForm } from './copy-settings.js';
 
 const SOURCES = {
   integration: 'Connected here',
@@ -29,7 +30,8 @@ export async function renderIntegrations(app) {
     h('p', { class: 'hint' },
       'PlusVibe push, writeback and Unibox of this workspace use this API key and PlusVibe workspace; each workspace connects its own. The key is stored encrypted and only its last four characters are ever shown.'),
     status,
-    connect);
+    connect,
+    defaultToneForm(banner));
 
   async function refresh() {
     let view;

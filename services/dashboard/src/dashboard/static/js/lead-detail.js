@@ -5,6 +5,7 @@ import { campaigns, del, errorText, get, leadStatuses, patch, post, reasonText, 
 import { Banner, fields, formatTime, h, replace, spaced } from './dom.js';
 import { forgetSelected, leadsUrl } from './list-state.js';
 import { campaignAlertBanner, campaignOption } from './plusvibe-alerts.js';
+import { campaignCopyForm, generateChoices } from './copy-settings.js';
 import { sendPreview, tokenText } from './send-preview.js';
 import { mountTimeline } from './timeline.js';
 import { mountUnibox } from './unibox.js';
@@ -154,9 +155,10 @@ export async function renderLeadDetail(app, leadId) {
       await reloadLead();
     }));
     const generate = h('button', { type: 'button', class: 'primary' }, 'Generate Email');
+    const choices = generateChoices();
     generate.addEventListener('click', () => action(generate, async () => {
       try {
-        const made = await post(`${base}/emails`, {});
+        const made = await post(`${base}/emails`, choices.body());
         banner.show('success', `Generated ${made.length} email preview${made.length === 1 ? '' : 's'}.`);
       } catch (err) {
         banner.show('error', `Generate Email failed: ${errorText(err)}`);
@@ -177,7 +179,7 @@ export async function renderLeadDetail(app, leadId) {
       h('h2', { id: 'actions-heading' }, 'Actions'),
       h('label', { for: 'status-select' }, 'Status'), select,
       l.status === 'sent' ? h('div', { class: 'actions-row' }, h('button', { type: 'button', onclick: normalise }, 'Normalise status')) : null,
-      h('div', { class: 'actions-row' }, generate, startAudit, writeback),
+      h('div', { class: 'actions-row' }, generate, choices.el, startAudit, writeback),
       h('div', { class: 'actions-row' }, remove),
       inCampaign ? h('p', { class: 'hint', id: 'delete-blocked' },
         'Delete needs the lead out of its PlusVibe campaign: remove it from PlusVibe first (deleting never touches PlusVibe).')
@@ -296,8 +298,17 @@ export async function renderLeadDetail(app, leadId) {
       preview.clear();
       showPushNote('');
       parts.push(fields([['Campaign', campaignName(l.campaignId)]]));
-      const alert = campaignAlertBanner(state.campaigns.find((c) => c.id === l.campaignId));
+      const linked = state.campaigns.find((c) => c.id === l.campaignId);
+      const alert = campaignAlertBanner(linked);
       if (alert) parts.push(alert);
+      if (linked) {
+        parts.push(campaignCopyForm(linked, (kind, text) => {
+          banner.show(kind, text);
+          if (kind === 'success') {
+            campaigns({ fresh: true }).then((c) => { state.campaigns = c; renderPlusVibe(); }).catch(() => {});
+          }
+        }));
+      }
       const row = h('div', { class: 'actions-row' });
       if ((l.status === 'converted' || l.status === 'replied') && email) {
         const complete = h('button', { type: 'button' }, 'Mark completed in PlusVibe');
