@@ -90,7 +90,8 @@ def test_alerts_pickers_and_the_paused_campaign_banner(page: Page, system: Syste
 
     sim.state.set_campaign_status(campaign_id, "ACTIVE")  # resumed in PlusVibe: the banner goes
     page.goto(f"/leads/{linked['id']}")
-    expect(page.locator("#status-badge")).to_be_visible()
+    # The campaign list has loaded once the panel shows the campaign's copy setting (drawn from that list).
+    expect(page.locator("#copy-setting")).to_be_visible()
     expect(page.locator("#campaign-alert")).to_have_count(0)
     errors = [e for e in page.errors if "Failed to load resource" not in e]  # type: ignore[attr-defined]
     assert errors == []

@@ -103,3 +103,38 @@ def test_an_operator_deletes_a_lead_after_confirming_and_a_lead_in_a_campaign_is
     expect(page.locator("#delete-blocked")).to_contain_text("remove it from PlusVibe first")
     refused = system.http.delete(f"/api/leads/{enrolled['id']}")
     assert (refused.status_code, refused.json()["reason"]) == (409, "lead_in_campaign")
+
+
+def test_custom_fields_are_added_refused_with_the_reason_and_shown_on_the_lead(
+        page: Page, system: System, screenshots: Path) -> None:
+    lead = system.create_lead(companyName=f"Custom Bakery {uuid.uuid4().hex[:6]}")
+    page.goto(f"/leads/{lead['id']}/edit")
+    page.get_by_role("button", name="Add custom field").click()
+    page.get_by_label("Custom field name").last.fill("audit_grade")  # the platform fills it
+    page.get_by_label("Custom field value").last.fill("A+")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#custom-fields-error")).to_contain_text("'audit_grade' is filled by the platform")
+    assert system.lead(lead["id"])["customFields"] == {}
+
+    page.get_by_label("Custom field name").last.fill("industry")
+    page.get_by_label("Custom field value").last.fill("artisan bakery")
+    page.get_by_role("button", name="Add custom field").click()
+    page.get_by_label("Custom field name").last.fill("region")
+    page.get_by_label("Custom field value").last.fill("the North")
+    full_page_screenshot(page, screenshots / "lead-form-custom-fields.png")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#status-badge")).to_be_visible()
+    contact = page.locator("section[aria-labelledby='contact-heading']")
+    expect(contact).to_contain_text("{{industry}}")
+    expect(contact).to_contain_text("artisan bakery")
+    assert system.lead(lead["id"])["customFields"] == {"industry": "artisan bakery", "region": "the North"}
+
+    page.goto(f"/leads/{lead['id']}/edit")  # removing one keeps the other
+    first = page.get_by_label("Custom field name").first.input_value()
+    page.get_by_role("button", name="Remove custom field").first.click()
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#status-badge")).to_be_visible()
+    both = {"industry": "artisan bakery", "region": "the North"}
+    assert system.lead(lead["id"])["customFields"] == {k: v for k, v in both.items() if k != first}
+    errors = [e for e in page.errors if "Failed to load resource" not in e]  # type: ignore[attr-defined]
+    assert errors == []

@@ -74,7 +74,8 @@ async def test_generate_email_writes_in_the_leads_campaign_setting_unless_the_op
     assert [(e["tone"], e["step"]) for e in linked.json()] == [("direct", 1), ("direct", 2)]
     picked = await harness.client.post(f"/api/leads/{lead['id']}/emails", json={"tone": "friendly", "steps": 1})
     assert [(e["tone"], e["step"]) for e in picked.json()] == [("friendly", 1)]
-    # The push and the send preview read the campaign's setting too (the lead is not audited: refused, with why).
+    # The push and the send preview read the saved setting as well, and answer as usual with one saved (the lead is
+    # not audited: the push is refused, with why).
     pushed = await harness.client.post("/api/plusvibe/leads/push", json={"campaignId": campaign, "leadIds": [lead["id"]]})
     assert (pushed.status_code, pushed.json()["reason"]) == (409, "leads_not_ready")
     preview = await harness.client.get(f"/api/leads/{lead['id']}/plusvibe/preview", params={"campaignId": campaign})

@@ -230,3 +230,42 @@ async def test_an_enrolment_applied_then_cut_off_is_retried_safely_and_recorded_
     assert len(harness.sim.state.request_log("/api/v1/lead/add")) == 2  # the ledger: no third call
     pushed = await read_topic(harness.bootstrap_servers, harness.topic(LEAD_PUSHED), expected=10_000, timeout_s=3)
     assert [json.loads(p.value)["data"]["lead_id"] for p in pushed].count(lead["id"]) == 1
+
+
+async def test_an_operators_custom_fields_fill_their_templates_and_an_empty_or_missing_one_is_refused(
+        harness: Harness) -> None:
+    state = harness.sim.state
+    campaign = state.create_campaign({"name": "Custom fields", "status": "ACTIVE", "sequences": [{"variations": [{
+        "subject": "{{email_subject_1}}",
+        "body": "<p>{{email_body_1}}</p><p>For {{industry}} shops in {{custom_region}}.</p><p>{{email_cta_1}}</p>"}]}]})
+    filled, empty, missing = [await _ready_lead(harness, steps=1) for _ in range(3)]
+    for lead, fields in ((filled, {"industry": "bakery", "region": "the North"}),
+                         (empty, {"industry": "  ", "region": "the North"}), (missing, {"region": "the North"})):
+        r = await harness.client.patch(f"/api/leads/{lead['id']}", json={"customFields": fields})
+        assert r.status_code == 200, r.text
+    assert (await harness.lead(filled["id"]))["customFields"] == {"industry": "bakery", "region": "the North"}
+    r = await harness.client.post("/api/plusvibe/leads/push", params={"partial": "true"}, json={
+        "campaignId": campaign, "leadIds": [filled["id"], empty["id"], missing["id"]]})
+    assert r.status_code == 200, r.text
+    assert r.json()["enrolled"] == [filled["id"]]
+    refused = {item["leadId"]: item for item in r.json()["refused"]}
+    assert set(refused) == {empty["id"], missing["id"]}
+    assert all("industry" in " ".join(item["keys"]) + item["message"] for item in refused.values())
+    sent = state.tick()
+    assert [m["email"] for m in sent] == [filled["contact"]["email"]]
+    assert state.empty_placeholders == []  # the simulator rendered every placeholder with a value
+    assert "For bakery shops in the North." in sent[0]["body"]
+
+
+@pytest.mark.parametrize("fields", [{"Industry": "x"}, {"audit_grade": "A"}, {"email_body_2": "x"},
+                                    {"custom_region": "x"}, {"first_name": "x"}, {"industry": 3},
+                                    {"industry": "x" * 1001}, {f"f{i}": "x" for i in range(31)}])
+async def test_custom_fields_the_platform_fills_or_cannot_store_are_refused_and_nothing_changes(
+        harness: Harness, fields: dict[str, Any]) -> None:
+    lead = await harness.create_lead(customFields={"industry": "bakery"})
+    r = await harness.client.patch(f"/api/leads/{lead['id']}", json={"customFields": fields})
+    assert r.status_code == 422, r.text
+    assert r.json()["reason"] == "invalid_request" and "customFields" in r.json()["message"]
+    assert (await harness.lead(lead["id"]))["customFields"] == {"industry": "bakery"}
+    created = await harness.client.post("/api/leads", json={"companyName": "X", "customFields": fields})
+    assert created.status_code == 422

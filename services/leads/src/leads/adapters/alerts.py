@@ -38,6 +38,15 @@ class AlertRepository:
                  .order_by(PlusVibeAlertRow.observed_at.desc(), PlusVibeAlertRow.id).limit(limit))
         return list((await self.session.execute(query)).scalars())
 
+    async def open_of_campaigns(self, *, workspace: str, limit: int = 1000) -> list[PlusVibeAlertRow]:
+        """The workspace's open alerts that name a campaign, newest first (for each campaign's newest: apart from the
+        shown list, so many alerts about mailboxes never hide a campaign's)."""
+        query = (select(PlusVibeAlertRow)
+                 .where(PlusVibeAlertRow.workspace == workspace, PlusVibeAlertRow.dismissed_at.is_(None),
+                        PlusVibeAlertRow.campaign_id.is_not(None))
+                 .order_by(PlusVibeAlertRow.observed_at.desc(), PlusVibeAlertRow.id).limit(limit))
+        return list((await self.session.execute(query)).scalars())
+
     @staticmethod
     def dismiss(row: PlusVibeAlertRow, *, actor: str, now: datetime) -> None:
         if row.dismissed_at is None:

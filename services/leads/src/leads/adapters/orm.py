@@ -38,6 +38,8 @@ class LeadRow(Base):
     title: Mapped[str | None] = mapped_column(String(300))
     phone: Mapped[str | None] = mapped_column(String(100))
     notes: Mapped[str | None] = mapped_column(Text)
+    # The operator's own fields (domain/custom_fields.py): name → value, sent with the lead as custom variables.
+    custom_fields: Mapped[dict[str, str] | None] = mapped_column(JsonType)
     status: Mapped[str] = mapped_column(String(40), index=True)
     campaign_id: Mapped[str | None] = mapped_column(String(100), index=True)
     # The run the lead links to (set when an audit is requested; newest wins).

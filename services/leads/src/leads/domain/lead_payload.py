@@ -7,7 +7,7 @@ against that same output. There is no second list of "what we send".
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from leads.domain.send_dry_run.context import CUSTOM_PREFIX, LeadObject, StorageRule
 
@@ -24,6 +24,8 @@ class LeadFields:
     title: str | None = None
     phone: str | None = None
     notes: str | None = None
+    # The operator's own fields (domain/custom_fields.py).
+    custom: Mapping[str, str] = field(default_factory=dict)
 
 
 def standard_fields(lead: LeadFields) -> dict[str, str]:
@@ -50,10 +52,11 @@ def build_lead_object(
     rule: StorageRule | None,
 ) -> LeadObject:
     """The `/lead/add` lead: standard fields ("" when empty, so Liquid sees blank rather than nil), and as custom
-    variables the writeback's `variables`, the unslotted lead fields and, for each `{{custom_K}}` the campaign
-    names, what makes it render under `rule` (None: not known, so under both rules)."""
+    variables the operator's custom fields, the writeback's `variables`, the unslotted lead fields and, for each
+    `{{custom_K}}` the campaign names, what makes it render under `rule` (None: not known, so under both rules)."""
     fields = standard_fields(lead)
-    custom: dict[str, str] = {**variables, **_unslotted_fields(lead)}
+    # The operator's fields first: their names never collide with what the platform fills (domain/custom_fields.py).
+    custom: dict[str, str] = {**lead.custom, **variables, **_unslotted_fields(lead)}
     for name in sorted(names):
         token = name.lower()
         if not token.startswith(CUSTOM_PREFIX) or token in custom:

@@ -38,7 +38,7 @@ from leads.handlers.copy_settings import choice_for, choices, copy_settings
 from leads.handlers.create_lead import CreateLead, create_lead
 from leads.handlers.delete_lead import delete_lead
 from leads.handlers.lead_timeline import lead_timeline
-from leads.handlers.plusvibe_alerts import open_alerts
+from leads.handlers.plusvibe_alerts import open_campaign_alerts
 from leads.handlers.update_lead import UpdateLead, normalise_all, normalise_status, update_lead
 from leads.settings import LeadsSettings
 from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError
@@ -122,7 +122,8 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
         lead_id = await _run(create_lead(CreateLead(
             company_name=body.company_name, domain=body.domain, first_name=body.contact.first_name,
             last_name=body.contact.last_name, email=body.contact.email, title=body.contact.title,
-            phone=body.contact.phone, notes=body.notes, actor=actor_of(key), workspace=workspace), uow=uow()))
+            phone=body.contact.phone, notes=body.notes, actor=actor_of(key), workspace=workspace,
+            custom_fields=body.custom_fields), uow=uow()))
         lead = await views.get_lead(lead_id, workspace, svc.runtime.engine)
         assert lead is not None
         return lead
@@ -166,7 +167,7 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
         workspace = workspace_of(request)
         fields: dict[str, Any] = {}
         sent = body.model_fields_set
-        for name in ("company_name", "domain", "notes"):
+        for name in ("company_name", "domain", "notes", "custom_fields"):
             if name in sent:
                 fields[name] = getattr(body, name)
         if body.contact is not None:
@@ -315,7 +316,7 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
         workspace = workspace_of(request)
         items = await _run(svc.campaigns_for(workspace).list())
         copy = choices(await copy_settings(uow(), workspace=workspace), [c.id for c in items])
-        return views.campaigns_out(items, await open_alerts(uow(), workspace=workspace), copy)
+        return views.campaigns_out(items, await open_campaign_alerts(uow(), workspace=workspace), copy)
 
     @router.get("/api/plusvibe/integration", response_model=s.IntegrationOut)
     async def integration(request: Request, _: ApiKey = Depends(read)) -> s.IntegrationOut:

@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.alias_generators import to_camel
 
+from leads.domain.custom_fields import CustomFieldError
+from leads.domain.custom_fields import validate as validate_custom_fields
 from servicekit.messaging.wire import NulFree
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -61,13 +63,25 @@ class ContactIn(WireIn):
     _email = field_validator("email")(normalise_email)
 
 
+def _custom_fields(value: dict[str, str] | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    try:
+        return validate_custom_fields(value)
+    except CustomFieldError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class LeadCreate(WireIn):
     company_name: str | None = Field(default=None, max_length=300)
     domain: str | None = None
     contact: ContactIn = ContactIn()
     notes: str | None = Field(default=None, max_length=10_000)
+    # The operator's own fields (docs/TEMPLATES.md): name → value, usable in templates as {{name}}.
+    custom_fields: dict[str, str] | None = None
 
     _domain = field_validator("domain")(normalise_domain)
+    _custom = field_validator("custom_fields")(_custom_fields)
 
 
 class LeadPatch(WireIn):
@@ -76,8 +90,10 @@ class LeadPatch(WireIn):
     contact: ContactIn | None = None
     notes: str | None = Field(default=None, max_length=10_000)
     status: str | None = None
+    custom_fields: dict[str, str] | None = None  # replaces the whole set ({} removes every field)
 
     _domain = field_validator("domain")(normalise_domain)
+    _custom = field_validator("custom_fields")(_custom_fields)
 
 
 class EmailRequest(WireIn):
@@ -135,6 +151,7 @@ class LeadOut(Wire):
     title: str  # company name, else domain (the detail screen's title)
     contact: ContactOut
     notes: str | None
+    custom_fields: dict[str, str] = Field(default_factory=dict)
     status: str
     status_badge: str
     status_dropdown_label: str | None

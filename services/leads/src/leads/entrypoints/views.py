@@ -63,6 +63,7 @@ def lead_out(lead: LeadRow, run: AuditRunRow | None) -> s.LeadOut:
         contact=s.ContactOut(first_name=lead.first_name, last_name=lead.last_name, email=lead.email, title=lead.title,
                              phone=lead.phone),
         notes=lead.notes,
+        custom_fields=dict(lead.custom_fields or {}),
         status=status.value,
         status_badge=BADGE_LABELS[status],
         status_dropdown_label=DROPDOWN_LABELS.get(status),

@@ -24,6 +24,7 @@ class CreateLead:
     notes: str | None
     actor: str
     workspace: str
+    custom_fields: dict[str, str] | None = None
 
 
 async def create_lead(cmd: CreateLead, *, uow: LeadsUnitOfWork) -> uuid.UUID:
@@ -32,6 +33,7 @@ async def create_lead(cmd: CreateLead, *, uow: LeadsUnitOfWork) -> uuid.UUID:
         id=uuid.uuid4(), workspace=cmd.workspace, company_name=cmd.company_name, domain=cmd.domain,
         first_name=cmd.first_name,
         last_name=cmd.last_name, email=cmd.email, title=cmd.title, phone=cmd.phone, notes=cmd.notes,
+        custom_fields=cmd.custom_fields or None,
         status=LeadStatus.NEW.value, opens=0, version=0, created_at=now, updated_at=now,
     )
     async with uow:

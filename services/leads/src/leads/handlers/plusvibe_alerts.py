@@ -20,6 +20,12 @@ async def open_alerts(uow: LeadsUnitOfWork, *, workspace: str) -> list[PlusVibeA
         return [_detached(row) for row in await uow.alerts.open(workspace=workspace)]
 
 
+async def open_campaign_alerts(uow: LeadsUnitOfWork, *, workspace: str) -> list[PlusVibeAlertRow]:
+    """The open alerts that name a campaign (input of `campaign_alerts`)."""
+    async with uow:
+        return [_detached(row) for row in await uow.alerts.open_of_campaigns(workspace=workspace)]
+
+
 def campaign_alerts(alerts: Iterable[PlusVibeAlertRow], status_of: dict[str, str]) -> dict[str, PlusVibeAlertRow]:
     """The newest open alert of each campaign (`alerts` newest first), leaving out an auto-pause whose campaign
     PlusVibe no longer reports paused (`status_of`: campaign id → its status now)."""

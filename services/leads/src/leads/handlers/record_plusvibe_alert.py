@@ -29,7 +29,7 @@ async def record_plusvibe_alert(item: Decoded, uow: LeadsUnitOfWork) -> None:
         id=item.envelope.event_id,
         workspace=event_workspace(item.envelope.workspace_id),
         alert=(event.alert or "UNKNOWN")[:100],
-        campaign_id=event.campaign_id,
+        campaign_id=(event.campaign_id or "")[:100] or None,  # the column's size: an overlong id is no poison
         campaign_name=(_text(raw, ("campaign_name", "camp_name")) or "")[:300] or None,
         message=_text(raw, _MESSAGE_KEYS),
         campaign_paused=event.is_camp_paused,

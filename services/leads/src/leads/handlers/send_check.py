@@ -19,7 +19,7 @@ def snapshot(lead: LeadRow) -> LeadSnapshot:
         status=LeadStatus(lead.status) if lead.status else None,
         fields=LeadFields(email=lead.email or "", first_name=lead.first_name, last_name=lead.last_name,
                           company_name=lead.company_name, domain=lead.domain, title=lead.title, phone=lead.phone,
-                          notes=lead.notes),
+                          notes=lead.notes, custom=dict(lead.custom_fields or {})),
         variables=lead.wb_variables,
     )
 

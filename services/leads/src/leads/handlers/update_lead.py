@@ -13,7 +13,7 @@ from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain import transitions
 from leads.domain.refusals import Refusal, not_found
 
-EDITABLE = ("company_name", "domain", "first_name", "last_name", "email", "title", "phone", "notes")
+EDITABLE = ("company_name", "domain", "first_name", "last_name", "email", "title", "phone", "notes", "custom_fields")
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ async def update_lead(cmd: UpdateLead, *, uow: LeadsUnitOfWork) -> None:
             raise not_found()
         changed = False
         for name, value in cmd.fields.items():
+            if name == "custom_fields":
+                value = value or None  # {} removes every field
             if getattr(lead, name) != value:
                 setattr(lead, name, value)
                 changed = True

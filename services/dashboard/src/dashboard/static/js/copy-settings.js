@@ -18,7 +18,8 @@ function stepOptions(first, selected) {
 export function generateChoices() {
   const tone = h('select', { id: 'generate-tone', name: 'tone' },
     h('option', { value: '' }, 'Tone: campaign setting'), TONES.map((t) => h('option', { value: t }, t)));
-  const steps = h('select', { id: 'generate-steps', name: 'steps' }, stepOptions('Steps: campaign setting', null));
+  const steps = h('select', { id: 'generate-steps', name: 'steps' },
+    stepOptions('Steps: campaign setting, else 1', null));
   return {
     el: h('div', { class: 'inline-choices' }, h('label', { for: 'generate-tone', class: 'sr-only' }, 'Tone'), tone,
       h('label', { for: 'generate-steps', class: 'sr-only' }, 'Steps'), steps),

@@ -69,7 +69,7 @@ export async function renderLeadDetail(app, leadId) {
 
   function renderCards() {
     const l = state.lead;
-    if (!changed(cardsEl, [l.companyName, l.domain, l.contact, l.audit])) return;
+    if (!changed(cardsEl, [l.companyName, l.domain, l.contact, l.customFields, l.audit])) return;
     const c = l.contact || {};
     const audit = l.audit;
     const auditBody = [];
@@ -93,7 +93,7 @@ export async function renderLeadDetail(app, leadId) {
         fields([['Company', l.companyName], ['Domain', l.domain]])),
       h('section', { class: 'panel', 'aria-labelledby': 'contact-heading' }, h('h2', { id: 'contact-heading' }, 'Contact'),
         fields([['Name', [c.firstName, c.lastName].filter(Boolean).join(' ')], ['Email', c.email], ['Title', c.title],
-          ['Phone', c.phone]])),
+          ['Phone', c.phone], ...Object.entries(l.customFields || {}).map(([k, v]) => [`{{${k}}}`, v])])),
       h('section', { class: 'panel', 'aria-labelledby': 'audit-heading' }, h('h2', { id: 'audit-heading' }, 'Audit'), auditBody));
   }
 

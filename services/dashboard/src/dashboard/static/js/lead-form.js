@@ -1,7 +1,8 @@
-// /leads/new and /leads/<id>/edit: every field of a lead (company, domain, contact, notes). The API's reasons come
-// back beside the field they are about (a 422's `errors[].loc` names it); anything else in the banner. A field can
-// be linked directly: /leads/<id>/edit#email focuses the email (the push guard's "Edit the lead" remedy does).
+// /leads/new and /leads/<id>/edit: every field of a lead (company, domain, contact, notes, custom fields). The API's
+// reasons come back beside the field they are about (a 422's `errors[].loc` names it); anything else in the banner.
+// A field can be linked directly: /leads/<id>/edit#email focuses the email (the push guard's "Edit the lead" remedy does).
 import { api, errorText, get } from './api.js';
+import { customFieldsEditor } from './custom-fields.js';
 import { Banner, h, replace } from './dom.js';
 
 // [input name, label, API path (loc after "body"), input type, max length]
@@ -72,10 +73,12 @@ export async function renderLeadForm(app, leadId) {
     errors[name] = h('p', { class: 'field-error', id: `lead-${name}-error`, role: 'alert', hidden: true });
     return h('div', { class: 'form-row' }, h('label', { for: `lead-${name}` }, label), input, errors[name]);
   });
+  const custom = customFieldsEditor(editing ? lead.customFields : {});
   const save = h('button', { type: 'submit', class: 'primary' }, editing ? 'Save changes' : 'Create lead');
   const cancelTo = editing ? `/leads/${encodeURIComponent(leadId)}` : '/leads';
   const form = h('form', { class: 'panel lead-form', 'aria-labelledby': 'lead-form-heading', novalidate: true },
     rows,
+    custom.el,
     h('p', { class: 'hint' }, 'A lead needs a domain to be audited and a contact email to be pushed to PlusVibe.'),
     h('div', { class: 'actions-row' }, save, h('a', { href: cancelTo, class: 'button' }, 'Cancel')));
   replace(app,
@@ -87,6 +90,7 @@ export async function renderLeadForm(app, leadId) {
   (inputs[target] || inputs.companyName).focus();
 
   function clearErrors() {
+    custom.clearError();
     for (const name of Object.keys(errors)) {
       errors[name].hidden = true;
       errors[name].textContent = '';
@@ -100,15 +104,23 @@ export async function renderLeadForm(app, leadId) {
     banner.clear();
     save.disabled = true;
     try {
+      const body = bodyOf(inputs, editing ? lead : null);
+      const fields = custom.value();
+      if (!editing || JSON.stringify(fields) !== JSON.stringify(lead.customFields || {})) body.customFields = fields;
       const saved = editing
-        ? await api('PATCH', `/api/leads/${encodeURIComponent(leadId)}`, bodyOf(inputs, lead))
-        : await api('POST', '/api/leads', bodyOf(inputs));
+        ? await api('PATCH', `/api/leads/${encodeURIComponent(leadId)}`, body)
+        : await api('POST', '/api/leads', body);
       window.location.assign(`/leads/${encodeURIComponent(saved.id)}`);
     } catch (err) {
       save.disabled = false;
       const listed = Array.isArray(err.body?.errors) ? err.body.errors : [];
       let placed = 0;
       for (const e of listed) {
+        if ((e.loc || []).includes('customFields') || (e.loc || []).includes('custom_fields')) {
+          custom.showError(String(e.msg || err.message).replace(/^Value error, /, ''));
+          placed += 1;
+          continue;
+        }
         const name = fieldOf(e.loc);
         if (!name) continue;
         errors[name].textContent = String(e.msg || err.message).replace(/^Value error, /, '');

@@ -79,12 +79,16 @@ export function alertsPanel() {
     })));
   }
 
+  let latest = 0;  // only the newest load renders: an older answer arriving last must not bring a dismissed alert back
   async function load() {
+    const mine = ++latest;
+    let alerts = [];
     try {
-      render(await get('/api/plusvibe/alerts'));
+      alerts = await get('/api/plusvibe/alerts');
     } catch {
-      render([]);  // alerts are a hint; the page works without them
+      alerts = [];  // alerts are a hint; the page works without them
     }
+    if (mine === latest) render(alerts);
   }
 
   return { el, load };

@@ -32,13 +32,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_lead_webhooks_lead_observed", "lead_webhooks", ["lead_id", "observed_at"])
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("""
+        op.execute(r"""
             INSERT INTO lead_webhooks (id, lead_id, workspace, activity, webhook_event, label, subject, observed_at,
                                        raw_payload)
-            SELECT CAST(md5(id::text || '|newest-webhook') AS uuid), id, workspace, 'other',
-                   COALESCE(NULLIF(pv_raw_payload ->> 'webhook_event', ''), 'UNKNOWN'), pv_label,
-                   pv_last_email_subject, pv_last_activity_at, pv_raw_payload
-            FROM leads WHERE pv_raw_payload IS NOT NULL AND pv_last_activity_at IS NOT NULL
+            SELECT CAST(md5(id::text || '|newest-webhook') AS uuid), id, workspace,
+                   CASE WHEN event = 'EMAIL_SENT' THEN 'sent'
+                        WHEN event LIKE '%\_REPLIES' THEN 'replied'
+                        WHEN event = 'BOUNCED_EMAIL' THEN 'bounced'
+                        WHEN event LIKE 'LEAD\_MARKED\_AS\_%' THEN 'label_changed'
+                        ELSE 'other' END,
+                   LEFT(event, 100), LEFT(pv_label, 100), pv_last_email_subject, pv_last_activity_at, pv_raw_payload
+            FROM (SELECT *, UPPER(COALESCE(NULLIF(pv_raw_payload ->> 'webhook_event', ''), 'UNKNOWN')) AS event
+                  FROM leads WHERE pv_raw_payload IS NOT NULL AND pv_last_activity_at IS NOT NULL) AS enriched
         """)
 
 
