@@ -200,6 +200,10 @@ def writeback_requested() -> dict[str, Sample]:
                                             requested_by=OPERATOR, requested_at=at(120)), 120),
         "full": _in_story(WritebackRequested(lead_id=LEAD, request_id=WRITEBACK_REQUEST, campaign_id=CAMPAIGN,
                                              audit_run_id=AUDIT_RUN, requested_by=OPERATOR, requested_at=at(120)), 120),
+        # Carrying the copy setting in force when the operator pressed.
+        "full-copy": _in_story(WritebackRequested(lead_id=LEAD, request_id=WRITEBACK_REQUEST, campaign_id=CAMPAIGN,
+                                                  audit_run_id=AUDIT_RUN, requested_by=OPERATOR, requested_at=at(121),
+                                                  tone="direct", steps=3), 121),
     }
 
 

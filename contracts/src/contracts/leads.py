@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, Field
 
 from contracts.common import LeadSnapshot, NonEmptyStr, ValueObject
+from contracts.copy_settings import MAX_COPY_STEPS, CopyTone
 from contracts.envelope import EventData
 from contracts.status import LeadStatus
 
@@ -58,6 +59,11 @@ class WritebackRequested(LeadEvent):
     audit_run_id: UUID | None = None
     requested_by: NonEmptyStr
     requested_at: AwareDatetime
+    # The copy setting in force for the campaign when the operator pressed (CopySettingsChanged): writeback writes
+    # with it rather than with the setting it holds, so a tone saved just before the press is never missed. Absent
+    # (older events): writeback's own copy of the setting.
+    tone: CopyTone | None = None
+    steps: int | None = Field(default=None, ge=1, le=MAX_COPY_STEPS)
 
 
 class LeadPushed(LeadEvent):

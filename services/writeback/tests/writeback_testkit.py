@@ -81,9 +81,11 @@ def audit_completed(lead_id: uuid.UUID, *, run_id: uuid.UUID | None = None, requ
 
 
 def writeback_requested(lead_id: uuid.UUID, campaign_id: str, *, request_id: uuid.UUID | None = None,
-                        run_id: uuid.UUID | None = None) -> WritebackRequested:
+                        run_id: uuid.UUID | None = None, tone: str | None = None,
+                        steps: int | None = None) -> WritebackRequested:
     return WritebackRequested(lead_id=lead_id, request_id=request_id or uuid.uuid4(), campaign_id=campaign_id,
-                              audit_run_id=run_id, requested_by="operator@agency.test", requested_at=T0)
+                              audit_run_id=run_id, requested_by="operator@agency.test", requested_at=T0,
+                              tone=tone, steps=steps)  # type: ignore[arg-type]
 
 
 class FakePlusVibe:

@@ -20,6 +20,7 @@ from writeback_testkit import (
     publish,
     publish_copy_settings,
     sim_variables,
+    writeback_requested,
 )
 
 from contracts.envelope import Envelope
@@ -137,3 +138,25 @@ async def test_a_step_count_setting_makes_that_many_steps_of_copy(
     assert sent["steps"] == 4 and sent["tone"] == "consultative" and sent["variables"] == expected
     received = sim_variables(sim.state, campaign, "jo@campaign.test")
     assert {k: received[k] for k in expected} == expected
+
+
+async def test_a_manual_writeback_uses_the_setting_leads_saw_at_the_press_not_the_one_writeback_holds(
+    run_service: ServiceRunner, sim: Sim, kafka_bootstrap: str, topics: str
+) -> None:
+    """The operator saves a tone and presses PlusVibe Writeback at once: the request carries the new setting, so the
+    copy is in the new tone even though writeback has not received the CopySettingsChanged yet."""
+    campaign = sim.campaigns["active"]
+    lead = uuid.uuid4()
+    enrol(sim.state, sim.workspace_id, campaign, ["jo@campaign.test"])
+    async with run_service() as svc:
+        await known(svc, kafka_bootstrap, topics, {lead: ("jo@campaign.test", campaign)})
+        await publish(kafka_bootstrap, topics, [audit_completed(lead)])
+        first = (await completed(kafka_bootstrap, topics, 1))[str(lead)]
+        assert first["tone"] == "consultative"  # no setting stored anywhere
+        await publish(kafka_bootstrap, topics, [writeback_requested(lead, campaign, tone="friendly", steps=2)])
+        second = [e for e in (await completed(kafka_bootstrap, topics, 2)).values()]
+    friendly = build_variables(INPUTS, steps=2, tone=Tone.FRIENDLY)
+    assert [(e["tone"], e["steps"]) for e in second] == [("friendly", 2)]  # the newest per lead
+    assert second[0]["variables"] == friendly
+    received = sim_variables(sim.state, campaign, "jo@campaign.test")
+    assert {k: received[k] for k in friendly} == friendly

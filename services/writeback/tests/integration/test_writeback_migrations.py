@@ -68,7 +68,7 @@ async def _rows_get_a_workspace(db: Database) -> None:
                 await conn.execute(text("UPDATE lead_projection SET workspace = NULL"))
     finally:
         await engine.dispose()
-    assert head == HEAD == "0008"
+    assert head == HEAD == "0009"
     assert got_projection.pop("workspace") == "default" and got_attempt.pop("workspace") == "default"
     assert {k: got_projection[k] for k in projection} == projection
     assert {k: got_attempt[k] for k in attempt_row} == attempt_row

@@ -1,5 +1,6 @@
 """Manual writeback (the PlusVibe Writeback button): only with a campaign link and a linked audit run;
-asks writeback to re-send the payload of the most recent completed audit."""
+asks writeback to re-send the payload of the most recent completed audit, written with the campaign's copy setting as
+it is at the press (docs/COPY-SETTINGS.md): the request carries it, so a tone saved just before is never missed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from contracts.leads import WritebackRequested
+from copywriter import choose_copy
+from leads.adapters.copy_settings import as_setting
 from leads.adapters.lead_changes import publish_for
 from leads.adapters.orm import AuditRunRow
 from leads.adapters.uow import LeadsUnitOfWork
@@ -33,8 +36,10 @@ async def request_writeback(lead_id: uuid.UUID, *, workspace: str, actor: str, u
             raise Refusal("conflict", "audit_not_completed",
                           "PlusVibe Writeback needs a completed audit: wait for the audit to finish, then retry.")
         request_id = uuid.uuid4()
+        campaign, default = await uow.copy.pair(lead.workspace, lead.campaign_id)
+        copy = choose_copy(as_setting(campaign), as_setting(default))
         publish_for(uow, lead.workspace, WritebackRequested(
             lead_id=lead.id, request_id=request_id, campaign_id=lead.campaign_id, audit_run_id=lead.audit_run_id,
-            requested_by=actor, requested_at=datetime.now(UTC)))
+            requested_by=actor, requested_at=datetime.now(UTC), tone=copy.tone.value, steps=copy.steps))
         await uow.commit()
     return request_id

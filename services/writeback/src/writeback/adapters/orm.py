@@ -77,6 +77,9 @@ writeback_attempts = Table(
     # The last PlusVibe call of this attempt may have been applied (worker died in it, or the connection was
     # lost after sending): the next try reads the lead back before sending again.
     Column("maybe_applied", Boolean, nullable=False, default=False, server_default=false()),
+    # A manual writeback's copy setting, as leads saw it at the press (WritebackRequested); None: the stored one.
+    Column("copy_tone", String(20), nullable=True),
+    Column("copy_steps", Integer, nullable=True),
 )
 Index("ix_writeback_attempts_lead", writeback_attempts.c.lead_id, writeback_attempts.c.created_at)
 Index("ix_writeback_attempts_request", writeback_attempts.c.request_id, unique=True)

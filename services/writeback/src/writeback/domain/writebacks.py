@@ -85,11 +85,13 @@ class BatchPlan:
                         extra={"fields": {"lead_id": str(event.lead_id)}})
             return False
         self.changed(state, self._writeback(state, cause, traceparent, kind="manual", campaign=event.campaign_id,
-                                            request_id=event.request_id))
+                                            request_id=event.request_id, copy_tone=event.tone,
+                                            copy_steps=event.steps))
         return True
 
     def _writeback(self, state: LeadState, cause: Envelope, traceparent: str | None, *, kind: str,
-                   campaign: str | None = None, request_id: UUID | None = None) -> bool:
+                   campaign: str | None = None, request_id: UUID | None = None, copy_tone: str | None = None,
+                   copy_steps: int | None = None) -> bool:
         inputs = state.copy_inputs()
         assert inputs is not None and state.audit_run_id is not None and state.audit_requested_at is not None
         target = state.target(campaign)
@@ -113,6 +115,7 @@ class BatchPlan:
             "updated_at": self.now, "first_try_at": None, "next_try_at": self.now, "lease_until": None,
             "completed_at": None, "causation_event_id": cause.event_id,
             "correlation_id": cause.correlation_id or cause.event_id, "traceparent": traceparent,
+            "copy_tone": copy_tone, "copy_steps": copy_steps,
         }
         if target is None:
             # Nothing to send: the payload is ready for a later push (1 step, in the tone of the workspace's

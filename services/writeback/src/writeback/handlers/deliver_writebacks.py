@@ -101,6 +101,8 @@ class DeliveryWorker:
                 return None
             campaign, default = await uow.copy_settings.for_campaign(row["workspace"], row["campaign_id"])
             await uow.commit()
+        if row["copy_tone"]:  # a manual writeback: the setting leads saw at the press (WritebackRequested)
+            return row, CopyChoice(Tone(row["copy_tone"]), row["copy_steps"], "campaign")
         return row, copy_for(campaign, default, linked=True)
 
     async def _deliver(self, row: RowMapping, copy: CopyChoice) -> None:
