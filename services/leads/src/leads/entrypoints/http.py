@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
@@ -37,6 +37,7 @@ from leads.handlers import (
 from leads.handlers.copy_settings import choice_for, choices, copy_settings
 from leads.handlers.create_lead import CreateLead, create_lead
 from leads.handlers.delete_lead import delete_lead
+from leads.handlers.export_leads import export_leads
 from leads.handlers.lead_timeline import lead_timeline
 from leads.handlers.plusvibe_alerts import open_campaign_alerts
 from leads.handlers.update_lead import UpdateLead, normalise_all, normalise_status, update_lead
@@ -138,8 +139,18 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
         order: Literal["asc", "desc"] = "desc",
         page: Annotated[int, Query(ge=1, le=100_000)] = 1,
         page_size: Annotated[int | None, Query(alias="pageSize", ge=1, le=200)] = None,
+        output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
         _: ApiKey = Depends(read),
-    ) -> s.LeadPage:
+    ) -> s.LeadPage | Response:
+        """One page of the workspace's leads; `format=csv`: every lead the filters match, as a CSV file (Export CSV;
+        formula-like cells neutralised, docs/CSV.md)."""
+        if output == "csv":
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            return StreamingResponse(
+                export_leads(uow, workspace=workspace_of(request), status=status, campaign_id=campaign_id, text=q,
+                             sort=sort, descending=order == "desc"),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="leads-{stamp}.csv"'})
         return await views.list_leads(uow(), workspace=workspace_of(request), status=status, campaign_id=campaign_id,
                                       text=q, sort=sort,
                                       descending=order == "desc", page=page,

@@ -87,6 +87,31 @@ export async function api(method, path, body, { headers = {} } = {}) {
   return data;
 }
 
+// A file from the API (the CSV export), saved by the browser under the name the API gives it. The key travels in a
+// header, which a plain link cannot send, so the file is fetched and handed to the browser as a blob.
+export async function download(path) {
+  const chosen = workspace();
+  let response;
+  try {
+    response = await fetch(path, { headers: { 'X-API-Key': apiKey(), ...(chosen ? { 'X-Workspace': chosen } : {}) } });
+  } catch (err) {
+    throw new ApiError(0, 'network_error', `The server did not answer (${err.message}).`);
+  }
+  if (!response.ok) {
+    let detail = {};
+    try { detail = await response.json(); } catch { detail = {}; }
+    throw new ApiError(response.status, detail.reason, detail.message || `${response.status} error`, detail);
+  }
+  const name = /filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') || '')?.[1] || 'export.csv';
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement('a'), { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  return name;
+}
+
 export const get = (path) => api('GET', path);
 export const post = (path, body) => api('POST', path, body);
 export const patch = (path, body) => api('PATCH', path, body);

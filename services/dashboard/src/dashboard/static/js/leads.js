@@ -1,5 +1,5 @@
 // /leads: 25 leads a page, badge labels from /api/lead-statuses, row selection, bulk push / mark completed.
-import { campaigns, errorText, get, leadStatuses, post, remedyText } from './api.js';
+import { campaigns, download, errorText, get, leadStatuses, post, remedyText } from './api.js';
 import { Banner, h, replace } from './dom.js';
 import { listState, saveListState } from './list-state.js';
 import { alertsPanel, campaignOption } from './plusvibe-alerts.js';
@@ -25,6 +25,7 @@ export async function renderLeads(app) {
   const campaignSelect = h('select', { id: 'bulk-campaign', name: 'campaign' }, h('option', { value: '' }, 'Select campaign'));
   const pushButton = h('button', { type: 'button', class: 'primary', disabled: true }, 'Push selected');
   const completeButton = h('button', { type: 'button', disabled: true }, 'Mark completed');
+  const exportButton = h('button', { type: 'button', id: 'export-csv' }, 'Export CSV');
   const statusFilter = h('select', { id: 'status-filter', name: 'status' }, h('option', { value: '' }, 'All statuses'));
   const search = h('input', { id: 'lead-search', type: 'text', name: 'q', value: state.q, placeholder: 'Company, domain or email' });
   const selectAll = h('input', { type: 'checkbox', id: 'select-all', 'aria-label': 'Select all on page' });
@@ -37,7 +38,8 @@ export async function renderLeads(app) {
     h('div', {}, h('label', { for: 'status-filter' }, 'Status'), statusFilter),
     h('div', {}, h('button', { type: 'submit' }, 'Apply')));
   replace(app,
-    h('div', { class: 'page-header' }, h('h1', {}, 'Leads'), h('a', { href: '/leads/new', class: 'button primary' }, 'New lead')),
+    h('div', { class: 'page-header' }, h('h1', {}, 'Leads'), h('a', { href: '/leads/new', class: 'button primary' }, 'New lead'),
+      exportButton),
     banner.el,
     alerts.el,
     filterForm,
@@ -199,6 +201,21 @@ export async function renderLeads(app) {
       statusFilter.append(h('option', { value: s.value, selected: s.value === state.status }, s.badgeLabel));
     }
   }).catch((err) => banner.show('error', `Could not load the status labels: ${errorText(err)}`));
+  // Every lead the current search and status filter match (not only this page), in the list's order.
+  exportButton.addEventListener('click', async () => {
+    exportButton.disabled = true;
+    const query = new URLSearchParams({ format: 'csv' });
+    if (state.q) query.set('q', state.q);
+    if (state.status) query.set('status', state.status);
+    try {
+      const name = await download(`/api/leads?${query}`);
+      banner.show('success', `Exported ${name}.`);
+    } catch (err) {
+      banner.show('error', `Export failed: ${errorText(err)}`);
+    } finally {
+      exportButton.disabled = false;
+    }
+  });
   alerts.load();
   campaigns().then((list) => {
     for (const c of list) campaignSelect.append(campaignOption(c, ''));
