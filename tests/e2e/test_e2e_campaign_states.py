@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from e2e_testkit import E2E
-from test_e2e_seed_flow import create, status_becomes, until
+from test_e2e_seed_flow import create, pushed, status_becomes, until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -27,12 +27,7 @@ async def test_an_auto_paused_campaign_and_a_closed_lead_arrive_as_webhooks(e2e:
     name = f"Spring e2e {time.time_ns() % 100000}"
     made = await e2e.sim.post("/_sim/campaigns", json={"name": name, "status": "ACTIVE", "sequences": ONE_STEP})
     campaign = made.json()["id"]
-    created = await create(e2e, "cedar-law.test", "june@cedar-law.test", company="Cedar Law (states)")
-    lead_id = created["id"]
-    await e2e.api.post(f"/api/leads/{lead_id}/audits")
-    await status_becomes(e2e, lead_id, "email_generated", timeout_s=90)
-    r = await e2e.api.post("/api/plusvibe/leads/push", json={"campaignId": campaign, "leadIds": [lead_id]})
-    assert r.status_code == 200, r.text
+    lead_id = await pushed(e2e, campaign, "cedar-law.test", "june@cedar-law.test", company="Cedar Law (states)")
 
     # The operator marks the lead closed in PlusVibe: the webhook converts it.
     assert (await e2e.sim.post("/_sim/inject/label", json={"email": "june@cedar-law.test", "label": "CLOSED",

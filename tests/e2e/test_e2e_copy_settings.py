@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from e2e_testkit import E2E
-from test_e2e_seed_flow import campaign_id, create, lead, status_becomes, until
+from test_e2e_seed_flow import campaign_id, lead, pushed, until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -27,12 +27,7 @@ async def _plusvibe_variables(e2e: E2E, email: str, campaign: str) -> dict[str, 
 async def test_a_tone_change_and_plusvibe_writeback_rewrite_the_copy_in_plusvibe(e2e: E2E) -> None:
     campaign = await campaign_id(e2e)
     email = "tess@acme-plumbing.test"
-    created = await create(e2e, "acme-plumbing.test", email, company="Acme Plumbing (copy)")
-    lead_id = created["id"]
-    await e2e.api.post(f"/api/leads/{lead_id}/audits")
-    await status_becomes(e2e, lead_id, "email_generated", timeout_s=90)
-    r = await e2e.api.post("/api/plusvibe/leads/push", json={"campaignId": campaign, "leadIds": [lead_id]})
-    assert r.status_code == 200, r.text
+    lead_id = await pushed(e2e, campaign, "acme-plumbing.test", email, company="Acme Plumbing (copy)")
     before = await _plusvibe_variables(e2e, email, campaign)
     first = (await lead(e2e, lead_id))["plusvibeLeadData"]["lastOutboundWriteback"]
 

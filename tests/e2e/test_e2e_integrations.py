@@ -12,7 +12,7 @@ import time
 import asyncpg
 import pytest
 from e2e_testkit import E2E
-from test_e2e_seed_flow import campaign_id, create, lead, status_becomes, until
+from test_e2e_seed_flow import campaign_id, lead, pushed, until
 
 from contracts.topics import PLUSVIBE_INTEGRATION_CHANGED
 from servicekit.testing import read_topic
@@ -61,12 +61,7 @@ async def test_a_key_connected_under_integrations_reaches_every_service(e2e: E2E
 
     # The whole flow on the new key: campaigns, push (leads), manual writeback (writeback), threads (unibox).
     campaign = await campaign_id(e2e)
-    created = await create(e2e, "acme-plumbing.test", "hana@acme-plumbing.test", company="Acme Plumbing")
-    lead_id = created["id"]
-    await e2e.api.post(f"/api/leads/{lead_id}/audits")
-    await status_becomes(e2e, lead_id, "email_generated", timeout_s=90)
-    r = await e2e.api.post("/api/plusvibe/leads/push", json={"campaignId": campaign, "leadIds": [lead_id]})
-    assert r.status_code == 200, r.text
+    lead_id = await pushed(e2e, campaign, "acme-plumbing.test", "hana@acme-plumbing.test", company="Acme Plumbing")
     assert (await e2e.api.post(f"/api/leads/{lead_id}/plusvibe/writeback")).status_code == 202
 
     async def delivered() -> bool:

@@ -54,6 +54,16 @@ async def create(e2e: E2E, domain: str | None, email: str | None, company: str =
     return dict(r.json())
 
 
+async def pushed(e2e: E2E, campaign: str, domain: str, email: str, company: str) -> str:
+    """A new lead, audited through the real services to email_generated, then pushed to `campaign`: its id."""
+    lead_id = str((await create(e2e, domain, email, company=company))["id"])
+    await e2e.api.post(f"/api/leads/{lead_id}/audits")
+    await status_becomes(e2e, lead_id, "email_generated", timeout_s=90)
+    r = await e2e.api.post("/api/plusvibe/leads/push", json={"campaignId": campaign, "leadIds": [lead_id]})
+    assert r.status_code == 200, r.text
+    return lead_id
+
+
 async def test_the_seed_flow_end_to_end(e2e: E2E) -> None:
     campaign = await campaign_id(e2e)
     created = await create(e2e, "northwind-bakery.test", "nora@northwind-bakery.test")
