@@ -109,7 +109,8 @@ def local(out: Path, uv: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / ".local" / "wheelhouse")
-    parser.add_argument("--uv", default=shutil.which("uv") or "uv")
+    # The uv on PATH, else the one `make setup` installs into .local/uv when none is (deploy/local/setup-python.sh).
+    parser.add_argument("--uv", default=shutil.which("uv") or str(ROOT / ".local" / "uv" / "bin" / "uv"))
     args = parser.parse_args()
     third_party(args.out / "third-party")
     local(args.out / "local", args.uv)
