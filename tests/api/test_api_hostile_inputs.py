@@ -56,8 +56,14 @@ def _requests(app: FastAPI, route: Route) -> list[tuple[str, str, dict[str, Any]
     for param in op.get("parameters", []):
         if param["in"] == "query":
             out.append((f"nul-in-query-{param['name']}", url, {"params": {param["name"]: NUL}}))
-    if route.has_body:
-        body_schema = op["requestBody"]["content"]["application/json"]["schema"]
+    content = op.get("requestBody", {}).get("content", {})
+    if route.has_body and "text/csv" in content:  # a file upload: hostile files, not hostile JSON
+        out.append(("nul-in-file", url, {"content": b"email\r\na\x00b@x.test\r\n"}))
+        out.append(("not-utf8-file", url, {"content": b"email\r\n\xff\xfe\xfa@x.test\r\n"}))
+        out.append(("spreadsheet-file", url, {"content": b"PK\x03\x04" + bytes(range(256))}))
+        out.append(("empty-file", url, {"content": b""}))
+    elif route.has_body:
+        body_schema = content["application/json"]["schema"]
         out.append(("nul-in-body", url, {"json": _body_with(body_schema, doc, NUL)}))
         out.append(("nul-in-body-list", url, {"json": _body_with(body_schema, doc, [NUL])}))
         out.append(("too-deep", url, {"content": '{"a":' * 5000 + "1" + "}" * 5000}))

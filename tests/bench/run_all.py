@@ -30,6 +30,8 @@ import bench_accounts
 import bench_audits
 import bench_bootstrap
 import bench_ceilings
+import bench_csv_import
+import bench_first_sync
 import bench_pipeline
 import bench_plusvibe
 import bench_push
@@ -49,6 +51,8 @@ BENCHES = {
     "template-check": bench_template_check.run,
     "replay": bench_replay.run,
     "bootstrap": bench_bootstrap.run,
+    "csv-import": bench_csv_import.run,
+    "first-sync": bench_first_sync.run,
 }
 
 
@@ -148,6 +152,7 @@ def table(results: dict[str, Any]) -> list[str]:
                 row("audits", label.strip(), value.strip(), "", "", None)
     _replay_rows(results, row)
     _bootstrap_rows(results, row)
+    _lead_management_rows(results, row)
     return rows
 
 
@@ -194,6 +199,24 @@ def _bootstrap_rows(results: dict[str, Any], row: Row) -> None:
         + (" (**timed out**)" if b.get("subscriber_timed_out") else ""),
         f"raw consume {b.get('raw_s')} s, {b.get('raw_events_per_s')} records/s → ratio {b.get('ratio_to_raw')}",
         "", None)
+
+
+def _lead_management_rows(results: dict[str, Any], row: Row) -> None:
+    i = results.get("csv-import", {})
+    if i:
+        row("csv-import", f"CSV import of {i.get('rows')} rows (upload → done), {i.get('repeats')} reps",
+            f"median {i.get('import_s_median')} s ({i.get('rows_per_s_median')} rows/s; {i.get('import_s')}, "
+            f"spread {i.get('import_s_spread')} s)",
+            f"direct insert of the rows {i.get('ceiling_direct_insert_s')} s → ratio {i.get('ratio_to_ceiling')}",
+            "", None)
+    f = results.get("first-sync", {})
+    if f:
+        first, again = f.get("elapsed_s") or {}, f.get("resync_s") or {}
+        row("first-sync", f"first sync of {f.get('leads')} simulator leads (5 req/s + {f.get('latency_s')} s), "
+            f"{f.get('repeats')} reps",
+            f"median {first.get('median')} s ({first.get('min')}–{first.get('max')}); again (all unchanged) "
+            f"median {again.get('median')} s",
+            f"rate-limit floor {f.get('floor_s')} s", "", None)
 
 
 def markdown(results: dict[str, Any], meta: dict[str, Any]) -> str:

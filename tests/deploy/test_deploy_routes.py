@@ -67,7 +67,7 @@ def _service_paths(service: str) -> set[str]:
 def test_gateway_and_ingress_route_the_same_paths_to_the_same_services() -> None:
     ingress = _ingress_routes()
     gateway = _gateway_routes()
-    assert len(ingress) == 15
+    assert len(ingress) == 16
     assert gateway == ingress
 
 

@@ -28,6 +28,7 @@ from plusvibe.settings import PlusVibeSettings
 from plusvibe.transport import Caller
 
 CAMPAIGN_PAGE_MAX = 100
+WORKSPACE_LEADS_PAGE_MAX = 100
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -231,26 +232,47 @@ class PlusVibeClient:
         status: str | None = None,
         label: str | None = None,
         email: str | None = None,
-        page_size: int = 100,
+        page_size: int = WORKSPACE_LEADS_PAGE_MAX,
         max_pages: int = 1000,
     ) -> list[WorkspaceLead]:
         """Walk ``/lead/workspace-leads`` (1-based page/limit) until a short page."""
         out: list[WorkspaceLead] = []
         for page in range(1, max_pages + 1):
-            payload = await self._get(
-                "/lead/workspace-leads",
-                campaign_id=campaign_id,
-                status=status,
-                label=label,
-                email=email,
-                page=page,
-                limit=page_size,
+            rows = await self.workspace_leads_page(
+                page, page_size, campaign_id=campaign_id, status=status, label=label, email=email
             )
-            rows = as_list(payload, "data", "leads")
-            out.extend(WorkspaceLead.model_validate(r) for r in rows)
+            out.extend(rows)
             if len(rows) < page_size:
                 break
         return out
+
+    async def workspace_leads_page(
+        self,
+        page: int,
+        limit: int = WORKSPACE_LEADS_PAGE_MAX,
+        *,
+        campaign_id: str | None = None,
+        status: str | None = None,
+        label: str | None = None,
+        email: str | None = None,
+    ) -> list[WorkspaceLead]:
+        """One page of ``/lead/workspace-leads`` (``page`` from 1, ``limit`` at most 100; PlusVibe answers a bare
+        array). A page shorter than ``limit`` is the last one. One request: a caller that walks the pages itself
+        (the leads service's first sync) can commit each page before it asks for the next."""
+        if page < 1:
+            raise ValueError("page starts at 1")
+        if not 1 <= limit <= WORKSPACE_LEADS_PAGE_MAX:
+            raise ValueError(f"limit must be between 1 and {WORKSPACE_LEADS_PAGE_MAX}")
+        payload = await self._get(
+            "/lead/workspace-leads",
+            campaign_id=campaign_id,
+            status=status,
+            label=label,
+            email=email,
+            page=page,
+            limit=limit,
+        )
+        return [WorkspaceLead.model_validate(r) for r in as_list(payload, "data", "leads")]
 
     # --- unibox ----------------------------------------------------------------------------
     async def list_unibox_emails(

@@ -63,6 +63,7 @@ class PlusVibePort(Protocol):
         page_size: int = 100,
         max_pages: int = 1000,
     ) -> list[WorkspaceLead]: ...
+    async def workspace_leads_page(self, page: int, limit: int = 100) -> list[WorkspaceLead]: ...
     async def list_unibox_emails(
         self,
         lead: str | None = None,

@@ -31,6 +31,9 @@ class LeadsSettings(ServiceSettings):
     # integration registers the workspace's webhook at <this>/api/plusvibe/webhooks/<workspace>. Empty → no webhook
     # is registered (hooks are then added by hand in PlusVibe, against unibox's environment-secret route).
     webhook_base_url: str = ""
+    # CSV import (docs/CSV.md): the largest file accepted, and the most leads in one file.
+    import_max_bytes: int = 20 * 1024 * 1024
+    import_max_rows: int = 50_000
 
     @field_validator("webhook_base_url")
     @classmethod

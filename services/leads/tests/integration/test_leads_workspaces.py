@@ -47,7 +47,9 @@ ID_ROUTES: dict[tuple[str, str], dict[str, Any]] = {
 }
 # Routes whose id is not a lead's: each has its own isolation test below.
 OTHER_ID_ROUTES = {("POST", "/api/plusvibe/alerts/{alert_id}/dismiss"),
-                   ("PUT", "/api/copy-settings/campaigns/{campaign_id}")}
+                   ("PUT", "/api/copy-settings/campaigns/{campaign_id}"),
+                   # test_leads_csv_import.py::test_an_import_of_one_workspace_is_invisible_to_another
+                   ("GET", "/api/leads/imports/{import_id}"), ("GET", "/api/leads/imports/{import_id}/errors.csv")}
 
 
 @pytest.fixture

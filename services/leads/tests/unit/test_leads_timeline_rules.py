@@ -120,3 +120,10 @@ def test_a_reply_shows_its_subject_and_what_the_lead_wrote_as_plain_text() -> No
     assert entry.raw == {"last_lead_reply": html}
     label = Hook("label_changed", "LEAD_MARKED_AS_CLOSED", "CLOSED", None, T0)
     assert timeline([], [], [], [], [label])[0].title == "Labelled CLOSED in PlusVibe"
+
+
+def test_a_change_that_kept_the_status_says_what_changed_not_a_move() -> None:
+    kept = Change("new", "new", "plusvibe-sync", "synced from PlusVibe: campaign c-1", T0)
+    moved = Change("new", "audit_queued", "operator:ada", "audit_requested", T0 + timedelta(seconds=1))
+    titles = [e.title for e in timeline([kept, moved], [], [], [], [])]
+    assert titles == ["Status new → audit_queued", "Synced from PlusVibe: campaign c-1"]

@@ -14,6 +14,7 @@ ROUTES: Final[tuple[tuple[str, str], ...]] = (
     ("/api/plusvibe/campaigns", "leads"),
     ("/api/plusvibe/integration", "leads"),
     ("/api/plusvibe/alerts", "leads"),
+    ("/api/plusvibe/sync", "leads"),
     ("/api/copy-settings", "leads"),
     ("/api/integrations", "leads"),
     ("/api/workspaces", "leads"),

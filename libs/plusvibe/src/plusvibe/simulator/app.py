@@ -79,7 +79,7 @@ class PlusVibeEdge:
             record(429)
             await _send_json(send, 429, {"status": "error", "message": "rate limit exceeded"}, {"retry-after": "1"})
             return
-        rule = state.faults.take(method, path)
+        rule = state.faults.take(method, path, bytes(scope.get("query_string") or b"").decode("latin-1"))
         if rule is not None:
             await self._faulty(rule, scope, receive, send, record)
             return

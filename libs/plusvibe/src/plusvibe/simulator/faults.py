@@ -6,6 +6,7 @@ import random
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 
 @dataclass
@@ -18,11 +19,13 @@ class FaultRule:
     byte per interval. ``drop``: ``"after"`` applies then drops the connection mid-response,
     ``"before"`` drops without applying. ``times``: how many requests it hits (``None`` = all
     until removed). ``probability`` with ``seed``: hit that share of matching requests;
-    ``max_consecutive`` caps a run of hits in a row (so a retry budget can be met).
+    ``max_consecutive`` caps a run of hits in a row (so a retry budget can be met). ``params``: query
+    parameters the request must carry with these values (``{"page": "3"}`` hits only the third page).
     """
 
     path: str = ""
     method: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
     status: int | None = None
     retry_after: str | None = None
     delay_s: float = 0.0
@@ -36,9 +39,13 @@ class FaultRule:
     _run: int = field(default=0, repr=False)
     _rng: random.Random | None = field(default=None, repr=False)
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, query: str = "") -> bool:
         if self.method and self.method.upper() != method.upper():
             return False
+        if self.params:
+            given = dict(parse_qsl(query, keep_blank_values=True))
+            if any(given.get(name) != str(value) for name, value in self.params.items()):
+                return False
         if not self.path:
             return True
         if self.path.endswith("*"):
@@ -74,11 +81,11 @@ class FaultPlan:
         with self._lock:
             return list(self._rules)
 
-    def take(self, method: str, path: str) -> FaultRule | None:
+    def take(self, method: str, path: str, query: str = "") -> FaultRule | None:
         """The first rule that fires for this request (consuming one of its ``times``)."""
         with self._lock:
             for rule in self._rules:
-                if not rule.matches(method, path):
+                if not rule.matches(method, path, query):
                     continue
                 if rule.times is not None and rule.hits >= rule.times:
                     continue

@@ -660,6 +660,8 @@ class SimulatorState:
                         "camp_name": camp["camp_name"],
                         "campaign_id": lead["campaign_id"],
                         "bounce_msg": lead["bounce_msg"],
+                        # The lead's company, when it has one (the first sync of the platform reads them).
+                        **{k: lead[k] for k in ("company_name", "company_website") if lead.get(k)},
                     }
                 )
             return out

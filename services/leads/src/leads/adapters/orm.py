@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from contracts.integrations import DEFAULT_WORKSPACE
@@ -246,3 +246,87 @@ class CopySettingsRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class ImportUploadRow(Base):
+    """A CSV file an operator uploaded for import (docs/CSV.md), kept whole so every import of it reads the same
+    bytes."""
+
+    __tablename__ = "lead_import_uploads"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class LeadImportRow(Base):
+    """One import of an upload with its options: progress while it runs, counts and per-row errors once done.
+    `idempotency_key` (the file's hash and the options) makes a second import of the same file the same import."""
+
+    __tablename__ = "lead_imports"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(100))
+    upload_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    options: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    status: Mapped[str] = mapped_column(String(20))  # running | done | refused | failed
+    total: Mapped[int] = mapped_column(Integer)
+    processed: Mapped[int] = mapped_column(Integer)
+    created: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    skipped: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JsonType)
+    message: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (UniqueConstraint("workspace", "idempotency_key", name="uq_lead_imports_workspace_key"),)
+
+
+class ImportMappingRow(Base):
+    """The column mapping (lead field → CSV header) a workspace last imported with, offered on the next upload."""
+
+    __tablename__ = "lead_import_mappings"
+
+    workspace: Mapped[str] = mapped_column(String(100), primary_key=True)
+    mapping: Mapped[dict[str, str]] = mapped_column(JsonType)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PlusVibeSyncRow(Base):
+    """One first sync of a workspace's leads from PlusVibe (docs/FIRST-SYNC.md). `next_page` moves in the same
+    commit as that page's leads, so a sync resumes exactly where its last commit left it. `runner` names the task
+    working on it now (None once it has ended); `heartbeat_at` tells whether that task is alive."""
+
+    __tablename__ = "plusvibe_syncs"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))  # running | done | failed
+    runner: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    next_page: Mapped[int] = mapped_column(Integer)
+    pages_done: Mapped[int] = mapped_column(Integer)
+    seen: Mapped[int] = mapped_column(Integer)
+    created: Mapped[int] = mapped_column(Integer)
+    linked: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    conflict_count: Mapped[int] = mapped_column(Integer)
+    conflicts: Mapped[list[dict[str, Any]]] = mapped_column(JsonType)  # the first ones (domain/first_sync.py)
+    resumes: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    # The migration also keeps at most one running sync per workspace (partial unique index uq_plusvibe_syncs_running).
+    __table_args__ = (Index("ix_plusvibe_syncs_workspace_started", "workspace", "started_at"),)

@@ -97,6 +97,8 @@ class Webhook(Protocol):
 
 
 def _status(change: StatusChange) -> Entry:
+    if change.from_status == change.to_status:  # a change of the lead that kept its status (e.g. the first sync's link)
+        return Entry(change.changed_at, "status", change.reason[:1].upper() + change.reason[1:], "", change.actor)
     moved = f"{change.from_status} → {change.to_status}" if change.from_status else f"created as {change.to_status}"
     return Entry(change.changed_at, "status", f"Status {moved}", change.reason, change.actor)
 

@@ -4,14 +4,13 @@ newest first) and `POST /api/plusvibe/alerts/{id}/dismiss`."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Request
 
-from leads.domain.refusals import Refusal
 from leads.entrypoints import schemas as s
 from leads.entrypoints import views
+from leads.entrypoints.api_errors import KeyCheck, answered
 from leads.handlers.plusvibe_alerts import dismiss_alert, open_alerts
 from servicekit.web.auth import ApiKey, workspace_of
 from servicekit.web.http import ApiError
@@ -19,7 +18,6 @@ from servicekit.web.http import ApiError
 if TYPE_CHECKING:
     from leads.bootstrap import LeadsService
 
-KeyCheck = Callable[[Request], Awaitable[ApiKey]]
 
 
 def alerts_router(svc: LeadsService, *, read: KeyCheck, write: KeyCheck) -> APIRouter:
@@ -39,10 +37,8 @@ def alerts_router(svc: LeadsService, *, read: KeyCheck, write: KeyCheck) -> APIR
             wanted = uuid.UUID(alert_id)
         except ValueError:
             raise ApiError(404, "alert_not_found", "No alert with that id.") from None
-        try:
-            row = await dismiss_alert(wanted, workspace=workspace_of(request), actor=f"operator:{key.name}", uow=uow())
-        except Refusal as refusal:
-            raise ApiError(404, refusal.reason, refusal.message) from None
+        row = await answered(dismiss_alert(wanted, workspace=workspace_of(request), actor=f"operator:{key.name}",
+                                           uow=uow()))
         return views.alert_out(row)
 
     return router

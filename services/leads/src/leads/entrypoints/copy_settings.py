@@ -4,7 +4,6 @@ tone) and `PUT /api/copy-settings/campaigns/{campaign_id}` (a campaign's tone an
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -12,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 
 from contracts.copy_settings import COPY_TONES, DEFAULT_COPY_TONE, MAX_COPY_STEPS, CopyTone
-from leads.domain.refusals import Refusal
+from leads.entrypoints.api_errors import KeyCheck, answered
 from leads.entrypoints.schemas import Wire, WireIn
 from leads.handlers.copy_settings import DEFAULT, SavedSetting, copy_settings, save_copy_setting
 from servicekit.web.auth import ApiKey, workspace_of
@@ -21,7 +20,6 @@ from servicekit.web.http import ApiError
 if TYPE_CHECKING:
     from leads.bootstrap import LeadsService
 
-KeyCheck = Callable[[Request], Awaitable[ApiKey]]
 CAMPAIGN_ID = r"[A-Za-z0-9_\-]{1,100}"
 
 
@@ -61,11 +59,8 @@ def copy_settings_router(svc: LeadsService, *, read: KeyCheck, write: KeyCheck) 
 
     async def save(request: Request, key: ApiKey, campaign_id: str, tone: str | None, steps: int | None
                    ) -> CopySettingOut:
-        try:
-            return _out(await save_copy_setting(uow(), workspace=workspace_of(request), campaign_id=campaign_id,
-                                                tone=tone, steps=steps, actor=f"operator:{key.name}"))
-        except Refusal as refusal:
-            raise ApiError(422, refusal.reason, refusal.message) from None
+        return _out(await answered(save_copy_setting(uow(), workspace=workspace_of(request), campaign_id=campaign_id,
+                                                     tone=tone, steps=steps, actor=f"operator:{key.name}")))
 
     @router.get("/api/copy-settings", response_model=CopySettingsOut, response_model_by_alias=True)
     async def settings(request: Request, _: ApiKey = Depends(read)) -> CopySettingsOut:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -19,11 +19,13 @@ from pydantic import BaseModel
 
 from leads.adapters.plusvibe_account import PlusVibeAccount
 from leads.bootstrap import LeadsService, bootstrap
-from leads.domain.refusals import Refusal
 from leads.entrypoints import schemas as s
 from leads.entrypoints import views
 from leads.entrypoints.alerts import alerts_router
+from leads.entrypoints.api_errors import answered as _run
 from leads.entrypoints.copy_settings import copy_settings_router
+from leads.entrypoints.imports import imports_router
+from leads.entrypoints.plusvibe_sync import plusvibe_sync_router
 from leads.entrypoints.workspaces import workspaces_router
 from leads.handlers import (
     campaign_membership,
@@ -42,30 +44,11 @@ from leads.handlers.lead_timeline import lead_timeline
 from leads.handlers.plusvibe_alerts import open_campaign_alerts
 from leads.handlers.update_lead import UpdateLead, normalise_all, normalise_status, update_lead
 from leads.settings import LeadsSettings
-from plusvibe.errors import AuthenticationError, NotFoundError, PlusVibeError
+from plusvibe.errors import AuthenticationError, PlusVibeError
 from plusvibe.settings import PlusVibeSettings
 from servicekit.process.pooling import checked_app, size_pool
 from servicekit.web.auth import ApiKey, require_scope, workspace_of
 from servicekit.web.http import ApiError, FastRoute, create_service_app
-
-T = TypeVar("T")
-STATUS_FOR = {"not_found": 404, "conflict": 409, "invalid": 422, "unavailable": 503, "rejected": 400,
-              "rate_limited": 429, "unreachable": 502}
-
-
-async def _run(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except Refusal as refusal:
-        raise ApiError(STATUS_FOR[refusal.kind], refusal.reason, refusal.message, **refusal.extra) from None
-    except AuthenticationError:
-        raise ApiError(502, "plusvibe_auth_failed", "PlusVibe refused the API key; check Integrations.") from None
-    except NotFoundError as exc:
-        raise ApiError(404, "plusvibe_not_found", str(exc)) from None
-    except PlusVibeError as exc:
-        transient = bool(getattr(exc, "transient", False))
-        raise ApiError(503 if transient else 502, "plusvibe_unavailable" if transient else "plusvibe_error",
-                       f"PlusVibe did not complete the request: {exc}") from None
 
 
 def _uuid(value: str) -> uuid.UUID:
@@ -110,8 +93,10 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
     write = _clean_url(require_scope(svc.api_keys, "leads:write", svc.settings.served_workspaces()))
     uow = svc.runtime.uow
     router = APIRouter()
+    router.include_router(imports_router(svc, read=read, write=write))  # before /api/leads/{lead_id}/...
     router.include_router(alerts_router(svc, read=read, write=write))
     router.include_router(copy_settings_router(svc, read=read, write=write))
+    router.include_router(plusvibe_sync_router(svc, read=read, write=write))
 
     @router.get("/api/lead-statuses", response_model=list[s.StatusOut], response_model_by_alias=True)
     async def lead_statuses(_: ApiKey = Depends(read)) -> list[s.StatusOut]:
@@ -230,6 +215,18 @@ def build_router(svc: LeadsService) -> tuple[APIRouter, list[FastRoute]]:
     async def normalise_every(request: Request, key: ApiKey = Depends(write)) -> dict[str, int]:
         return {"normalised": await _run(normalise_all(workspace=workspace_of(request), actor=actor_of(key),
                                                        uow=uow()))}
+
+    @router.post("/api/leads/audits", response_model=s.BulkAuditOut, response_model_by_alias=True)
+    async def audit_many(body: s.BulkAuditIn, request: Request, key: ApiKey = Depends(write)) -> s.BulkAuditOut:
+        """Start audit for each selected lead (at most 500), each on its own with the single action's rules: the
+        leads started with their runs, and the others with the reason (e.g. `domain_missing`, `lead_not_found`)."""
+        results = await start_audit.start_audits(body.lead_ids, workspace=workspace_of(request), actor=actor_of(key),
+                                                 uows=uow)
+        return s.BulkAuditOut(
+            started=[s.AuditStartOut(lead_id=r.lead_id, audit_run_id=str(r.audit_run_id))
+                     for r in results if r.audit_run_id is not None],
+            refused=[s.AuditRefusedOut(lead_id=r.lead_id, reason=r.reason or "refused", message=r.message or "")
+                     for r in results if r.audit_run_id is None])
 
     @router.post("/api/leads/{lead_id}/audits", status_code=202, response_model=s.Accepted)
     async def audit(lead_id: str, request: Request, key: ApiKey = Depends(write)) -> s.Accepted:

@@ -390,6 +390,26 @@ class PlusVibeIntegrationOut(Wire):
     webhook_error: str | None
 
 
+class BulkAuditIn(WireIn):
+    lead_ids: list[str] = Field(min_length=1, max_length=500)
+
+
+class AuditStartOut(Wire):
+    lead_id: str
+    audit_run_id: str
+
+
+class AuditRefusedOut(Wire):
+    lead_id: str
+    reason: str
+    message: str
+
+
+class BulkAuditOut(Wire):
+    started: list[AuditStartOut]
+    refused: list[AuditRefusedOut]
+
+
 class Accepted(Wire):
     status: Literal["accepted"] = "accepted"
     audit_run_id: str | None = None

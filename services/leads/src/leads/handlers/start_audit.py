@@ -1,8 +1,11 @@
-"""Start audit: allocate a run, link it as the lead's newest, set `audit_queued`, and ask audits for it."""
+"""Start audit: allocate a run, link it as the lead's newest, set `audit_queued`, and ask audits for it; for one lead
+or for many (the Leads table's bulk action, each lead on its own)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from contracts.leads import AuditRequested
@@ -42,3 +45,32 @@ async def start_audit(lead_id: uuid.UUID, *, workspace: str, actor: str, uow: Le
         await announce(uow, lead)
         await uow.commit()
     return run_id
+
+
+@dataclass(frozen=True)
+class AuditStart:
+    """One lead's result of a bulk Start audit: its run, or why it was not started."""
+
+    lead_id: str
+    audit_run_id: uuid.UUID | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+async def start_audits(lead_ids: Sequence[str], *, workspace: str, actor: str, uows: Callable[[], LeadsUnitOfWork]
+                       ) -> list[AuditStart]:
+    """Start audit for each lead on its own, as the single action does (the same domain check): one lead refused or
+    unknown does not stop the others. Each id once, in the order given."""
+    results: list[AuditStart] = []
+    for raw in dict.fromkeys(lead_ids):
+        try:
+            lead_id = uuid.UUID(raw)
+        except ValueError:
+            results.append(AuditStart(raw, reason="lead_not_found", message="No lead with that id."))
+            continue
+        try:
+            results.append(AuditStart(raw, audit_run_id=await start_audit(lead_id, workspace=workspace, actor=actor,
+                                                                          uow=uows())))
+        except Refusal as refusal:
+            results.append(AuditStart(raw, reason=refusal.reason, message=refusal.message))
+    return results

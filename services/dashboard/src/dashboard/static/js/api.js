@@ -112,6 +112,23 @@ export async function download(path) {
   return name;
 }
 
+// A file sent as the request body, as it is on disk (the CSV import's upload): the server reads its bytes and
+// encoding itself.
+export async function upload(path, file) {
+  const chosen = workspace();
+  let response;
+  try {
+    response = await fetch(path, { method: 'POST', body: file, headers: { Accept: 'application/json', 'X-API-Key': apiKey(),
+      'Content-Type': 'text/csv', ...(chosen ? { 'X-Workspace': chosen } : {}) } });
+  } catch (err) {
+    throw new ApiError(0, 'network_error', `The server did not answer (${err.message}).`);
+  }
+  let data = {};
+  try { data = await response.json(); } catch { data = {}; }
+  if (!response.ok) throw new ApiError(response.status, data.reason, data.message || `${response.status} error`, data);
+  return data;
+}
+
 export const get = (path) => api('GET', path);
 export const post = (path, body) => api('POST', path, body);
 export const patch = (path, body) => api('PATCH', path, body);

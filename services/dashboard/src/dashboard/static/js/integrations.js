@@ -4,6 +4,7 @@
 import { api, del, errorText, get, post, workspace } from './api.js';
 import { Banner, fields, formatTime, h, replace } from './dom.js';
 import { defaultToneForm } from './copy-settings.js';
+import { plusvibeSyncSection } from './plusvibe-sync.js';
 
 const SOURCES = {
   integration: 'Connected here',
@@ -31,6 +32,7 @@ export async function renderIntegrations(app) {
       'PlusVibe push, writeback and Unibox of this workspace use this API key and PlusVibe workspace; each workspace connects its own. The key is stored encrypted and only its last four characters are ever shown.'),
     status,
     connect,
+    plusvibeSyncSection(banner),
     defaultToneForm(banner));
 
   async function refresh() {

@@ -1,4 +1,4 @@
-// /leads: 25 leads a page, badge labels from /api/lead-statuses, row selection, bulk push / mark completed.
+// /leads: 25 leads a page, badge labels from /api/lead-statuses, row selection, bulk start audit / push / mark completed.
 import { campaigns, download, errorText, get, leadStatuses, post, remedyText } from './api.js';
 import { Banner, h, replace } from './dom.js';
 import { listState, saveListState } from './list-state.js';
@@ -25,6 +25,7 @@ export async function renderLeads(app) {
   const campaignSelect = h('select', { id: 'bulk-campaign', name: 'campaign' }, h('option', { value: '' }, 'Select campaign'));
   const pushButton = h('button', { type: 'button', class: 'primary', disabled: true }, 'Push selected');
   const completeButton = h('button', { type: 'button', disabled: true }, 'Mark completed');
+  const auditButton = h('button', { type: 'button', id: 'bulk-audit', disabled: true }, 'Start audit');
   const exportButton = h('button', { type: 'button', id: 'export-csv' }, 'Export CSV');
   const statusFilter = h('select', { id: 'status-filter', name: 'status' }, h('option', { value: '' }, 'All statuses'));
   const search = h('input', { id: 'lead-search', type: 'text', name: 'q', value: state.q, placeholder: 'Company, domain or email' });
@@ -39,13 +40,13 @@ export async function renderLeads(app) {
     h('div', {}, h('button', { type: 'submit' }, 'Apply')));
   replace(app,
     h('div', { class: 'page-header' }, h('h1', {}, 'Leads'), h('a', { href: '/leads/new', class: 'button primary' }, 'New lead'),
-      exportButton),
+      h('a', { href: '/leads/import', class: 'button', id: 'import-csv' }, 'Import CSV'), exportButton),
     banner.el,
     alerts.el,
     filterForm,
     h('div', { class: 'toolbar', role: 'group', 'aria-label': 'Bulk actions' },
       h('div', {}, h('label', { for: 'bulk-campaign' }, 'Campaign'), campaignSelect),
-      pushButton, completeButton, selectionNote),
+      auditButton, pushButton, completeButton, selectionNote),
     h('table', { class: 'leads' },
       h('caption', { class: 'sr-only' }, 'Leads'),
       h('thead', {}, h('tr', {},
@@ -62,6 +63,7 @@ export async function renderLeads(app) {
     selectionNote.textContent = state.selected.size ? `${state.selected.size} selected` : '';
     pushButton.disabled = state.selected.size === 0 || !campaignSelect.value;
     completeButton.disabled = state.selected.size === 0;
+    auditButton.disabled = state.selected.size === 0;
     for (const box of tbody.querySelectorAll('input[type="checkbox"]')) box.checked = state.selected.has(box.value);
     saveListState(window.location.search, state.selected);
   }
@@ -172,6 +174,25 @@ export async function renderLeads(app) {
       const refused = (err.body && Array.isArray(err.body.refused)) ? err.body.refused : [];
       banner.show('error', `Push refused: ${errorText(err)}`, refused.map((r) =>
         `${nameOf(r.leadId)} — status ${r.status ?? 'none'}: ${r.reason}. ${r.message || ''} Remedy: ${remedyText(r.remedy)}`));
+    } finally {
+      syncSelection();
+    }
+  });
+
+  // Each selected lead is audited on its own (a lead without a usable domain is refused, the others start).
+  auditButton.addEventListener('click', async () => {
+    const leadIds = [...state.selected];
+    auditButton.disabled = true;
+    try {
+      const result = await post('/api/leads/audits', { leadIds });
+      const refused = result.refused || [];
+      banner.show(refused.length ? 'error' : 'success',
+        `Audit started for ${result.started.length} of ${leadIds.length} selected leads.`,
+        refused.map((r) => `${nameOf(r.leadId)}: ${r.message} (${r.reason})`));
+      state.selected = new Set(refused.map((r) => r.leadId).filter((id) => state.selected.has(id)));
+      await load();
+    } catch (err) {
+      banner.show('error', `Start audit failed: ${errorText(err)}`);
     } finally {
       syncSelection();
     }

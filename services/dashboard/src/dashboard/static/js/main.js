@@ -46,6 +46,10 @@ async function route() {
     const { renderIntegrations } = await import('./integrations.js');
     return renderIntegrations(app);
   }
+  if (path === '/leads/import') {
+    const { renderLeadImport } = await import('./lead-import.js');
+    return renderLeadImport(app);
+  }
   if (path === '/leads/new' || (match = /^\/leads\/([^/]+)\/edit$/.exec(path))) {
     const { renderLeadForm } = await import('./lead-form.js');
     return renderLeadForm(app, path === '/leads/new' ? null : decodeURIComponent(match[1]));
