@@ -7,7 +7,7 @@ faults injected by role at *observed* progress marks, never after a fixed sleep:
 - `add_member(name)`: one more process of a role (a second consumer joins the group); `kill(..., restart=False)`
   makes one leave without a goodbye;
 - `kill_broker()`: kill -9 the broker and start it again on the same log directories;
-- `until(...)`, `in_flight(...)`: the progress marks (a predicate polled until it holds; a PlusVibe call the
+- `until(...)`, `in_flight_leads(...)`: the progress marks (a predicate polled until it holds; a PlusVibe call the
   simulator has received and not yet answered).
 
 Every fault is written to `faults` (what, when, at which progress), so a report can say what happened. The
@@ -168,7 +168,7 @@ class ChaosSystem:
             await asyncio.sleep(interval_s)
 
 
-async def in_flight(sim: httpx.AsyncClient, path: str) -> bool:
-    """Has the simulator received a request on `path` that it has not answered yet (status 0 in its log)?"""
+async def in_flight_leads(sim: httpx.AsyncClient, path: str) -> list[str]:
+    """The leads (emails) of the requests on `path` the simulator has received and not answered yet."""
     log = (await sim.get("/_sim/requests", params={"path": path})).json()["requests"]
-    return any(r["status"] == 0 for r in log)
+    return [str(r.get("lead") or "?") for r in log if r["status"] == 0]

@@ -58,7 +58,6 @@ class History:
     dlq: dict[str, int] = field(default_factory=dict)  # DLQ topic -> records
     outbox: dict[str, list[tuple[uuid.UUID, str, datetime | None]]] = field(default_factory=dict)  # svc -> rows
     inbox: dict[str, set[uuid.UUID]] = field(default_factory=dict)  # consumer group -> event ids
-    inbox_types: dict[str, set[str]] = field(default_factory=dict)  # consumer group -> event types seen
     leads: dict[str, dict[str, Any]] = field(default_factory=dict)
     email_generated: collections.Counter[str] = field(default_factory=collections.Counter)
     audit_runs: dict[str, str] = field(default_factory=dict)  # audits' run id -> status
@@ -118,9 +117,8 @@ async def record(history: History, *, bootstrap: str, prefix: str, dsn: str, sch
         for service, schema in schemas.items():
             rows = await conn.fetch(f'SELECT event_id, topic, sent_at FROM "{schema}".outbox')
             history.outbox[service] = [(r["event_id"], r["topic"], r["sent_at"]) for r in rows]
-            for r in await conn.fetch(f'SELECT consumer_group, event_id, event_type FROM "{schema}".inbox'):
+            for r in await conn.fetch(f'SELECT consumer_group, event_id FROM "{schema}".inbox'):
                 history.inbox.setdefault(r["consumer_group"], set()).add(r["event_id"])
-                history.inbox_types.setdefault(r["consumer_group"], set()).add(r["event_type"])
         leads = schemas["leads"]
         for r in await conn.fetch(f'SELECT id, email, campaign_id, wb_audit_run_id, wb_variables, wb_delivered '
                                   f'FROM "{leads}".leads'):
@@ -170,9 +168,12 @@ class Verdict:
         return f"lost {brief(self.lost)}; duplicated {brief(self.duplicated)}; unseen {brief(self.unseen)}"
 
 
-def judge(history: History, *, runs: dict[str, str], linked: dict[str, str], since_wall: float) -> Verdict:
+def judge(history: History, *, runs: dict[str, str], linked: dict[str, str], since_wall: float,
+          subscribed: dict[str, str]) -> Verdict:
     """`runs`: lead id -> the audit run started in the judged phase (its newest); `linked`: lead id -> email of
-    the leads in a campaign (writeback must update them in PlusVibe); `since_wall`: the phase's start (time.time)."""
+    the leads in a campaign (writeback must update them in PlusVibe); `since_wall`: the phase's start (time.time);
+    `subscribed`: consumer group (without the run's prefix) -> the event type it consumes, from the services'
+    registrations (`outreach_ops.consumer_groups`), not from what the inboxes happen to hold."""
     v = Verdict()
     by_type: dict[str, list[TopicRecord]] = collections.defaultdict(list)
     for r in history.records:
@@ -231,12 +232,20 @@ def judge(history: History, *, runs: dict[str, str], linked: dict[str, str], sin
     v.figures["plusvibe_read_backs"] = sum(1 for r in history.sim_requests
                                            if r["path"] == "/api/v1/lead/get" and r["at"] >= since_wall)
     v.figures["plusvibe_max_requests_in_any_second"] = history.sim_max_in_any_second
+    v.figures["plusvibe_densest_second"] = densest_second(history.sim_requests)
+    # Every call about one linked lead (updates, read-backs), answered or not: what PlusVibe saw per lead.
+    calls = collections.Counter(r["lead"] for r in history.sim_requests
+                                if r["at"] >= since_wall and r.get("lead") in set(linked.values()))
+    v.figures["plusvibe_calls_per_linked_lead_max"] = max(calls.values(), default=0)
+    v.figures["plusvibe_updates_seen_per_linked_lead_max"] = max(
+        collections.Counter(r["lead"] for r in updates if r.get("lead")).values(), default=0)
 
-    # --- unseen: each consumer group consumes the event types its inbox holds; every record of those types
-    # must be in its inbox
-    for group, types in history.inbox_types.items():
-        seen = history.inbox[group]
-        v.add(v.unseen, group, (f"{r.event_type} {r.event_id}" for t in sorted(types) for r in by_type[t]
+    # --- unseen: every consumer group the services register must have recorded every record of the type it
+    # consumes (a group whose inbox holds nothing at all is judged too: it saw none of them)
+    for group, event_type in sorted(subscribed.items()):
+        inboxes = [ids for name, ids in history.inbox.items() if name == group or name.endswith(group)]
+        seen = set().union(*inboxes) if inboxes else set()
+        v.add(v.unseen, group, (f"{r.event_type} {r.event_id}" for r in by_type[event_type]
                                 if r.event_id not in seen))
 
     # --- figures
@@ -247,6 +256,23 @@ def judge(history: History, *, runs: dict[str, str], linked: dict[str, str], sin
     v.figures["leads_judged"] = len(runs)
     v.figures["linked_leads"] = len(linked)
     return v
+
+
+def densest_second(requests: list[dict[str, Any]]) -> list[str]:
+    """The requests of the fullest 1-second window the simulator saw (its own arrival clock), to tell a limiter that
+    let too many through (their slots too close) from arrivals bunched on the way (slots apart, stamps close)."""
+    ordered = sorted(requests, key=lambda r: r["mono"])
+    best: tuple[int, int] = (0, 0)
+    start = 0
+    for end, r in enumerate(ordered):
+        while r["mono"] - ordered[start]["mono"] >= 1.0:
+            start += 1
+        if end - start + 1 > best[1] - best[0]:
+            best = (start, end + 1)
+    window = ordered[best[0]:best[1]]
+    t0 = window[0]["mono"] if window else 0.0
+    return [f"+{r['mono'] - t0:.3f}s {r['method']} {r['path']} {r['status']} {r.get('fault') or ''} "
+            f"{r.get('lead') or ''}".rstrip() for r in window]
 
 
 def updates_per_lead(update_log: Iterable[dict[str, Any]]) -> collections.Counter[str]:

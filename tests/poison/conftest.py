@@ -29,3 +29,9 @@ async def writeback_db(postgres_url: str) -> AsyncIterator[Database]:
 async def unibox_db(postgres_url: str) -> AsyncIterator[Database]:
     async with fresh_schema(postgres_url) as database:
         yield database
+
+
+@pytest.fixture
+async def leads_db(postgres_url: str) -> AsyncIterator[Database]:
+    async with fresh_schema(postgres_url) as database:
+        yield database

@@ -67,6 +67,8 @@ def _env(service: str, db: Database, bootstrap: str, prefix: str, health_port: i
     })
     if service == "unibox":
         env["UNIBOX_OPENS_POLL_INTERVAL_S"] = "3600"  # its periodic PlusVibe poll stays out of the way
+    if service == "leads":
+        env["LEADS_TEMPLATE_CHECK_INTERVAL_S"] = "0"  # its periodic campaign check (PlusVibe) stays off
     return env
 
 

@@ -1,8 +1,11 @@
 """Poison through the real services (issue 17, item 3).
 
 Two real topics get ~1 % poison of every kind in `poison_corpus` among valid records, and the real consumers
-processes of two services read them: writeback's (AuditCompleted → a writeback attempt per unlinked lead;
-LeadUpserted → its lead projection) and unibox's (LeadUpserted → its email→lead projection). Afterwards:
+processes of three services read them: writeback's (AuditCompleted → a writeback attempt per unlinked lead;
+LeadUpserted → its lead projection), unibox's (LeadUpserted → its email→lead projection) and leads' (AuditCompleted
+through its batch-locking handler: the leads are not leads of its own, so a valid record is handled and changes
+nothing). Audits' one group (AuditRequested) is not among them: a valid AuditRequested starts a real audit of its
+domain, which this test must not make; its consumer is the kit's, the same as these. Afterwards:
 
 - every poison record is in the topic's DLQ exactly once per consumer group, byte for byte, with its origin
   (topic, partition, offset, group) and the error in headers, beside its own headers (a record at the broker's
@@ -27,7 +30,16 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from poison_corpus import AUDIT_COMPLETED_PLAN, LEAD_UPSERTED_PLAN, REASONS, Stream, build_stream, poison_kinds
+from poison_corpus import (
+    AUDIT_COMPLETED_PLAN,
+    LEAD_UPSERTED_PLAN,
+    REASONS,
+    Rec,
+    Stream,
+    build_stream,
+    parked_kinds,
+    poison_kinds,
+)
 from poison_services import (
     ConsumersProcess,
     Placed,
@@ -53,14 +65,17 @@ from contracts.envelope import (
     DLQ_HEADER_VALUE_TRUNCATED,
 )
 from contracts.topics import (
-    AUDIT_COMPLETED,
+    ALL_TOPICS,
+    AUDIT_FAILED,
+    AUDIT_STARTED,
+    EMAIL_ACTIVITY_RECEIVED,
     LEAD_PUSHED,
     LEAD_REMOVED_FROM_CAMPAIGN,
-    LEAD_UPSERTED,
     WRITEBACK_COMPLETED,
     WRITEBACK_FAILED,
     WRITEBACK_REQUESTED,
 )
+from outreach_ops.consumer_groups import consumer_groups
 from outreach_ops.offsets import PartitionLag
 from outreach_ops.topic_admin import ensure_topics
 from servicekit.testing import Database
@@ -68,6 +83,7 @@ from unibox.adapters.orm import lead_projection as unibox_leads
 from writeback.adapters.orm import lead_projection as writeback_leads
 from writeback.adapters.orm import writeback_attempts
 
+ALL_TOPICS_BY_NAME = {spec.name: spec for spec in ALL_TOPICS}
 VALID = int(os.environ.get("POISON_VALID", "1000"))
 # Start (~10 s) plus ~20 ms per valid record on the slowest group, with room for a 2-core machine.
 BUDGET_S = 90 + VALID * 0.02
@@ -75,13 +91,19 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(int(B
 
 # Writeback's projection also holds a row per audited lead (AuditCompleted); a LeadUpserted sets its version.
 SNAPSHOT_APPLIED = writeback_leads.c.snapshot_version > 0
-# What the two processes subscribe to (writeback's five topics, unibox's one) and what writeback produces.
-TOPICS = (AUDIT_COMPLETED, LEAD_UPSERTED, LEAD_PUSHED, LEAD_REMOVED_FROM_CAMPAIGN, WRITEBACK_REQUESTED,
-          WRITEBACK_COMPLETED, WRITEBACK_FAILED)
+SERVICES_RUN = ("writeback", "unibox", "leads")
+# What the three processes subscribe to (read from their registrations: a topic a consumer waits for and that does not
+# exist stops its process) and what they produce.
+TOPICS = tuple({spec.name: spec for spec in (
+    *(ALL_TOPICS_BY_NAME[g.topic] for service in SERVICES_RUN
+      for g in consumer_groups(Path(__file__).resolve().parents[2]).get(service, [])),
+    WRITEBACK_COMPLETED, WRITEBACK_FAILED, AUDIT_STARTED, AUDIT_FAILED, EMAIL_ACTIVITY_RECEIVED,
+    LEAD_PUSHED, LEAD_REMOVED_FROM_CAMPAIGN, WRITEBACK_REQUESTED)}.values())
 
 
 async def test_poison_of_every_kind_is_parked_once_and_every_valid_record_applied_once(
-    kafka_bootstrap: str, topic_prefix: str, writeback_db: Database, unibox_db: Database, log_dir: Path,
+    kafka_bootstrap: str, topic_prefix: str, writeback_db: Database, unibox_db: Database, leads_db: Database,
+    log_dir: Path,
 ) -> None:
     seed = int(os.environ.get("POISON_SEED", str(random.randrange(2**32))))
     rng = random.Random(seed)
@@ -89,8 +111,9 @@ async def test_poison_of_every_kind_is_parked_once_and_every_valid_record_applie
     await ensure_topics(kafka_bootstrap, TOPICS, prefix=topic_prefix)
     started = time.monotonic()
     with consumers_process("writeback", writeback_db, kafka_bootstrap, topic_prefix, log_dir) as writeback, \
-            consumers_process("unibox", unibox_db, kafka_bootstrap, topic_prefix, log_dir) as unibox:
-        procs = (writeback, unibox)
+            consumers_process("unibox", unibox_db, kafka_bootstrap, topic_prefix, log_dir) as unibox, \
+            consumers_process("leads", leads_db, kafka_bootstrap, topic_prefix, log_dir) as leads:
+        procs = (writeback, unibox, leads)
         placed = {s.plan.spec.name: await produce(kafka_bootstrap, topic_prefix + s.plan.spec.name, s.records)
                   for s in streams}
         produced_at = time.monotonic()
@@ -98,7 +121,8 @@ async def test_poison_of_every_kind_is_parked_once_and_every_valid_record_applie
             await _until_drained(streams, placed, kafka_bootstrap, topic_prefix, writeback_db, unibox_db, procs)
             drained_at = time.monotonic()
             await asyncio.sleep(2.0)  # a record applied or parked twice would show up now
-            counts = {**await consumer_counts(writeback), **await consumer_counts(unibox)}
+            counts = {**await consumer_counts(writeback), **await consumer_counts(unibox),
+                      **await consumer_counts(leads)}
             lags = await lag_rows(kafka_bootstrap, [topic_prefix + g for s in streams for g in s.plan.groups])
             for proc in procs:
                 proc.assert_running()
@@ -120,7 +144,7 @@ async def _until_drained(streams: list[Stream], placed: dict[str, list[Placed]],
                          writeback_db: Database, unibox_db: Database, procs: tuple[ConsumersProcess, ...]) -> None:
     """Waits (bounded by BUDGET_S) until every effect and every DLQ record is there and every group's lag is 0."""
     audits, leads = streams
-    wanted_dlq = {prefix + s.plan.spec.dlq: len(s.poison) * len(s.plan.groups) for s in streams}
+    wanted_dlq = {prefix + s.plan.spec.dlq: sum(len(_parked_by(s, g)) for g in s.plan.groups) for s in streams}
     groups = [prefix + g for s in streams for g in s.plan.groups]
     deadline = time.monotonic() + BUDGET_S
     state = "nothing yet"
@@ -145,6 +169,12 @@ async def _until_drained(streams: list[Stream], placed: dict[str, list[Placed]],
             state += f", behind {behind}"
         await asyncio.sleep(0.5)
     raise AssertionError(f"not drained within {BUDGET_S:.0f} s: {state}")
+
+
+def _parked_by(stream: Stream, group: str) -> list[Rec]:
+    """The poison records `group` must park (`poison_corpus.parked_kinds`)."""
+    kinds = set(parked_kinds(stream.plan, group))
+    return [r for r in stream.poison if r.label in kinds]
 
 
 def _behind(lags: list[PartitionLag], placed: dict[str, list[Placed]], prefix: str,
@@ -208,9 +238,11 @@ async def _check_topic(stream: Stream, placed: list[Placed], bootstrap: str, pre
     duplicates = sum(n - 1 for n in seen.values())
     assert duplicates == 0, [k for k, n in seen.items() if n > 1]
     for group in plan.groups:
-        assert {(p, o) for g, p, o in seen if g == group} == poison, group
-        assert kinds_parked[group] == set(poison_kinds(plan)), group
-    assert len(entries) == len(poison) * len(plan.groups)
+        parks = {id(r) for r in _parked_by(stream, group)}
+        wanted = {(p.partition, p.offset) for p in placed if id(p.rec) in parks}
+        assert {(p, o) for g, p, o in seen if g == group} == wanted, group
+        assert kinds_parked[group] == set(parked_kinds(plan, group)), group
+    assert len(entries) == sum(len(_parked_by(stream, g)) for g in plan.groups)
 
     # 2. The effects: each valid record exactly once, with the first payload of a reused id; poison none.
     if plan is AUDIT_COMPLETED_PLAN:
@@ -223,7 +255,8 @@ async def _check_topic(stream: Stream, placed: list[Placed], bootstrap: str, pre
         for lead, original in originals.items():
             assert original.value is not None
             assert run_of[lead] == json.loads(original.value)["data"]["audit_run_id"]
-        applied = {"writeback.on_audit_completed": len(rows)}
+        applied = {"writeback.on_audit_completed": len(rows),
+                   "leads.on_audit_completed": int(counts.get((prefix + "leads.on_audit_completed", "applied"), 0))}
     else:
         wb = await table_rows(writeback_db, select(writeback_leads.c.lead_id, writeback_leads.c.contact_email)
                               .where(SNAPSHOT_APPLIED))
@@ -245,11 +278,13 @@ async def _check_topic(stream: Stream, placed: list[Placed], bootstrap: str, pre
     assert not _behind(lags, {plan.spec.name: placed}, prefix, [stream])
     for group in plan.groups:
         got = {o: counts.get((prefix + group, o), 0) for o in ("applied", "duplicate", "parked")}
-        assert got == {"applied": len(stream.valid), "duplicate": len(stream.redeliveries),
-                       "parked": len(stream.poison)}, (group, got)
+        parked = len(_parked_by(stream, group))
+        assert got == {"applied": len(stream.valid) + len(stream.poison) - parked,
+                       "duplicate": len(stream.redeliveries), "parked": parked}, (group, got)
 
     return (f"{plan.spec.name}: {len(stream.valid)} valid applied per group {applied}, "
             f"{len(stream.redeliveries)} redeliveries skipped, {len(stream.poison)} poison of "
-            f"{len(poison_kinds(plan))} kinds parked per group ({len(entries)} DLQ records for "
+            f"{len(poison_kinds(plan))} kinds parked per group (a NUL in a text applied, not parked, by "
+            f"{', '.join(plan.stores_nothing) or 'none'}: it stores nothing here; {len(entries)} DLQ records for "
             f"{len(plan.groups)} groups; {truncated} cut to fit), {duplicates} DLQ duplicates, "
             f"lag {sum(r.lag for r in topic_lags)}")

@@ -292,3 +292,17 @@ async def test_system_alerts_and_closed_label_reach_the_hooks_that_take_them(
                                                            "workspace_id": sim.workspace_id})
     assert no_campaign.status_code == 400
     assert (await control.post("/inject/alert", json={})).status_code == 400
+
+
+async def test_the_request_log_names_the_lead_of_each_call_about_one_lead(
+    sim: Sim, client: PlusVibeClient, control: httpx.AsyncClient
+) -> None:
+    await client.add_leads(sim.campaigns["active"], [LeadIn(email="Per.Lead@example.test")])
+    await client.update_lead_variables("Per.Lead@example.test", {"audit_grade": "B"},
+                                       campaign_id=sim.campaigns["active"])
+    rows = await client.get_lead("per.lead@example.test")
+    assert rows and (rows[0].lead_data.model_extra or {}).get("audit_grade") == "B"  # the body read for the log reached the route
+    log = (await control.get("/requests")).json()["requests"]
+    about = {r["path"]: r["lead"] for r in log if r["lead"]}
+    assert about == {"/api/v1/lead/data/update": "per.lead@example.test", "/api/v1/lead/get": "per.lead@example.test"}
+    assert next(r for r in log if r["path"] == "/api/v1/lead/add")["lead"] == ""  # a batch names no one lead

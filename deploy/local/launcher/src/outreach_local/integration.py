@@ -74,12 +74,12 @@ def _retrying(deadline: float, call: Callable[[], httpx.Response]) -> dict[str, 
 
 
 def _hook_secret(demo: DemoIntegration, url: str, deadline: float) -> str:
-    """The secret of the hook the platform registered, as PlusVibe lists it (`/hook/list` shows secrets). The call
-    shares the key's rate limit with the connect that just ran: a 429 is retried."""
+    """The secret of the hook the platform registered, as PlusVibe lists it (secrets included), read through the
+    simulator's control API: a PlusVibe API call here would share the account's limit with the platform's processes
+    without taking one of their send slots (the chaos run judges every request the simulator saw)."""
     with httpx.Client(timeout=10.0, trust_env=False) as sim:
         listed = _retrying(deadline, lambda: sim.get(
-            f"{demo.simulator_url}/api/v1/hook/list", params={"workspace_id": demo.plusvibe_workspace_id},
-            headers={"x-api-key": demo.plusvibe_key}))
+            f"{demo.simulator_url}/_sim/hooks", params={"workspace_id": demo.plusvibe_workspace_id}))
         secrets = [h.get("secret") for h in listed.get("hooks", []) if h.get("url") == url]
     if len(secrets) != 1 or not secrets[0]:
         raise RuntimeError(f"expected one hook at {url} in the simulator, found {len(secrets)}")

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 from fastapi import FastAPI, Request
@@ -47,6 +48,38 @@ async def _send_json(send: Send, status: int, body: Any, headers: dict[str, str]
     await send({"type": "http.response.body", "body": raw})
 
 
+LEAD_BODY_PATHS = frozenset({f"{API_PREFIX}/lead/data/update"})  # POST bodies naming one lead (`email`)
+LEAD_QUERY_PATHS = frozenset({f"{API_PREFIX}/lead/get"})  # GET queries naming one lead (`email`)
+
+
+async def _lead_of(scope: Scope, receive: Receive) -> tuple[Receive, str]:
+    """The email of the lead a call is about (for the request log: calls per lead), and a `receive` that replays the
+    body it had to read to find it."""
+    path = str(scope["path"])
+    if path in LEAD_QUERY_PATHS:
+        query = parse_qs(bytes(scope.get("query_string") or b"").decode("latin-1"))
+        return receive, (query.get("email") or [""])[0].lower()
+    if path not in LEAD_BODY_PATHS:
+        return receive, ""
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body"):
+            break
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+    try:
+        parsed = json.loads(body or b"{}")
+        email = str(parsed.get("email") or "").lower() if isinstance(parsed, dict) else ""
+    except ValueError:
+        email = ""
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay, email
+
+
 class PlusVibeEdge:
     """Auth, rate limit, scripted faults and the request log, in front of the API routes."""
 
@@ -65,8 +98,9 @@ class PlusVibeEdge:
         key = headers.get("x-api-key")
         fp = _fingerprint(key)
 
+        receive, lead = await _lead_of(scope, receive)
         # Logged on arrival so a test that got its answer already sees the request.
-        entry = state.log_request(method, path, 0, fp, "", arrived)
+        entry = state.log_request(method, path, 0, fp, "", arrived, lead=lead)
 
         def record(status: int, fault: str = "") -> None:
             entry.status, entry.fault = status, fault
@@ -424,6 +458,12 @@ def _control_routes(app: FastAPI, sim: SimulatorState) -> None:
     async def clear_faults() -> Any:
         sim.faults.clear()
         return {"status": "success"}
+
+    @app.get("/_sim/hooks")
+    async def hooks(request: Request) -> Any:
+        """A workspace's hooks as `/hook/list` shows them (secrets included), through the control API: a test or the
+        launcher reads them without a PlusVibe request that would count against the account's limit."""
+        return sim.api_hook_list(request.query_params.get("workspace_id"))
 
     @app.get("/_sim/requests")
     async def requests(request: Request) -> Any:

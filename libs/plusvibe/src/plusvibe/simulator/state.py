@@ -42,6 +42,7 @@ class RequestRecord:
     status: int
     key: str  # key fingerprint, never the key
     fault: str = ""
+    lead: str = ""  # the lead's email, for the calls about one lead (`/lead/get`, `/lead/data/update`)
 
 
 @dataclass
@@ -132,11 +133,12 @@ class SimulatorState:
             return False
 
     def log_request(
-        self, method: str, path: str, status: int, key_fp: str, fault: str = "", at_mono: float | None = None
+        self, method: str, path: str, status: int, key_fp: str, fault: str = "", at_mono: float | None = None,
+        lead: str = "",
     ) -> RequestRecord:
         with self.lock:
             mono = time.monotonic() if at_mono is None else at_mono
-            record = RequestRecord(time.time(), mono, method, path, status, key_fp, fault)
+            record = RequestRecord(time.time(), mono, method, path, status, key_fp, fault, lead)
             self.requests.append(record)
             if len(self.requests) > 200_000:  # bounded memory for long demo runs
                 del self.requests[:20_000]
