@@ -40,9 +40,9 @@ from typing import Any
 import yaml
 
 from contracts import topics as registry
+from outreach_ops.consumer_groups import ConsumerGroup
+from outreach_ops.consumer_groups import consumer_groups as read_consumer_groups
 from outreach_ops.topic_admin import new_topics
-from servicekit.messaging.consumer_groups import ConsumerGroup
-from servicekit.messaging.consumer_groups import consumer_groups as read_consumer_groups
 from servicekit.process.db import pool_size_for
 
 ROOT = Path(__file__).resolve().parents[2]

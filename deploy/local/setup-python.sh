@@ -5,6 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
+# requirements/dev.lock is resolved for Python 3.11: another minor version would install wheels built for it, or
+# fail half way through. Say so at once instead.
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+  echo "[setup] Python 3.11 is required (found: $("$PY" --version 2>&1 || echo none)); install python3.11 or set" \
+       "PYTHON=/path/to/python3.11" >&2
+  exit 1
+fi
 UV_HOME=.local/uv
 if ! command -v uv >/dev/null 2>&1 && [ ! -x "$UV_HOME/bin/uv" ]; then
   # uv goes into a virtual environment of its own: a distribution's Python (Debian 12, Ubuntu 24.04) refuses

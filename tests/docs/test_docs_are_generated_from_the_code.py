@@ -10,7 +10,7 @@ import pytest
 
 from outreach_local.openapi import SERVICES, build
 from outreach_ops.asyncapi import build_document
-from servicekit.messaging.consumer_groups import consumer_groups
+from outreach_ops.consumer_groups import consumer_groups
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from contracts.envelope import Envelope
 from contracts.topics import ALL_TOPICS
-from servicekit.messaging.consumer_groups import consumer_groups
+from outreach_ops.consumer_groups import consumer_groups
 from servicekit.messaging.events import headers_for
 from servicekit.process.tracing import inject_traceparent
 

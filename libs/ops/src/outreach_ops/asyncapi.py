@@ -34,7 +34,7 @@ from contracts.envelope import (
 )
 from contracts.registry import EVENT_MODELS
 from contracts.topics import ALL_TOPICS
-from servicekit.messaging.consumer_groups import ConsumerGroup, consumer_groups
+from outreach_ops.consumer_groups import ConsumerGroup, consumer_groups
 
 _UUID = {"type": "string", "format": "uuid"}
 _KAFKA_BINDING = {"bindingVersion": "0.5.0"}
@@ -91,7 +91,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
 
 
 def build_document(groups: dict[str, list[ConsumerGroup]]) -> dict[str, Any]:
-    """The document for the registry's topics; `groups`: `servicekit.messaging.consumer_groups.consumer_groups(root)`."""
+    """The document for the registry's topics; `groups`: `outreach_ops.consumer_groups.consumer_groups(root)`."""
     consumers: dict[str, list[ConsumerGroup]] = {}
     for service_groups in groups.values():
         for group in service_groups:

@@ -185,6 +185,13 @@ async def ensure_table(database_url: str, *, grant_to: str | None = None) -> Non
         await conn.close()
 
 
+async def migration_step(database_url: str, role: str | None) -> None:
+    """The slot table as a step of a service's migrations (`servicekit.process.migrate_cli.migrate_main`'s
+    `extra_steps`): every service that calls PlusVibe runs it; PostgreSQL only (SQLite tests have no shared slots)."""
+    if database_url.startswith("postgres"):
+        await ensure_table(database_url, grant_to=role)
+
+
 def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

@@ -1,6 +1,11 @@
 """The composition root of the audits service: settings → runtime (engine, UoW, broker, the AuditRequested
 consumer), the resolver, the limiter and the audit worker (a loop of the runtime). Nothing is created at import time; tests call
-`bootstrap(settings, resolver=fake)`."""
+`bootstrap(settings, resolver=fake)`.
+
+Events: AuditRequested is consumed by `handlers/on_audit_requested.py` (it queues the run); AuditStarted,
+AuditCompleted and AuditFailed are published by the audit worker, `handlers/run_audits.py` (built in
+`handlers/outcomes.py` from the engine's result).
+"""
 
 from __future__ import annotations
 

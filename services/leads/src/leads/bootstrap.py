@@ -1,11 +1,22 @@
 """The composition root of the leads service: settings → runtime (engine, UoW, broker, consumers) and the
-PlusVibe client. Nothing is created at import time; tests call `bootstrap(settings, plusvibe=fake)`."""
+PlusVibe client. Nothing is created at import time; tests call `bootstrap(settings, plusvibe=fake)`.
+
+Events (every publish goes through the outbox of its use case's transaction):
+- consumed: the `runtime.add_consumer` calls below, one `handlers/on_<event>.py` each (`handle`);
+- LeadUpserted and LeadStatusChanged: `adapters/lead_changes.py` (`announce`, `apply_status`), which every handler
+  that changes a lead calls (create, edit, delete, import, first sync, start audit, push, the consumers);
+- AuditRequested: `handlers/start_audit.py`; LeadPushed: `handlers/push_leads.py`;
+- WritebackRequested: `handlers/request_writeback.py` (PlusVibe Writeback) and `handlers/check_campaign_templates.py`
+  (a refresh after a campaign edit), both through `adapters/lead_changes.writeback_requested`;
+- LeadSendAtRisk: `handlers/check_campaign_templates.py`;
+- LeadCompletedInCampaign, LeadRemovedFromCampaign: `handlers/campaign_membership.py`;
+- CopySettingsChanged: `handlers/copy_settings.py`; PlusVibeIntegrationChanged: `handlers/plusvibe_integration.py`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,8 +26,15 @@ from leads.adapters.batch_locks import with_batch_leads_locked
 from leads.adapters.campaigns import CampaignDirectory
 from leads.adapters.plusvibe_gateway import connected_ports
 from leads.adapters.uow import LeadsUnitOfWork
-from leads.handlers import on_audit_events, on_email_activity_received, on_writeback_events
-from leads.handlers.check_campaign_templates import CheckReport, check_campaign_templates
+from leads.handlers import (
+    on_audit_completed,
+    on_audit_failed,
+    on_audit_started,
+    on_email_activity_received,
+    on_writeback_completed,
+    on_writeback_failed,
+)
+from leads.handlers.check_campaign_templates import CheckReport, check_connected_workspaces
 from leads.settings import LeadsSettings
 from plusvibe.connected import ConnectedPlusVibe
 from plusvibe.credentials import Credentials, KeyRing, keyring_or_none
@@ -28,7 +46,6 @@ from servicekit.process.runtime import ServiceRuntime, run_every
 from servicekit.web.auth import ApiKey, load_api_keys
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -97,20 +114,10 @@ class LeadsService:
         return env.workspace_id if env is not None else ""
 
     async def check_templates(self) -> dict[str, CheckReport]:
-        """One pass of the template check, for each served workspace that is connected. A workspace whose check
-        fails (its key unreadable, PlusVibe down) is logged and skipped: the others are still checked."""
-        reports: dict[str, CheckReport] = {}
-        for workspace in sorted(self.settings.served_workspaces()):
-            try:
-                workspace_id = await self.plusvibe_workspace_id(workspace)
-                if not workspace_id:
-                    continue  # not connected (yet): nothing to check
-                reports[workspace] = await check_campaign_templates(
-                    self.runtime.uow, self.campaigns_for(workspace), workspace=workspace, workspace_id=workspace_id,
-                    configured_storage=self.settings.plusvibe_custom_storage)
-            except Exception:
-                log.exception("template check of workspace %s failed", workspace)
-        return reports
+        """One pass of the template check over the served workspaces (handlers/check_campaign_templates.py)."""
+        return await check_connected_workspaces(
+            self.runtime.uow, self.settings.served_workspaces(), plusvibe_workspace_of=self.plusvibe_workspace_id,
+            campaigns_of=self.campaigns_for, configured_storage=self.settings.plusvibe_custom_storage)
 
     def register_loops(self) -> None:
         """The service's own loops, beside the consumers: the periodic check of campaigns edited after enrolment
@@ -149,18 +156,18 @@ def bootstrap(
         keyring = keyring_or_none(plusvibe_settings.kek) if plusvibe_settings is not None else None
         ports = OnePort(plusvibe)
     runtime.add_consumer(topics.AUDIT_STARTED, "on_audit_started",
-                         with_batch_leads_locked(on_audit_events.on_audit_started))
+                         with_batch_leads_locked(on_audit_started.handle))
     runtime.add_consumer(topics.AUDIT_COMPLETED, "on_audit_completed",
-                         with_batch_leads_locked(on_audit_events.on_audit_completed))
+                         with_batch_leads_locked(on_audit_completed.handle))
     runtime.add_consumer(topics.AUDIT_FAILED, "on_audit_failed",
-                         with_batch_leads_locked(on_audit_events.on_audit_failed))
+                         with_batch_leads_locked(on_audit_failed.handle))
     runtime.add_consumer(topics.WRITEBACK_COMPLETED, "on_writeback_completed",
-                         with_batch_leads_locked(on_writeback_events.on_writeback_completed))
+                         with_batch_leads_locked(on_writeback_completed.handle))
     runtime.add_consumer(topics.WRITEBACK_FAILED, "on_writeback_failed",
-                         with_batch_leads_locked(on_writeback_events.on_writeback_failed))
+                         with_batch_leads_locked(on_writeback_failed.handle))
     runtime.add_consumer(
         topics.EMAIL_ACTIVITY_RECEIVED, "on_email_activity_received",
-        functools.partial(on_email_activity_received.on_email_activity_received,
+        functools.partial(on_email_activity_received.handle,
                           converting_labels=frozenset(settings.converting_labels)),
     )
     service = LeadsService(

@@ -1,7 +1,12 @@
 """The only composition root of the unibox service: runtime, the LeadUpserted projection consumer, one PlusVibe port
 per platform workspace over the integration connected for it and the workspaces' webhook secrets (both fed by the
 PlusVibeIntegrationChanged consumer) and the periodic jobs (a loop of the runtime, each job run for every served
-workspace)."""
+workspace).
+
+Events: consumed by the `runtime.add_consumer` calls below (`handlers/on_<event>.py`). EmailActivityReceived is
+published by `handlers/receive_webhook.py` (PlusVibe's webhooks) and `handlers/poll_opens.py` (opens, which PlusVibe
+sends no webhook for); ReplySent by `handlers/send_reply.py`.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,13 @@
 """The composition root: runtime, PlusVibe ports (one per platform workspace, over its connected integration), step
 cache, the consumers (each event's handler in `handlers/on_<event>.py`, applying its batch set-wise; the copy
-settings from leads' CopySettingsChanged) and the delivery loop (`handlers/deliver_writebacks.py`)."""
+settings from leads' CopySettingsChanged) and the delivery loop (`handlers/deliver_writebacks.py`).
+
+Events: consumed by the `runtime.add_consumer` calls below, one `handlers/on_<event>.py` each. WritebackCompleted and
+WritebackFailed are published by `handlers/deliver_writebacks.py` (the delivery loop: linked leads, after PlusVibe),
+and WritebackCompleted for a lead without a campaign by `handlers/on_audit_completed.py` and
+`handlers/on_writeback_requested.py` (through `adapters/lead_batch.announce_and_wake`); every WritebackCompleted is
+built by `domain/attempts.completed`.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Inspects a configured broker for delivery-safety mistakes (used by every service's guard test):
-an ack-first subscriber (at-most-once), a subscriber without a consumer group, a producer that is not
-`acks=all` + idempotent. The kit's own subscribers (`servicekit.messaging.subscriber`) commit after the batch's
-transaction by construction; a FastStream subscriber registered on the broker is checked for its ack policy."""
+"""Inspects a configured broker for delivery-safety mistakes: an ack-first subscriber (at-most-once), a subscriber
+without a consumer group, a producer that is not `acks=all` + idempotent (every service's broker is checked by
+tests/integration/test_integration_broker_guard.py). The kit's own subscribers (`servicekit.messaging.subscriber`)
+commit after the batch's transaction by construction; a FastStream subscriber registered on the broker is checked for
+its ack policy."""
 
 from __future__ import annotations
 

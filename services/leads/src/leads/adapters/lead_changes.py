@@ -1,14 +1,17 @@
 """The two things every change of a lead does in its transaction: apply a status decision (history row +
 LeadStatusChanged) and announce the new snapshot (version bump + LeadUpserted). Both events carry the lead's
-workspace (`workspace_id`), as every event about a lead does (`publish_for`)."""
+workspace (`workspace_id`), as every event about a lead does (`publish_for`). Also the one builder of
+WritebackRequested, which two use cases ask for (the PlusVibe Writeback button and the template check's refresh)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from contracts.envelope import Envelope, EventData
-from contracts.leads import LeadStatusChanged, LeadUpserted
+from contracts.leads import LeadStatusChanged, LeadUpserted, WritebackRequested
 from contracts.status import LeadStatus
+from copywriter import CopyChoice
 from leads.adapters.orm import LeadRow
 from leads.adapters.snapshot import lead_snapshot
 from leads.adapters.uow import LeadsUnitOfWork
@@ -55,3 +58,16 @@ async def announce(uow: LeadsUnitOfWork, lead: LeadRow, *, causation: Envelope |
     run = await uow.leads.run(lead.audit_run_id) if lead.audit_run_id else None
     publish_for(uow, lead.workspace, LeadUpserted(lead_id=lead.id, lead=lead_snapshot(lead, run),
                                                   deleted=lead.deleted_at is not None), causation=causation)
+
+
+def writeback_requested(uow: LeadsUnitOfWork, lead: LeadRow, *, campaign_id: str, actor: str, at: datetime,
+                        copy: CopyChoice | None = None) -> uuid.UUID:
+    """Asks writeback to write the lead's newest completed audit to `campaign_id` again; `copy`: the tone and steps to
+    write in (None: writeback's own copy of the campaign's setting). The lead must have an audit run."""
+    assert lead.audit_run_id is not None
+    request_id = uuid.uuid4()
+    publish_for(uow, lead.workspace, WritebackRequested(
+        lead_id=lead.id, request_id=request_id, campaign_id=campaign_id, audit_run_id=lead.audit_run_id,
+        requested_by=actor, requested_at=at, tone=copy.tone.value if copy is not None else None,
+        steps=copy.steps if copy is not None else None))
+    return request_id

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,10 +21,12 @@ from prometheus_client import Counter
 from sqlalchemy import text
 
 from contracts.integrations import DEFAULT_WORKSPACE
-from contracts.leads import LeadSendAtRisk, SendProblem, WritebackRequested
+from contracts.leads import LeadSendAtRisk, SendProblem
 from leads.adapters.campaigns import CampaignDirectory, CampaignInfo
-from leads.adapters.lead_changes import announce, publish_for
+from leads.adapters.custom_storage import storage_rule
+from leads.adapters.lead_changes import announce, publish_for, writeback_requested
 from leads.adapters.orm import CampaignTemplatesRow, LeadRow, PushLedgerRow
+from leads.adapters.send_check import snapshot
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.lead_payload import standard_fields
 from leads.domain.readiness import (
@@ -37,8 +39,6 @@ from leads.domain.readiness import (
 )
 from leads.domain.send_dry_run.campaign import TemplateFault, dry_run
 from leads.domain.send_dry_run.context import CUSTOM_PREFIX, LeadObject, StorageRule
-from leads.handlers.custom_storage import storage_rule
-from leads.handlers.send_check import snapshot
 
 log = logging.getLogger(__name__)
 ACTOR = "system:template-check"
@@ -93,6 +93,31 @@ async def _locked(uow: LeadsUnitOfWork, workspace: str) -> bool:
     return bool(locked.scalar())
 
 
+async def check_connected_workspaces(
+    new_uow: Callable[[], LeadsUnitOfWork],
+    workspaces: Iterable[str],
+    *,
+    plusvibe_workspace_of: Callable[[str], Awaitable[str]],
+    campaigns_of: Callable[[str], CampaignDirectory],
+    configured_storage: str,
+) -> dict[str, CheckReport]:
+    """One pass of the template check (the service's loop), for each of `workspaces` that is connected to PlusVibe. A
+    workspace whose check fails (its key unreadable, PlusVibe down) is logged and skipped: the others are still
+    checked."""
+    reports: dict[str, CheckReport] = {}
+    for workspace in sorted(workspaces):
+        try:
+            workspace_id = await plusvibe_workspace_of(workspace)
+            if not workspace_id:
+                continue  # not connected (yet): nothing to check
+            reports[workspace] = await check_campaign_templates(
+                new_uow, campaigns_of(workspace), workspace=workspace, workspace_id=workspace_id,
+                configured_storage=configured_storage)
+        except Exception:
+            log.exception("template check of workspace %s failed", workspace)
+    return reports
+
+
 async def check_campaign_templates(
     new_uow: Callable[[], LeadsUnitOfWork],
     campaigns: CampaignDirectory,
@@ -141,17 +166,23 @@ async def check_campaign_templates(
                 entry = ledgers.get(campaign.id, {}).get(lead.id)
                 await _judge_enrolled(uow, lead, entry, campaign, rule, now, report)
             elif lead.send_risk is not None:  # no longer in that campaign (removed, or the campaign is gone)
-                risk_campaign = str(lead.send_risk.get("campaignId") or "")
-                lead.send_risk = None
-                publish_for(uow, lead.workspace, LeadSendAtRisk(
-                    lead_id=lead.id, campaign_id=risk_campaign or "unknown", resolved=True, detected_at=now))
-                await announce(uow, lead)
-                report.cleared.append(lead.id)
+                await _risk_resolved(uow, lead, str(lead.send_risk.get("campaignId") or "") or "unknown", now,
+                                     report)
         await uow.commit()
     if report.changed or report.flagged or report.cleared:
         log.info("template check", extra={"fields": {"changed": report.changed, "flagged": len(report.flagged),
                                                      "cleared": len(report.cleared)}})
     return report
+
+
+async def _risk_resolved(uow: LeadsUnitOfWork, lead: LeadRow, campaign_id: str, now: datetime,
+                         report: CheckReport) -> None:
+    """The lead's send risk is gone (its campaign's templates are fine for it again, or it left the campaign)."""
+    lead.send_risk = None
+    publish_for(uow, lead.workspace, LeadSendAtRisk(lead_id=lead.id, campaign_id=campaign_id, resolved=True,
+                                                    detected_at=now))
+    await announce(uow, lead)
+    report.cleared.append(lead.id)
 
 
 async def _judge_enrolled(uow: LeadsUnitOfWork, lead: LeadRow, entry: PushLedgerRow | None, info: CampaignInfo,
@@ -169,19 +200,13 @@ async def _judge_enrolled(uow: LeadsUnitOfWork, lead: LeadRow, entry: PushLedger
     previous = lead.send_risk
     if not problems:
         if previous is not None:
-            lead.send_risk = None
-            publish_for(uow, lead.workspace,
-                        LeadSendAtRisk(lead_id=lead.id, campaign_id=info.id, resolved=True, detected_at=now))
-            await announce(uow, lead)
-            report.cleared.append(lead.id)
+            await _risk_resolved(uow, lead, info.id, now, report)
         return
     refresh_for = previous.get("writebackRequestedFor") if previous else None
     wanted = [p for p in problems if _refreshable(p, rule)]
     requested = False
     if wanted and refresh_for != info.fingerprint and lead.audit_run_id is not None:
-        publish_for(uow, lead.workspace, WritebackRequested(
-            lead_id=lead.id, request_id=uuid.uuid4(), campaign_id=info.id, audit_run_id=lead.audit_run_id,
-            requested_by=ACTOR, requested_at=now))
+        writeback_requested(uow, lead, campaign_id=info.id, actor=ACTOR, at=now)
         refresh_for, requested = info.fingerprint, True
         report.refreshes.append(lead.id)
     if previous is not None and previous.get("fingerprint") == info.fingerprint and not requested:

@@ -32,7 +32,7 @@ def _fit(text: str | None, size: int) -> str | None:
     return text[:size] if text else text
 
 
-async def on_email_activity_received(
+async def handle(
     item: Decoded, uow: LeadsUnitOfWork, *, converting_labels: Collection[str]
 ) -> None:
     event = item.event

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 from copywriter import Tone
 from leads.adapters.campaigns import CampaignDirectory, CampaignInfo
+from leads.adapters.custom_storage import storage_rule
+from leads.adapters.send_check import judge, refuse_broken_templates, snapshot, target
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.lead_payload import build_lead_object
 from leads.domain.readiness import ProblemReport, ReadinessResult, Refused, is_valid_value, report_problem
 from leads.domain.refusals import Refusal, not_found
 from leads.domain.send_dry_run.campaign import DryRun, TemplateFault, dry_run
 from leads.domain.send_dry_run.context import StorageRule
-from leads.handlers.custom_storage import storage_rule
-from leads.handlers.send_check import judge, refuse_broken_templates, snapshot, target
 from plusvibe.errors import NotFoundError
 
 

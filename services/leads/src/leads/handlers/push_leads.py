@@ -21,14 +21,14 @@ from datetime import UTC, datetime
 from contracts.leads import LeadPushed
 from copywriter import Tone
 from leads.adapters.campaigns import CampaignDirectory, CampaignInfo
+from leads.adapters.custom_storage import AUTO, detect_storage_rule, storage_rule
 from leads.adapters.lead_changes import announce, publish_for
 from leads.adapters.orm import PushLedgerRow
+from leads.adapters.send_check import judge, refuse_broken_templates
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.readiness import ProblemReport, Refused
 from leads.domain.refusals import Refusal
 from leads.domain.send_dry_run.context import LeadObject, StorageRule
-from leads.handlers.custom_storage import AUTO, detect_storage_rule, storage_rule
-from leads.handlers.send_check import judge, refuse_broken_templates
 from plusvibe.errors import NotFoundError
 from plusvibe.models import AddLeadsResult, LeadIn
 from plusvibe.port import PlusVibePort

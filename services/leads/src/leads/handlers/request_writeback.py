@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from contracts.leads import WritebackRequested
 from copywriter import choose_copy
 from leads.adapters.copy_settings import as_setting
-from leads.adapters.lead_changes import publish_for
+from leads.adapters.lead_changes import writeback_requested
 from leads.adapters.orm import AuditRunRow
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.refusals import Refusal, not_found
@@ -35,11 +34,8 @@ async def request_writeback(lead_id: uuid.UUID, *, workspace: str, actor: str, u
             # Writeback sends the most recent *completed* audit; without one there is nothing to write.
             raise Refusal("conflict", "audit_not_completed",
                           "PlusVibe Writeback needs a completed audit: wait for the audit to finish, then retry.")
-        request_id = uuid.uuid4()
         campaign, default = await uow.copy.pair(lead.workspace, lead.campaign_id)
-        copy = choose_copy(as_setting(campaign), as_setting(default))
-        publish_for(uow, lead.workspace, WritebackRequested(
-            lead_id=lead.id, request_id=request_id, campaign_id=lead.campaign_id, audit_run_id=lead.audit_run_id,
-            requested_by=actor, requested_at=datetime.now(UTC), tone=copy.tone.value, steps=copy.steps))
+        request_id = writeback_requested(uow, lead, campaign_id=lead.campaign_id, actor=actor, at=datetime.now(UTC),
+                                         copy=choose_copy(as_setting(campaign), as_setting(default)))
         await uow.commit()
     return request_id

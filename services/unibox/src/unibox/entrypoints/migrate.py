@@ -1,21 +1,17 @@
-"""`python -m unibox.entrypoints.migrate [--wait]`: the unibox schema's migrations as their own step (servicekit.process.migrate_cli)."""
+"""`python -m unibox.entrypoints.migrate [--wait]`: the unibox schema's migrations as their own step
+(servicekit.process.migrate_cli), and the PlusVibe account-slot table every process shares (plusvibe.slots)."""
 
 import asyncio
 import sys
 
-from plusvibe.slots import ensure_table
+from plusvibe.slots import migration_step as plusvibe_slot_table
 from servicekit.process.migrate_cli import migrate_main
 from unibox.bootstrap import bootstrap
 
 
-async def plusvibe_slot_table(url: str, role: str | None) -> None:
-    """The PlusVibe account slots every process of every service shares (plusvibe.slots)."""
-    if url.startswith("postgres"):
-        await ensure_table(url, grant_to=role)
-
-
 def main() -> None:
-    sys.exit(asyncio.run(migrate_main(bootstrap(configure_logs=True).runtime, sys.argv[1:], extra_steps=[plusvibe_slot_table])))
+    runtime = bootstrap(configure_logs=True).runtime
+    sys.exit(asyncio.run(migrate_main(runtime, sys.argv[1:], extra_steps=[plusvibe_slot_table])))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The writeback unit of work: repositories on the session (projection and attempts, the stored PlusVibe
-credentials, the copy settings), and the signal that wakes the delivery loop (`LeadBatch.save` rings it after a
-commit that left a linked lead's attempt pending)."""
+credentials, the copy settings), and the signal that wakes the delivery loop (`adapters/lead_batch.announce_and_wake`
+rings it, after the commit, when a batch left a linked lead's attempt pending)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""WritebackCompleted / WritebackFailed. The variables and `email_generated` land in ONE transaction, so no
+"""WritebackCompleted: the variables and `email_generated` land in ONE transaction, so no
 reader ever sees one without the other; only the lead's newest audit run may apply, and only to a lead of the
 event's workspace."""
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from contracts.integrations import event_workspace
 from contracts.status import LeadStatus
-from contracts.writeback import WritebackCompleted, WritebackFailed
+from contracts.writeback import WritebackCompleted
 from leads.adapters.lead_changes import announce, apply_status
 from leads.adapters.runs import newest_run, run_ref
 from leads.adapters.uow import LeadsUnitOfWork
@@ -16,7 +16,7 @@ from leads.domain import transitions
 from servicekit.messaging.events import Decoded
 
 
-async def on_writeback_completed(item: Decoded, uow: LeadsUnitOfWork) -> None:
+async def handle(item: Decoded, uow: LeadsUnitOfWork) -> None:
     event = item.event
     assert isinstance(event, WritebackCompleted)
     lead = await uow.leads.get(event.lead_id, workspace=event_workspace(item.envelope.workspace_id), for_update=True)
@@ -45,17 +45,4 @@ async def on_writeback_completed(item: Decoded, uow: LeadsUnitOfWork) -> None:
                             cta=event.variables.get(f"email_cta_{step}", ""), tone=event.tone,
                             audit_run_id=event.audit_run_id, writeback_status=status, created_at=now)
     apply_status(uow, lead, decision, causation=item.envelope)
-    await announce(uow, lead, causation=item.envelope)
-
-
-async def on_writeback_failed(item: Decoded, uow: LeadsUnitOfWork) -> None:
-    event = item.event
-    assert isinstance(event, WritebackFailed)
-    lead = await uow.leads.get(event.lead_id, workspace=event_workspace(item.envelope.workspace_id), for_update=True)
-    if lead is None:
-        return
-    if not transitions.is_newest_run(run_ref(event.audit_run_id, event.audit_requested_at), newest_run(lead)):
-        return
-    # The lead keeps its status (audit_complete): the guard then says "re-audit".
-    lead.wb_error = event.error
     await announce(uow, lead, causation=item.envelope)
