@@ -58,11 +58,13 @@ class ChaosSystem:
     def _proc(self, name: str) -> Proc:
         return self.system.process(name)
 
-    async def kill(self, name: str, *, mark: str, restart: bool = True) -> None:
+    async def kill(self, name: str, *, mark: str, restart: bool = True, seen_ready: bool = False) -> None:
         """SIGKILL (no goodbye: no offset commit, no group leave, no flush) and, by default, start it again. The
         process is first seen ready (its health probe answers 200): a fault hits a working process, not one
-        still starting from the previous fault."""
-        await self.until(lambda: self.ready(name), f"{name} ready", timeout_s=120, interval_s=0.2)
+        still starting from the previous fault. `seen_ready`: the caller saw it ready just now and the kill must
+        land at once (a PlusVibe call observed in flight would otherwise finish while the probe is retried)."""
+        if not seen_ready:
+            await self.until(lambda: self.ready(name), f"{name} ready", timeout_s=120, interval_s=0.2)
         proc = self._proc(name)
         assert proc.popen is not None and proc.popen.poll() is None, f"{name} is not running"
         with contextlib.suppress(ProcessLookupError):

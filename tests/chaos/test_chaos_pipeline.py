@@ -259,8 +259,9 @@ async def _faults(chaos: ChaosSystem, sim: httpx.AsyncClient, leads: Leads, sinc
     # The marks, in order (each waits for the previous one, so a slow restart delays the rest, never skips them).
     await chaos.kill("audits-consumers", mark=await at(0.05))
     mark = await at_update_in_flight(0.08)
-    # The only writeback consumers process (no second member yet): the calls in flight now are its own.
-    await chaos.kill("writeback-consumers", mark=mark)
+    # The only writeback consumers process (no second member yet): the calls in flight now are its own. It was
+    # seen ready before the wait for the call; the kill follows the observation at once.
+    await chaos.kill("writeback-consumers", mark=mark, seen_ready=True)
     cut.extend((email, time.time()) for email in flying)
     await chaos.kill("leads-consumers", mark=await at(0.12))
     mark = await at(0.16)

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import math
 import threading
+import time
 import weakref
 from collections import deque
 from dataclasses import dataclass, field
@@ -93,13 +94,15 @@ class AccountGuard:
         loop = asyncio.get_running_loop()
         async with self._lock:
             while True:
-                delay = await self.slots.reserve(self.account, self.interval_s)
-                due = loop.time() + delay
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                # The slot as an instant, not a wait: an answer that came back late (a busy database or event
+                # loop) has already spent part of the wait, and counting it from the answer would send late.
+                slot_at = await self.slots.reserve_at(self.account, self.interval_s)
+                due = loop.time() + (slot_at - time.time())
+                if due > loop.time():
+                    await asyncio.sleep(due - loop.time())
                 if loop.time() - due <= self.max_lateness_s:
                     break
-                # This process stalled past its slot: sending now could crowd the next ones; take a new slot.
+                # Past its slot (a stall, or the answer came too late): sending now could crowd the next ones.
             if len(self._recent) >= self.burst:
                 sent_at = await asyncio.shield(self._recent[0])
                 wait = sent_at + self.window_s - loop.time()

@@ -42,12 +42,21 @@ ON CONFLICT (account) DO UPDATE
    SET next_at = greatest(s.next_at, (SELECT now FROM clock)) + make_interval(secs => $2::float8)
 RETURNING greatest(0::float8, extract(epoch FROM s.next_at - (SELECT now FROM clock))::float8 - $2::float8)
 """
+# The same reservation, answered with the slot itself (wall-clock epoch seconds): when the answer comes back late
+# (a busy database, a busy event loop) the waiting time computed on the server is already partly spent, and a
+# process that waited it in full from the answer's arrival would send late, next to the following slot's request.
+RESERVE_AT_SQL = RESERVE_SQL.split("RETURNING")[0] + """RETURNING extract(epoch FROM greatest(s.next_at - make_interval(secs => $2::float8),
+                                  (SELECT now FROM clock)))::float8
+"""
 
 
 class SlotStore(Protocol):
-    """Reserves the next send slot of an account; returns the seconds to wait until it."""
+    """Reserves the next send slot of an account: `reserve` returns the seconds to wait until it, `reserve_at` the
+    slot itself as a wall-clock instant (`time.time()` seconds), which stays exact however late the answer comes."""
 
     async def reserve(self, account: str, interval_s: float) -> float: ...
+
+    async def reserve_at(self, account: str, interval_s: float) -> float: ...
 
     async def close(self) -> None: ...
 
@@ -64,6 +73,9 @@ class ProcessSlots:
         self._next[account] = slot + interval_s
         return slot - now
 
+    async def reserve_at(self, account: str, interval_s: float) -> float:
+        return time.time() + await self.reserve(account, interval_s)
+
     async def close(self) -> None:
         return None
 
@@ -77,6 +89,9 @@ class FileSlots:
         self._thread_lock = threading.Lock()
 
     async def reserve(self, account: str, interval_s: float) -> float:
+        return max(0.0, await self.reserve_at(account, interval_s) - time.time())
+
+    async def reserve_at(self, account: str, interval_s: float) -> float:
         return await asyncio.to_thread(self._reserve, account, interval_s)
 
     def _reserve(self, account: str, interval_s: float) -> float:
@@ -98,7 +113,7 @@ class FileSlots:
                 handle.flush()
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
-        return slot - now
+        return slot
 
     async def close(self) -> None:
         return None
@@ -118,16 +133,22 @@ class PostgresSlots:
         self._lock = asyncio.Lock()
 
     async def reserve(self, account: str, interval_s: float) -> float:
+        return await self._fetch(RESERVE_SQL, account, interval_s)
+
+    async def reserve_at(self, account: str, interval_s: float) -> float:
+        return await self._fetch(RESERVE_AT_SQL, account, interval_s)
+
+    async def _fetch(self, sql: str, account: str, interval_s: float) -> float:
         import asyncpg
 
         async with self._lock:
             try:
                 conn = await self._connection()
                 try:
-                    return float(await conn.fetchval(RESERVE_SQL, account, interval_s))
+                    return float(await conn.fetchval(sql, account, interval_s))
                 except asyncpg.UndefinedTableError:
                     await _create(conn)
-                    return float(await conn.fetchval(RESERVE_SQL, account, interval_s))
+                    return float(await conn.fetchval(sql, account, interval_s))
             except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
                 await self._drop()
                 raise
