@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from plusvibe.client import PlusVibeClient
 from plusvibe.limits import reset_registry
 from plusvibe.settings import PlusVibeSettings
+from plusvibe.simulator.state import max_in_any_second
 
 LEADS = 5_000
 RATE = 5.0
@@ -39,16 +40,6 @@ async def _push(base_url: str, key: str, campaign: str, n: int, tag: str) -> flo
         t0 = time.perf_counter()
         await client.add_leads(campaign, leads)
         return time.perf_counter() - t0
-
-
-def _max_in_any_second(stamps: list[float]) -> int:
-    stamps = sorted(stamps)
-    best, j = 0, 0
-    for i, t in enumerate(stamps):
-        while t - stamps[j] >= 1.0:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
 
 
 async def _phase(ctx: dict[str, Any], name: str, pushes: list[tuple[str, str]], n: int
@@ -82,9 +73,9 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
         "leads_per_workspace": n, "rate_per_key": RATE, "floor_one_s": round(n / 100 / RATE, 1),
         "one_workspace_s": round(one, 2),
         "two_keys_s": [round(t, 2) for t in two], "two_keys_ratio_to_one": round(max(two) / one, 3),
-        "two_keys_max_requests_in_any_second_per_key": {k[:6]: _max_in_any_second(v) for k, v in per_key_two.items()},
+        "two_keys_max_requests_in_any_second_per_key": {k[:6]: max_in_any_second(v) for k, v in per_key_two.items()},
         "same_key_s": [round(t, 2) for t in same], "same_key_ratio_to_one": round(max(same) / one, 3),
-        "same_key_max_requests_in_any_second": _max_in_any_second(same_stamps),
+        "same_key_max_requests_in_any_second": max_in_any_second(same_stamps),
         "http_429": sum(1 for r in two_log + same_log if r["status"] == 429),
     }
 

@@ -10,8 +10,10 @@ shape the services do it:
   connections as the pipeline's busy subscribers, while relays select and mark the outbox rows sent on their
   own connections (servicekit.messaging.relay); records/s and tx/s.
 
-Each ceiling runs one unmeasured warm-up round first (which also warms the broker's JIT), then `ceiling_reps`
-measured rounds; the median, min, max and spread ((max - min) / median) of the rounds are reported, and the
+Each ceiling runs one unmeasured warm-up round first (which also warms the broker's JIT), then measured rounds
+until it holds still: at least `ceiling_reps` (3), and more (up to `ceiling_max_reps`, 8) while the spread
+((max - min) / median) of the last `ceiling_reps` rounds is above `ceiling_stable_spread` (0.10). The median, min,
+max and spread of those last rounds are reported with every round measured and whether the bound was met; the
 ceiling in leads/s derives from the medians with the cost model below.
 
     .venv/bin/python tests/bench/bench_ceilings.py ceiling_reps=5 ceiling_batch=200
@@ -27,7 +29,7 @@ import json
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +57,8 @@ BROKER_RECORDS_PER_LEAD = 6
 DB_RECORDS_PER_LEAD = 5
 
 REPS = 3
+MAX_REPS = 8
+STABLE_SPREAD = 0.10
 BATCH = 500  # the consumers' `consumer_max_records` and the relay's `batch_size`
 BROKER_LEADS = 10_000  # per round: the records of bench_pipeline's burst
 PRODUCERS = 3  # the pipeline's: the bench's publisher and one relay per service
@@ -75,6 +79,39 @@ def stats(values: list[float]) -> dict[str, Any]:
     median = statistics.median(values)
     return {"median": round(median), "min": round(min(values)), "max": round(max(values)),
             "spread": round((max(values) - min(values)) / median, 3), "reps": [round(v) for v in values]}
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """How many rounds a ceiling measures: at least `reps`, then more until the last `reps` rounds' spread is within
+    `stable_spread`, `max_reps` at most."""
+
+    reps: int = REPS
+    max_reps: int = MAX_REPS
+    stable_spread: float = STABLE_SPREAD
+
+
+def spread(values: list[float]) -> float:
+    return (max(values) - min(values)) / statistics.median(values)
+
+
+async def until_stable(measure: Callable[[], Awaitable[dict[str, float]]], figure: str, repeat: Repeat
+                       ) -> list[dict[str, float]]:
+    """Rounds of `measure` until the last `repeat.reps` agree on `figure` within the bound (or `max_reps` ran out);
+    returns every round, in order (the caller reports the last `reps`, and all)."""
+    rounds: list[dict[str, float]] = []
+    while len(rounds) < max(repeat.reps, 1):
+        rounds.append(await measure())
+    while spread([r[figure] for r in rounds[-repeat.reps:]]) > repeat.stable_spread and len(rounds) < repeat.max_reps:
+        rounds.append(await measure())
+    return rounds
+
+
+def held(rounds: list[dict[str, float]], figure: str, repeat: Repeat) -> dict[str, Any]:
+    """The ceiling's figure over its last `reps` rounds, every round measured, and whether it held still."""
+    last = [r[figure] for r in rounds[-repeat.reps:]]
+    return {**stats(last), "all_rounds": [round(r[figure]) for r in rounds],
+            "stable": spread(last) <= repeat.stable_spread}
 
 
 # ---------------------------------------------------------------------------------------------- records
@@ -209,18 +246,23 @@ async def warm_broker(prefix: str, leads: int = BROKER_LEADS) -> int:
     return leads * len(envelopes)
 
 
-async def broker_ceiling(leads: int, reps: int) -> dict[str, Any]:
+async def broker_ceiling(leads: int, repeat: Repeat) -> dict[str, Any]:
     prefix = f"b{run_id()}."
     envelopes = pipeline_envelopes()
     try:
         async with broker_clients(prefix, envelopes) as clients:
             await broker_round(clients, leads)  # warm-up
-            rounds = [await broker_round(clients, leads) for _ in range(reps)]
+
+            async def measure() -> dict[str, float]:
+                produced, both = await broker_round(clients, leads)
+                return {"produced": produced, "records": both}
+
+            rounds = await until_stable(measure, "records", repeat)
     finally:
         await delete_topics(prefix)
     return {"broker_record_bytes": record_sizes(envelopes), "broker_records_per_round": leads * len(envelopes),
-            "broker_produce_records_per_s": stats([r[0] for r in rounds]),
-            "broker_records_per_s": stats([r[1] for r in rounds])}
+            "broker_produce_records_per_s": held(rounds, "produced", repeat),
+            "broker_records_per_s": held(rounds, "records", repeat)}
 
 
 # ---------------------------------------------------------------------------------------------- database
@@ -382,24 +424,26 @@ async def db_round(shape: BatchShape, seconds: float, connections: int) -> dict[
         await admin.close()
 
 
-async def db_ceiling(batch: int, seconds: float, connections: int, reps: int) -> dict[str, Any]:
+async def db_ceiling(batch: int, seconds: float, connections: int, repeat: Repeat) -> dict[str, Any]:
     shape = batch_shape(pipeline_envelopes(), batch)
     await db_round(shape, DB_WARMUP_S, connections)  # warm-up
-    rounds = [await db_round(shape, seconds, connections) for _ in range(reps)]
+    rounds = await until_stable(lambda: db_round(shape, seconds, connections), "records", repeat)
     return {"db_batch": batch, "db_connections": connections, "db_relays": RELAYS, "db_seconds": seconds,
-            "db_records_per_s": stats([r["records"] for r in rounds]), "db_tx_per_s": stats([r["tx"] for r in rounds]),
-            "db_relayed_rows_per_s": stats([r["relayed"] for r in rounds])}
+            "db_records_per_s": held(rounds, "records", repeat), "db_tx_per_s": held(rounds, "tx", repeat),
+            "db_relayed_rows_per_s": held(rounds, "relayed", repeat)}
 
 
 async def run(ctx: dict[str, Any]) -> dict[str, Any]:
-    reps = int(ctx.get("ceiling_reps", REPS))
+    repeat = Repeat(int(ctx.get("ceiling_reps", REPS)), int(ctx.get("ceiling_max_reps", MAX_REPS)),
+                    float(ctx.get("ceiling_stable_spread", STABLE_SPREAD)))
     # As many database connections as the pipeline's busy subscribers (times its consumer processes per service).
     connections = int(ctx.get("ceiling_db_connections", BUSY_SUBSCRIBERS * int(ctx.get("pipeline_replicas", 1))))
-    out: dict[str, Any] = {"ceiling_reps": reps, "broker_records_per_lead": BROKER_RECORDS_PER_LEAD,
-                           "db_records_per_lead": DB_RECORDS_PER_LEAD}
-    out.update(await broker_ceiling(int(ctx.get("ceiling_broker_leads", BROKER_LEADS)), reps))
+    out: dict[str, Any] = {"ceiling_reps": repeat.reps, "ceiling_max_reps": repeat.max_reps,
+                           "ceiling_stable_spread": repeat.stable_spread,
+                           "broker_records_per_lead": BROKER_RECORDS_PER_LEAD, "db_records_per_lead": DB_RECORDS_PER_LEAD}
+    out.update(await broker_ceiling(int(ctx.get("ceiling_broker_leads", BROKER_LEADS)), repeat))
     out.update(await db_ceiling(int(ctx.get("ceiling_batch", BATCH)), float(ctx.get("ceiling_db_seconds", DB_SECONDS)),
-                                connections, reps))
+                                connections, repeat))
     broker = out["broker_records_per_s"]["median"] / BROKER_RECORDS_PER_LEAD
     db = out["db_records_per_s"]["median"] / DB_RECORDS_PER_LEAD
     out.update({"ceiling_broker_leads_per_s": round(broker), "ceiling_db_leads_per_s": round(db),

@@ -165,6 +165,27 @@ def cpu_seconds(procs: Procs) -> dict[str, float]:
     return out
 
 
+async def sample_burst(procs: Procs, ctx: dict[str, Any]) -> list[tuple[Path, asyncio.subprocess.Process]]:
+    """`--set pipeline_pyspy=SECONDS`: py-spy samples every service process for that long from the burst's start
+    (`--nonblocking`, raw stacks for flame graphs, one file per process in the log dir). Sampling costs CPU on the
+    same 2 cores: a profiled run's figures are for reading the profile, not for reporting."""
+    seconds = int(ctx.get("pipeline_pyspy", 0) or 0)
+    sampling = []
+    for name, popen in (procs.popens.items() if seconds else ()):
+        report = procs.log_dir / f"pyspy-{name}.txt"
+        sampler = await asyncio.create_subprocess_exec(
+            str(Path(PY).parent / "py-spy"), "record", "-p", str(popen.pid), "-d", str(seconds), "--nonblocking",
+            "-f", "raw", "-o", str(report), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        sampling.append((report, sampler))
+    return sampling
+
+
+async def finish_sampling(sampling: list[tuple[Path, asyncio.subprocess.Process]]) -> list[str]:
+    for _, sampler in sampling:
+        await sampler.wait()
+    return [str(report) for report, _ in sampling]
+
+
 def profiled(name: str, module: str, ctx: dict[str, Any]) -> list[str]:
     """The argv of a service process; under pyinstrument when ctx["profile"] names it (report in the log dir)."""
     return profiled_argv(name, [PY, "-m", module], ctx)
@@ -216,6 +237,7 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                 # so a full collection here cannot delay publishing after the clock was read (see _load).
                 settle_generator_heap()
                 pub.sent_at.clear()
+                sampling = await sample_burst(procs, ctx)
                 cpu0 = cpu_seconds(procs)
                 load0 = loadavg()
                 t0 = time.time()
@@ -226,6 +248,7 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                 ids = [x["id"] for x in groups["burst"]]
                 applied = await wait_applied(schemas["leads"], ids, procs, timeout_s=360)  # bounded run time
                 cpu1 = cpu_seconds(procs)
+                out["burst_profiles"] = await finish_sampling(sampling)
                 done = max(applied.values()) if applied else time.time()
                 lat = latencies(pub.sent_at, applied)
                 out.update({

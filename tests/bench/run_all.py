@@ -85,7 +85,8 @@ def table(results: dict[str, Any]) -> list[str]:
     row("ceilings", f"min(broker/{c.get('broker_records_per_lead')}, DB/{c.get('db_records_per_lead')}) of the medians",
         f"{c.get('ceiling_leads_per_s')} leads/s",
         f"broker {c.get('ceiling_broker_leads_per_s')}, DB {c.get('ceiling_db_leads_per_s')} leads/s "
-        f"({c.get('ceiling_reps')} reps after a warm-up)", "(ceiling)", None)
+        f"(the last {c.get('ceiling_reps')} of up to {c.get('ceiling_max_reps')} rounds after a warm-up, until their "
+        f"spread ≤ {c.get('ceiling_stable_spread')})", "(ceiling)", None)
     p = results.get("pipeline", {})
     if p:
         rate = p.get("pipeline_leads_per_s")
@@ -160,8 +161,10 @@ def _median(figure: dict[str, Any] | None, unit: str) -> str | None:
     """A ceiling's median with the spread of its repetitions beside it."""
     if not figure:
         return None
-    return (f"{figure['median']} {unit} (spread {figure['spread']:.0%}: {figure['min']}–{figure['max']}, "
-            f"{len(figure['reps'])} reps)")
+    rounds = figure.get("all_rounds") or figure["reps"]
+    held = "" if "stable" not in figure else (", held still" if figure["stable"] else ", **did not hold still**")
+    return (f"{figure['median']} {unit} (spread {figure['spread']:.0%} over the last {len(figure['reps'])}: "
+            f"{figure['min']}–{figure['max']}{held}; rounds {rounds})")
 
 
 # The `row` closure of `table`: bench, figure, measured, beside it, target, met.

@@ -232,7 +232,7 @@ def judge(history: History, *, runs: dict[str, str], linked: dict[str, str], sin
     v.figures["plusvibe_read_backs"] = sum(1 for r in history.sim_requests
                                            if r["path"] == "/api/v1/lead/get" and r["at"] >= since_wall)
     v.figures["plusvibe_max_requests_in_any_second"] = history.sim_max_in_any_second
-    v.figures["plusvibe_densest_second"] = densest_second(history.sim_requests)
+    v.figures["plusvibe_densest_second"] = densest_second(history.sim_requests, since_wall)
     # Every call about one linked lead (updates, read-backs), answered or not: what PlusVibe saw per lead.
     calls = collections.Counter(r["lead"] for r in history.sim_requests
                                 if r["at"] >= since_wall and r.get("lead") in set(linked.values()))
@@ -258,9 +258,10 @@ def judge(history: History, *, runs: dict[str, str], linked: dict[str, str], sin
     return v
 
 
-def densest_second(requests: list[dict[str, Any]]) -> list[str]:
+def densest_second(requests: list[dict[str, Any]], since_wall: float) -> list[str]:
     """The requests of the fullest 1-second window the simulator saw (its own arrival clock), to tell a limiter that
-    let too many through (their slots too close) from arrivals bunched on the way (slots apart, stamps close)."""
+    let too many through (their slots too close) from arrivals bunched on the way (slots apart, stamps close); the
+    first line says when it was (seconds from the phase's start, as the faults' `at_s`)."""
     ordered = sorted(requests, key=lambda r: r["mono"])
     best: tuple[int, int] = (0, 0)
     start = 0
@@ -271,7 +272,8 @@ def densest_second(requests: list[dict[str, Any]]) -> list[str]:
             best = (start, end + 1)
     window = ordered[best[0]:best[1]]
     t0 = window[0]["mono"] if window else 0.0
-    return [f"+{r['mono'] - t0:.3f}s {r['method']} {r['path']} {r['status']} {r.get('fault') or ''} "
+    when = [f"at {window[0]['at'] - since_wall:.2f}s of the run"] if window else []
+    return when + [f"+{r['mono'] - t0:.3f}s {r['method']} {r['path']} {r['status']} {r.get('fault') or ''} "
             f"{r.get('lead') or ''}".rstrip() for r in window]
 
 

@@ -9,6 +9,7 @@ import asyncio
 
 from plusvibe.breaker import CircuitBreaker
 from plusvibe.limits import AccountGuard
+from plusvibe.simulator.state import max_in_any_second
 from plusvibe.slots import ProcessSlots
 
 RATE = 5.0 * 0.93  # the deployment's spacing (PlusVibeSettings.rate_safety_factor)
@@ -33,16 +34,6 @@ class LateAnswers:
         return None
 
 
-def _max_in_any_second(times: list[float]) -> int:
-    times = sorted(times)
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= 1.0:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
-
 async def test_a_late_answer_never_sends_late_next_to_an_on_time_request() -> None:
     shared = ProcessSlots()
     guards = [AccountGuard(CircuitBreaker(5, 30.0), RATE, LateAnswers(shared), "acct"),
@@ -59,4 +50,4 @@ async def test_a_late_answer_never_sends_late_next_to_an_on_time_request() -> No
 
     await asyncio.gather(sender(0), sender(1))
     assert sent[0] and sent[1]  # the late one still sends (a later slot), it does not starve
-    assert _max_in_any_second(sent[0] + sent[1]) <= 5, sorted(sent[0] + sent[1])
+    assert max_in_any_second(sent[0] + sent[1]) <= 5, sorted(sent[0] + sent[1])

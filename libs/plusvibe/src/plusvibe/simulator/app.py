@@ -18,11 +18,11 @@ from urllib.parse import parse_qs
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from plusvibe.simulator import webhooks
 from plusvibe.simulator.faults import FaultRule
-from plusvibe.simulator.state import SimError, SimulatorState
+from plusvibe.simulator.state import SimError, SimulatorState, max_in_any_second
 
 API_PREFIX = "/api/v1"
 Scope = MutableMapping[str, Any]
@@ -30,6 +30,30 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+# Leads a tick sends before it lets the event loop stamp the requests that arrived meanwhile (a few ms of work).
+TICK_CHUNK = 20
+
+
+async def _tick(sim: SimulatorState) -> list[dict[str, Any]]:
+    """One tick of the send loop, a few leads at a time. The simulator is also the judge of the account's rate: it
+    stamps each PlusVibe request as its event loop takes it in, and a tick of 10,000 leads done in one go held the
+    loop for seconds, so a request sent on its slot meanwhile was stamped next to the following one."""
+    keys = sim.start_tick()
+    sent: list[dict[str, Any]] = []
+    for start in range(0, len(keys), TICK_CHUNK):
+        sent.extend(sim.tick_leads(keys[start:start + TICK_CHUNK]))
+        await asyncio.sleep(0)
+    sim.save()
+    return sent
+
+
+async def _off_loop(build: Callable[[], Any]) -> Response:
+    """A large control answer (the request log, the deliveries of a 10,000-lead run) built and encoded in a worker
+    thread, for the same reason as `_tick`: the event loop keeps stamping PlusVibe requests while it is made."""
+    raw = await asyncio.to_thread(lambda: json.dumps(build()).encode())
+    return Response(raw, media_type="application/json")
 
 
 class DroppedConnection(Exception):
@@ -235,7 +259,7 @@ def create_app(
             async def ticker() -> None:
                 while True:
                     await asyncio.sleep(tick_seconds)
-                    sim.tick()
+                    await _tick(sim)
 
             tasks.append(asyncio.create_task(ticker()))
         try:
@@ -420,8 +444,8 @@ def _control_routes(app: FastAPI, sim: SimulatorState) -> None:
         body = await _json_body(request)
         sent: list[dict[str, Any]] = []
         for _ in range(max(1, int(body.get("count", 1)))):
-            sent.extend(sim.tick())
-        return {"tick": sim.tick_count, "sent": sent}
+            sent.extend(await _tick(sim))
+        return await _off_loop(lambda: {"tick": sim.tick_count, "sent": sent})
 
     @app.post("/_sim/api-keys")
     async def add_api_key(request: Request) -> Any:
@@ -468,31 +492,38 @@ def _control_routes(app: FastAPI, sim: SimulatorState) -> None:
     @app.get("/_sim/requests")
     async def requests(request: Request) -> Any:
         path = request.query_params.get("path")
-        return {
-            "requests": [asdict(r) for r in sim.request_log(path)],
-            "max_in_any_second": sim.max_requests_in_any_second(path),
-        }
+        log = sim.request_log(path)
+        return await _off_loop(lambda: {"requests": [asdict(r) for r in log],
+                                        "max_in_any_second": max_in_any_second([r.mono for r in log])})
 
     @app.get("/_sim/lead-updates")
     async def lead_updates() -> Any:
         """Every applied `/lead/data/update`: whom it was for and when (the request log has no bodies)."""
         with sim.lock:
-            return list(sim.variable_updates)
+            updates = list(sim.variable_updates)
+        return await _off_loop(lambda: updates)
 
     @app.get("/_sim/empty-placeholders")
     async def empty_placeholders() -> Any:
         with sim.lock:
-            return list(sim.empty_placeholders)
+            empty = list(sim.empty_placeholders)
+        return await _off_loop(lambda: empty)
 
     @app.get("/_sim/sent")
     async def sent() -> Any:
         with sim.lock:
-            return list(sim.sent)
+            messages = list(sim.sent)
+        return await _off_loop(lambda: messages)
 
     @app.get("/_sim/deliveries")
-    async def deliveries() -> Any:
+    async def deliveries(request: Request) -> Any:
+        """Every webhook delivery; `?pending=1`: only those not delivered yet that will still be tried (a short list to
+        poll while thousands are delivered)."""
+        pending = request.query_params.get("pending") in ("1", "true")
         with sim.lock:
-            return [asdict(d) for d in sim.deliveries]
+            records = [d for d in sim.deliveries
+                       if not pending or (not d.delivered and d.attempts < sim.webhook_max_attempts)]
+        return await _off_loop(lambda: [asdict(d) for d in records])
 
     @app.post("/_sim/webhooks/flush")
     async def flush() -> Any:

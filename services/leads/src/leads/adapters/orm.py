@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -23,6 +23,15 @@ def workspace_column(*, primary_key: bool = False) -> Mapped[str]:
 
 class Base(DeclarativeBase):
     metadata = metadata
+
+
+RowT = TypeVar("RowT", bound=Base)
+
+
+def detached(row: RowT) -> RowT:
+    """A copy of a row's columns that outlives its transaction (ending the transaction expires the session's rows, and
+    reading an expired row afterwards would need the session again)."""
+    return type(row)(**{column.key: getattr(row, column.key) for column in row.__table__.columns})
 
 
 class LeadRow(Base):

@@ -17,7 +17,7 @@ from typing import Any
 
 from contracts.status import LeadStatus
 from leads.adapters.lead_changes import announce
-from leads.adapters.orm import LeadRow, PlusVibeSyncRow
+from leads.adapters.orm import LeadRow, PlusVibeSyncRow, detached
 from leads.adapters.plusvibe_sync import SyncRepository
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain import first_sync as rules
@@ -249,8 +249,3 @@ def _error_text(exc: BaseException) -> str:
     else:
         text = f"{type(exc).__name__}: {exc}"
     return text[:ERROR_CHARS]
-
-
-def detached(row: PlusVibeSyncRow) -> PlusVibeSyncRow:
-    """A copy that outlives the transaction (ending it expires the session's rows)."""
-    return PlusVibeSyncRow(**{column.key: getattr(row, column.key) for column in PlusVibeSyncRow.__table__.columns})

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from contracts.status import LeadStatus
 from leads.adapters.imports import ImportRepository
 from leads.adapters.lead_changes import announce
-from leads.adapters.orm import ImportUploadRow, LeadImportRow, LeadRow
+from leads.adapters.orm import ImportUploadRow, LeadImportRow, LeadRow, detached
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain import csv_import as ci
 from leads.domain.refusals import Refusal
@@ -183,7 +183,7 @@ async def start_import(upload_id: uuid.UUID, options: ImportOptions, *, workspac
         key = options.key(upload.sha256)
         row = await repo.by_key(key, workspace=workspace)
         if row is not None and row.status != "failed" and not stale(row, now):
-            return ImportStarted(_detached(row), start=False)
+            return ImportStarted(detached(row), start=False)
         refused = bool(problems) and options.on_errors == "refuse"
         failed_rows = len({p.row for p in problems})
         values: dict[str, Any] = dict(
@@ -202,13 +202,9 @@ async def start_import(upload_id: uuid.UUID, options: ImportOptions, *, workspac
         if not refused:
             await repo.remember_mapping(workspace, options.mapping, now)
         await uow.session.flush()
-        started = ImportStarted(_detached(row), start=not refused)
+        started = ImportStarted(detached(row), start=not refused)
         await uow.commit()
         return started
-
-
-def _detached(row: LeadImportRow) -> LeadImportRow:
-    return LeadImportRow(**{c.key: getattr(row, c.key) for c in LeadImportRow.__table__.columns})
 
 
 async def import_status(import_id: uuid.UUID, *, workspace: str, uow: LeadsUnitOfWork) -> LeadImportRow:
@@ -216,7 +212,7 @@ async def import_status(import_id: uuid.UUID, *, workspace: str, uow: LeadsUnitO
         row = await ImportRepository(uow.session).get(import_id, workspace=workspace)
         if row is None:
             raise Refusal("not_found", "import_not_found", "No import with that id.")
-        return _detached(row)
+        return detached(row)
 
 
 async def error_rows(import_id: uuid.UUID, *, workspace: str, uow: LeadsUnitOfWork

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from leads.adapters.orm import PlusVibeAlertRow
+from leads.adapters.orm import PlusVibeAlertRow, detached
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain.refusals import Refusal
 
@@ -17,13 +17,13 @@ AUTO_PAUSED = "CAMPAIGN_AUTO_PAUSED"
 
 async def open_alerts(uow: LeadsUnitOfWork, *, workspace: str) -> list[PlusVibeAlertRow]:
     async with uow:
-        return [_detached(row) for row in await uow.alerts.open(workspace=workspace)]
+        return [detached(row) for row in await uow.alerts.open(workspace=workspace)]
 
 
 async def open_campaign_alerts(uow: LeadsUnitOfWork, *, workspace: str) -> list[PlusVibeAlertRow]:
     """The open alerts that name a campaign (input of `campaign_alerts`)."""
     async with uow:
-        return [_detached(row) for row in await uow.alerts.open_of_campaigns(workspace=workspace)]
+        return [detached(row) for row in await uow.alerts.open_of_campaigns(workspace=workspace)]
 
 
 def campaign_alerts(alerts: Iterable[PlusVibeAlertRow], status_of: dict[str, str]) -> dict[str, PlusVibeAlertRow]:
@@ -45,11 +45,6 @@ async def dismiss_alert(alert_id: uuid.UUID, *, workspace: str, actor: str, uow:
         if alert is None:
             raise Refusal("not_found", "alert_not_found", "No alert with that id.")
         uow.alerts.dismiss(alert, actor=actor, now=datetime.now(UTC))
-        kept = _detached(alert)  # the commit expires the row
+        kept = detached(alert)  # the commit expires the row
         await uow.commit()
         return kept
-
-
-def _detached(row: PlusVibeAlertRow) -> PlusVibeAlertRow:
-    """A copy that outlives the transaction (ending it expires the session's rows)."""
-    return PlusVibeAlertRow(**{column.key: getattr(row, column.key) for column in PlusVibeAlertRow.__table__.columns})
