@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from plusvibe.simulator.state import max_in_any_second
+
 HERE = Path(__file__).parent
 SECONDS = float(os.environ.get("PLUSVIBE_SHARED_LIMIT_SECONDS", "40"))
 RATE = 5.0
@@ -40,17 +42,6 @@ def _judge_priority() -> None:
     to the arrivals; it changes nothing about when the clients send."""
     with contextlib.suppress(OSError):
         os.nice(-10)
-
-
-def max_in_any_window(times: list[float], window: float = 1.0) -> int:
-    """The judge: most arrivals inside any half-open window [t, t + window) (sliding)."""
-    times = sorted(times)
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 @pytest.mark.postgres
@@ -103,7 +94,7 @@ def test_four_processes_of_three_services_share_one_account_limit(tmp_path: Path
     calls = [r for r in log if r["path"].startswith("/api/")]  # start-up authentications count as well
     times = sorted(r["mono"] for r in calls)
     limited = [round(r["mono"] - times[0], 2) for r in calls if r["status"] == 429]
-    worst = max_in_any_window(times)
+    worst = max_in_any_second(times)
     span = times[-1] - times[0]
     aggregate = len(times) / span
     # Saturated: every process hammers from `started` (their "go") for SECONDS; the last second is left out

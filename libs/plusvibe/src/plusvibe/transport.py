@@ -196,9 +196,6 @@ class Caller:
         async def trace(event: str, info: dict[str, Any]) -> None:
             if event.endswith("send_request_headers.started"):
                 slot.check_on_time()
-            elif event.endswith("send_request_headers.complete"):
-                # Marked once the headers were written, not when writing began: the write itself may wait a turn of
-                # a busy event loop, and this process's next `burst` requests are spaced from the real write.
                 slot.mark_sent()
 
         state.attempts += 1
