@@ -440,7 +440,8 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
     connections = int(ctx.get("ceiling_db_connections", BUSY_SUBSCRIBERS * int(ctx.get("pipeline_replicas", 1))))
     out: dict[str, Any] = {"ceiling_reps": repeat.reps, "ceiling_max_reps": repeat.max_reps,
                            "ceiling_stable_spread": repeat.stable_spread,
-                           "broker_records_per_lead": BROKER_RECORDS_PER_LEAD, "db_records_per_lead": DB_RECORDS_PER_LEAD}
+                           "broker_records_per_lead": BROKER_RECORDS_PER_LEAD,
+                           "db_records_per_lead": DB_RECORDS_PER_LEAD}
     out.update(await broker_ceiling(int(ctx.get("ceiling_broker_leads", BROKER_LEADS)), repeat))
     out.update(await db_ceiling(int(ctx.get("ceiling_batch", BATCH)), float(ctx.get("ceiling_db_seconds", DB_SECONDS)),
                                 connections, repeat))
