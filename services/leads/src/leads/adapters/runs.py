@@ -25,12 +25,21 @@ def newest_run(lead: LeadRow) -> RunRef | None:
     return run_ref(lead.audit_run_id, lead.audit_requested_at)
 
 
+async def locked_lead(uow: LeadsUnitOfWork, item: Decoded) -> LeadRow | None:
+    """The lead an event is about, locked for this transaction; None when it was deleted or is another workspace's
+    (`event_workspace`: only a lead of the event's workspace may change)."""
+    lead_id = getattr(item.event, "lead_id", None)
+    if not isinstance(lead_id, uuid.UUID):
+        raise TypeError(f"{item.envelope.event_type} names no lead")
+    return await uow.leads.get(lead_id, workspace=event_workspace(item.envelope.workspace_id), for_update=True)
+
+
 async def lead_and_run(uow: LeadsUnitOfWork, item: Decoded) -> tuple[LeadRow | None, AuditRunRow | None]:
     """The lead an audit event is about (locked) and its run (kept if leads never saw it). (None, None): nothing to
     change — the lead was deleted, or it (or the run) is another workspace's (`event_workspace`)."""
     event = item.event
     assert isinstance(event, AuditEvent)
-    lead = await uow.leads.get(event.lead_id, workspace=event_workspace(item.envelope.workspace_id), for_update=True)
+    lead = await locked_lead(uow, item)
     if lead is None:
         return None, None  # the lead was deleted (or is another workspace's); the event has nothing to change
     run = await uow.leads.run(event.audit_run_id)

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from contracts.integrations import event_workspace
 from contracts.status import LeadStatus
 from contracts.writeback import WritebackCompleted
 from leads.adapters.lead_changes import announce, apply_status
-from leads.adapters.runs import newest_run, run_ref
+from leads.adapters.runs import locked_lead, newest_run, run_ref
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain import transitions
 from servicekit.messaging.events import Decoded
@@ -19,7 +18,7 @@ from servicekit.messaging.events import Decoded
 async def handle(item: Decoded, uow: LeadsUnitOfWork) -> None:
     event = item.event
     assert isinstance(event, WritebackCompleted)
-    lead = await uow.leads.get(event.lead_id, workspace=event_workspace(item.envelope.workspace_id), for_update=True)
+    lead = await locked_lead(uow, item)
     if lead is None:
         return
     current = LeadStatus(lead.status) if lead.status else None

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from contracts.integrations import event_workspace
 from contracts.writeback import WritebackFailed
 from leads.adapters.lead_changes import announce
-from leads.adapters.runs import newest_run, run_ref
+from leads.adapters.runs import locked_lead, newest_run, run_ref
 from leads.adapters.uow import LeadsUnitOfWork
 from leads.domain import transitions
 from servicekit.messaging.events import Decoded
@@ -15,7 +14,7 @@ from servicekit.messaging.events import Decoded
 async def handle(item: Decoded, uow: LeadsUnitOfWork) -> None:
     event = item.event
     assert isinstance(event, WritebackFailed)
-    lead = await uow.leads.get(event.lead_id, workspace=event_workspace(item.envelope.workspace_id), for_update=True)
+    lead = await locked_lead(uow, item)
     if lead is None:
         return
     if not transitions.is_newest_run(run_ref(event.audit_run_id, event.audit_requested_at), newest_run(lead)):
