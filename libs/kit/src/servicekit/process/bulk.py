@@ -18,7 +18,6 @@ portable executemany elsewhere (SQLite).
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +27,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper
 from sqlalchemy.sql.type_api import TypeEngine
+
+from servicekit.process.db import json_text
 
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -61,7 +62,7 @@ def _value(value: Any, is_json: bool) -> Any:
     if value is None:
         return None
     if is_json:
-        return json.dumps(value)
+        return json_text(value)
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")

