@@ -77,6 +77,7 @@ async def test_the_due_poll_uses_the_pending_index_under_a_generic_plan(pg_datab
             await conn.rollback()
     finally:
         await engine.dispose()
+    assert explained is not None
     plan = explained if isinstance(explained, list) else json.loads(explained)
     scans = _scans(plan[0]["Plan"])
     outer = [scan for scan in scans if scan[1] != "ix_writeback_attempts_lead"]
