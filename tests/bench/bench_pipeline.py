@@ -178,6 +178,15 @@ def cpu_seconds(procs: Procs) -> dict[str, float]:
     return out
 
 
+def rate_cpu(cpu0: dict[str, float], cpu1: dict[str, float], applied: int, window_s: float) -> dict[str, Any]:
+    """CPU of every process over the fixed-rate phase (publishing the first lead → the last one applied, plus up
+    to one 0.25 s poll): ms per lead, per process and in total, and the cores that kept busy."""
+    used = {k: cpu1[k] - cpu0[k] for k in cpu1}
+    return {"rate_cpu_ms_per_lead": {k: round(v * 1000 / max(applied, 1), 2) for k, v in used.items()},
+            "rate_cpu_ms_per_lead_total": round(sum(used.values()) * 1000 / max(applied, 1), 2),
+            "rate_cores_busy": round(sum(used.values()) / max(window_s, 1e-9), 2)}
+
+
 async def sample_burst(procs: Procs, ctx: dict[str, Any]) -> list[tuple[Path, asyncio.subprocess.Process]]:
     """`--set pipeline_pyspy=SECONDS`: py-spy samples every service process for that long from the burst's start
     (`--nonblocking`, raw stacks for flame graphs, one file per process in the log dir). Sampling costs CPU on the
@@ -287,6 +296,7 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                 settle_generator_heap()
                 pub.sent_at.clear()
                 before = await phase_start_count(schemas["leads"])
+                cpu0 = cpu_seconds(procs)
                 start = time.monotonic()
                 for i, lead in enumerate(groups["rate"]):
                     due = start + i / rate
@@ -299,10 +309,14 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                 await pub.flush()
                 ids = [x["id"] for x in groups["rate"]]
                 await wait_applied(schemas["leads"], ids, procs, timeout_s=180, before=before)
+                cpu1, rate_window_s = cpu_seconds(procs), time.monotonic() - start
                 applied = await applied_times(schemas["leads"], ids)
                 lat = latencies(pub.sent_at, applied)
                 out.update({"rate_leads_per_s": rate, "rate_seconds": rate_s, "rate_applied": len(applied),
                             "rate_latency": summary_ms(lat),
+                            # What the latency rides on: at a fixed rate the batches hold a record or two, so a
+                            # lead costs far more than in the burst; near 2 busy cores every hop queues for CPU.
+                            **rate_cpu(cpu0, cpu1, len(applied), rate_window_s),
                             "rate_hops": await hops(schemas["writeback"], pub.sent_at, applied)})
                 rss = {}
                 for name, popen in procs.popens.items():

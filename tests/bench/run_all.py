@@ -107,6 +107,10 @@ def table(results: dict[str, Any]) -> list[str]:
         row("pipeline", f"latency at {p.get('rate_leads_per_s')} leads/s for {p.get('rate_seconds')} s",
             f"p50 {rl.get('p50_ms')} ms, p99 {rl.get('p99_ms')} ms ({p.get('rate_applied')} applied)", "",
             "writeback flip p99 ≤ 100 ms", bool(rl.get("p99_ms") is not None and rl["p99_ms"] <= 100))
+        if p.get("rate_cpu_ms_per_lead_total") is not None:
+            row("pipeline", f"CPU per lead at {p.get('rate_leads_per_s')} leads/s (ms)",
+                f"{p.get('rate_cpu_ms_per_lead')}; total {p.get('rate_cpu_ms_per_lead_total')} ms/lead, "
+                f"{p.get('rate_cores_busy')} cores busy", "", "", None)
         for hop, lat in (p.get("rate_hops") or {}).items():
             row("pipeline", f"  hop at {p.get('rate_leads_per_s')} leads/s: {hop.replace('_', ' ')}",
                 f"p50 {lat.get('p50_ms')} ms, p99 {lat.get('p99_ms')} ms", "", "", None)

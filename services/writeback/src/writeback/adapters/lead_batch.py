@@ -41,11 +41,13 @@ class LeadBatch:
         now = datetime.now(UTC)
         repo = uow.repo
         states = await repo.lock_states(first_workspaces(items), now)
+        # The attempt heads and the workspaces' default copy settings serve a writeback only: a batch of snapshots,
+        # pushes and removals (two of writeback's three events per lead) skips those reads.
+        writes_back = any(isinstance(item.event, WRITING_BACK) for item in items)
         heads = {k: AttemptHead(*v) for k, v in (await repo.attempt_heads(
-            s.last_attempt_id for s in states.values() if s.last_attempt_id is not None)).items()}
+            s.last_attempt_id for s in states.values() if s.last_attempt_id is not None)).items()} if writes_back else {}
         known = await repo.known_requests(
             item.event.request_id for item in items if isinstance(item.event, WritebackRequested))
-        writes_back = any(isinstance(item.event, WRITING_BACK) for item in items)
         defaults = await uow.copy_settings.defaults(s.workspace for s in states.values()) if writes_back else {}
         return cls(uow, states, BatchPlan(now, heads, known, defaults))
 

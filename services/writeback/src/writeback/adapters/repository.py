@@ -44,13 +44,16 @@ class WritebackRepository:
         ids = sorted(set(workspaces), key=str)
         if not ids:
             return {}
-        t = self.table
-        fresh = [{"lead_id": i, "workspace": workspaces[i], "snapshot_version": 0, "deleted": False,
-                  "updated_at": times.get(i, now) if times else now} for i in ids]
-        await bulk_insert(self.session, t, fresh, on_conflict_do_nothing=["lead_id"])
-        query = (select(*(t.c[name] for name in _STATE_FIELDS))
-                 .where(one_of(t.c.lead_id, ids, self._dialect)).order_by(t.c.lead_id).with_for_update())
-        rows = (await self.session.execute(query)).mappings().all()
+        # Lock first, create only what is missing: a lead's first event makes its row (three statements), every
+        # later one costs one statement instead of two. At a fixed rate of 50 leads/s a batch holds a record or
+        # two, so writeback's ~3 batches per lead each saved a round trip.
+        rows = list(await self._lock_rows(ids))
+        missing = sorted(set(ids) - {row["lead_id"] for row in rows}, key=str)
+        if missing:
+            fresh = [{"lead_id": i, "workspace": workspaces[i], "snapshot_version": 0, "deleted": False,
+                      "updated_at": times.get(i, now) if times else now} for i in missing]
+            await bulk_insert(self.session, self.table, fresh, on_conflict_do_nothing=["lead_id"])
+            rows.extend(await self._lock_rows(missing))
         states: dict[UUID, LeadState] = {}
         for row in rows:
             values = dict(row)
@@ -58,6 +61,12 @@ class WritebackRepository:
             values["profile"] = dict(values["profile"]) if values["profile"] is not None else None
             self._loaded[row["lead_id"]] = values
         return states
+
+    async def _lock_rows(self, ids: list[UUID]) -> Sequence[RowMapping]:
+        t = self.table
+        query = (select(*(t.c[name] for name in _STATE_FIELDS))
+                 .where(one_of(t.c.lead_id, ids, self._dialect)).order_by(t.c.lead_id).with_for_update())
+        return (await self.session.execute(query)).mappings().all()
 
     async def save_states(self, states: Iterable[LeadState], now: datetime,
                           times: Mapping[UUID, datetime] | None = None) -> None:
