@@ -11,11 +11,17 @@ The loop is short and uses only aiokafka's public consumer API (`getmany`, `comm
 and it starts and stops these subscribers with itself.
 
 The ack policy, explicit: after `EventConsumer.process` returns, each partition's offset after the batch's last
-record is committed (at-least-once; the inbox makes a redelivery a no-op). The commit travels while the next batch
-is fetched and applied, one commit in flight at most; a stop waits for it. If it raises (the DLQ unreachable, the database gone past
-the consumer's retry budget), each partition of the batch is rewound to its first record of the batch and the
-batch is fetched again. A commit refused because a rebalance took the partitions meanwhile is logged: the next
-owner reads from the last committed offset and its inbox skips what this member applied.
+record is due for commit (at-least-once; the inbox makes a redelivery a no-op). Due offsets are committed at most
+every `commit_interval_ms` (100 ms), and at once when a fetch comes back empty, when partitions are revoked and
+when the member stops: a batch never waits for its commit, and a busy member commits the newest offsets of many
+small batches in one request. (At 50 leads/s a batch holds a record or two, and one commit per batch was about a
+quarter of the broker's requests; docs/PERFORMANCE.md.) The commit travels while the next batch is fetched and
+applied, one commit in flight at most; a stop waits for it. If `process` raises (the DLQ unreachable, the
+database gone past the consumer's retry budget), each partition of the batch is rewound to its first record of
+the batch and the batch is fetched again; nothing of it becomes due. A commit refused because a rebalance took
+the partitions meanwhile is logged: the next owner reads from the last committed offset and its inbox skips
+what this member applied (so does a member killed with due offsets: at most `commit_interval_ms` of records are
+delivered again).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -38,15 +44,17 @@ log = logging.getLogger(__name__)
 
 _FETCH_ERROR_PAUSE_S = 5.0  # after a failed fetch (the broker away): what FastStream's loop waited too
 _FAILED_BATCH_PAUSE_S = 0.5  # after a batch that raised: fetched again, but not in a tight loop
+_REVOKE_COMMIT_WAIT_S = 5.0  # a rebalance waits this long at most for the due offsets' commit
 
 
 def subscribe(broker: KitKafkaBroker, consumer: EventConsumer[Any], *, topic_name: str, max_records: int = 500,
-              batch_timeout_ms: int = 100) -> GroupSubscriber:
+              batch_timeout_ms: int = 100, commit_interval_ms: int = 100) -> GroupSubscriber:
     """A member of the consumer's group on `topic_name`, started and stopped with `broker` (whose address,
     security and client id it shares)."""
     subscriber = GroupSubscriber(consumer, topic=topic_name, bootstrap=broker.kit_bootstrap,
                                  security=broker.kit_security, client_id=broker.kit_client_id,
-                                 max_records=max_records, batch_timeout_ms=batch_timeout_ms)
+                                 max_records=max_records, batch_timeout_ms=batch_timeout_ms,
+                                 commit_interval_ms=commit_interval_ms)
     broker.kit_subscribers.append(subscriber)
     return subscriber
 
@@ -58,26 +66,31 @@ class GroupSubscriber:
 
     def __init__(self, consumer: EventConsumer[Any], *, topic: str, bootstrap: str, security: KafkaSecurity,
                  client_id: str | None = None, max_records: int = 500, batch_timeout_ms: int = 100,
-                 graceful_timeout_s: float = 30.0) -> None:
+                 commit_interval_ms: int = 100, graceful_timeout_s: float = 30.0) -> None:
         self.handler = consumer
         self.topic = topic
         self.group_id = consumer.group
         self.max_records = max_records
         self.batch_timeout_ms = batch_timeout_ms
+        self.commit_interval_s = commit_interval_ms / 1000
         self.graceful_timeout_s = graceful_timeout_s
         self._bootstrap = bootstrap
         self._security = security
         self._client_id = client_id
         self.consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
-        self._committing: asyncio.Task[None] | None = None  # the last applied batch's commit, while in flight
+        self._committing: asyncio.Task[None] | None = None  # the last commit, while in flight
+        self._due: dict[TopicPartition, int] = {}  # applied, not yet committed: per partition, the next offset
+        self._last_commit = 0.0  # monotonic
+        self._commit_order = asyncio.Lock()  # the loop and a revocation both commit: one after the other
         self._running = False
 
     def _member(self) -> AIOKafkaConsumer:
         kafka = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=self.group_id,
                                  client_id=self._client_id or "aiokafka", enable_auto_commit=False,
                                  auto_offset_reset="earliest", **client_options(self._security))
-        kafka.subscribe([self.topic], listener=_LoggingListener(self.group_id))
+        kafka.subscribe([self.topic], listener=_LoggingListener(self.group_id,
+                                                                lambda: self._commit_before_revoke(kafka)))
         return kafka
 
     async def start(self) -> None:
@@ -117,6 +130,7 @@ class GroupSubscriber:
         try:
             await self._loop(kafka)
         finally:
+            await self._commit_due(kafka)
             committing, self._committing = self._committing, None
             if committing is not None:
                 await committing  # a stop leaves after the last applied batch's commit was answered
@@ -133,6 +147,7 @@ class GroupSubscriber:
                 await asyncio.sleep(_FETCH_ERROR_PAUSE_S)
                 continue
             if not records:
+                await self._commit_due(kafka)  # caught up: what was applied is committed now
                 continue
             try:
                 await self.handler.process(records)
@@ -142,11 +157,30 @@ class GroupSubscriber:
                 rewind(kafka, records)
                 await asyncio.sleep(_FAILED_BATCH_PAUSE_S)
                 continue
-            # The batch's offsets are committed while the next batch is fetched and applied: one commit in flight
-            # at most, each answered before the next is sent (so they arrive in order).
+            self._due.update(batch_offsets(records))
+            if time.monotonic() - self._last_commit >= self.commit_interval_s:
+                await self._commit_due(kafka)
+
+    async def _commit_due(self, kafka: AIOKafkaConsumer) -> None:
+        """Sends the due offsets, to be committed while the next batch is fetched and applied: one commit in flight
+        at most, each answered before the next is sent (so they arrive in order)."""
+        async with self._commit_order:
+            if not self._due:
+                return
             if self._committing is not None:
                 await self._committing
-            self._committing = asyncio.create_task(self._commit(kafka, batch_offsets(records)))
+            offsets, self._due = self._due, {}
+            self._last_commit = time.monotonic()
+            self._committing = asyncio.create_task(self._commit(kafka, offsets))
+
+    async def _commit_before_revoke(self, kafka: AIOKafkaConsumer) -> None:
+        """Partitions are being revoked: their due offsets are committed before the group moves them, so the next
+        owner starts after what this member applied (waiting at most `_REVOKE_COMMIT_WAIT_S`)."""
+        await self._commit_due(kafka)
+        committing = self._committing
+        if committing is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(committing), _REVOKE_COMMIT_WAIT_S)
 
     async def _commit(self, kafka: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
@@ -211,12 +245,16 @@ def note_lag(kafka: Any, batches: dict[Any, list[ConsumerRecord[Any, Any]]], lag
 
 
 class _LoggingListener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, group: str) -> None:
+    """Logs the assignment; before partitions are revoked, commits the offsets applied and still due."""
+
+    def __init__(self, group: str, commit_due: Callable[[], Awaitable[None]]) -> None:
         self.group = group
+        self.commit_due = commit_due
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         if revoked:
             log.info("group %s: partitions revoked: %s", self.group, _names(revoked))
+            await self.commit_due()
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log.info("group %s: partitions assigned: %s", self.group, _names(assigned) or "none")
