@@ -86,6 +86,21 @@ async def _until(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None
         await asyncio.sleep(0.05)
 
 
+async def _seen_by_a_new_member(topic: str, group: str, value: bytes) -> list[bytes]:
+    """Publishes `value`, then what a new member of `group` is given: `value` alone when every record before it was
+    committed."""
+    again = Recorder(group)
+    member = _member(again, topic)
+    await _publish(topic, [value])
+    await member.start()
+    try:
+        await _until(lambda: again.finished >= 1)
+        await asyncio.sleep(0.3)
+    finally:
+        await member.stop()
+    return again.seen()
+
+
 async def test_a_failed_batch_is_fetched_again_and_only_applied_records_are_committed(topic_prefix: str) -> None:
     topic, group = f"{topic_prefix}subscriber-retry", f"{topic_prefix}subscriber-retry.group"
     await _topic(topic)
@@ -101,16 +116,7 @@ async def test_a_failed_batch_is_fetched_again_and_only_applied_records_are_comm
     assert handler.batches[0] == values and handler.seen()[-5:] == values  # the failed batch came back whole
 
     # A new member of the group starts after the last applied record: nothing is delivered again.
-    await _publish(topic, [b"later"])
-    again = Recorder(group)
-    member = _member(again, topic)
-    await member.start()
-    try:
-        await _until(lambda: again.finished >= 1)
-        await asyncio.sleep(0.3)
-    finally:
-        await member.stop()
-    assert again.seen() == [b"later"]
+    assert await _seen_by_a_new_member(topic, group, b"later") == [b"later"]
 
 
 async def test_stop_lets_the_batch_in_hand_finish_and_commit(topic_prefix: str) -> None:
@@ -124,16 +130,7 @@ async def test_stop_lets_the_batch_in_hand_finish_and_commit(topic_prefix: str) 
     await member.stop()  # while the batch is being applied
     assert handler.finished == 1 and member.consumer is None
 
-    again = Recorder(group)
-    member = _member(again, topic)
-    await _publish(topic, [b"c"])
-    await member.start()
-    try:
-        await _until(lambda: again.finished >= 1)
-        await asyncio.sleep(0.3)
-    finally:
-        await member.stop()
-    assert again.seen() == [b"c"]  # a and b were committed by the stopped member
+    assert await _seen_by_a_new_member(topic, group, b"c") == [b"c"]  # a and b were committed by the stopped member
 
 
 async def test_a_busy_member_commits_the_offsets_of_many_small_batches_in_a_few_requests(topic_prefix: str) -> None:
@@ -160,16 +157,8 @@ async def test_a_busy_member_commits_the_offsets_of_many_small_batches_in_a_few_
     assert batches >= 50, batches  # the test made small batches, or it shows nothing
     assert commits * 3 <= batches, (commits, batches)
 
-    again = Recorder(group)  # everything applied was committed: a new member gets only what comes next
-    member = _member(again, topic)
-    await _publish(topic, [b"next"])
-    await member.start()
-    try:
-        await _until(lambda: again.finished >= 1)
-        await asyncio.sleep(0.3)
-    finally:
-        await member.stop()
-    assert again.seen() == [b"next"]
+    # everything applied was committed: a new member gets only what comes next
+    assert await _seen_by_a_new_member(topic, group, b"next") == [b"next"]
 
 
 async def test_offsets_due_when_partitions_are_revoked_are_committed_before_the_next_owner_starts(
