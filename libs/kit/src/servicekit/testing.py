@@ -18,6 +18,8 @@ import pytest
 from servicekit.process.db import drop_schema, ensure_schema
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from contracts.envelope import Envelope
 
 
@@ -116,6 +118,25 @@ def postgres_url() -> str:
 class Database:
     url: str
     schema: str
+
+
+@contextlib.contextmanager
+def sent_statements(engine: AsyncEngine, naming: str = "") -> Iterator[list[str]]:
+    """The SQL `engine` sends meanwhile, whitespace collapsed (those that contain `naming`, when given): for tests
+    that count the statements, i.e. the round trips, of a code path."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if naming in statement:
+            sent.append(" ".join(statement.split()))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 @contextlib.asynccontextmanager

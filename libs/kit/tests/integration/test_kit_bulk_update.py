@@ -15,7 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.process.bulk import bulk_update, flush_changed_rows, unnest_update
 from servicekit.process.db import JsonType, UTCDateTime, create_engine
-from servicekit.testing import Database
+from servicekit.testing import Database, sent_statements
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -109,21 +109,11 @@ async def test_unnest_update_refuses_a_key_given_twice(pg: AsyncEngine) -> None:
 
 @pytest.mark.postgres
 async def test_unnest_update_is_one_statement_for_any_row_count(pg: AsyncEngine) -> None:
-    from sqlalchemy import event
-
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(pg.sync_engine, "before_cursor_execute", record)
-    try:
+    with sent_statements(pg) as statements:
         for count in (1, 4, 6):
             async with async_sessionmaker(pg)() as session:
                 await unnest_update(session, ITEMS, [{"id": i, "n": count} for i in IDS[:count]], key=["id"])
                 await session.commit()
-    finally:
-        event.remove(pg.sync_engine, "before_cursor_execute", record)
     updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
     assert len(updates) == 3 and len(set(updates)) == 1  # the same SQL text: prepared once per connection
     assert [r["n"] for r in await _rows(pg, ITEMS)] == [6] * 6

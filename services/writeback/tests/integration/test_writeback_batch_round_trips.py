@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from writeback_testkit import FakePlusVibe, audit_completed, decoded, lead_upserted
 
 from servicekit.messaging.events import Decoded
 from servicekit.process.db import create_engine
-from servicekit.testing import Database
+from servicekit.testing import Database, sent_statements
 from writeback.adapters.lead_batch import LeadBatch
 from writeback.adapters.orm import lead_projection
 from writeback.bootstrap import WritebackService, bootstrap
@@ -40,25 +40,8 @@ async def service(pg_database: Database) -> AsyncIterator[WritebackService]:
     await svc.runtime.dispose()
 
 
-class Statements:
-    """The SQL the service's engine sends while counting."""
-
-    def __init__(self, svc: WritebackService) -> None:
-        self.sent: list[str] = []
-        self._engine = svc.runtime.engine.sync_engine
-
-    def _on(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        self.sent.append(" ".join(statement.split()))
-
-    def __enter__(self) -> Statements:
-        event.listen(self._engine, "before_cursor_execute", self._on)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        event.remove(self._engine, "before_cursor_execute", self._on)
-
-    def matching(self, *words: str) -> list[str]:
-        return [s for s in self.sent if all(w in s for w in words)]
+def matching(sent: list[str], *words: str) -> list[str]:
+    return [statement for statement in sent if all(word in statement for word in words)]
 
 
 async def handle(svc: WritebackService, items: Sequence[Decoded], handler: Any) -> None:
@@ -75,24 +58,24 @@ async def test_a_batch_of_known_leads_locks_them_in_one_statement_and_reads_no_a
     await handle(service, [decoded(audit_completed(lead), workspace_id="acme") for lead in leads],
                  on_audit_completed.handle)  # every lead now has an attempt: its head is there to be read
 
-    with Statements(service) as snapshots:
+    with sent_statements(service.runtime.engine) as snapshots:
         await handle(service, [decoded(lead_upserted(lead, version=2, company="Acme 2"), workspace_id="acme")
                                for lead in leads], on_lead_upserted.handle)
-    assert snapshots.matching('INSERT INTO "lead_projection"') == []
-    assert len(snapshots.matching("FROM lead_projection", "FOR UPDATE")) == 1
-    assert snapshots.matching("FROM writeback_attempts") == []
-    assert len(snapshots.matching('UPDATE "lead_projection"')) == 1
+    assert matching(snapshots, 'INSERT INTO "lead_projection"') == []
+    assert len(matching(snapshots, "FROM lead_projection", "FOR UPDATE")) == 1
+    assert matching(snapshots, "FROM writeback_attempts") == []
+    assert len(matching(snapshots, 'UPDATE "lead_projection"')) == 1
     async with service.runtime.engine.connect() as conn:
         names = set((await conn.execute(select(lead_projection.c.company_name)
                                         .where(lead_projection.c.lead_id.in_(leads)))).scalars())
     assert names == {"Acme 2"}
 
     # A batch that writes back still reads the heads (a replayed audit must not write back twice).
-    with Statements(service) as audits:
+    with sent_statements(service.runtime.engine) as audits:
         await handle(service, [decoded(audit_completed(lead), workspace_id="acme") for lead in leads],
                      on_audit_completed.handle)
-    assert len(audits.matching("FROM writeback_attempts")) == 1
-    assert audits.matching('INSERT INTO "lead_projection"') == []
+    assert len(matching(audits, "FROM writeback_attempts")) == 1
+    assert matching(audits, 'INSERT INTO "lead_projection"') == []
 
 
 async def test_new_and_known_leads_in_one_batch_get_their_workspaces_and_stay_locked_until_commit(
@@ -103,7 +86,7 @@ async def test_new_and_known_leads_in_one_batch_get_their_workspaces_and_stay_lo
     try:
         items = [decoded(lead_upserted(new, version=1), workspace_id="beta"),
                  decoded(lead_upserted(known, version=2), workspace_id="acme")]
-        with Statements(service) as sent:
+        with sent_statements(service.runtime.engine) as sent:
             async with service.runtime.uow() as uow:
                 batch = await LeadBatch.load(uow, items)
                 assert set(batch.states) == {known, new}
@@ -116,8 +99,8 @@ async def test_new_and_known_leads_in_one_batch_get_their_workspaces_and_stay_lo
                     await conn.rollback()
                 await uow.commit()
         # Lock the known, create the missing, lock it: three statements for a batch with a new lead.
-        assert len(sent.matching("FROM lead_projection", "FOR UPDATE")) == 2
-        assert len(sent.matching('INSERT INTO "lead_projection"')) == 1
+        assert len(matching(sent, "FROM lead_projection", "FOR UPDATE")) == 2
+        assert len(matching(sent, 'INSERT INTO "lead_projection"')) == 1
         async with other.connect() as conn:
             rows = dict((await conn.execute(select(lead_projection.c.lead_id, lead_projection.c.workspace))).all())
         assert rows == {known: "acme", new: "beta"}

@@ -5,14 +5,13 @@ unlinked lead's with the default's tone (the defaults of a batch read with one q
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from writeback_testkit import (
     FakePlusVibe,
     audit_completed,
@@ -28,7 +27,7 @@ from contracts.profile import PROFILE_KEYS, body_keys
 from copywriter import Tone
 from servicekit.messaging.events import Decoded
 from servicekit.process.tables import outbox
-from servicekit.testing import Database
+from servicekit.testing import Database, sent_statements
 from writeback.adapters.orm import copy_settings, writeback_attempts
 from writeback.bootstrap import WritebackService, bootstrap
 from writeback.domain.payload import CopyInputs, build_variables
@@ -204,7 +203,7 @@ async def test_an_unlinked_lead_is_written_in_its_workspace_defaults_tone_with_o
     snapshots = ([decoded(lead_upserted(lead, campaign_id=None), workspace_id=ACME) for lead in acme]
                  + [decoded(lead_upserted(lead), workspace_id="beta") for lead in beta]
                  + [decoded(lead_upserted(plain), workspace_id="plain")])
-    with statements_on(service, "copy_settings") as reads:
+    with sent_statements(service.runtime.engine, naming="copy_settings") as reads:
         await apply(service, *snapshots)
         assert reads == []  # a batch that writes nothing back reads no setting
         await apply(service, *(decoded(audit_completed(lead), workspace_id=item.envelope.workspace_id)
@@ -238,23 +237,6 @@ async def test_a_cut_off_update_is_read_back_with_the_variables_of_its_setting(
     data = (await published(service))[str(lead)]
     assert data["delivered"] is True and data["tone"] == "direct"
     assert data["variables"] == build_variables(await inputs_of(service, lead), steps=2, tone=Tone.DIRECT)
-
-
-@contextlib.contextmanager
-def statements_on(service: WritebackService, table: str) -> Iterator[list[str]]:
-    """The statements run on the service's engine meanwhile that name `table`."""
-    engine = service.runtime.engine.sync_engine
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if table in statement:
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def _sleep(s: float) -> None:

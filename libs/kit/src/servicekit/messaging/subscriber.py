@@ -14,8 +14,8 @@ The ack policy, explicit: after `EventConsumer.process` returns, each partition'
 record is due for commit (at-least-once; the inbox makes a redelivery a no-op). Due offsets are committed at most
 every `commit_interval_ms` (100 ms), and at once when a fetch comes back empty, when partitions are revoked and
 when the member stops: a batch never waits for its commit, and a busy member commits the newest offsets of many
-small batches in one request. (At 50 leads/s a batch holds a record or two, and one commit per batch was about a
-quarter of the broker's requests; docs/PERFORMANCE.md.) The commit travels while the next batch is fetched and
+small batches in one request. (At 50 leads/s a batch holds a record or two: one commit per batch was, by an
+estimate from the request mix, about a quarter of the broker's requests; docs/PERFORMANCE.md.) The commit travels while the next batch is fetched and
 applied, one commit in flight at most; a stop waits for it. If `process` raises (the DLQ unreachable, the
 database gone past the consumer's retry budget), each partition of the batch is rewound to its first record of
 the batch and the batch is fetched again; nothing of it becomes due. A commit refused because a rebalance took
@@ -48,13 +48,12 @@ _REVOKE_COMMIT_WAIT_S = 5.0  # a rebalance waits this long at most for the due o
 
 
 def subscribe(broker: KitKafkaBroker, consumer: EventConsumer[Any], *, topic_name: str, max_records: int = 500,
-              batch_timeout_ms: int = 100, commit_interval_ms: int = 100) -> GroupSubscriber:
+              batch_timeout_ms: int = 100) -> GroupSubscriber:
     """A member of the consumer's group on `topic_name`, started and stopped with `broker` (whose address,
     security and client id it shares)."""
     subscriber = GroupSubscriber(consumer, topic=topic_name, bootstrap=broker.kit_bootstrap,
                                  security=broker.kit_security, client_id=broker.kit_client_id,
-                                 max_records=max_records, batch_timeout_ms=batch_timeout_ms,
-                                 commit_interval_ms=commit_interval_ms)
+                                 max_records=max_records, batch_timeout_ms=batch_timeout_ms)
     broker.kit_subscribers.append(subscriber)
     return subscriber
 

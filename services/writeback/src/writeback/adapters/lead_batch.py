@@ -44,8 +44,10 @@ class LeadBatch:
         # The attempt heads and the workspaces' default copy settings serve a writeback only: a batch of snapshots,
         # pushes and removals (two of writeback's three events per lead) skips those reads.
         writes_back = any(isinstance(item.event, WRITING_BACK) for item in items)
-        heads = {k: AttemptHead(*v) for k, v in (await repo.attempt_heads(
-            s.last_attempt_id for s in states.values() if s.last_attempt_id is not None)).items()} if writes_back else {}
+        heads: dict[UUID, AttemptHead] = {}
+        if writes_back:
+            last = (s.last_attempt_id for s in states.values() if s.last_attempt_id is not None)
+            heads = {k: AttemptHead(*v) for k, v in (await repo.attempt_heads(last)).items()}
         known = await repo.known_requests(
             item.event.request_id for item in items if isinstance(item.event, WritebackRequested))
         defaults = await uow.copy_settings.defaults(s.workspace for s in states.values()) if writes_back else {}
