@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,12 @@ from servicekit.process.db import is_postgres, one_of, tls_needless
 from servicekit.process.tables import outbox
 
 log = logging.getLogger(__name__)
+
+# The relay's statements on PostgreSQL (`OutboxRelay._publish_once_asyncpg`); `outbox` resolves through the
+# connection's search_path, as every statement of the service does.
+_CLAIM_UNSENT = ("SELECT id, topic, msg_key, headers, payload FROM outbox WHERE sent_at IS NULL ORDER BY id "
+                 "LIMIT $1 FOR UPDATE SKIP LOCKED")
+_MARK_SENT = "UPDATE outbox SET sent_at = $2 WHERE id = ANY($1::bigint[])"
 
 
 class OutboxRelay:
@@ -59,6 +65,41 @@ class OutboxRelay:
 
     async def publish_once(self) -> int:
         """Claims up to one batch of unsent rows, publishes them and marks them sent. Returns the count."""
+        if self.engine.dialect.name == "postgresql":
+            count = await self._publish_once_asyncpg()
+        else:
+            count = await self._publish_once_core()
+        self.published_total += count
+        return count
+
+    async def _publish_once_asyncpg(self) -> int:
+        """PostgreSQL: the cycle's statements go to the pooled connection's asyncpg driver, not through SQLAlchemy.
+
+        SQLAlchemy still owns the connection (the pool, the idle ping, the search_path), but its statement path cost
+        more than the round trips themselves: an empty cycle (BEGIN, the claim, COMMIT) took 746 µs of the relay's
+        CPU through SQLAlchemy against 276 µs on asyncpg. At 50 leads/s, when every commit wakes the relay, it runs
+        this cycle about once per lead. The statements are written once here, so nothing needs SQLAlchemy's
+        compiler; they lose its SQL spans, which the sampler drops anyway (root client spans)."""
+        async with self.engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None, "a checked-out connection has its driver connection"
+            try:
+                async with raw.transaction():
+                    rows = await raw.fetch(_CLAIM_UNSENT, self.batch_size)
+                    if not rows:
+                        return 0
+                    # `headers` (jsonb) arrives decoded: SQLAlchemy set the connection's jsonb codec to the engine's
+                    # `json_value` when it connected.
+                    await self._send_acknowledged(
+                        [(r["topic"], r["msg_key"], r["headers"], r["payload"]) for r in rows])
+                    await raw.execute(_MARK_SENT, [r["id"] for r in rows], datetime.now(UTC))
+            except BaseException:
+                # The connection may be broken or mid-statement: the pool must not hand it out again.
+                await conn.invalidate()
+                raise
+        return len(rows)
+
+    async def _publish_once_core(self) -> int:
         async with self.engine.begin() as conn:
             stmt = (
                 select(outbox.c.id, outbox.c.topic, outbox.c.msg_key, outbox.c.headers, outbox.c.payload)
@@ -66,29 +107,25 @@ class OutboxRelay:
                 .order_by(outbox.c.id)
                 .limit(self.batch_size)
             )
-            if conn.dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
             rows = (await conn.execute(stmt)).all()
             if not rows:
                 return 0
-            futures = []
-            for row in rows:
-                futures.append(
-                    await self.producer.send(
-                        row.topic,
-                        value=row.payload,
-                        key=row.msg_key.encode() if row.msg_key else None,
-                        headers=kafka_headers(row.headers),
-                    )
-                )
-            # Every send must be acknowledged (acks=all) before a row is marked sent.
-            await asyncio.gather(*futures)
+            await self._send_acknowledged([(r.topic, r.msg_key, r.headers, r.payload) for r in rows])
             await conn.execute(
                 update(outbox).where(one_of(outbox.c.id, [r.id for r in rows], conn.dialect.name))
                 .values(sent_at=datetime.now(UTC))
             )
-        self.published_total += len(rows)
         return len(rows)
+
+    async def _send_acknowledged(self, rows: list[tuple[str, str | None, Mapping[str, str], bytes]]) -> None:
+        """Sends (topic, key, headers, payload) in order and waits for every acknowledgement (acks=all): a row is
+        marked sent only after that."""
+        futures = [
+            await self.producer.send(topic, value=payload, key=key.encode() if key else None,
+                                     headers=kafka_headers(headers))
+            for topic, key, headers, payload in rows
+        ]
+        await asyncio.gather(*futures)
 
     async def purge_sent(self) -> int:
         cutoff = datetime.now(UTC) - self.retention
