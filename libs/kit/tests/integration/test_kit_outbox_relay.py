@@ -153,3 +153,45 @@ async def test_relay_publishes_in_commit_order_per_lead_and_marks_rows_sent(
     records = await read_topic(kafka_bootstrap, f"{topic_prefix}{AUDIT_REQUESTED.name}", expected=30)
     assert [json.loads(r.value)["event_id"] for r in records] == [str(e.event_id) for e in envs]
     assert {r.key for r in records} == {str(lead).encode()}
+
+
+async def test_relay_recovers_when_the_server_ends_its_connection(
+    pg_database: Database, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """The relay talks to its pooled connection's asyncpg driver directly: a connection the server ended must
+    leave the pool (invalidated), not fail every cycle after it."""
+    engine = create_engine(pg_database.url, schema=pg_database.schema, pool_size=1)
+    await create_tables(engine)
+    await ensure_topics(kafka_bootstrap, [AUDIT_REQUESTED], prefix=topic_prefix)
+    sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+    async def commit_one() -> str:
+        env = audit_requested("recover.test")
+        async with UnitOfWork(sessions, topic_namer=lambda name: f"{topic_prefix}{name}") as uow:
+            uow.add_envelope(env)
+            await uow.commit()
+        return str(env.event_id)
+
+    producer = make_producer(kafka_bootstrap, "relay-test")
+    await producer.start()
+    try:
+        relay = OutboxRelay(engine, producer, schema=pg_database.schema)
+        first = await commit_one()
+        assert await relay.publish_once() == 1
+        async with engine.connect() as conn:  # the pool's one connection: the relay's
+            pid = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
+        other = create_engine(pg_database.url, pool_size=1)
+        try:
+            async with other.connect() as conn:
+                await conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        finally:
+            await other.dispose()
+        with pytest.raises(Exception):  # noqa: B017 - asyncpg's error for a closed connection varies by where it fails
+            await relay.publish_once()
+        second = await commit_one()  # a fresh connection from the pool
+        assert await relay.publish_once() == 1
+    finally:
+        await producer.stop()
+        await engine.dispose()
+    records = await read_topic(kafka_bootstrap, f"{topic_prefix}{AUDIT_REQUESTED.name}", expected=2)
+    assert [json.loads(r.value)["event_id"] for r in records] == [first, second]
