@@ -162,12 +162,13 @@ async def test_relay_recovers_when_the_server_ends_its_connection(
     leave the pool (invalidated), not fail every cycle after it."""
     engine = create_engine(pg_database.url, schema=pg_database.schema, pool_size=1)
     await create_tables(engine)
-    await ensure_topics(kafka_bootstrap, [AUDIT_REQUESTED], prefix=topic_prefix)
+    prefix = f"{topic_prefix}recover."  # a topic of its own: the other tests publish to the module's
+    await ensure_topics(kafka_bootstrap, [AUDIT_REQUESTED], prefix=prefix)
     sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
     async def commit_one() -> str:
         env = audit_requested("recover.test")
-        async with UnitOfWork(sessions, topic_namer=lambda name: f"{topic_prefix}{name}") as uow:
+        async with UnitOfWork(sessions, topic_namer=lambda name: f"{prefix}{name}") as uow:
             uow.add_envelope(env)
             await uow.commit()
         return str(env.event_id)
@@ -193,5 +194,5 @@ async def test_relay_recovers_when_the_server_ends_its_connection(
     finally:
         await producer.stop()
         await engine.dispose()
-    records = await read_topic(kafka_bootstrap, f"{topic_prefix}{AUDIT_REQUESTED.name}", expected=2)
+    records = await read_topic(kafka_bootstrap, f"{prefix}{AUDIT_REQUESTED.name}", expected=2)
     assert [json.loads(r.value)["event_id"] for r in records] == [first, second]

@@ -21,7 +21,7 @@ from servicekit.process.db import create_engine
 from servicekit.process.migrate import upgrade
 from servicekit.testing import Database
 from writeback.adapters.orm import writeback_attempts
-from writeback.adapters.repository import due_attempt_query
+from writeback.adapters.repository import DUE_ATTEMPT
 from writeback.bootstrap import MIGRATIONS
 
 pytestmark = pytest.mark.postgres
@@ -59,9 +59,10 @@ async def test_the_due_poll_uses_the_pending_index_under_a_generic_plan(pg_datab
     await upgrade(pg_database.url, schema=pg_database.schema, script_location=MIGRATIONS)
     engine = create_engine(pg_database.url, schema=pg_database.schema)
     now = datetime.now(UTC)
-    compiled = due_attempt_query(now).compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
+    # The SQL as it is sent for a poll at `now` ('pending' rendered in, `now` as a parameter).
+    compiled = DUE_ATTEMPT.compile(dialect=engine.dialect).construct_expanded_state({"now": now})
     assert compiled.positiontup is not None
-    arguments = ", ".join(_literal(compiled.params[name]) for name in compiled.positiontup)
+    arguments = ", ".join(_literal(compiled.parameters[name]) for name in compiled.positiontup)
     try:
         async with engine.begin() as conn:
             rows = [_attempt(now - timedelta(minutes=5), "delivered") for _ in range(DONE_ATTEMPTS)]
@@ -70,7 +71,7 @@ async def test_the_due_poll_uses_the_pending_index_under_a_generic_plan(pg_datab
             await conn.execute(text("ANALYZE writeback_attempts"))
         async with engine.connect() as conn:
             await conn.execute(text("SET plan_cache_mode = force_generic_plan"))
-            await conn.exec_driver_sql(f"PREPARE due_poll AS {compiled}")
+            await conn.exec_driver_sql(f"PREPARE due_poll AS {compiled.statement}")
             explained = (await conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) EXECUTE due_poll({arguments})")).scalar()
             # The statement as prepared still finds the one pending attempt (the SQL is the one the worker runs).
             found = (await conn.exec_driver_sql(f"EXECUTE due_poll({arguments})")).mappings().all()
