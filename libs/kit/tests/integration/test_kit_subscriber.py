@@ -1,6 +1,7 @@
 """The kit's subscriber on the real broker: offsets are committed only after a batch was applied; a batch that
 fails is fetched again from its first record; a stop waits for the batch in hand; the offsets of many small batches
-go out in a few commits, and those due when partitions are revoked are committed before the next owner starts."""
+go out in a few commits, and those due when partitions are revoked are committed before the next owner starts; a
+lingering member gathers a trickle into few batches and still takes a backlog at once."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from servicekit.messaging.consumer import ConsumerStats
 from servicekit.messaging.kafka_config import resolve
-from servicekit.messaging.subscriber import GroupSubscriber
+from servicekit.messaging.subscriber import LINGER_MIN_BYTES, GroupSubscriber
 
 pytestmark = pytest.mark.kafka
 
@@ -198,3 +199,56 @@ async def test_offsets_due_when_partitions_are_revoked_are_committed_before_the_
         release.set()
         await two.stop()
         await one.stop()
+
+
+async def test_a_lingering_member_gathers_a_trickle_into_few_batches(topic_prefix: str) -> None:
+    """`linger_ms`: the broker holds a fetch until more has arrived or the linger is over. Two groups read the same
+    trickle (a record every ~10 ms): the member that answers at once makes a batch per record or two; the lingering
+    one gathers each ~250 ms into one batch, and is behind by about the linger at most."""
+    topic = f"{topic_prefix}subscriber-linger"
+    await _topic(topic)
+    at_once, lingering = Recorder(f"{topic}.at-once"), Recorder(f"{topic}.lingering")
+    members = [_member(at_once, topic), _member(lingering, topic, linger_ms=250)]
+    for member in members:
+        await member.start()
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+    await producer.start()
+    values = [f"t{i}".encode() for i in range(80)]
+    try:
+        await _until(lambda: all(m.consumer is not None and bool(m.consumer.assignment()) for m in members))
+        for value in values:
+            await (await producer.send(topic, value))
+            await asyncio.sleep(0.01)
+        sent = time.monotonic()
+        await _until(lambda: len(lingering.seen()) >= len(values))
+        behind = time.monotonic() - sent
+        await _until(lambda: len(at_once.seen()) >= len(values))
+    finally:
+        await producer.stop()
+        for member in members:
+            await member.stop()
+    assert lingering.seen() == values and at_once.seen() == values
+    assert len(at_once.batches) >= 25, len(at_once.batches)  # the trickle made small batches, or it shows nothing
+    assert len(lingering.batches) * 3 <= len(at_once.batches), (len(lingering.batches), len(at_once.batches))
+    assert behind < 0.25 + 1.0, behind
+
+
+async def test_a_backlog_is_not_held_back_by_the_linger(topic_prefix: str) -> None:
+    """A backlog of more than `LINGER_MIN_BYTES` is answered at once, however long the linger."""
+    topic = f"{topic_prefix}subscriber-linger-backlog"
+    await _topic(topic)
+    values = [f"b{i:04d}".encode() + b"x" * 2000 for i in range(300)]  # ~600 KB
+    assert sum(map(len, values)) > LINGER_MIN_BYTES
+    await _publish(topic, values)
+    handler = Recorder(f"{topic}.group")
+    member = _member(handler, topic, linger_ms=10_000)
+    await member.start()
+    try:
+        await _until(lambda: member.consumer is not None and bool(member.consumer.assignment()))
+        assigned = time.monotonic()
+        await _until(lambda: len(handler.seen()) >= len(values), timeout_s=20)
+        took = time.monotonic() - assigned
+    finally:
+        await member.stop()
+    assert handler.seen() == values
+    assert took < 5.0, took  # far below the 10 s linger

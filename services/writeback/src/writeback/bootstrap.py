@@ -85,7 +85,7 @@ def bootstrap(settings: WritebackSettings | None = None, *, plusvibe: PlusVibePo
     delivery_signal = OutboxSignal()
     runtime = ServiceRuntime.create(s, WritebackUnitOfWork, migrations=MIGRATIONS, delivery_signal=delivery_signal)
     ports, connected = _ports(runtime, s, plusvibe, plusvibe_ports, plusvibe_settings)
-    runtime.add_consumer(LEAD_UPSERTED, "on_lead_upserted", on_lead_upserted.handle)
+    runtime.add_consumer(LEAD_UPSERTED, "on_lead_upserted", on_lead_upserted.handle, linger_ms=s.snapshot_linger_ms)
     runtime.add_consumer(LEAD_PUSHED, "on_lead_pushed", on_lead_pushed.handle)
     runtime.add_consumer(LEAD_REMOVED_FROM_CAMPAIGN, "on_lead_removed_from_campaign",
                          on_lead_removed_from_campaign.handle)

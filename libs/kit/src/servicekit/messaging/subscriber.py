@@ -15,8 +15,8 @@ record is due for commit (at-least-once; the inbox makes a redelivery a no-op). 
 every `commit_interval_ms` (100 ms), and at once when a fetch comes back empty, when partitions are revoked and
 when the member stops: a batch never waits for its commit, and a busy member commits the newest offsets of many
 small batches in one request. (At 50 leads/s a batch holds a record or two: one commit per batch was, by an
-estimate from the request mix, about a quarter of the broker's requests; docs/PERFORMANCE.md.) The commit travels while the next batch is fetched and
-applied, one commit in flight at most; a stop waits for it. If `process` raises (the DLQ unreachable, the
+estimate from the request mix, about a quarter of the broker's requests; docs/PERFORMANCE.md.) The commit
+travels while the next batch is fetched and applied, one commit in flight at most; a stop waits for it. If `process` raises (the DLQ unreachable, the
 database gone past the consumer's retry budget), each partition of the batch is rewound to its first record of
 the batch and the batch is fetched again; nothing of it becomes due. A commit refused because a rebalance took
 the partitions meanwhile is logged: the next owner reads from the last committed offset and its inbox skips
@@ -45,15 +45,18 @@ log = logging.getLogger(__name__)
 _FETCH_ERROR_PAUSE_S = 5.0  # after a failed fetch (the broker away): what FastStream's loop waited too
 _FAILED_BATCH_PAUSE_S = 0.5  # after a batch that raised: fetched again, but not in a tight loop
 _REVOKE_COMMIT_WAIT_S = 5.0  # a rebalance waits this long at most for the due offsets' commit
+# A lingering member's fetch returns early once this much has arrived (a lead snapshot is 1-4 KB, so a backlog of
+# a few hundred never waits for the linger).
+LINGER_MIN_BYTES = 256 * 1024
 
 
 def subscribe(broker: KitKafkaBroker, consumer: EventConsumer[Any], *, topic_name: str, max_records: int = 500,
-              batch_timeout_ms: int = 100) -> GroupSubscriber:
+              batch_timeout_ms: int = 100, linger_ms: int = 0) -> GroupSubscriber:
     """A member of the consumer's group on `topic_name`, started and stopped with `broker` (whose address,
     security and client id it shares)."""
     subscriber = GroupSubscriber(consumer, topic=topic_name, bootstrap=broker.kit_bootstrap,
                                  security=broker.kit_security, client_id=broker.kit_client_id,
-                                 max_records=max_records, batch_timeout_ms=batch_timeout_ms)
+                                 max_records=max_records, batch_timeout_ms=batch_timeout_ms, linger_ms=linger_ms)
     broker.kit_subscribers.append(subscriber)
     return subscriber
 
@@ -65,13 +68,18 @@ class GroupSubscriber:
 
     def __init__(self, consumer: EventConsumer[Any], *, topic: str, bootstrap: str, security: KafkaSecurity,
                  client_id: str | None = None, max_records: int = 500, batch_timeout_ms: int = 100,
-                 commit_interval_ms: int = 100, graceful_timeout_s: float = 30.0) -> None:
+                 commit_interval_ms: int = 100, linger_ms: int = 0, graceful_timeout_s: float = 30.0) -> None:
+        """`linger_ms` > 0: the broker holds each fetch until `LINGER_MIN_BYTES` have arrived or `linger_ms` have
+        passed, so under a trickle of records a batch gathers what arrived in that time (one transaction for many
+        records) at the price of up to `linger_ms` more latency; a backlog is fetched at once either way. Only for
+        subscriptions no one waits on and whose lateness changes no other handler's outcome."""
         self.handler = consumer
         self.topic = topic
         self.group_id = consumer.group
         self.max_records = max_records
         self.batch_timeout_ms = batch_timeout_ms
         self.commit_interval_s = commit_interval_ms / 1000
+        self.linger_ms = linger_ms
         self.graceful_timeout_s = graceful_timeout_s
         self._bootstrap = bootstrap
         self._security = security
@@ -85,9 +93,12 @@ class GroupSubscriber:
         self._running = False
 
     def _member(self) -> AIOKafkaConsumer:
+        # Without a linger, aiokafka's defaults: the broker answers a fetch as soon as one byte is there.
+        fetch = ({"fetch_min_bytes": LINGER_MIN_BYTES, "fetch_max_wait_ms": self.linger_ms} if self.linger_ms > 0
+                 else {})
         kafka = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=self.group_id,
                                  client_id=self._client_id or "aiokafka", enable_auto_commit=False,
-                                 auto_offset_reset="earliest", **client_options(self._security))
+                                 auto_offset_reset="earliest", **fetch, **client_options(self._security))
         kafka.subscribe([self.topic], listener=_LoggingListener(self.group_id,
                                                                 lambda: self._commit_before_revoke(kafka)))
         return kafka

@@ -136,9 +136,10 @@ class ServiceRuntime(Generic[U]):
 
     def add_consumer(self, topic_spec: Any, handler_name: str, handle: Handler[U] | batch_handler[U], *,
                      expected_types: frozenset[str] | None = None,
-                     max_records: int | None = None) -> EventConsumer[U]:
+                     max_records: int | None = None, linger_ms: int = 0) -> EventConsumer[U]:
         """Subscribes `handle` to a registry topic with consumer group `<service>.<handler_name>`: a handler of one
-        event, or of the batch's events at once when marked `@batch_handler` (see `servicekit.messaging.consumer`)."""
+        event, or of the batch's events at once when marked `@batch_handler` (see `servicekit.messaging.consumer`).
+        `linger_ms`: how long a fetch may wait for more records (`GroupSubscriber`); 0 answers at once."""
         broker = self.get_broker()
         s = self.settings
         consumer: EventConsumer[U] = EventConsumer(
@@ -152,7 +153,7 @@ class ServiceRuntime(Generic[U]):
             expected_types=expected_types,
         )
         subscribe(broker, consumer, topic_name=s.topic(topic_spec), max_records=max_records or s.consumer_max_records,
-                  batch_timeout_ms=s.consumer_batch_timeout_ms)
+                  batch_timeout_ms=s.consumer_batch_timeout_ms, linger_ms=linger_ms)
         self.consumers.append(consumer)
         return consumer
 
