@@ -12,16 +12,16 @@ and it starts and stops these subscribers with itself.
 
 The ack policy, explicit: after `EventConsumer.process` returns, each partition's offset after the batch's last
 record is due for commit (at-least-once; the inbox makes a redelivery a no-op). Due offsets are committed at most
-every `commit_interval_ms` (100 ms), and at once when a fetch comes back empty, when partitions are revoked and
-when the member stops: a batch never waits for its commit, and a busy member commits the newest offsets of many
-small batches in one request. (At 50 leads/s a batch holds a record or two: one commit per batch was, by an
-estimate from the request mix, about a quarter of the broker's requests; docs/PERFORMANCE.md.) The commit
-travels while the next batch is fetched and applied, one commit in flight at most; a stop waits for it. If `process` raises (the DLQ unreachable, the
-database gone past the consumer's retry budget), each partition of the batch is rewound to its first record of
-the batch and the batch is fetched again; nothing of it becomes due. A commit refused because a rebalance took
-the partitions meanwhile is logged: the next owner reads from the last committed offset and its inbox skips
-what this member applied (so does a member killed with due offsets: at most `commit_interval_ms` of records are
-delivered again).
+every `commit_interval_ms` (100 ms), and at once when a fetch comes back empty, when partitions are revoked and when
+the member stops: a batch never waits for its commit, and a busy member commits the newest offsets of many small
+batches in one request. (At 50 leads/s a batch holds a record or two: one commit per batch was, by an estimate from
+the request mix, about a quarter of the broker's requests; docs/PERFORMANCE.md.) The commit travels while the next
+batch is fetched and applied, one commit in flight at most; a stop waits for it. If `process` raises (the DLQ
+unreachable, the database gone past the consumer's retry budget), each partition of the batch is rewound to its
+first record of the batch and the batch is fetched again; nothing of it becomes due. A commit refused because a
+rebalance took the partitions meanwhile is logged: the next owner reads from the last committed offset and its inbox
+skips what this member applied (so does a member killed with due offsets: at most `commit_interval_ms` of records
+are delivered again).
 """
 
 from __future__ import annotations
