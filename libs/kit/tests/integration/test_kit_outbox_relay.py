@@ -184,7 +184,7 @@ async def test_relay_recovers_when_the_server_ends_its_connection(
         other = create_engine(pg_database.url, pool_size=1)
         try:
             async with other.connect() as conn:
-                await conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+                await conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)}, 5000)")  # waits for its end
         finally:
             await other.dispose()
         with pytest.raises(Exception):  # noqa: B017 - asyncpg's error for a closed connection varies by where it fails

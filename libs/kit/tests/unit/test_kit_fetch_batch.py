@@ -1,6 +1,7 @@
 """The kit subscriber's fetch (`GroupSubscriber.fetch`): no extra sleep after a fetch that waited its whole timeout, no spinning when a
 fetch comes back empty at once, records of every partition in one batch, and the lag of each assigned partition
-noted from the fetch (high watermark minus the position after the last record; 0 when a fetch is empty)."""
+noted from the fetch (high watermark minus the position after the last record; 0 when a fetch is empty, unless the
+member lingers)."""
 
 from __future__ import annotations
 
@@ -93,6 +94,17 @@ async def test_the_lag_of_each_fetched_partition_is_its_high_watermark_after_the
     assert lag == {("t", 0): 8, ("t", 1): 0}  # P2 sent nothing and has no known watermark: not guessed
     await _timed(FakeKafka(wait_s=0.0), lag=lag)  # an empty fetch: every assigned partition is caught up
     assert lag == {("t", 0): 0, ("t", 1): 0, ("t", 2): 0}
+
+
+async def test_an_empty_fetch_of_a_lingering_member_leaves_its_lag_as_its_last_batch_showed_it() -> None:
+    """The broker may be holding records for a lingering member when its fetch comes back empty: not "caught up"."""
+    subscriber = _subscriber(100, 7)
+    subscriber.linger_ms = 250
+    lag = subscriber.handler.stats.lag
+    await subscriber.fetch(FakeKafka(wait_s=0.0, batches={P0: [Rec("a", 10)]}, highwater={P0: 15}))
+    assert lag == {("t", 0): 4}
+    await subscriber.fetch(FakeKafka(wait_s=0.0))
+    assert lag == {("t", 0): 4}
 
 
 def test_a_failed_batch_rewinds_each_partition_to_its_first_record_in_the_batch() -> None:

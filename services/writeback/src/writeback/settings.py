@@ -30,7 +30,7 @@ class WritebackSettings(ServiceSettings):
     integration_ttl_s: float = Field(default=5.0, gt=0)
     # LeadUpserted (the lead snapshots) fetched in batches gathered for up to this long (0: at once, the default).
     # Under a trickle of snapshots writeback then applies them in one transaction per linger instead of one per
-    # snapshot: at 50 leads/s, 5.6-6.2 instead of 9.1-9.6 ms of its CPU per lead (docs/PERFORMANCE.md). The price:
+    # snapshot: at 50 leads/s, 5.6-7.0 instead of 9.1-10.1 ms of its CPU per lead (docs/PERFORMANCE.md). The price:
     # the projection of a lead's contact lags its snapshot by up to this much, so an audit that completes sooner
     # after a contact change (or a lead's creation) builds its copy with the contact from before.
     snapshot_linger_ms: int = Field(default=0, ge=0, le=1000)

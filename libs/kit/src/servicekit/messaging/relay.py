@@ -34,7 +34,7 @@ from servicekit.process.tables import outbox
 
 log = logging.getLogger(__name__)
 
-# The relay's statements on PostgreSQL (`OutboxRelay._publish_once_asyncpg`); `outbox` resolves through the
+# The relay's statements on asyncpg (`OutboxRelay._publish_once_asyncpg`); `outbox` resolves through the
 # connection's search_path, as every statement of the service does.
 _CLAIM_UNSENT = ("SELECT id, topic, msg_key, headers, payload FROM outbox WHERE sent_at IS NULL ORDER BY id "
                  "LIMIT $1 FOR UPDATE SKIP LOCKED")
@@ -65,7 +65,7 @@ class OutboxRelay:
 
     async def publish_once(self) -> int:
         """Claims up to one batch of unsent rows, publishes them and marks them sent. Returns the count."""
-        if self.engine.dialect.name == "postgresql":
+        if self.engine.dialect.driver == "asyncpg":
             count = await self._publish_once_asyncpg()
         else:
             count = await self._publish_once_core()
@@ -73,7 +73,7 @@ class OutboxRelay:
         return count
 
     async def _publish_once_asyncpg(self) -> int:
-        """PostgreSQL: the cycle's statements go to the pooled connection's asyncpg driver, not through SQLAlchemy.
+        """On asyncpg, the cycle's statements go to the pooled connection's driver, not through SQLAlchemy.
 
         SQLAlchemy still owns the connection (the pool, the idle ping, the search_path), but its statement path cost
         more than the round trips themselves: an empty cycle (BEGIN, the claim, COMMIT) took 746 µs of the relay's
@@ -93,9 +93,11 @@ class OutboxRelay:
                     await self._send_acknowledged(
                         [(r["topic"], r["msg_key"], r["headers"], r["payload"]) for r in rows])
                     await raw.execute(_MARK_SENT, [r["id"] for r in rows], datetime.now(UTC))
-            except BaseException:
-                # The connection may be broken or mid-statement: the pool must not hand it out again.
-                await conn.invalidate()
+            except BaseException as exc:
+                # A failed send left the connection clean (the transaction rolled back) and it goes back to the pool;
+                # a broken one, one still in a transaction or a cancelled cycle must not be handed out again.
+                if not isinstance(exc, Exception) or raw.is_closed() or raw.is_in_transaction():
+                    await conn.invalidate(exc)
                 raise
         return len(rows)
 

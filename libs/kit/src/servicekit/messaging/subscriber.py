@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 _FETCH_ERROR_PAUSE_S = 5.0  # after a failed fetch (the broker away): what FastStream's loop waited too
 _FAILED_BATCH_PAUSE_S = 0.5  # after a batch that raised: fetched again, but not in a tight loop
 _REVOKE_COMMIT_WAIT_S = 5.0  # a rebalance waits this long at most for the due offsets' commit
-# A lingering member's fetch returns early once this much has arrived (a lead snapshot is 1-4 KB, so a backlog of
-# a few hundred never waits for the linger).
+# A lingering member's fetch returns early once this much has arrived: a backlog of 256 KiB or more (a lead snapshot
+# is 1-3 KB: a few hundred of them) is answered at once, a smaller one within the linger.
 LINGER_MIN_BYTES = 256 * 1024
 
 
@@ -71,7 +71,8 @@ class GroupSubscriber:
                  commit_interval_ms: int = 100, linger_ms: int = 0, graceful_timeout_s: float = 30.0) -> None:
         """`linger_ms` > 0: the broker holds each fetch until `LINGER_MIN_BYTES` have arrived or `linger_ms` have
         passed, so under a trickle of records a batch gathers what arrived in that time (one transaction for many
-        records) at the price of up to `linger_ms` more latency; a backlog is fetched at once either way. Only for
+        records) at the price of up to `linger_ms` more latency; a backlog over `LINGER_MIN_BYTES` is fetched at
+        once either way. Only for
         subscriptions no one waits on and whose lateness changes no other handler's outcome."""
         self.handler = consumer
         self.topic = topic
@@ -205,7 +206,10 @@ class GroupSubscriber:
         member does not spin); a fetch that waited its whole timeout is not followed by another wait."""
         started = time.monotonic()
         batches = await kafka.getmany(timeout_ms=self.batch_timeout_ms, max_records=self.max_records)
-        note_lag(kafka, batches, self.handler.stats.lag)
+        if batches or not self.linger_ms:
+            # An empty fetch of a lingering member proves nothing (the broker may be holding records for it): its
+            # lag stays what its last batch showed.
+            note_lag(kafka, batches, self.handler.stats.lag)
         if batches:
             return tuple(record for records in batches.values() for record in records)
         left = self.batch_timeout_ms / 1000 - (time.monotonic() - started)
