@@ -3,7 +3,8 @@ at start, that the database keeps sessions (docs/KUBERNETES-RUNBOOK.md "Connecti
 
     service = bootstrap(configure_logs=True)
     size_pool(service.runtime, "consumers")   # before anything connects
-    asyncio.run(checked(service.runtime, serve_worker(service.runtime, consumers=True, relay=False)))
+    run(checked(service.runtime, serve_worker(service.runtime, consumers=True, relay=False)),
+        loop=service.runtime.settings.event_loop)   # servicekit.process.event_loop: uvloop by default
 
 APIs: `size_pool(runtime, "api")` before `create_app(...)`, and `checked_app(app, runtime)` around the app.
 """

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,8 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 0.05
     consumer_max_records: int = 500
+    # The worker processes' event loop (servicekit.process.event_loop): uvloop, or asyncio's own.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # How long a batch fetch waits for records when none are buffered. FastStream also SLEEPS this long after
     # an empty fetch, so it bounds the extra latency of a record that arrives while a consumer is idle.
     consumer_batch_timeout_ms: int = Field(default=100, ge=1, le=10_000)

@@ -1,8 +1,7 @@
 """`python -m leads.entrypoints.relay`: publishes the leads outbox."""
 
-import asyncio
-
 from leads.bootstrap import bootstrap
+from servicekit.process.event_loop import run
 from servicekit.process.pooling import checked, size_pool
 from servicekit.process.runtime import serve_worker
 
@@ -10,7 +9,7 @@ from servicekit.process.runtime import serve_worker
 def main() -> None:
     runtime = bootstrap(configure_logs=True).runtime
     size_pool(runtime, "relay")
-    asyncio.run(checked(runtime, serve_worker(runtime, consumers=False, relay=True)))
+    run(checked(runtime, serve_worker(runtime, consumers=False, relay=True)), loop=runtime.settings.event_loop)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,7 @@ poller, webhook sweeper), registered by the bootstrap."""
 
 from __future__ import annotations
 
-import asyncio
-
+from servicekit.process.event_loop import run
 from servicekit.process.pooling import checked, size_pool
 from servicekit.process.runtime import serve_worker
 from unibox.bootstrap import bootstrap
@@ -13,7 +12,8 @@ from unibox.bootstrap import bootstrap
 def main() -> None:
     service = bootstrap(configure_logs=True)
     size_pool(service.runtime, "consumers")
-    asyncio.run(checked(service.runtime, serve_worker(service.runtime, consumers=True, relay=False)))
+    run(checked(service.runtime, serve_worker(service.runtime, consumers=True, relay=False)),
+        loop=service.runtime.settings.event_loop)
 
 
 if __name__ == "__main__":

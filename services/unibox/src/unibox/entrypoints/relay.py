@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
+from servicekit.process.event_loop import run
 from servicekit.process.pooling import checked, size_pool
 from servicekit.process.runtime import serve_worker
 from unibox.bootstrap import bootstrap
@@ -12,7 +11,7 @@ from unibox.bootstrap import bootstrap
 def main() -> None:
     runtime = bootstrap(configure_logs=True).runtime
     size_pool(runtime, "relay")
-    asyncio.run(checked(runtime, serve_worker(runtime, consumers=False, relay=True)))
+    run(checked(runtime, serve_worker(runtime, consumers=False, relay=True)), loop=runtime.settings.event_loop)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
+from servicekit.process.event_loop import run
 from servicekit.process.logging import configure_logging
 from servicekit.process.pooling import checked, size_pool
 from servicekit.process.runtime import serve_worker
@@ -15,7 +14,8 @@ def main() -> None:
     s = service.settings
     configure_logging(s.service_name, s.log_level, json_output=s.log_json)
     size_pool(service.runtime, "relay")
-    asyncio.run(checked(service.runtime, serve_worker(service.runtime, consumers=False, relay=True)))
+    run(checked(service.runtime, serve_worker(service.runtime, consumers=False, relay=True)),
+        loop=service.runtime.settings.event_loop)
 
 
 if __name__ == "__main__":
