@@ -34,5 +34,5 @@ def run(main: Coroutine[Any, Any, T], *, loop: EventLoop = "uvloop") -> T:
 
 
 def running_loop_kind() -> EventLoop:
-    """Which kind of loop runs the calling coroutine (logged at start; tests)."""
+    """Which kind of loop runs the calling coroutine (the tests check it with this)."""
     return "uvloop" if uvloop is not None and isinstance(asyncio.get_running_loop(), uvloop.Loop) else "asyncio"
