@@ -63,8 +63,8 @@ class ServiceSettings(BaseSettings):
     consumer_max_records: int = 500
     # The worker processes' event loop (servicekit.process.event_loop): uvloop, or asyncio's own.
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
-    # How long a batch fetch waits for records when none are buffered. FastStream also SLEEPS this long after
-    # an empty fetch, so it bounds the extra latency of a record that arrives while a consumer is idle.
+    # How long a batch fetch waits for records when none are buffered (servicekit.messaging.subscriber: after an
+    # empty fetch that returned early, only what is left of it is waited, so an idle member does not spin).
     consumer_batch_timeout_ms: int = Field(default=100, ge=1, le=10_000)
     # How long a consumer keeps retrying a transient fault of one record before parking it in the DLQ.
     consumer_transient_budget_s: float = 600.0
