@@ -1,10 +1,10 @@
 """What an entrypoint declares about its process's database use: the pool of its process type, and the check,
 at start, that the database keeps sessions (docs/KUBERNETES-RUNBOOK.md "Connection budget").
 
-    service = bootstrap(configure_logs=True)
-    size_pool(service.runtime, "consumers")   # before anything connects
-    run(checked(service.runtime, serve_worker(service.runtime, consumers=True, relay=False)),
-        loop=service.runtime.settings.event_loop)   # servicekit.process.event_loop: uvloop by default
+    size_pool(runtime, "consumers")   # before anything connects
+    run(checked(runtime, serve_worker(runtime, consumers=True, relay=False)), loop=...)
+
+which a worker entrypoint does in one call, `servicekit.process.worker_main.run_worker(runtime, "consumers")`.
 
 APIs: `size_pool(runtime, "api")` before `create_app(...)`, and `checked_app(app, runtime)` around the app.
 """

@@ -2,16 +2,11 @@
 the service's own loops the bootstrap registered (the check of campaigns edited after enrolment)."""
 
 from leads.bootstrap import bootstrap
-from servicekit.process.event_loop import run
-from servicekit.process.pooling import checked, size_pool
-from servicekit.process.runtime import serve_worker
+from servicekit.process.worker_main import run_worker
 
 
 def main() -> None:
-    service = bootstrap(configure_logs=True)
-    size_pool(service.runtime, "consumers")
-    run(checked(service.runtime, serve_worker(service.runtime, consumers=True, relay=False)),
-        loop=service.runtime.settings.event_loop)
+    run_worker(bootstrap(configure_logs=True).runtime, "consumers")
 
 
 if __name__ == "__main__":

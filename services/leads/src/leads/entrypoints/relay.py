@@ -1,15 +1,11 @@
 """`python -m leads.entrypoints.relay`: publishes the leads outbox."""
 
 from leads.bootstrap import bootstrap
-from servicekit.process.event_loop import run
-from servicekit.process.pooling import checked, size_pool
-from servicekit.process.runtime import serve_worker
+from servicekit.process.worker_main import run_worker
 
 
 def main() -> None:
-    runtime = bootstrap(configure_logs=True).runtime
-    size_pool(runtime, "relay")
-    run(checked(runtime, serve_worker(runtime, consumers=False, relay=True)), loop=runtime.settings.event_loop)
+    run_worker(bootstrap(configure_logs=True).runtime, "relay")
 
 
 if __name__ == "__main__":

@@ -3,17 +3,12 @@ poller, webhook sweeper), registered by the bootstrap."""
 
 from __future__ import annotations
 
-from servicekit.process.event_loop import run
-from servicekit.process.pooling import checked, size_pool
-from servicekit.process.runtime import serve_worker
+from servicekit.process.worker_main import run_worker
 from unibox.bootstrap import bootstrap
 
 
 def main() -> None:
-    service = bootstrap(configure_logs=True)
-    size_pool(service.runtime, "consumers")
-    run(checked(service.runtime, serve_worker(service.runtime, consumers=True, relay=False)),
-        loop=service.runtime.settings.event_loop)
+    run_worker(bootstrap(configure_logs=True).runtime, "consumers")
 
 
 if __name__ == "__main__":

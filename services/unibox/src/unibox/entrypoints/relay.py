@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from servicekit.process.event_loop import run
-from servicekit.process.pooling import checked, size_pool
-from servicekit.process.runtime import serve_worker
+from servicekit.process.worker_main import run_worker
 from unibox.bootstrap import bootstrap
 
 
 def main() -> None:
-    runtime = bootstrap(configure_logs=True).runtime
-    size_pool(runtime, "relay")
-    run(checked(runtime, serve_worker(runtime, consumers=False, relay=True)), loop=runtime.settings.event_loop)
+    run_worker(bootstrap(configure_logs=True).runtime, "relay")
 
 
 if __name__ == "__main__":
