@@ -39,6 +39,7 @@ from _fixtures import audit_completed, lead_rows, ready_variables
 
 from contracts.envelope import Envelope
 from contracts.topics import TOPIC_BY_EVENT_TYPE, TopicSpec
+from servicekit.process.db import prefer_lz4_toast_compression
 
 # The cost model: what one lead costs in bench_pipeline's burst (an unlinked `audit_queued` lead, AuditCompleted
 # published by the bench; the leads and writeback consumers and relays of services/*/bootstrap.py).
@@ -413,8 +414,9 @@ async def db_round(shape: BatchShape, seconds: float, connections: int) -> dict[
     admin = await asyncpg.connect(raw_dsn())
     try:
         await create_tables(admin, schema, [k for ks in keys for k in ks], shape.effect_payloads[0])
+        # Large values compressed as the services' connections compress them (servicekit.process.db).
         pool = await asyncpg.create_pool(raw_dsn(), min_size=connections + RELAYS, max_size=connections + RELAYS,
-                                         server_settings={"search_path": schema})
+                                         server_settings={"search_path": schema}, init=prefer_lz4_toast_compression)
         try:
             return await load(pool, shape, keys, seconds)
         finally:

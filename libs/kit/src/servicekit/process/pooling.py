@@ -49,7 +49,8 @@ def size_pool(runtime: ServiceRuntime[Any], process: Process, *, loop_connection
         raise RuntimeError("size_pool() must run before the runtime's engine is first used")
     if pool.size() != size:
         runtime.engine = create_engine(url, schema=runtime.schema, pool_size=size,
-                                       pool_timeout_s=settings.db_pool_timeout_s)
+                                       pool_timeout_s=settings.db_pool_timeout_s,
+                                       toast_compression=settings.db_toast_compression)
         runtime.sessions.configure(bind=runtime.engine)
     log.info("database pool", extra={"fields": {"process": process, "pool_size": size,
                                                 "subscribers": len(runtime.consumers),

@@ -94,7 +94,8 @@ class ServiceRuntime(Generic[U]):
         url = settings.resolved_database_url()
         schema = settings.resolved_schema() if is_postgres(url) else None
         engine = create_engine(url, schema=schema, pool_size=pool_size or settings.db_pool_size,
-                               pool_timeout_s=settings.db_pool_timeout_s)
+                               pool_timeout_s=settings.db_pool_timeout_s,
+                               toast_compression=settings.db_toast_compression)
         sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         return cls(settings=settings, engine=engine, sessions=sessions, uow_class=uow_class,
                    migrations=migrations, uow_kwargs=uow_kwargs)

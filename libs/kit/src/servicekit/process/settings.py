@@ -58,6 +58,9 @@ class ServiceSettings(BaseSettings):
     # second (0 switches limiting off) and the burst a principal may send at once; beyond it: 429 + Retry-After.
     rate_limit_per_s: float = Field(default=100.0, ge=0)
     rate_limit_burst: int = Field(default=200, ge=1)
+    # How PostgreSQL compresses the large values this service writes (servicekit.process.db.
+    # compress_toast_with_lz4_on_connect): lz4, or "server" for the server's own default (pglz unless changed).
+    db_toast_compression: Literal["lz4", "server"] = "lz4"
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 0.05
     consumer_max_records: int = 500
