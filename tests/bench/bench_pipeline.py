@@ -1,7 +1,8 @@
 """Pipeline: unlinked leads, AuditCompleted published for each (as audits would) → writeback (its own
 consumers + relay processes) → WritebackCompleted → leads (its own consumers + relay processes) applies the
 variables and `email_generated`. Measured in the leads database: leads/s for a burst of 10,000, and
-per-lead latency publish → `wb_applied_at`, for the burst and at a fixed arrival rate (50 leads/s, 60 s).
+per-lead latency publish → `wb_applied_at`, for the burst and at two fixed arrival rates (50 leads/s for 60 s, the
+latency goal's rate; then 200 leads/s for 30 s, `high_rate_*` in the results), with every process's CPU for each.
 
 Before the services start, the broker gets one unmeasured round of the pipeline's records (bench_ceilings.warm_broker),
 so its CPU per lead is that of a JVM whose JIT has compiled the produce and fetch paths, whatever ran before.
@@ -40,6 +41,8 @@ from bench_ceilings import warm_broker
 BURST = 10_000
 RATE = 50.0
 RATE_SECONDS = 60.0
+HIGH_RATE = 200.0  # `--set pipeline_high_rate=0` leaves the second fixed-rate phase out
+HIGH_RATE_SECONDS = 30.0
 WARMUP = 20
 REPLICAS = 1
 
@@ -217,15 +220,49 @@ def latencies(sent: dict[uuid.UUID, float], applied: dict[uuid.UUID, float]) -> 
     return [applied[i] - sent[i] for i in sent if i in applied]
 
 
+async def fixed_rate(pub: Publisher, leads: list[dict[str, Any]], rate: float, seconds: float,
+                     schemas: dict[str, str], procs: Procs) -> dict[str, Any]:
+    """Publishes `leads` at `rate` leads/s, scheduled on the clock and never waiting for the pipeline; their
+    latency publish → applied, every process's CPU over the phase and the hops' latencies (`rate_*` keys)."""
+    settle_generator_heap()
+    pub.sent_at.clear()
+    before = await phase_start_count(schemas["leads"])
+    cpu0 = cpu_seconds(procs)
+    start = time.monotonic()
+    for i, lead in enumerate(leads):
+        due = start + i / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await pub.send(lead)
+        if len(pub.pending) >= 50:
+            await pub.flush()
+    await pub.flush()
+    ids = [x["id"] for x in leads]
+    await wait_applied(schemas["leads"], ids, procs, timeout_s=180, before=before)
+    cpu1, window_s = cpu_seconds(procs), time.monotonic() - start
+    applied = await applied_times(schemas["leads"], ids)
+    lat = latencies(pub.sent_at, applied)
+    return {"rate_leads_per_s": rate, "rate_seconds": seconds, "rate_applied": len(applied),
+            "rate_latency": summary_ms(lat),
+            # What the latency rides on: at a fixed rate the batches hold a few records, so a lead costs far more
+            # than in the burst; near 2 busy cores every hop queues for CPU.
+            **rate_cpu(cpu0, cpu1, len(applied), window_s),
+            "rate_hops": await hops(schemas["writeback"], pub.sent_at, applied)}
+
+
 async def run(ctx: dict[str, Any]) -> dict[str, Any]:
     burst = int(ctx.get("pipeline_burst", BURST))
     rate_s = float(ctx.get("pipeline_rate_seconds", RATE_SECONDS))
     rate = float(ctx.get("pipeline_rate", RATE))  # leads/s of the fixed-arrival phase
+    high_rate = float(ctx.get("pipeline_high_rate", HIGH_RATE))  # leads/s of the second one (0: none)
+    high_rate_s = float(ctx.get("pipeline_high_rate_seconds", HIGH_RATE_SECONDS))
     rid = run_id()
     out: dict[str, Any] = {}
     async with schemas_and_topics(rid, ("leads", "writeback")) as (schemas, prefix):
         groups: dict[str, list[dict[str, Any]]] = {}
-        for tag, n in (("warm", WARMUP), ("burst", burst), ("rate", int(rate * rate_s))):
+        for tag, n in (("warm", WARMUP), ("burst", burst), ("rate", int(rate * rate_s)),
+                       ("high_rate", int(high_rate * high_rate_s))):
             leads, runs = lead_rows(n, tag=f"{rid}{tag}", status="audit_queued", audited=True)
             await insert_leads(schemas["leads"], leads, runs)
             await insert_projection(schemas["writeback"], leads, campaign_id=None)
@@ -292,32 +329,10 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                     "burst_cores_busy": round(sum(cpu1[k] - cpu0[k] for k in cpu1) / max(done - t0, 1e-9), 2),
                     "burst_loadavg_before": load0, "burst_loadavg_after": loadavg(),
                 })
-                # Fixed arrival rate: scheduled on the clock, never waiting for the pipeline.
-                settle_generator_heap()
-                pub.sent_at.clear()
-                before = await phase_start_count(schemas["leads"])
-                cpu0 = cpu_seconds(procs)
-                start = time.monotonic()
-                for i, lead in enumerate(groups["rate"]):
-                    due = start + i / rate
-                    delay = due - time.monotonic()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    await pub.send(lead)
-                    if len(pub.pending) >= 50:
-                        await pub.flush()
-                await pub.flush()
-                ids = [x["id"] for x in groups["rate"]]
-                await wait_applied(schemas["leads"], ids, procs, timeout_s=180, before=before)
-                cpu1, rate_window_s = cpu_seconds(procs), time.monotonic() - start
-                applied = await applied_times(schemas["leads"], ids)
-                lat = latencies(pub.sent_at, applied)
-                out.update({"rate_leads_per_s": rate, "rate_seconds": rate_s, "rate_applied": len(applied),
-                            "rate_latency": summary_ms(lat),
-                            # What the latency rides on: at a fixed rate the batches hold a record or two, so a
-                            # lead costs far more than in the burst; near 2 busy cores every hop queues for CPU.
-                            **rate_cpu(cpu0, cpu1, len(applied), rate_window_s),
-                            "rate_hops": await hops(schemas["writeback"], pub.sent_at, applied)})
+                out.update(await fixed_rate(pub, groups["rate"], rate, rate_s, schemas, procs))
+                if groups["high_rate"]:
+                    high = await fixed_rate(pub, groups["high_rate"], high_rate, high_rate_s, schemas, procs)
+                    out.update({f"high_{key}": value for key, value in high.items()})
                 rss = {}
                 for name, popen in procs.popens.items():
                     try:

@@ -56,6 +56,24 @@ BENCHES = {
 }
 
 
+def rate_rows(row: Any, p: dict[str, Any], prefix: str, target: str) -> None:
+    """The rows of one fixed-rate phase of the pipeline (`rate_*`, or `high_rate_*` for the second): latency against
+    `target` (none: reported only), CPU per lead, the hops."""
+    per_s = p.get(f"{prefix}rate_leads_per_s")
+    rl = p.get(f"{prefix}rate_latency", {})
+    p99 = rl.get("p99_ms")
+    row("pipeline", f"latency at {per_s} leads/s for {p.get(f'{prefix}rate_seconds')} s",
+        f"p50 {rl.get('p50_ms')} ms, p99 {p99} ms ({p.get(f'{prefix}rate_applied')} applied)", "", target,
+        bool(p99 is not None and p99 <= 100) if target else None)
+    if p.get(f"{prefix}rate_cpu_ms_per_lead_total") is not None:
+        row("pipeline", f"CPU per lead at {per_s} leads/s (ms)",
+            f"{p.get(f'{prefix}rate_cpu_ms_per_lead')}; total {p.get(f'{prefix}rate_cpu_ms_per_lead_total')} ms/lead, "
+            f"{p.get(f'{prefix}rate_cores_busy')} cores busy", "", "", None)
+    for hop, lat in (p.get(f"{prefix}rate_hops") or {}).items():
+        row("pipeline", f"  hop at {per_s} leads/s: {hop.replace('_', ' ')}",
+            f"p50 {lat.get('p50_ms')} ms, p99 {lat.get('p99_ms')} ms", "", "", None)
+
+
 def _get(results: dict[str, Any], bench: str, *path: str) -> Any:
     value: Any = results.get(bench, {})
     for key in path:
@@ -103,17 +121,9 @@ def table(results: dict[str, Any]) -> list[str]:
             f"{p.get('burst_cores_busy')} cores busy; broker warmed with {p.get('broker_warmup_records')} records",
             f"batches replayed record by record: {p.get('batch_fallbacks')}", "≤ 1.0 ms/lead in total",
             bool(p.get("burst_cpu_ms_per_lead_total") is not None and p["burst_cpu_ms_per_lead_total"] <= 1.0))
-        rl = p.get("rate_latency", {})
-        row("pipeline", f"latency at {p.get('rate_leads_per_s')} leads/s for {p.get('rate_seconds')} s",
-            f"p50 {rl.get('p50_ms')} ms, p99 {rl.get('p99_ms')} ms ({p.get('rate_applied')} applied)", "",
-            "writeback flip p99 ≤ 100 ms", bool(rl.get("p99_ms") is not None and rl["p99_ms"] <= 100))
-        if p.get("rate_cpu_ms_per_lead_total") is not None:
-            row("pipeline", f"CPU per lead at {p.get('rate_leads_per_s')} leads/s (ms)",
-                f"{p.get('rate_cpu_ms_per_lead')}; total {p.get('rate_cpu_ms_per_lead_total')} ms/lead, "
-                f"{p.get('rate_cores_busy')} cores busy", "", "", None)
-        for hop, lat in (p.get("rate_hops") or {}).items():
-            row("pipeline", f"  hop at {p.get('rate_leads_per_s')} leads/s: {hop.replace('_', ' ')}",
-                f"p50 {lat.get('p50_ms')} ms, p99 {lat.get('p99_ms')} ms", "", "", None)
+        rate_rows(row, p, "", "writeback flip p99 ≤ 100 ms")
+        if p.get("high_rate_leads_per_s") is not None:
+            rate_rows(row, p, "high_", "")
     v = results.get("plusvibe", {})
     if v:
         row("plusvibe", f"{v.get('leads')} linked leads, simulator 5 req/s + {v.get('sim_latency_ms')} ms",
