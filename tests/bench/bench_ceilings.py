@@ -414,9 +414,10 @@ async def db_round(shape: BatchShape, seconds: float, connections: int) -> dict[
     admin = await asyncpg.connect(raw_dsn())
     try:
         await create_tables(admin, schema, [k for ks in keys for k in ks], shape.effect_payloads[0])
-        # Large values compressed as the services' connections compress them (servicekit.process.db).
+        # Large values compressed as the services' connections compress them (servicekit.process.db), on every
+        # acquire: the pool's RESET ALL on release would undo a SET made once per connection.
         pool = await asyncpg.create_pool(raw_dsn(), min_size=connections + RELAYS, max_size=connections + RELAYS,
-                                         server_settings={"search_path": schema}, init=prefer_lz4_toast_compression)
+                                         server_settings={"search_path": schema}, setup=prefer_lz4_toast_compression)
         try:
             return await load(pool, shape, keys, seconds)
         finally:

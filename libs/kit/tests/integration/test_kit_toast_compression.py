@@ -13,6 +13,7 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import text
 
+from servicekit.process import db as db_module
 from servicekit.process.db import ToastCompression, create_engine, prefer_lz4_toast_compression
 from servicekit.process.tables import kit_metadata, outbox
 from servicekit.testing import Database
@@ -47,8 +48,12 @@ async def _stored_with(pg_database: Database, setting: ToastCompression) -> tupl
                 "SELECT pg_column_compression(payload) AS payload, pg_column_compression(headers) AS headers "
                 "FROM outbox WHERE event_id = :id"), {"id": event_id})).one()
             await conn.execute(text("DELETE FROM outbox"))
-        async with create_engine(pg_database.url, toast_compression="server").connect() as plain:
-            default = (await plain.execute(text("SHOW default_toast_compression"))).scalar_one()
+        plain_engine = create_engine(pg_database.url, toast_compression="server")
+        try:
+            async with plain_engine.connect() as plain:
+                default = (await plain.execute(text("SHOW default_toast_compression"))).scalar_one()
+        finally:
+            await plain_engine.dispose()
     finally:
         await engine.dispose()
     assert row.payload == row.headers, row
@@ -90,3 +95,12 @@ async def test_a_server_without_lz4_keeps_its_own_and_the_connection_works(pg_da
         assert await conn.fetchval("SHOW default_toast_compression") == "lz4"
     finally:
         await conn.close()
+
+
+async def test_an_engine_whose_server_refuses_the_method_connects_and_writes(pg_database: Database,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the engine's own connect hook: a server that refuses the method (here asked for one PostgreSQL does
+    not know, refused as a build without lz4 refuses lz4) leaves every connection usable, with the server's method."""
+    monkeypatch.setattr(db_module, "PREFER_LZ4", "SET default_toast_compression = zstd")
+    method, default = await _stored_with(pg_database, "lz4")
+    assert method == default

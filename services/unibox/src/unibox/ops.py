@@ -44,7 +44,8 @@ CARRY_OVER = ("opens_checked_at",)
 def rebuild_spec(table_name: str, settings: UniboxSettings | None = None) -> RebuildSpec:
     s = settings or UniboxSettings()
     url = s.resolved_database_url()
-    engine = create_engine(url, schema=s.resolved_schema() if is_postgres(url) else None)
+    engine = create_engine(url, schema=s.resolved_schema() if is_postgres(url) else None,
+                           toast_compression=s.db_toast_compression)
     table = fresh_table(lead_projection, table_name)
 
     async def prepare(conn: AsyncConnection) -> None:

@@ -61,7 +61,8 @@ CARRY_OVER = ("last_attempt_id",)
 def rebuild_spec(table_name: str, settings: WritebackSettings | None = None) -> RebuildSpec:
     s = settings or WritebackSettings()
     url = s.resolved_database_url()
-    engine = create_engine(url, schema=s.resolved_schema() if is_postgres(url) else None)
+    engine = create_engine(url, schema=s.resolved_schema() if is_postgres(url) else None,
+                           toast_compression=s.db_toast_compression)
     table = fresh_table(lead_projection, table_name)
     staged: list[Decoded] = []
 

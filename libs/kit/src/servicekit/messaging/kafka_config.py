@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator, model_validator
 
-from servicekit.messaging.partitioner import KafkaDefaultPartitioner
-
 if TYPE_CHECKING:
     from faststream.security import BaseSecurity
 
@@ -40,6 +38,8 @@ def producer_options(client_id: str) -> dict[str, Any]:
     # batch share requests anyway; a linger only delayed every hop (produce → consume p50 6.0 → 0.9 ms,
     # p99 9.0 → 2.2 ms at 50 msg/s on the local broker, docs/PERFORMANCE.md).
     # Kafka's default partitioning of keyed records, with murmur2 in native code (servicekit.messaging.partitioner).
+    from servicekit.messaging.partitioner import KafkaDefaultPartitioner
+
     return {**PRODUCER_SAFETY, "client_id": client_id, "linger_ms": 0, "request_timeout_ms": 30000,
             "partitioner": KafkaDefaultPartitioner()}
 

@@ -47,7 +47,6 @@ class OutboxSignal:
         self._event.clear()
 
 
-
 def _inbox_lookup(column: str, *, id_as_text: bool) -> TextClause:
     """The claims of one group among a batch's event ids, on PostgreSQL: one probe of the inbox's key per id.
 
@@ -60,7 +59,8 @@ def _inbox_lookup(column: str, *, id_as_text: bool) -> TextClause:
     or without statistics."""
     out = "w.id::text" if id_as_text else "w.id"
     return text(f"SELECT {out} AS event_id, i.digest FROM unnest(CAST(:ids AS uuid[])) AS w(id) CROSS JOIN LATERAL "
-                f"(SELECT {column} AS digest FROM inbox WHERE consumer_group = :group AND event_id = w.id LIMIT 1) AS i")
+                f"(SELECT {column} AS digest FROM inbox WHERE consumer_group = :group AND event_id = w.id LIMIT 1) "
+                "AS i")
 
 
 _INBOX_RECORD_DIGESTS = _inbox_lookup("record_sha256", id_as_text=True)

@@ -249,16 +249,18 @@ def compress_toast_with_lz4_on_connect(engine: AsyncEngine) -> None:
     WritebackCompleted (~2.3 KB), writeback's variables and inputs (jsonb), leads' stored copy; about four values per
     lead of the pipeline. Inserting those two payloads took 17-18.5 µs of the server's CPU per value with pglz and
     8-8.5 µs with lz4 (reading back 4-4.5 against 3-3.5 µs), in the same space (docs/PERFORMANCE.md). Values already
-    stored keep the method they were written with, and every reader decompresses either. A server built without lz4 (or older than 14) keeps its
-    own default: logged once per process, nothing fails. `<SVC>_DB_TOAST_COMPRESSION=server` leaves the server's
-    default alone. Not a startup parameter, for the reason `set_search_path_on_connect` gives."""
+    stored keep the method they were written with, and every reader decompresses either. A server built without lz4
+    (or older than 14) keeps its own default: logged once per process, nothing fails.
+    `<SVC>_DB_TOAST_COMPRESSION=server` (or `DB_TOAST_COMPRESSION=server`) leaves the server's default alone. Not a
+    startup parameter, for the reason `set_search_path_on_connect` gives."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _toast_compression(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.run_async(prefer_lz4_toast_compression)
 
 
-_LZ4_REFUSALS_LOGGED: set[str] = set()
+PREFER_LZ4 = "SET default_toast_compression = lz4"
+_refusal_logged = {"lz4": False}
 
 
 async def prefer_lz4_toast_compression(conn: Any) -> bool:
@@ -268,10 +270,10 @@ async def prefer_lz4_toast_compression(conn: Any) -> bool:
     import asyncpg
 
     try:
-        await conn.execute("SET default_toast_compression = lz4")
+        await conn.execute(PREFER_LZ4)
     except (asyncpg.InvalidParameterValueError, asyncpg.UndefinedObjectError) as exc:
-        if not _LZ4_REFUSALS_LOGGED:
-            _LZ4_REFUSALS_LOGGED.add(type(exc).__name__)
+        if not _refusal_logged["lz4"]:
+            _refusal_logged["lz4"] = True
             log.info("PostgreSQL keeps its own compression of large values (lz4 refused: %s)", exc)
         return False
     return True

@@ -21,7 +21,7 @@ from alembic.config import Config
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
-from servicekit.process.db import create_engine, ensure_schema
+from servicekit.process.db import TOAST_COMPRESSION, ToastCompression, create_engine, ensure_schema
 
 
 def create_kit_tables() -> None:
@@ -43,11 +43,13 @@ def _config(script_location: str, connection: Connection | None = None) -> Confi
 
 
 async def upgrade(url: str, *, schema: str, script_location: str, revision: str = "head",
-                  kit_script_location: str | None = None) -> None:
+                  kit_script_location: str | None = None, toast_compression: ToastCompression = TOAST_COMPRESSION
+                  ) -> None:
     """Creates the schema (PostgreSQL) and upgrades, in one transaction, the kit's history to its head, then the
-    service's (`script_location`) to `revision`. `kit_script_location` replaces the kit's history (tests)."""
+    service's (`script_location`) to `revision`. `kit_script_location` replaces the kit's history (tests);
+    `toast_compression` is the service's setting (servicekit.process.db.create_engine)."""
     await ensure_schema(url, schema)
-    engine = create_engine(url, schema=schema)
+    engine = create_engine(url, schema=schema, toast_compression=toast_compression)
     try:
         async with engine.begin() as conn:
             if conn.dialect.name == "postgresql":

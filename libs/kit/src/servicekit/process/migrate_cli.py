@@ -107,7 +107,8 @@ async def migrate_main(runtime: Any, argv: Sequence[str] | None = None, *,
                           "with the DDL role) run?", file=sys.stderr, flush=True)
                     return 1
                 await asyncio.sleep(2)
-        await upgrade(url, schema=schema or "main", script_location=runtime.migrations)
+        await upgrade(url, schema=schema or "main", script_location=runtime.migrations,
+                      toast_compression=runtime.settings.db_toast_compression)
         role = os.environ.get("DB_RUNTIME_ROLE") or None
         if role and schema:
             await grant_runtime_role(url, schema, role)

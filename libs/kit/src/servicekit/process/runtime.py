@@ -122,7 +122,8 @@ class ServiceRuntime(Generic[U]):
         url = self.settings.resolved_database_url()
         schema = self.settings.resolved_schema() if is_postgres(url) else "main"
         try:
-            await upgrade(url, schema=schema, script_location=self.migrations)
+            await upgrade(url, schema=schema, script_location=self.migrations,
+                          toast_compression=self.settings.db_toast_compression)
         except DBAPIError as exc:
             if _sqlstate(exc) != INSUFFICIENT_PRIVILEGE:
                 raise

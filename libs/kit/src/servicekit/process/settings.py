@@ -59,8 +59,10 @@ class ServiceSettings(BaseSettings):
     rate_limit_per_s: float = Field(default=100.0, ge=0)
     rate_limit_burst: int = Field(default=200, ge=1)
     # How PostgreSQL compresses the large values this service writes (servicekit.process.db.
-    # compress_toast_with_lz4_on_connect): lz4, or "server" for the server's own default (pglz unless changed).
-    db_toast_compression: Literal["lz4", "server"] = "lz4"
+    # compress_toast_with_lz4_on_connect): lz4, or "server" for the server's own default (pglz unless changed); set as
+    # `<SVC>_DB_TOAST_COMPRESSION`, or `DB_TOAST_COMPRESSION` for every service of an environment.
+    db_toast_compression: Literal["lz4", "server"] = Field(
+        default_factory=lambda: os.environ.get("DB_TOAST_COMPRESSION") or "lz4", validate_default=True)
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 0.05
     consumer_max_records: int = 500
