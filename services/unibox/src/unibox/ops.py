@@ -31,7 +31,7 @@ from contracts.leads import LeadUpserted
 from contracts.topics import LEAD_UPSERTED
 from servicekit.messaging.events import Decoded
 from servicekit.messaging.rebuild_spec import RebuildSpec, fresh_table
-from servicekit.process.db import create_engine, is_postgres
+from servicekit.process.db import service_engine
 from unibox.adapters.orm import lead_projection
 from unibox.adapters.repositories import LeadProjection
 from unibox.settings import UniboxSettings
@@ -43,9 +43,7 @@ CARRY_OVER = ("opens_checked_at",)
 
 def rebuild_spec(table_name: str, settings: UniboxSettings | None = None) -> RebuildSpec:
     s = settings or UniboxSettings()
-    url = s.resolved_database_url()
-    engine = create_engine(url, schema=s.resolved_schema() if is_postgres(url) else None,
-                           toast_compression=s.db_toast_compression)
+    engine = service_engine(s)
     table = fresh_table(lead_projection, table_name)
 
     async def prepare(conn: AsyncConnection) -> None:

@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from contracts.topics import AUDIT_COMPLETED, LEAD_PUSHED, LEAD_REMOVED_FROM_CAMPAIGN, LEAD_UPSERTED
 from servicekit.messaging.events import Decoded
 from servicekit.messaging.rebuild_spec import RebuildSpec, fresh_table
-from servicekit.process.db import create_engine, is_postgres
+from servicekit.process.db import service_engine
 from writeback.adapters.lead_batch import first_workspaces, of_its_workspace
 from writeback.adapters.orm import lead_projection
 from writeback.adapters.repository import WritebackRepository
@@ -60,9 +60,7 @@ CARRY_OVER = ("last_attempt_id",)
 
 def rebuild_spec(table_name: str, settings: WritebackSettings | None = None) -> RebuildSpec:
     s = settings or WritebackSettings()
-    url = s.resolved_database_url()
-    engine = create_engine(url, schema=s.resolved_schema() if is_postgres(url) else None,
-                           toast_compression=s.db_toast_compression)
+    engine = service_engine(s)
     table = fresh_table(lead_projection, table_name)
     staged: list[Decoded] = []
 

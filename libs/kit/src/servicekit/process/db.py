@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Collection
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic_core
 from sqlalchemy import JSON, ColumnElement, DateTime, any_, bindparam, event, text
@@ -24,6 +24,9 @@ from sqlalchemy.types import TypeDecorator
 
 from servicekit.process.errors import is_transient
 from servicekit.process.tracing import trace_engine
+
+if TYPE_CHECKING:
+    from servicekit.process.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -379,6 +382,14 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int | None 
 
     trace_engine(engine)
     return engine
+
+
+def service_engine(settings: ServiceSettings, *, pool_size: int | None = None) -> AsyncEngine:
+    """The engine of a service's settings: its database, its schema on PostgreSQL, its pool timeout and its
+    compression of large values; `pool_size` as `create_engine` takes it."""
+    url = settings.resolved_database_url()
+    return create_engine(url, schema=settings.resolved_schema() if is_postgres(url) else None, pool_size=pool_size,
+                         pool_timeout_s=settings.db_pool_timeout_s, toast_compression=settings.db_toast_compression)
 
 
 async def ensure_schema(url: str, schema: str) -> None:

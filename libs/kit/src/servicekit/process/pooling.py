@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI
 
-from servicekit.process.db import Process, check_session_pooling, create_engine, is_postgres, pool_size_for
+from servicekit.process.db import Process, check_session_pooling, is_postgres, pool_size_for, service_engine
 from servicekit.process.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,7 @@ def size_pool(runtime: ServiceRuntime[Any], process: Process, *, loop_connection
     if pool.checkedin() or pool.checkedout():
         raise RuntimeError("size_pool() must run before the runtime's engine is first used")
     if pool.size() != size:
-        runtime.engine = create_engine(url, schema=runtime.schema, pool_size=size,
-                                       pool_timeout_s=settings.db_pool_timeout_s,
-                                       toast_compression=settings.db_toast_compression)
+        runtime.engine = service_engine(settings, pool_size=size)
         runtime.sessions.configure(bind=runtime.engine)
     log.info("database pool", extra={"fields": {"process": process, "pool_size": size,
                                                 "subscribers": len(runtime.consumers),

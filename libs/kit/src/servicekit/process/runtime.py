@@ -28,7 +28,7 @@ from servicekit.messaging.membership_watchdog import MembershipWatchdog, stall_s
 from servicekit.messaging.relay import OutboxRelay, make_producer, stop_producer
 from servicekit.messaging.subscriber import subscribe
 from servicekit.messaging.uow import OutboxSignal, UnitOfWork
-from servicekit.process.db import create_engine, is_postgres
+from servicekit.process.db import is_postgres, service_engine
 from servicekit.process.migrate import upgrade
 from servicekit.process.settings import ServiceSettings
 from servicekit.process.tracing import configure_tracing
@@ -91,11 +91,7 @@ class ServiceRuntime(Generic[U]):
     @classmethod
     def create(cls, settings: ServiceSettings, uow_class: type[U], *, migrations: str | None,
                pool_size: int | None = None, **uow_kwargs: Any) -> ServiceRuntime[U]:
-        url = settings.resolved_database_url()
-        schema = settings.resolved_schema() if is_postgres(url) else None
-        engine = create_engine(url, schema=schema, pool_size=pool_size or settings.db_pool_size,
-                               pool_timeout_s=settings.db_pool_timeout_s,
-                               toast_compression=settings.db_toast_compression)
+        engine = service_engine(settings, pool_size=pool_size or settings.db_pool_size)
         sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         return cls(settings=settings, engine=engine, sessions=sessions, uow_class=uow_class,
                    migrations=migrations, uow_kwargs=uow_kwargs)
