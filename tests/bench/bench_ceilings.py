@@ -51,7 +51,7 @@ from servicekit.process.db import prefer_lz4_toast_compression
 # pipeline, of a LeadStatusChanged instead of a second AuditCompleted).
 BROKER_RECORDS_PER_LEAD = 6
 # The 5 consumed records are 5 consumer-batch records in the database: 5 inbox rows per lead, and 5 outbox rows
-# (WritebackCompleted + leads' 4), each later selected and marked sent by a relay. A ceiling record is one inbox
+# (WritebackCompleted + leads' 4), each later claimed and deleted by a relay. A ceiling record is one inbox
 # row, one locked and updated effect row and one outbox row; the pipeline's records also read runs, insert history,
 # email and attempt rows and update projections (~10 effect rows per lead against the ceiling's 5), so this is the
 # ceiling of the statement shape, not of the pipeline's whole write set.
@@ -289,9 +289,10 @@ EFFECT = ("UPDATE effect AS t SET payload = v.payload, version = t.version + 1, 
 OUTBOX = ("WITH ins AS (INSERT INTO outbox (event_id, event_type, topic, msg_key, headers, payload, created_at) "
           "SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::varchar[], $5::jsonb[], $6::bytea[], "
           "$7::timestamptz[]) RETURNING 1) SELECT pg_notify($8, '') WHERE EXISTS (SELECT 1 FROM ins)")
-RELAY_SELECT = ("SELECT id, topic, msg_key, headers, payload FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1 "
-                "FOR UPDATE SKIP LOCKED")
-RELAY_MARK = "UPDATE outbox SET sent_at = $2 WHERE id = ANY($1::bigint[])"
+# servicekit.messaging.relay's claim with its default (published rows deleted, OUTBOX_KEEP_SENT_S=0): the claim is
+# the delete, committed once the records are acknowledged.
+RELAY_TAKE = ("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1 "
+              "FOR UPDATE SKIP LOCKED) RETURNING id, topic, msg_key, headers, payload")
 
 
 @dataclass
@@ -355,15 +356,13 @@ async def consumer_batches(conn: Any, shape: BatchShape, group: str, keys: list[
 
 
 async def relay(conn: Any, batch: int, counts: Counts) -> None:
-    """servicekit.messaging.relay.OutboxRelay.publish_once without the produce: claim a batch of unsent rows, mark them sent;
+    """servicekit.messaging.relay.OutboxRelay.publish_once without the produce: claim (delete) a batch of unsent rows;
     woken by the NOTIFY of a commit or the poll tick when a batch was not full."""
     woken = asyncio.Event()
     await conn.add_listener(CHANNEL, lambda *_: woken.set())
     while not counts.stop.is_set():
         async with conn.transaction():
-            rows = await conn.fetch(RELAY_SELECT, batch)
-            if rows:
-                await conn.execute(RELAY_MARK, [r["id"] for r in rows], datetime.now(UTC))
+            rows = await conn.fetch(RELAY_TAKE, batch)
         counts.relayed += len(rows)
         if len(rows) < batch:
             with contextlib.suppress(TimeoutError):

@@ -13,8 +13,10 @@ linked, and writeback's projection of them (what LeadUpserted would have built).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,8 @@ from _common import (
 from _fixtures import audit_completed, insert_leads, insert_projection, lead_rows
 from _load import settle_generator_heap
 from bench_ceilings import warm_broker
+
+from contracts.topics import WRITEBACK_COMPLETED
 
 BURST = 10_000
 RATE = 50.0
@@ -140,33 +144,61 @@ def _infra_cpu() -> dict[str, float]:
     return out
 
 
-async def hops(writeback_schema: str, sent: dict[uuid.UUID, float], applied: dict[uuid.UUID, float]
-               ) -> dict[str, dict[str, float]]:
-    """Where the latency goes, per lead, from writeback's outbox row of its WritebackCompleted: publish →
-    written by writeback's consumer (`created_at`) → published by writeback's relay (`sent_at`, after the
-    broker's ack) → applied by the leads consumer (`wb_applied_at`)."""
+async def hops(writeback_schema: str, completed_topic: str, sent: dict[uuid.UUID, float],
+               applied: dict[uuid.UUID, float]) -> dict[str, dict[str, float]]:
+    """Where the latency goes, per lead, from the WritebackCompleted record on its topic (the relays delete what
+    they published, so the outbox no longer holds it): publish → claimed in writeback's inbox (`processed_at`)
+    → the event built in writeback's transaction (the envelope's `occurred_at`) → sent by writeback's relay (the
+    record's timestamp, set by its producer at send) → applied by the leads consumer (`wb_applied_at`)."""
+    built: dict[uuid.UUID, tuple[uuid.UUID, float, float]] = {}  # lead → (cause, occurred_at, record timestamp)
+    for record in await read_to_end(completed_topic):
+        lead = uuid.UUID(record.key.decode())
+        if lead in sent and lead in applied:
+            envelope = json.loads(record.value)
+            built[lead] = (uuid.UUID(envelope["causation_id"]),
+                           datetime.fromisoformat(envelope["occurred_at"]).timestamp(), record.timestamp / 1000)
     conn = await asyncpg.connect(raw_dsn())
     try:
-        rows = await conn.fetch(
-            f'SELECT o.msg_key, o.created_at, o.sent_at, i.processed_at FROM "{writeback_schema}".outbox o '
-            f'LEFT JOIN "{writeback_schema}".inbox i ON i.event_id = (convert_from(o.payload, \'UTF8\')::jsonb'
-            "->>'causation_id')::uuid WHERE o.event_type = 'WritebackCompleted' AND o.msg_key = ANY($1::text[])",
-            [str(i) for i in sent])
+        claimed = {r["event_id"]: r["processed_at"].timestamp() for r in await conn.fetch(
+            f'SELECT event_id, processed_at FROM "{writeback_schema}".inbox WHERE event_id = ANY($1::uuid[])',
+            [cause for cause, _, _ in built.values()])}
     finally:
         await conn.close()
     fetch, consume, relay, apply = [], [], [], []
-    for row in rows:
-        lead = uuid.UUID(row["msg_key"])
-        if lead in applied and row["sent_at"] is not None:
-            if row["processed_at"] is not None:  # the inbox claim: the start of the batch's transaction
-                fetch.append(row["processed_at"].timestamp() - sent[lead])
-            consume.append(row["created_at"].timestamp() - sent[lead])
-            relay.append(row["sent_at"].timestamp() - row["created_at"].timestamp())
-            apply.append(applied[lead] - row["sent_at"].timestamp())
+    for lead, (cause, occurred, relayed) in built.items():
+        if cause in claimed:  # the inbox claim: the start of the batch's transaction
+            fetch.append(claimed[cause] - sent[lead])
+        consume.append(occurred - sent[lead])
+        relay.append(relayed - occurred)
+        apply.append(applied[lead] - relayed)
     return {"audit_completed_to_writeback_inbox_claim": summary_ms(fetch),
             "audit_completed_to_writeback_commit": summary_ms(consume),
-            "writeback_commit_to_relay_acked": summary_ms(relay),
-            "relay_acked_to_leads_applied": summary_ms(apply)}
+            "writeback_commit_to_relay_send": summary_ms(relay),
+            "relay_send_to_leads_applied": summary_ms(apply)}
+
+
+async def read_to_end(topic: str) -> list[Any]:
+    """Every record of `topic` up to its end offsets when called (no group, no commits)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from servicekit.testing import topic_partitions
+
+    tps = [TopicPartition(topic, p) for p in await topic_partitions(KAFKA, topic)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = {tp: end for tp, end in (await consumer.end_offsets(tps)).items() if end > 0}
+        while ends:
+            for tp, part in (await consumer.getmany(timeout_ms=500, max_records=5000)).items():
+                records.extend(part)
+                if part and part[-1].offset + 1 >= ends.get(tp, 0):
+                    ends.pop(tp, None)
+    finally:
+        await consumer.stop()
+    return records
 
 
 def cpu_seconds(procs: Procs) -> dict[str, float]:
@@ -221,7 +253,7 @@ def latencies(sent: dict[uuid.UUID, float], applied: dict[uuid.UUID, float]) -> 
 
 
 async def fixed_rate(pub: Publisher, leads: list[dict[str, Any]], rate: float, seconds: float,
-                     schemas: dict[str, str], procs: Procs) -> dict[str, Any]:
+                     schemas: dict[str, str], procs: Procs, completed_topic: str) -> dict[str, Any]:
     """Publishes `leads` at `rate` leads/s, scheduled on the clock and never waiting for the pipeline; their
     latency publish → applied, every process's CPU over the phase and the hops' latencies (`rate_*` keys)."""
     settle_generator_heap()
@@ -248,7 +280,7 @@ async def fixed_rate(pub: Publisher, leads: list[dict[str, Any]], rate: float, s
             # What the latency rides on: at a fixed rate the batches hold a few records, so a lead costs far more
             # than in the burst; near 2 busy cores every hop queues for CPU.
             **rate_cpu(cpu0, cpu1, len(applied), window_s),
-            "rate_hops": await hops(schemas["writeback"], pub.sent_at, applied)}
+            "rate_hops": await hops(schemas["writeback"], completed_topic, pub.sent_at, applied)}
 
 
 async def run(ctx: dict[str, Any]) -> dict[str, Any]:
@@ -275,6 +307,7 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
         env = service_env(prefix=prefix, schemas=schemas, extra=extra)
         out["service_env_overrides"] = extra
         topic = f"{prefix}audits.audit-completed.v1"
+        completed = f"{prefix}{WRITEBACK_COMPLETED.name}"  # the hops are read from its records
         # The broker's JIT warmed before the CPU window, whatever ran before: one unmeasured round of the pipeline's
         # records, as bench_ceilings warms up (on topics `<prefix>warm.*`, deleted with this run's topics).
         out["broker_warmup_records"] = await warm_broker(f"{prefix}warm.")
@@ -332,12 +365,13 @@ async def run(ctx: dict[str, Any]) -> dict[str, Any]:
                     "burst_cores_busy": round(sum(cpu1[k] - cpu0[k] for k in cpu1) / max(done - t0, 1e-9), 2),
                     "burst_loadavg_before": load0, "burst_loadavg_after": loadavg(),
                 })
-                out.update(await fixed_rate(pub, groups["rate"], rate, rate_s, schemas, procs))
+                out.update(await fixed_rate(pub, groups["rate"], rate, rate_s, schemas, procs, completed))
                 if high_rate > 0:
                     # Its leads are inserted only now, so the burst and the 50/s phase run on the tables they
                     # always ran on (outside every CPU window).
                     await prepare("high_rate", int(high_rate * high_rate_s))
-                    high = await fixed_rate(pub, groups["high_rate"], high_rate, high_rate_s, schemas, procs)
+                    high = await fixed_rate(pub, groups["high_rate"], high_rate, high_rate_s, schemas, procs,
+                                              completed)
                     out.update({f"high_{key}": value for key, value in high.items()})
                 rss = {}
                 for name, popen in procs.popens.items():

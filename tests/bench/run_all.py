@@ -98,7 +98,8 @@ def table(results: dict[str, Any]) -> list[str]:
     row("ceilings", f"DB: consumer batches of {c.get('db_batch')} records (inbox, lock, update, outbox), "
         f"{c.get('db_connections')} conns + {c.get('db_relays')} relays",
         _median(c.get("db_records_per_s"), "records/s"),
-        f"{_median(c.get('db_tx_per_s'), 'tx/s')}; relays marked {_median(c.get('db_relayed_rows_per_s'), 'rows/s')}",
+        f"{_median(c.get('db_tx_per_s'), 'tx/s')}; "
+        f"relays took (deleted) {_median(c.get('db_relayed_rows_per_s'), 'rows/s')}",
         "(ceiling)", None)
     row("ceilings", f"min(broker/{c.get('broker_records_per_lead')}, DB/{c.get('db_records_per_lead')}) of the medians",
         f"{c.get('ceiling_leads_per_s')} leads/s",

@@ -83,6 +83,9 @@ def chaos(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterat
             "AUDITS_MAX_AUDITS_PER_DOMAIN": "20",
             "AUDITS_LEASE_GRACE_S": "5",  # a killed worker's audit is taken over 20 s after it started
             "WRITEBACK_DELIVERY_LEASE_S": "8",  # and a killed delivery after 8 s
+            # The judge reads every service's outbox as the history of what it committed to publish: the relays
+            # keep published rows (marked sent) instead of deleting them, their default.
+            "OUTBOX_KEEP_SENT_S": "86400",
         }
         with system_running(tmp_path_factory, broker.bootstrap, postgres_url, extra_env=extra_env,
                             simulator_rate=5.0) as (system, schemas):
@@ -442,6 +445,9 @@ async def test_the_pipeline_under_kills_loses_duplicates_and_misses_nothing(
 
     history = await record(History(), bootstrap=harness.broker.bootstrap, prefix=config.topic_prefix, dsn=dsn,
                            schemas=schemas, sim=sim, since=since)
+    # The outbox check below judges nothing if the relays deleted what they published (OUTBOX_KEEP_SENT_S unset).
+    kept = {service: len(rows) for service, rows in history.outbox.items()}
+    assert all(kept[s] >= LEADS for s in ("leads", "audits", "writeback")), f"published rows not kept: {kept}"
     # The judged run is the phase's; the push above adds its own PlusVibe calls after the phase.
     subscribed = {g.group: g.event_type for groups in consumer_groups(REPO).values() for g in groups}
     verdict = judge(history, runs=leads.runs, linked=leads.linked, since_wall=since_wall, subscribed=subscribed)

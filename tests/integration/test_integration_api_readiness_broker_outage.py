@@ -281,7 +281,7 @@ async def outage_scenario(broker: PrivateBroker, leads: Leads, relay: asyncio.Ta
         alive()
         await asyncio.sleep(0.5)
     alive()
-    assert outage_events <= (await unsent_lead_upserts(leads.engine)).keys(), "a row was marked sent meanwhile"
+    assert outage_events <= (await unsent_lead_upserts(leads.engine)).keys(), "a row was taken out of the outbox meanwhile"
     outage_s = time.monotonic() - outage_started
 
     # --- (d) the broker comes back on the same state dir ------------------------------------------------

@@ -521,13 +521,14 @@ async def test_the_migration_step_then_every_service_runs_as_the_dml_only_role(
             assert relay.proc.returncode is None, relay.tail()
             conn = await asyncpg.connect(asyncpg_dsn(db.app_url), timeout=10)
             try:
-                pending = await conn.fetchval("SELECT count(*) FROM leads.outbox WHERE sent_at IS NULL")
-                sent = await conn.fetchval("SELECT count(*) FROM leads.outbox WHERE sent_at IS NOT NULL")
+                left = await conn.fetchval("SELECT count(*) FROM leads.outbox")
             finally:
                 await conn.close()
-            return bool(pending == 0 and sent >= 2)
+            # The relay deletes a row once its record is acknowledged (its DELETE grant); the consumers below
+            # show the records reached their topics.
+            return bool(left == 0)
 
-        await eventually(relayed, "the leads relay (as the runtime role) marking its outbox rows sent")
+        await eventually(relayed, "the leads relay (as the runtime role) taking its rows out of the outbox")
 
         # Each consumer (as the runtime role: inbox + its own tables) applied them; each API shows it.
         async def consumers_alive() -> None:

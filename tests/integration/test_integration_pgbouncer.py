@@ -31,7 +31,7 @@ from typing import Any, cast
 
 import asyncpg
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from contracts.leads import AuditRequested
@@ -207,14 +207,15 @@ async def test_session_pooling_keeps_the_schema_and_wakes_the_relay(pgbouncer_in
             woke_after = time.monotonic() - committed
             assert len(records) == 1 and str(envelope.event_id).encode() in records[0].value
             assert woke_after < RELAY_POLL_S / 3, f"published after {woke_after:.1f} s: woken by the poll, not NOTIFY"
-            async def marked_sent() -> bool:
-                # The relay marks the row after the broker's ack, so a fast reader can see the record first.
+            async def taken_out() -> bool:
+                # The relay deletes the row in the transaction it commits after the broker's ack, so a fast reader
+                # can see the record first.
                 async with runtime.engine.connect() as conn:
-                    sent = (await conn.execute(select(outbox.c.sent_at).where(
+                    left = (await conn.execute(select(func.count()).select_from(outbox).where(
                         outbox.c.event_id == envelope.event_id))).scalar_one()
-                return sent is not None
+                return left == 0
 
-            await wait_until(marked_sent, timeout_s=5)
+            await wait_until(taken_out, timeout_s=5)
         finally:
             stop.set()
             if relay is not None:

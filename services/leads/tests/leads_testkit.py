@@ -91,7 +91,9 @@ def _settings(pg_database: Database, kafka_bootstrap: str, prefix: str, **overri
         rate_limit_per_s=0,
         # The simulator stores custom variables verbatim; detection of the rule is tested on its own.
         plusvibe_custom_storage="verbatim",
-        **overrides,
+        # Some tests read the outbox as the record of what leads published: the relay keeps published rows
+        # (marked sent) instead of deleting them, its default (tested in libs/kit and by the e2e flows).
+        **{"outbox_keep_sent_s": 86_400, **overrides},
     )
 
 

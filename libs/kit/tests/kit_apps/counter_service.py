@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import os
 import signal
+from datetime import timedelta
 from pathlib import Path
 
 from faststream import FastStream
@@ -94,11 +95,11 @@ async def run_consumer(db: str, schema: str, bootstrap: str, prefix: str, crash_
     await app.run()
 
 
-async def run_relay(db: str, schema: str, bootstrap: str) -> None:
+async def run_relay(db: str, schema: str, bootstrap: str, keep_sent_s: float = 0.0) -> None:
     engine = create_engine(db, schema=schema)
     producer = make_producer(bootstrap, "counter-relay")
     await producer.start()
-    relay = OutboxRelay(engine, producer, schema=schema, batch_size=50)
+    relay = OutboxRelay(engine, producer, schema=schema, batch_size=50, keep_sent=timedelta(seconds=keep_sent_s))
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, relay.stop)
     try:
@@ -116,11 +117,12 @@ def main() -> None:
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--prefix", default="")
     parser.add_argument("--crash-after-effect", type=Path)
+    parser.add_argument("--keep-sent-s", type=float, default=0.0)
     args = parser.parse_args()
     if args.role == "consumer":
         asyncio.run(run_consumer(args.db, args.schema, args.bootstrap, args.prefix, args.crash_after_effect))
     else:
-        asyncio.run(run_relay(args.db, args.schema, args.bootstrap))
+        asyncio.run(run_relay(args.db, args.schema, args.bootstrap, args.keep_sent_s))
 
 
 if __name__ == "__main__":

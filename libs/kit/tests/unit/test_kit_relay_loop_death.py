@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -29,9 +30,11 @@ class Relays:
     def __init__(self, outcome: str) -> None:
         self.outcome = outcome
         self.built: list[Any] = []
+        self.options: list[dict[str, Any]] = []
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         relays = self
+        self.options.append(kwargs)
 
         class FakeRelay:
             def __init__(self) -> None:
@@ -51,9 +54,10 @@ class Relays:
         return FakeRelay()
 
 
-def fake_runtime() -> Any:
+def fake_runtime(outbox_keep_sent_s: float = 0.0) -> Any:
     settings = SimpleNamespace(kafka_bootstrap_servers="127.0.0.1:9", service_name="svc", relay_batch_size=10,
-                               relay_poll_interval_s=0.1)
+                               relay_poll_interval_s=0.1, outbox_keep_sent_s=outbox_keep_sent_s,
+                               gc_young_threshold=None)
     return SimpleNamespace(settings=settings, engine=None, schema=None, signal=None)
 
 
@@ -90,3 +94,16 @@ async def test_stop_ends_a_healthy_relay_cleanly(monkeypatch: pytest.MonkeyPatch
     await asyncio.wait_for(loop, 5)
     assert relays.built[0].stopping.is_set()
     assert producer.stopped
+
+
+@pytest.mark.parametrize("keep_s", [0.0, 90.5])
+async def test_the_relay_keeps_published_rows_as_long_as_the_setting_says(
+        monkeypatch: pytest.MonkeyPatch, producer: FakeProducer, keep_s: float) -> None:
+    relays = Relays("run")
+    monkeypatch.setattr(runtime_module, "OutboxRelay", relays)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(run_relay_until_stopped(fake_runtime(outbox_keep_sent_s=keep_s), stop))
+    await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(loop, 5)
+    assert relays.options[0]["keep_sent"] == timedelta(seconds=keep_s)

@@ -1,11 +1,17 @@
+import asyncio
+import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import cast
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from kit_apps.counter_service import create_tables, effects
 from kit_factories import audit_requested
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from servicekit.messaging.relay import OutboxRelay
 from servicekit.messaging.uow import UnitOfWork
 from servicekit.process.db import create_engine
 from servicekit.process.tables import inbox, outbox
@@ -67,3 +73,33 @@ async def test_the_outbox_refuses_what_every_consumer_would_park(engine: AsyncEn
         uow.add_envelope(env, key=str(env.lead_id))
         await uow.commit()
     assert await _count(engine, outbox) == 1
+
+
+class Acknowledging:
+    """A producer whose every send is acknowledged at once; keeps what it was given, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    async def send(self, topic: str, *, value: bytes, key: bytes | None, headers: object) -> asyncio.Future[None]:
+        self.sent.append(value)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+@pytest.mark.parametrize("keep_s", [0, 3600])
+async def test_the_relay_on_sqlite_deletes_or_marks_what_it_published(engine: AsyncEngine, keep_s: int) -> None:
+    sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    envs = [audit_requested() for _ in range(5)]
+    async with UnitOfWork(sessions) as uow:
+        for env in envs:
+            uow.add_envelope(env)
+        await uow.commit()
+    producer = Acknowledging()
+    relay = OutboxRelay(engine, cast(AIOKafkaProducer, producer), batch_size=3, keep_sent=timedelta(seconds=keep_s))
+    assert [await relay.publish_once() for _ in range(3)] == [3, 2, 0]
+    assert [json.loads(v)["event_id"] for v in producer.sent] == [str(e.event_id) for e in envs]
+    async with engine.connect() as conn:
+        left = (await conn.execute(select(outbox.c.sent_at))).scalars().all()
+    assert (len(left), all(left)) == ((5, True) if keep_s else (0, True))

@@ -66,6 +66,7 @@ async def _api(pg_database: Database, kafka_bootstrap: str, prefix: str, sim: Si
     settings = LeadsSettings(
         database_url=pg_database.url, db_schema=pg_database.schema, kafka_bootstrap_servers=kafka_bootstrap,
         kafka_topic_prefix=prefix, rate_limit_per_s=0, integration_ttl_s=60.0, webhook_base_url=webhook_base_url,
+        outbox_keep_sent_s=86_400,  # the tests read the outbox as what was announced: published rows are kept
         api_keys_json=json.dumps([{"name": "tester", "sha256": hash_key(API_KEY), "scopes": ["*"]}]))
     env = {} if env_key else {"api_key": SecretStr(""), "workspace_id": ""}
     service = bootstrap(settings, plusvibe_settings=sim.settings(kek=SecretStr(kek), **env))

@@ -37,7 +37,8 @@ async def test_stale_audit_and_full_replay_make_no_plusvibe_call_and_no_new_even
     unlinked = [uuid.uuid4() for _ in range(3)]
     enrol(sim.state, sim.workspace_id, campaign, list(linked.values()))
     audits = {lead: audit_completed(lead, requested_at=T0 + timedelta(hours=1)) for lead in [*linked, *unlinked]}
-    async with run_service() as svc:
+    # The outbox is the record of what the service published: its relay keeps published rows (marked sent).
+    async with run_service(outbox_keep_sent_s=86_400) as svc:
         await publish(kafka_bootstrap, topics, [lead_upserted(lead, email=e, campaign_id=campaign)
                                                 for lead, e in linked.items()])
         await wait_until(lambda: _ready(_applied(svc, "on_lead_upserted") >= 3), timeout_s=30, what="snapshots")
@@ -56,7 +57,7 @@ async def test_stale_audit_and_full_replay_make_no_plusvibe_call_and_no_new_even
         assert (len(update_requests(sim.state)), await _outbox_count(svc)) == (calls, events)
 
     # Ops replay every topic from the beginning (new consumer groups, same database).
-    async with run_service(service_name="writeback-replay") as replay:
+    async with run_service(service_name="writeback-replay", outbox_keep_sent_s=86_400) as replay:
         await wait_until(lambda: _ready(_applied(replay, "on_audit_completed") >= 7
                                         and _applied(replay, "on_lead_upserted") >= 3),
                          timeout_s=30, what="the replay")

@@ -1,9 +1,16 @@
-"""The outbox relay: publishes committed outbox rows to Kafka and marks them sent.
+"""The outbox relay: publishes committed outbox rows to Kafka, then deletes them (or marks them sent).
 
 Rows are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so relay replicas never publish the same
 row concurrently, and selected by `sent_at IS NULL` — never "id greater than the last one seen", which
-would skip a row whose transaction committed late with a lower id. A crash between publish and the
-`sent_at` update republishes those rows: delivery is at-least-once and consumers dedupe by event_id.
+would skip a row whose transaction committed late with a lower id. The claim, the sends and the delete (or the
+`sent_at` update) are one transaction that commits only after the broker acknowledged every record: a crash or a
+failed send in between rolls it back and the rows are published again. Delivery is at-least-once and consumers
+dedupe by event_id.
+
+By default a published row is deleted in the claim itself (`keep_sent` 0): one write per row after its insert.
+With `keep_sent` > 0 (`<SVC>_OUTBOX_KEEP_SENT_S`), rows are marked sent and purged once older than that, for
+whoever wants the database to show what was published (the chaos suite's judge reads them): two writes per row,
+and a table that holds every event of that period.
 """
 
 from __future__ import annotations
@@ -39,6 +46,10 @@ log = logging.getLogger(__name__)
 _CLAIM_UNSENT = ("SELECT id, topic, msg_key, headers, payload FROM outbox WHERE sent_at IS NULL ORDER BY id "
                  "LIMIT $1 FOR UPDATE SKIP LOCKED")
 _MARK_SENT = "UPDATE outbox SET sent_at = $2 WHERE id = ANY($1::bigint[])"
+# Claim and delete in one statement: the rows stay locked (and come back on rollback) until the sends are
+# acknowledged and the transaction commits. RETURNING gives no order, so the caller sorts by id.
+_TAKE_UNSENT = ("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1 "
+                "FOR UPDATE SKIP LOCKED) RETURNING id, topic, msg_key, headers, payload")
 
 
 class OutboxRelay:
@@ -51,7 +62,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 0.05,
         signal: OutboxSignal | None = None,
-        retention: timedelta = timedelta(days=1),
+        keep_sent: timedelta = timedelta(0),
     ) -> None:
         self.engine = engine
         self.producer = producer
@@ -59,12 +70,13 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self.signal = signal or OutboxSignal()
-        self.retention = retention
+        self.keep_sent = keep_sent
         self.published_total = 0
         self._stopping = asyncio.Event()
 
     async def publish_once(self) -> int:
-        """Claims up to one batch of unsent rows, publishes them and marks them sent. Returns the count."""
+        """Claims up to one batch of unsent rows, publishes them, and deletes them or marks them sent (`keep_sent`).
+        Returns the count."""
         if self.engine.dialect.driver == "asyncpg":
             count = await self._publish_once_asyncpg()
         else:
@@ -85,14 +97,18 @@ class OutboxRelay:
             assert raw is not None, "a checked-out connection has its driver connection"
             try:
                 async with raw.transaction():
-                    rows = await raw.fetch(_CLAIM_UNSENT, self.batch_size)
+                    if self.keep_sent:
+                        rows = await raw.fetch(_CLAIM_UNSENT, self.batch_size)
+                    else:
+                        rows = sorted(await raw.fetch(_TAKE_UNSENT, self.batch_size), key=lambda r: r["id"])
                     if not rows:
                         return 0
                     # `headers` (jsonb) arrives decoded: SQLAlchemy set the connection's jsonb codec to the engine's
                     # `json_value` when it connected.
                     await self._send_acknowledged(
                         [(r["topic"], r["msg_key"], r["headers"], r["payload"]) for r in rows])
-                    await raw.execute(_MARK_SENT, [r["id"] for r in rows], datetime.now(UTC))
+                    if self.keep_sent:
+                        await raw.execute(_MARK_SENT, [r["id"] for r in rows], datetime.now(UTC))
             except BaseException as exc:
                 # A failed send left the connection clean (the transaction rolled back) and it goes back to the pool;
                 # a broken one, one still in a transaction or a cancelled cycle must not be handed out again.
@@ -113,10 +129,11 @@ class OutboxRelay:
             if not rows:
                 return 0
             await self._send_acknowledged([(r.topic, r.msg_key, r.headers, r.payload) for r in rows])
-            await conn.execute(
-                update(outbox).where(one_of(outbox.c.id, [r.id for r in rows], conn.dialect.name))
-                .values(sent_at=datetime.now(UTC))
-            )
+            published = one_of(outbox.c.id, [r.id for r in rows], conn.dialect.name)
+            if self.keep_sent:
+                await conn.execute(update(outbox).where(published).values(sent_at=datetime.now(UTC)))
+            else:
+                await conn.execute(delete(outbox).where(published))
         return len(rows)
 
     async def _send_acknowledged(self, rows: list[tuple[str, str | None, Mapping[str, str], bytes]]) -> None:
@@ -130,7 +147,8 @@ class OutboxRelay:
         await asyncio.gather(*futures)
 
     async def purge_sent(self) -> int:
-        cutoff = datetime.now(UTC) - self.retention
+        """Deletes rows marked sent longer than `keep_sent` ago (with `keep_sent` 0: any left by an earlier setting)."""
+        cutoff = datetime.now(UTC) - self.keep_sent
         async with self.engine.begin() as conn:
             result = await conn.execute(delete(outbox).where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < cutoff))
         return int(getattr(result, "rowcount", 0) or 0)

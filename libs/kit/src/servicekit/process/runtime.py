@@ -16,6 +16,7 @@ import re
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import make_url
@@ -184,18 +185,26 @@ class ServiceRuntime(Generic[U]):
             await self.engine.dispose()
 
 
-def settle_heap() -> None:
+def settle_heap(young_threshold: int | None = None) -> None:
     """Called once a worker has imported and connected everything: the objects alive now (modules, ORM
     mappers, pydantic schemas, clients) live as long as the process, so they leave the garbage collector's
     generations (`gc.freeze`). Full collections then walk only what handling events allocates — each used to
     walk the whole heap, stalling the event loop in the middle of a batch. Once per process: frozen cyclic
-    garbage is never collected, so a process that starts many runtimes (a test session) freezes only once."""
+    garbage is never collected, so a process that starts many runtimes (a test session) freezes only once.
+
+    `young_threshold` (the setting `gc_young_threshold`): allocations between two young collections, instead of
+    CPython's 700. A consumer batch allocates hundreds of thousands of short-lived containers (envelopes, models,
+    ORM rows) that are all garbage once it commits; at 700 a worker ran ~2,300 collections over a burst of 10,000
+    leads and they took 5 % of its CPU, each walking objects still in use. At 20,000 it runs ~40, for 2–3 %
+    (docs/PERFORMANCE.md)."""
     global _heap_settled
     if _heap_settled:
         return
     _heap_settled = True
     gc.collect()
     gc.freeze()
+    if young_threshold is not None:
+        gc.set_threshold(young_threshold, *gc.get_threshold()[1:])
 
 
 _heap_settled = False
@@ -205,9 +214,10 @@ async def run_relay_until_stopped(runtime: ServiceRuntime[Any], stop: asyncio.Ev
     s = runtime.settings
     producer = make_producer(s.kafka_bootstrap_servers, f"{s.service_name}-relay")
     await producer.start()
-    settle_heap()
+    settle_heap(runtime.settings.gc_young_threshold)
     relay = OutboxRelay(runtime.engine, producer, schema=runtime.schema, batch_size=s.relay_batch_size,
-                        poll_interval_s=s.relay_poll_interval_s, signal=runtime.signal)
+                        poll_interval_s=s.relay_poll_interval_s, signal=runtime.signal,
+                        keep_sent=timedelta(seconds=s.outbox_keep_sent_s))
     task = asyncio.create_task(relay.run())
     stopped = asyncio.create_task(stop.wait())
     try:
@@ -228,7 +238,7 @@ async def run_relay_until_stopped(runtime: ServiceRuntime[Any], stop: asyncio.Ev
 async def run_consumers_until_stopped(runtime: ServiceRuntime[Any], stop: asyncio.Event) -> None:
     broker = runtime.get_broker()
     await broker.start()
-    settle_heap()
+    settle_heap(runtime.settings.gc_young_threshold)
     watch = None
     if stall_s() > 0:
         watchdog = MembershipWatchdog(broker.kit_subscribers, stall_after_s=stall_s())

@@ -65,7 +65,15 @@ class ServiceSettings(BaseSettings):
         default_factory=lambda: os.environ.get("DB_TOAST_COMPRESSION") or "lz4", validate_default=True)
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 0.05
+    # How long the outbox keeps a published row (servicekit.messaging.relay): 0 deletes it when its record is
+    # acknowledged; more marks it sent and purges it once older. Set as `<SVC>_OUTBOX_KEEP_SENT_S`, or
+    # `OUTBOX_KEEP_SENT_S` for every service of an environment.
+    outbox_keep_sent_s: float = Field(default_factory=lambda: os.environ.get("OUTBOX_KEEP_SENT_S") or 0.0, ge=0,
+                                      validate_default=True)
     consumer_max_records: int = 500
+    # Allocations between two young garbage collections once a process has started (servicekit.process.runtime.
+    # settle_heap); CPython's default is 700.
+    gc_young_threshold: int = Field(default=20_000, ge=1)
     # The worker processes' event loop (servicekit.process.event_loop): uvloop, or asyncio's own.
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # How long a batch fetch waits for records when none are buffered (servicekit.messaging.subscriber: after an

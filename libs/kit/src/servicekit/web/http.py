@@ -105,7 +105,7 @@ def create_service_app(
         await runtime.migrate()
         # An API process is as long-lived as a worker: full collections must not walk the ~150k objects of
         # the loaded framework while requests wait (a 0.2 s pause each on this machine) — see settle_heap.
-        settle_heap()
+        settle_heap(runtime.settings.gc_young_threshold)
         stop = asyncio.Event()
         # Embedded, the API runs what the consumers and relay processes run, the service's own loops included.
         loops = kit_loops(runtime, consumers=True, relay=True) if embedded_workers else {}
