@@ -7,7 +7,7 @@ shape the services do it:
   an offset commit per fetch; records/s.
 - database: transactions shaped like a consumer batch (servicekit.messaging.consumer + uow): B records per transaction as
   multi-row statements (inbox claim, lock of the effect rows, effect update, outbox insert + NOTIFY) on as many
-  connections as the pipeline's busy subscribers, while relays select and mark the outbox rows sent on their
+  connections as the pipeline's busy subscribers, while relays claim and delete the outbox rows on their
   own connections (servicekit.messaging.relay); records/s and tx/s.
 
 Each ceiling runs one unmeasured warm-up round first (which also warms the broker's JIT), then measured rounds

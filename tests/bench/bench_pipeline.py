@@ -178,7 +178,7 @@ async def hops(writeback_schema: str, completed_topic: str, sent: dict[uuid.UUID
 
 
 async def read_to_end(topic: str) -> list[Any]:
-    """Every record of `topic` up to its end offsets when called (no group, no commits)."""
+    """Every record of `topic` up to its end offsets when called (no group, no commits; at most 60 s)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from servicekit.testing import topic_partitions
@@ -191,7 +191,8 @@ async def read_to_end(topic: str) -> list[Any]:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = {tp: end for tp, end in (await consumer.end_offsets(tps)).items() if end > 0}
-        while ends:
+        deadline = time.monotonic() + 60
+        while ends and time.monotonic() < deadline:
             for tp, part in (await consumer.getmany(timeout_ms=500, max_records=5000)).items():
                 records.extend(part)
                 if part and part[-1].offset + 1 >= ends.get(tp, 0):

@@ -92,7 +92,8 @@ def _settings(pg_database: Database, kafka_bootstrap: str, prefix: str, **overri
         # The simulator stores custom variables verbatim; detection of the rule is tested on its own.
         plusvibe_custom_storage="verbatim",
         # Some tests read the outbox as the record of what leads published: the relay keeps published rows
-        # (marked sent) instead of deleting them, its default (tested in libs/kit and by the e2e flows).
+        # (marked sent) instead of deleting them. Its default is tested in libs/kit (relay SIGKILLs, failed sends)
+        # and runs in the e2e flows, the PgBouncer and the runtime-role tests.
         **{"outbox_keep_sent_s": 86_400, **overrides},
     )
 

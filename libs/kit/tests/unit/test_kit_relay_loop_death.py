@@ -57,7 +57,7 @@ class Relays:
 def fake_runtime(outbox_keep_sent_s: float = 0.0) -> Any:
     settings = SimpleNamespace(kafka_bootstrap_servers="127.0.0.1:9", service_name="svc", relay_batch_size=10,
                                relay_poll_interval_s=0.1, outbox_keep_sent_s=outbox_keep_sent_s,
-                               gc_young_threshold=None)
+                               gc_young_threshold=12_345)
     return SimpleNamespace(settings=settings, engine=None, schema=None, signal=None)
 
 
@@ -97,13 +97,16 @@ async def test_stop_ends_a_healthy_relay_cleanly(monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.mark.parametrize("keep_s", [0.0, 90.5])
-async def test_the_relay_keeps_published_rows_as_long_as_the_setting_says(
+async def test_the_relay_is_built_with_the_settings_keep_time_and_the_heap_settled_with_its_threshold(
         monkeypatch: pytest.MonkeyPatch, producer: FakeProducer, keep_s: float) -> None:
     relays = Relays("run")
     monkeypatch.setattr(runtime_module, "OutboxRelay", relays)
+    settled: list[int | None] = []
+    monkeypatch.setattr(runtime_module, "settle_heap", settled.append)
     stop = asyncio.Event()
     loop = asyncio.create_task(run_relay_until_stopped(fake_runtime(outbox_keep_sent_s=keep_s), stop))
     await asyncio.sleep(0.05)
     stop.set()
     await asyncio.wait_for(loop, 5)
     assert relays.options[0]["keep_sent"] == timedelta(seconds=keep_s)
+    assert settled == [12_345]

@@ -1,5 +1,5 @@
 """settle_heap: the heap of a started process is frozen once, and the young garbage collections run at the
-configured threshold from then on (`gc_young_threshold`). Each case runs in a fresh interpreter: a process
+configured threshold from then on (`gc_young_threshold`); that setting and `outbox_keep_sent_s` as read. Each case runs in a fresh interpreter: a process
 settles its heap once, and this test session may have settled its own already."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import subprocess
 import sys
 
 import pytest
+from pydantic_settings import SettingsConfigDict
 
-from servicekit.process.settings import ServiceSettings
+from servicekit.process.settings import KEEP_SENT_MAX_S, ServiceSettings
 
 PROBE = """
 import gc, json, sys
@@ -45,10 +46,30 @@ def test_without_a_threshold_the_interpreters_own_is_kept() -> None:
     assert seen["first"] == seen["before"]
 
 
-def test_the_setting_defaults_to_20000_and_is_read_per_service(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert ServiceSettings().gc_young_threshold == 20_000
-    monkeypatch.setenv("SERVICE_GC_YOUNG_THRESHOLD", "700")
-    assert ServiceSettings().gc_young_threshold == 700
-    monkeypatch.setenv("SERVICE_GC_YOUNG_THRESHOLD", "0")
-    with pytest.raises(ValueError, match="greater than or equal to 1"):
-        ServiceSettings()
+class SvcSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SVC_", extra="ignore")
+
+
+def test_the_young_threshold_is_read_per_service_or_for_every_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert SvcSettings().gc_young_threshold == 20_000
+    monkeypatch.setenv("GC_YOUNG_THRESHOLD", "5000")
+    assert SvcSettings().gc_young_threshold == 5_000
+    monkeypatch.setenv("SVC_GC_YOUNG_THRESHOLD", "700")
+    assert SvcSettings().gc_young_threshold == 700
+    for bad in ("0", "2000000"):
+        monkeypatch.setenv("SVC_GC_YOUNG_THRESHOLD", bad)
+        with pytest.raises(ValueError, match="gc_young_threshold"):
+            SvcSettings()
+
+
+def test_the_outbox_keeps_published_rows_for_a_bounded_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert SvcSettings().outbox_keep_sent_s == 0
+    monkeypatch.setenv("OUTBOX_KEEP_SENT_S", "3600")
+    assert SvcSettings().outbox_keep_sent_s == 3600
+    monkeypatch.setenv("SVC_OUTBOX_KEEP_SENT_S", "90.5")
+    assert SvcSettings().outbox_keep_sent_s == 90.5
+    # inf would only fail later, building the relay's timedelta; over a month only grows the table
+    for bad in ("-1", "inf", "nan", str(KEEP_SENT_MAX_S + 1)):
+        monkeypatch.setenv("SVC_OUTBOX_KEEP_SENT_S", bad)
+        with pytest.raises(ValueError, match="outbox_keep_sent_s"):
+            SvcSettings()

@@ -137,8 +137,8 @@ class OutboxRelay:
         return len(rows)
 
     async def _send_acknowledged(self, rows: list[tuple[str, str | None, Mapping[str, str], bytes]]) -> None:
-        """Sends (topic, key, headers, payload) in order and waits for every acknowledgement (acks=all): a row is
-        marked sent only after that."""
+        """Sends (topic, key, headers, payload) in order and waits for every acknowledgement (acks=all): the
+        transaction that deletes (or marks) the rows commits only after that."""
         futures = [
             await self.producer.send(topic, value=payload, key=key.encode() if key else None,
                                      headers=kafka_headers(headers))
@@ -173,7 +173,10 @@ class OutboxRelay:
                     continue
                 if datetime.now(UTC) - last_purge > timedelta(minutes=10):
                     last_purge = datetime.now(UTC)
-                    await self.purge_sent()
+                    try:
+                        await self.purge_sent()
+                    except Exception:  # a database hiccup during the purge must not end the relay's loop
+                        log.exception("outbox purge failed; trying again at the next one")
                 await self.signal.wait(self.poll_interval_s)
         finally:
             await unlisten()
@@ -234,7 +237,7 @@ class KitProducer(AIOKafkaProducer):  # type: ignore[misc]  # aiokafka ships no 
 
         An idempotent aiokafka producer never expires a batch, and `stop()` waits for every batch: while the
         broker is unreachable a relay asked to stop (SIGTERM during an outage) never ended. Dropping those
-        records loses nothing: the relay marks a row sent only in the transaction that awaited its
+        records loses nothing: the relay deletes (or marks) a row only in the transaction that awaited its
         acknowledgement, so the rows of an unacknowledged batch are still unsent and the next relay publishes
         them (at-least-once; consumers dedupe)."""
         stopping = asyncio.ensure_future(self.stop())

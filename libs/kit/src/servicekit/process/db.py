@@ -96,8 +96,8 @@ PROBE_CONNECTIONS = 1
 # reference endpoint of docs/PERFORMANCE.md (bench_read's bare asyncpg app) reaches its peak with 10 too.
 # Includes the probe and the outbox gauge of /metrics.
 API_POOL_SIZE = 10
-# The relay's loop runs one transaction at a time (claim a batch FOR UPDATE SKIP LOCKED, publish, mark it
-# sent; the periodic purge runs in the same loop), plus the probe.
+# The relay's loop runs one transaction at a time (claim and delete a batch FOR UPDATE SKIP LOCKED, publish,
+# commit; the periodic purge runs in the same loop), plus the probe.
 RELAY_POOL_SIZE = 1 + PROBE_CONNECTIONS
 # Outside the pool: the relay's LISTEN connection (servicekit.messaging.relay.OutboxRelay._listen).
 RELAY_LISTEN_CONNECTIONS = 1

@@ -16,6 +16,9 @@ from contracts.integrations import DEFAULT_WORKSPACE, WORKSPACE_NAME_PATTERN
 from contracts.topics import TopicSpec
 from servicekit.messaging.kafka_config import KafkaSecurity, security_from_env
 
+# The longest the outbox keeps published rows (`outbox_keep_sent_s`): a month; more only grows the table.
+KEEP_SENT_MAX_S = 30 * 86_400
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
@@ -69,11 +72,13 @@ class ServiceSettings(BaseSettings):
     # acknowledged; more marks it sent and purges it once older. Set as `<SVC>_OUTBOX_KEEP_SENT_S`, or
     # `OUTBOX_KEEP_SENT_S` for every service of an environment.
     outbox_keep_sent_s: float = Field(default_factory=lambda: os.environ.get("OUTBOX_KEEP_SENT_S") or 0.0, ge=0,
-                                      validate_default=True)
+                                      le=KEEP_SENT_MAX_S, allow_inf_nan=False, validate_default=True)
     consumer_max_records: int = 500
     # Allocations between two young garbage collections once a process has started (servicekit.process.runtime.
-    # settle_heap); CPython's default is 700.
-    gc_young_threshold: int = Field(default=20_000, ge=1)
+    # settle_heap); CPython's default is 700. Set as `<SVC>_GC_YOUNG_THRESHOLD`, or `GC_YOUNG_THRESHOLD` for every
+    # service of an environment.
+    gc_young_threshold: int = Field(default_factory=lambda: os.environ.get("GC_YOUNG_THRESHOLD") or 20_000, ge=1,
+                                    le=1_000_000, validate_default=True)
     # The worker processes' event loop (servicekit.process.event_loop): uvloop, or asyncio's own.
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # How long a batch fetch waits for records when none are buffered (servicekit.messaging.subscriber: after an
