@@ -181,25 +181,18 @@ async def read_to_end(topic: str) -> list[Any]:
     """Every record of `topic` up to its end offsets when called (no group, no commits; at most 60 s)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
+    from servicekit.messaging.kafka_admin import end_offsets, read_until
     from servicekit.testing import topic_partitions
 
     tps = [TopicPartition(topic, p) for p in await topic_partitions(KAFKA, topic)]
     consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
-    records: list[Any] = []
     try:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        ends = {tp: end for tp, end in (await consumer.end_offsets(tps)).items() if end > 0}
-        deadline = time.monotonic() + 60
-        while ends and time.monotonic() < deadline:
-            for tp, part in (await consumer.getmany(timeout_ms=500, max_records=5000)).items():
-                records.extend(part)
-                if part and part[-1].offset + 1 >= ends.get(tp, 0):
-                    ends.pop(tp, None)
+        return [r async for r in read_until(consumer, await end_offsets(consumer, tps), timeout_s=60, max_records=5000)]
     finally:
         await consumer.stop()
-    return records
 
 
 def cpu_seconds(procs: Procs) -> dict[str, float]:
