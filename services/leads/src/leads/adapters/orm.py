@@ -43,7 +43,8 @@ class LeadRow(Base):
     domain: Mapped[str | None] = mapped_column(String(300))
     first_name: Mapped[str | None] = mapped_column(String(200))
     last_name: Mapped[str | None] = mapped_column(String(200))
-    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    # Looked up as `lower(email)` within a workspace only (ix_leads_workspace_lower_email, migration 0014).
+    email: Mapped[str | None] = mapped_column(String(320))
     title: Mapped[str | None] = mapped_column(String(300))
     phone: Mapped[str | None] = mapped_column(String(100))
     notes: Mapped[str | None] = mapped_column(Text)
@@ -71,7 +72,7 @@ class LeadRow(Base):
     send_risk: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)  # sorted within a workspace: the index below
     # Deleted by an operator (handlers/delete_lead.py): kept for the record, gone for every read of the API.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

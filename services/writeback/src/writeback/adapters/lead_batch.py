@@ -40,10 +40,10 @@ class LeadBatch:
     async def load(cls, uow: WritebackUnitOfWork, items: Sequence[Decoded]) -> LeadBatch:
         now = datetime.now(UTC)
         repo = uow.repo
-        states = await repo.lock_states(first_workspaces(items), now)
-        # The attempt heads and the workspaces' default copy settings serve a writeback only: a batch of snapshots,
-        # pushes and removals (two of writeback's three events per lead) skips those reads.
+        # The audit profile, the attempt heads and the workspaces' default copy settings serve a writeback only: a
+        # batch of snapshots, pushes and removals (two of writeback's three events per lead) skips those reads.
         writes_back = any(isinstance(item.event, WRITING_BACK) for item in items)
+        states = await repo.lock_states(first_workspaces(items), now, with_profile=writes_back)
         heads: dict[UUID, AttemptHead] = {}
         if writes_back:
             last = (s.last_attempt_id for s in states.values() if s.last_attempt_id is not None)

@@ -20,6 +20,9 @@ from writeback.domain import attempts as st
 from writeback.domain.projection import LeadState
 
 _STATE_FIELDS = tuple(f.name for f in fields(LeadState))
+# The audit profile (~1 KB of JSON per lead): read only for a batch that may write copy back (`with_profile`).
+_PROFILE = "profile"
+_WITHOUT_PROFILE = tuple(name for name in _STATE_FIELDS if name != _PROFILE)
 _MISSING = object()
 
 
@@ -30,41 +33,54 @@ class WritebackRepository:
         self.table = projection
         # The projection rows as `lock_states` read them: `save_states` writes only the columns that changed.
         self._loaded: dict[UUID, dict[str, Any]] = {}
+        # Leads whose audit profile was not read (`with_profile=False`): their profile is never written.
+        self._no_profile: set[UUID] = set()
 
     @property
     def _dialect(self) -> str:
         return self.session.get_bind().dialect.name
 
     async def lock_states(self, workspaces: Mapping[UUID, str], now: datetime,
-                          times: Mapping[UUID, datetime] | None = None) -> dict[UUID, LeadState]:
+                          times: Mapping[UUID, datetime] | None = None, *,
+                          with_profile: bool = True) -> dict[UUID, LeadState]:
         """The projection rows of these leads (`workspaces`: each lead id with the workspace of its first event),
         created in that workspace when missing and locked until commit (sorted, so two batches lock in the same
         order); an existing row keeps its workspace. A created row's `updated_at` is `now`, or its lead's time in
-        `times`."""
+        `times`.
+
+        `with_profile=False`: the audit profile is not read (the states hold None) and `save_states` never writes
+        it for these leads; for a batch whose events cannot touch it (snapshots, pushes, removals). It is the
+        largest value of the row, parsed from JSON for every lead a batch locks."""
         ids = sorted(set(workspaces), key=str)
         if not ids:
             return {}
         # Lock first, create only what is missing: a lead's first event makes its row (three statements), every
         # later one costs one statement instead of two. At a fixed rate of 50 leads/s a batch holds a record or
         # two, so writeback's ~3 batches per lead each saved a round trip.
-        rows = list(await self._lock_rows(ids))
+        columns = _STATE_FIELDS if with_profile else _WITHOUT_PROFILE
+        rows = list(await self._lock_rows(ids, columns))
         missing = sorted(set(ids) - {row["lead_id"] for row in rows}, key=str)
         if missing:
             fresh = [{"lead_id": i, "workspace": workspaces[i], "snapshot_version": 0, "deleted": False,
                       "updated_at": times.get(i, now) if times else now} for i in missing]
             await bulk_insert(self.session, self.table, fresh, on_conflict_do_nothing=["lead_id"])
-            rows.extend(await self._lock_rows(missing))
+            rows.extend(await self._lock_rows(missing, columns))
         states: dict[UUID, LeadState] = {}
         for row in rows:
             values = dict(row)
-            states[row["lead_id"]] = LeadState(**values)
-            values["profile"] = dict(values["profile"]) if values["profile"] is not None else None
-            self._loaded[row["lead_id"]] = values
+            lead_id = row["lead_id"]
+            states[lead_id] = LeadState(**values)
+            if with_profile:
+                values[_PROFILE] = dict(values[_PROFILE]) if values[_PROFILE] is not None else None
+                self._no_profile.discard(lead_id)
+            else:
+                self._no_profile.add(lead_id)
+            self._loaded[lead_id] = values
         return states
 
-    async def _lock_rows(self, ids: list[UUID]) -> Sequence[RowMapping]:
+    async def _lock_rows(self, ids: list[UUID], columns: Sequence[str]) -> Sequence[RowMapping]:
         t = self.table
-        query = (select(*(t.c[name] for name in _STATE_FIELDS))
+        query = (select(*(t.c[name] for name in columns))
                  .where(one_of(t.c.lead_id, ids, self._dialect)).order_by(t.c.lead_id).with_for_update())
         return (await self.session.execute(query)).mappings().all()
 
@@ -76,7 +92,12 @@ class WritebackRepository:
         rows = []
         for state in states:
             loaded = self._loaded.get(state.lead_id, {})
-            changed = {name: value for name in _STATE_FIELDS
+            names = _STATE_FIELDS
+            if state.lead_id in self._no_profile:
+                if state.profile is not None:
+                    raise RuntimeError(f"the profile of lead {state.lead_id} was set in a batch that did not read it")
+                names = _WITHOUT_PROFILE
+            changed = {name: value for name in names
                        if (value := getattr(state, name)) != loaded.get(name, _MISSING)}
             if changed:
                 at = times.get(state.lead_id, now) if times else now
