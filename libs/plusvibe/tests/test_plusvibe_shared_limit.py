@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,14 +45,14 @@ def _judge_priority() -> None:
         os.nice(-10)
 
 
-def _crowded_window(calls: list[dict[str, object]], origin: float) -> list[tuple[float, object, object]]:
+def _crowded_window(calls: list[dict[str, Any]], origin: float) -> list[tuple[float, str, int]]:
     """The requests from half a second before the most crowded one-second window to half a second after it, for
     the failure's message: offset from the first request, path, status. A stalled judge stamps a run of requests
     within milliseconds of each other; requests sent early are spread over the window."""
-    ordered = sorted(calls, key=lambda r: float(str(r["mono"])))
-    stamps = [float(str(r["mono"])) for r in ordered]
+    ordered = sorted(calls, key=lambda r: float(r["mono"]))
+    stamps = [float(r["mono"]) for r in ordered]
     best, best_start, start = 0, 0, 0
-    for end, t in enumerate(stamps):
+    for end, t in enumerate(stamps):  # the sliding window of max_in_any_second, keeping where it starts
         while t - stamps[start] >= 1.0:
             start += 1
         if end - start + 1 > best:

@@ -161,6 +161,7 @@ async def test_a_profile_set_in_a_batch_that_did_not_read_it_is_refused(service:
         states[lead].profile = {"top_issue": "would overwrite the stored profile"}
         with pytest.raises(RuntimeError, match="did not read it"):
             await uow.repo.save_states([states[lead]], datetime.now(UTC))
+        await uow.commit()  # refused before any statement: the transaction commits, with nothing written
     assert (await stored(service, lead))["profile"] == PROFILE
 
 
