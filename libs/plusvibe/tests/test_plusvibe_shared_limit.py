@@ -4,6 +4,7 @@ PostgreSQL, one of them SIGKILLed half-way. Judged from the simulator's request 
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import itertools
 import json
@@ -51,12 +52,8 @@ def _crowded_window(calls: list[dict[str, Any]], origin: float) -> list[tuple[fl
     within milliseconds of each other; requests sent early are spread over the window."""
     ordered = sorted(calls, key=lambda r: float(r["mono"]))
     stamps = [float(r["mono"]) for r in ordered]
-    best, best_start, start = 0, 0, 0
-    for end, t in enumerate(stamps):  # the sliding window of max_in_any_second, keeping where it starts
-        while t - stamps[start] >= 1.0:
-            start += 1
-        if end - start + 1 > best:
-            best, best_start = end - start + 1, start
+    # The window starting at each request holds the requests up to one second later; the fullest one's start.
+    best_start = max(range(len(stamps)), key=lambda i: bisect.bisect_left(stamps, stamps[i] + 1.0) - i)
     low = stamps[best_start]
     return [(round(t - origin, 3), r["path"], r["status"]) for t, r in zip(stamps, ordered, strict=True)
             if low - 0.5 <= t < low + 1.5]

@@ -120,6 +120,16 @@ class Database:
     schema: str
 
 
+def plan_nodes(node: dict[str, Any]) -> list[tuple[str, str]]:
+    """(node type, index or relation name, else "") of every node of a JSON plan (`EXPLAIN (FORMAT JSON)`'s
+    `[0]["Plan"]`), depth first: for tests that check which index a statement reads and that nothing sorts or
+    scans a whole table."""
+    found = [(str(node["Node Type"]), str(node.get("Index Name") or node.get("Relation Name", "")))]
+    for child in node.get("Plans", []):
+        found += plan_nodes(child)
+    return found
+
+
 @contextlib.contextmanager
 def sent_statements(engine: AsyncEngine, naming: str = "") -> Iterator[list[str]]:
     """The SQL `engine` sends meanwhile, whitespace collapsed (those that contain `naming`, when given): for tests

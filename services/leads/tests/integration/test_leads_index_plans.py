@@ -23,22 +23,12 @@ from leads.adapters.repository import LeadRepository
 from leads.bootstrap import MIGRATIONS
 from servicekit.process.db import create_engine
 from servicekit.process.migrate import upgrade
-from servicekit.testing import Database
+from servicekit.testing import Database, plan_nodes
 
 pytestmark = pytest.mark.postgres
 
 WORKSPACES = ("default", "acme", "globex")
 PER_WORKSPACE = 2_000
-
-
-def _scans(node: dict[str, Any]) -> list[tuple[str, str]]:
-    """(node type, index or relation) of every scan and every sort (full or incremental) in a JSON plan."""
-    kind = node["Node Type"]
-    found = [(kind, node.get("Index Name") or node.get("Relation Name", ""))] if "Scan" in kind or "Sort" in kind \
-        else []
-    for child in node.get("Plans", []):
-        found += _scans(child)
-    return found
 
 
 async def _seed(engine: AsyncEngine) -> None:
@@ -80,7 +70,7 @@ async def _plans_of(engine: AsyncEngine, call: Callable[[AsyncSession], Awaitabl
         assert raw is not None
         for statement, parameters in sent:
             plan = await raw.fetchval(f"EXPLAIN (FORMAT JSON) {statement}", *parameters)
-            plans.append(_scans((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]))
+            plans.append(plan_nodes((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]))
     return plans
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import insert, text
 
 from servicekit.process.db import create_engine
 from servicekit.process.migrate import upgrade
-from servicekit.testing import Database
+from servicekit.testing import Database, plan_nodes
 from writeback.adapters.orm import writeback_attempts
 from writeback.adapters.repository import DUE_ATTEMPT
 from writeback.bootstrap import MIGRATIONS
@@ -44,15 +44,6 @@ def _literal(value: object) -> str:
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
     raise TypeError(f"no literal for {value!r}")
-
-
-def _scans(node: dict[str, Any]) -> list[tuple[str, str]]:
-    """(node type, index or relation) of every scan in a JSON plan."""
-    found = [(node["Node Type"], node.get("Index Name") or node.get("Relation Name", ""))] if "Scan" in node[
-        "Node Type"] else []
-    for child in node.get("Plans", []):
-        found += _scans(child)
-    return found
 
 
 async def test_the_due_poll_uses_the_pending_index_under_a_generic_plan(pg_database: Database) -> None:
@@ -80,7 +71,7 @@ async def test_the_due_poll_uses_the_pending_index_under_a_generic_plan(pg_datab
         await engine.dispose()
     assert explained is not None
     plan = explained if isinstance(explained, list) else json.loads(explained)
-    scans = _scans(plan[0]["Plan"])
+    scans = plan_nodes(plan[0]["Plan"])
     outer = [scan for scan in scans if scan[1] != "ix_writeback_attempts_lead"]
     assert ("Index Scan", "ix_writeback_attempts_due") in outer, scans
     assert not any(kind == "Seq Scan" for kind, _ in scans), scans

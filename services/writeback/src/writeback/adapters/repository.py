@@ -31,10 +31,9 @@ class WritebackRepository:
         """`projection`: the live `lead_projection`, or a table of its shape being rebuilt (writeback.ops)."""
         self.session = session
         self.table = projection
-        # The projection rows as `lock_states` read them: `save_states` writes only the columns that changed.
+        # The projection rows as `lock_states` read them: `save_states` writes only the columns that changed, and
+        # never the profile of a row read without it.
         self._loaded: dict[UUID, dict[str, Any]] = {}
-        # Leads whose audit profile was not read (`with_profile=False`): their profile is never written.
-        self._no_profile: set[UUID] = set()
 
     @property
     def _dialect(self) -> str:
@@ -72,9 +71,6 @@ class WritebackRepository:
             states[lead_id] = LeadState(**values)
             if with_profile:
                 values[_PROFILE] = dict(values[_PROFILE]) if values[_PROFILE] is not None else None
-                self._no_profile.discard(lead_id)
-            else:
-                self._no_profile.add(lead_id)
             self._loaded[lead_id] = values
         return states
 
@@ -93,7 +89,7 @@ class WritebackRepository:
         for state in states:
             loaded = self._loaded.get(state.lead_id, {})
             names = _STATE_FIELDS
-            if state.lead_id in self._no_profile:
+            if loaded and _PROFILE not in loaded:  # read without its profile
                 if state.profile is not None:
                     raise RuntimeError(f"the profile of lead {state.lead_id} was set in a batch that did not read it")
                 names = _WITHOUT_PROFILE
